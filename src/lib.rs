@@ -1,0 +1,1 @@
+//! modelgate: gate pull requests that change ONNX models.
