@@ -1,1 +1,66 @@
 //! modelgate: gate pull requests that change ONNX models.
+//!
+//! The pipeline runs one way over plain data: load -> bench / eval -> stats -> compare ->
+//! report -> publish. [`run`] is the whole program; `main.rs` only maps its outcome to an exit
+//! code: 0 pass, 1 gate failed, 2 usage or runtime error.
+
+pub mod app;
+pub mod bench;
+pub mod cli;
+pub mod model;
+pub mod ortlib;
+pub mod results;
+pub mod runtime;
+pub mod stats;
+pub mod system;
+pub mod terminal;
+
+use std::ffi::OsString;
+
+use clap::Parser;
+
+/// How a command ended; the exit code follows from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Exit 0.
+    Pass,
+    /// Exit 1: a gate or check failed.
+    Fail,
+}
+
+/// Exit code for usage and runtime errors.
+pub const EXIT_ERROR: u8 = 2;
+
+/// Parses the arguments and runs the command. Errors are printed as one line on stderr.
+pub async fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
+    let cli = match cli::Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { EXIT_ERROR } else { 0 };
+        }
+    };
+    match dispatch(cli).await {
+        Ok(Outcome::Pass) => 0,
+        Ok(Outcome::Fail) => 1,
+        Err(e) => {
+            eprintln!("error: {}", one_line(&format!("{e:#}")));
+            EXIT_ERROR
+        }
+    }
+}
+
+/// Keeps an error on one line even when a cause spans several.
+fn one_line(text: &str) -> String {
+    text.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
+}
+
+async fn dispatch(cli: cli::Cli) -> anyhow::Result<Outcome> {
+    match &cli.command {
+        cli::Command::Bench(args) => app::bench(&cli.global, args).map(|_| Outcome::Pass),
+        cli::Command::Schema => {
+            print!("{}", results::json_schema());
+            Ok(Outcome::Pass)
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! `modelgate bench`: latency of one model on ONNX Runtime, measured so the numbers can be trusted.
+//!
+//! Inputs are made once, outside the timed region, and bound to the session; warmup runs are
+//! discarded; then each run is timed alone on the monotonic clock until both the iteration count
+//! and the minimum time are met. Raw samples are kept, because the comparison's tests need them.
+//! This module measures and returns plain data; it prints nothing.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
+
+use crate::model::{ModelSpec, ResolvedInput, ShapeRequest, TensorData};
+use crate::runtime::{Feed, LoadedModel, Runtime, SessionSettings};
+use crate::stats::{self, Summary};
+use crate::system::{self, GpuInfo};
+
+/// Milliseconds, as every latency in modelgate is stored.
+pub type Millis = f64;
+
+/// What to measure and how long.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct BenchSettings {
+    pub warmup: u64,
+    pub iterations: u64,
+    pub min_time_s: f64,
+    /// Batch sizes swept; empty means the model's own (or defaulted) first dim.
+    pub batches: Vec<i64>,
+    pub session: SessionSettings,
+    /// Seed of the random input data.
+    pub seed: u64,
+}
+
+impl Default for BenchSettings {
+    fn default() -> Self {
+        BenchSettings {
+            warmup: 50,
+            iterations: 1000,
+            min_time_s: 0.0,
+            batches: vec![],
+            session: SessionSettings::default(),
+            seed: 0,
+        }
+    }
+}
+
+/// Session creation and the first run, which users of a cold service pay for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ColdStart {
+    pub session_create_ms: Millis,
+    pub first_run_ms: Millis,
+}
+
+/// Memory facts for one bench.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct MemoryUse {
+    pub model_file_bytes: u64,
+    /// Resident memory gained by opening the session.
+    pub load_growth_bytes: u64,
+    /// Peak resident memory of the whole process by the end of the bench.
+    pub peak_rss_bytes: u64,
+}
+
+/// Whether the tail percentiles rest on enough runs (MLPerf LoadGen's early-stopping counts).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct TailTrust {
+    pub p95: bool,
+    pub p99: bool,
+}
+
+/// Latency at one batch size.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct BatchRun {
+    pub batch: i64,
+    pub inputs: Vec<ResolvedInput>,
+    pub summary: Summary,
+    /// Samples per second: batch size over mean latency.
+    pub throughput_samples_per_s: f64,
+    pub trusted: TailTrust,
+    pub wall_time_s: f64,
+    /// Every timed run, in order, in milliseconds.
+    pub samples_ms: Vec<Millis>,
+}
+
+/// The bench section of a results file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct BenchResult {
+    pub settings: BenchSettings,
+    /// The provider the session actually runs on.
+    pub provider: String,
+    pub cold_start: ColdStart,
+    pub memory: MemoryUse,
+    pub gpu: Option<GpuInfo>,
+    /// Symbolic dims nobody set, which were run at size 1.
+    pub defaulted_dims: Vec<String>,
+    pub runs: Vec<BatchRun>,
+    /// Things the reader should know, such as a p99 from too few runs.
+    pub notes: Vec<String>,
+}
+
+impl BenchResult {
+    /// The run at batch 1, or the first one; what comparisons use by default.
+    pub fn primary(&self) -> Option<&BatchRun> {
+        self.runs.iter().find(|r| r.batch == 1).or(self.runs.first())
+    }
+}
+
+/// Progress of the timed loop, reported now and then (never per run).
+pub type Progress<'a> = &'a mut dyn FnMut(&str, u64, u64);
+
+/// Benchmarks `path` and returns the result with the model's interface.
+pub fn run(
+    runtime: &Runtime,
+    path: &Path,
+    settings: &BenchSettings,
+    shapes: &ShapeRequest,
+    progress: Progress,
+) -> Result<(BenchResult, ModelSpec)> {
+    if settings.iterations == 0 {
+        bail!("--iterations 0: at least one timed run is needed; use --iterations 1000 or more");
+    }
+    let model_file_bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let before = system::rss();
+    let (mut model, created) = runtime.open(path, &settings.session)?;
+    let after = system::rss();
+    let spec = model.spec.clone();
+    if !settings.batches.is_empty() && !spec.batch_is_dynamic() {
+        bail!(
+            "--batch: the model's first dim is fixed, so its batch size cannot change; \
+             drop --batch or export the model with a dynamic first dim"
+        );
+    }
+    let batches: Vec<Option<i64>> =
+        if settings.batches.is_empty() { vec![None] } else { settings.batches.iter().copied().map(Some).collect() };
+
+    let mut rng = StdRng::seed_from_u64(settings.seed);
+    let mut runs = Vec::new();
+    let mut defaulted_dims = Vec::new();
+    let mut first_run_ms = None;
+    for batch in batches {
+        let resolution = spec.resolve(shapes, batch)?;
+        defaulted_dims = resolution.defaulted.clone();
+        bind_random(&mut model, &resolution.inputs, &mut rng)?;
+        let first = Instant::now();
+        model.run_bound()?;
+        first_run_ms.get_or_insert(ms(first.elapsed()));
+        let batch_size = batch.or_else(|| resolution.inputs.first().and_then(|i| i.shape.first().copied())).unwrap_or(1);
+        let label = format!("batch {batch_size}");
+        for _ in 1..settings.warmup {
+            model.run_bound()?;
+        }
+        let started = Instant::now();
+        let samples_ns = time_loop(&mut model, settings.iterations, Duration::from_secs_f64(settings.min_time_s), &label, progress)?;
+        let wall_time_s = started.elapsed().as_secs_f64();
+        let samples_ms: Vec<Millis> = samples_ns.iter().map(|ns| *ns as f64 / 1e6).collect();
+        let Some(summary) = stats::summarize(&samples_ms) else {
+            bail!("no usable latency samples were recorded");
+        };
+        let throughput_samples_per_s = batch_size as f64 * 1000.0 / summary.mean_ms;
+        let trusted = TailTrust {
+            p95: stats::percentile_trusted(samples_ms.len(), 0.95),
+            p99: stats::percentile_trusted(samples_ms.len(), 0.99),
+        };
+        runs.push(BatchRun {
+            batch: batch_size,
+            inputs: resolution.inputs,
+            summary,
+            throughput_samples_per_s,
+            trusted,
+            wall_time_s,
+            samples_ms,
+        });
+    }
+    let mut notes = Vec::new();
+    if !defaulted_dims.is_empty() {
+        notes.push(format!("symbolic dims set to 1: {} (use --dim SYMBOL=N to choose)", defaulted_dims.join(", ")));
+    }
+    for run in &runs {
+        for (q, trusted) in [(0.95, run.trusted.p95), (0.99, run.trusted.p99)] {
+            if !trusted {
+                notes.push(format!(
+                    "batch {}: p{} rests on {} runs; {} are needed to trust it at 99 % confidence (MLPerf LoadGen)",
+                    run.batch,
+                    (q * 100.0) as u32,
+                    run.samples_ms.len(),
+                    stats::min_samples_for_percentile(q, 0.99).unwrap_or(0)
+                ));
+            }
+        }
+    }
+    let result = BenchResult {
+        settings: settings.clone(),
+        provider: settings.session.provider.name().to_string(),
+        cold_start: ColdStart { session_create_ms: ms(created), first_run_ms: first_run_ms.unwrap_or(0.0) },
+        memory: MemoryUse {
+            model_file_bytes,
+            load_growth_bytes: after.current_bytes.saturating_sub(before.current_bytes),
+            peak_rss_bytes: system::rss().peak_bytes,
+        },
+        gpu: system::gpu_info(),
+        defaulted_dims,
+        runs,
+        notes,
+    };
+    Ok((result, spec))
+}
+
+/// Makes random inputs for `inputs` and binds them to the session.
+pub fn bind_random(model: &mut LoadedModel, inputs: &[ResolvedInput], rng: &mut StdRng) -> Result<()> {
+    let feeds = inputs
+        .iter()
+        .map(|input| {
+            Ok(Feed { name: input.name.clone(), shape: input.shape.clone(), data: TensorData::random(input, rng)? })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    model.bind(feeds)
+}
+
+fn ms(duration: Duration) -> Millis {
+    duration.as_secs_f64() * 1000.0
+}
+
+/// How often, in runs, the loop reports progress; a power of two so the check is a mask.
+const PROGRESS_EVERY: u64 = 256;
+
+/// The timed loop: two clock reads per run and a push into a preallocated vector, nothing else.
+pub fn time_loop(model: &mut LoadedModel, iterations: u64, min_time: Duration, label: &str, progress: Progress) -> Result<Vec<u64>> {
+    let mut samples: Vec<u64> = Vec::with_capacity(iterations as usize);
+    let start = Instant::now();
+    let mut done: u64 = 0;
+    loop {
+        let t0 = Instant::now();
+        model.run_bound()?;
+        let t1 = Instant::now();
+        samples.push((t1 - t0).as_nanos() as u64);
+        done += 1;
+        if done & (PROGRESS_EVERY - 1) == 0 {
+            progress(label, done, iterations);
+        }
+        if done >= iterations && t1 - start >= min_time {
+            break;
+        }
+    }
+    progress(label, done, iterations);
+    Ok(samples)
+}

@@ -1,0 +1,305 @@
+//! What a model takes and gives, as plain data, and how concrete input shapes are chosen.
+//!
+//! The runtime module reads a model's inputs and outputs from ONNX Runtime and describes them with
+//! these types; everything after that (choosing shapes for symbolic dims, making random inputs,
+//! reporting) works on them without touching ONNX Runtime, so it can be tested on its own.
+
+use std::collections::BTreeMap;
+
+use anyhow::{bail, Result};
+use half::f16;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+/// Element type of a tensor, as far as modelgate can feed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ElemType {
+    Float32,
+    Float16,
+    Int64,
+    Int32,
+    Uint8,
+    Int8,
+    Bool,
+    /// Anything else (string, float64, ...), with ONNX Runtime's name for it.
+    Unsupported(String),
+}
+
+/// One dimension of a declared shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Dim {
+    Fixed(i64),
+    /// A dynamic dimension; the name is empty when the model gives none.
+    Symbolic(String),
+}
+
+/// A named input or output as the model declares it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct TensorSpec {
+    pub name: String,
+    pub elem: ElemType,
+    pub dims: Vec<Dim>,
+}
+
+/// The model's interface.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ModelSpec {
+    pub inputs: Vec<TensorSpec>,
+    pub outputs: Vec<TensorSpec>,
+}
+
+/// Shape choices from the command line: `--shape NAME=1x3x224x224` and `--dim SYMBOL=8`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ShapeRequest {
+    pub shapes: BTreeMap<String, Vec<i64>>,
+    pub dims: BTreeMap<String, i64>,
+}
+
+/// An input with every dimension fixed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ResolvedInput {
+    pub name: String,
+    pub elem: ElemType,
+    pub shape: Vec<i64>,
+}
+
+/// Concrete shapes for every input, and the symbolic dims that fell back to 1.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolution {
+    pub inputs: Vec<ResolvedInput>,
+    pub defaulted: Vec<String>,
+}
+
+impl ModelSpec {
+    /// True when every input's first dim is dynamic, so a batch size can be chosen.
+    pub fn batch_is_dynamic(&self) -> bool {
+        !self.inputs.is_empty() && self.inputs.iter().all(|i| matches!(i.dims.first(), Some(Dim::Symbolic(_))))
+    }
+
+    /// Checks the request against the model, then fixes every dim. `batch` sets a dynamic first dim
+    /// unless `--shape` or `--dim` already set it.
+    pub fn resolve(&self, request: &ShapeRequest, batch: Option<i64>) -> Result<Resolution> {
+        let input_names = || self.inputs.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", ");
+        for name in request.shapes.keys() {
+            if !self.inputs.iter().any(|i| &i.name == name) {
+                bail!("--shape {name}=...: the model has no input named `{name}`; its inputs are: {}", input_names());
+            }
+        }
+        let symbols: Vec<&str> = self
+            .inputs
+            .iter()
+            .flat_map(|i| i.dims.iter())
+            .filter_map(|d| match d {
+                Dim::Symbolic(s) if !s.is_empty() => Some(s.as_str()),
+                _ => None,
+            })
+            .collect();
+        for symbol in request.dims.keys() {
+            if !symbols.contains(&symbol.as_str()) {
+                let known = if symbols.is_empty() { "none".to_string() } else { dedup(&symbols).join(", ") };
+                bail!("--dim {symbol}=...: the model has no symbolic dimension `{symbol}`; its symbolic dims are: {known}");
+            }
+        }
+        let mut defaulted = Vec::new();
+        let mut inputs = Vec::with_capacity(self.inputs.len());
+        for input in &self.inputs {
+            if let ElemType::Unsupported(kind) = &input.elem {
+                bail!(
+                    "input `{}` has element type {kind}, which modelgate cannot generate; \
+                     supported: float32, float16, int64, int32, uint8, int8, bool",
+                    input.name
+                );
+            }
+            let shape = match request.shapes.get(&input.name) {
+                Some(shape) => check_override(input, shape)?,
+                None => resolve_dims(input, request, batch, &mut defaulted),
+            };
+            inputs.push(ResolvedInput { name: input.name.clone(), elem: input.elem.clone(), shape });
+        }
+        Ok(Resolution { inputs, defaulted: dedup(&defaulted.iter().map(String::as_str).collect::<Vec<_>>()) })
+    }
+}
+
+fn check_override(input: &TensorSpec, shape: &[i64]) -> Result<Vec<i64>> {
+    if shape.len() != input.dims.len() {
+        bail!(
+            "--shape {}: gives {} dims but the input has {} ({}); give one size per dim",
+            input.name,
+            shape.len(),
+            input.dims.len(),
+            format_dims(&input.dims)
+        );
+    }
+    for (axis, (given, declared)) in shape.iter().zip(&input.dims).enumerate() {
+        if *given <= 0 {
+            bail!("--shape {}: dim {axis} is {given}; sizes must be at least 1", input.name);
+        }
+        if let Dim::Fixed(fixed) = declared {
+            if fixed != given {
+                bail!("--shape {}: dim {axis} is fixed at {fixed} by the model, not {given}", input.name);
+            }
+        }
+    }
+    Ok(shape.to_vec())
+}
+
+fn resolve_dims(input: &TensorSpec, request: &ShapeRequest, batch: Option<i64>, defaulted: &mut Vec<String>) -> Vec<i64> {
+    input
+        .dims
+        .iter()
+        .enumerate()
+        .map(|(axis, dim)| match dim {
+            Dim::Fixed(n) => *n,
+            Dim::Symbolic(symbol) => {
+                if let Some(n) = request.dims.get(symbol) {
+                    *n
+                } else if let (0, Some(b)) = (axis, batch) {
+                    b
+                } else {
+                    let label = if symbol.is_empty() { format!("{}[{axis}]", input.name) } else { symbol.clone() };
+                    defaulted.push(label);
+                    1
+                }
+            }
+        })
+        .collect()
+}
+
+fn dedup(items: &[&str]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for item in items {
+        if !out.iter().any(|o| o == item) {
+            out.push((*item).to_string());
+        }
+    }
+    out
+}
+
+/// `1x3xNx224` style text for a declared shape.
+pub fn format_dims(dims: &[Dim]) -> String {
+    let parts: Vec<String> = dims
+        .iter()
+        .map(|d| match d {
+            Dim::Fixed(n) => n.to_string(),
+            Dim::Symbolic(s) if s.is_empty() => "?".to_string(),
+            Dim::Symbolic(s) => s.clone(),
+        })
+        .collect();
+    if parts.is_empty() {
+        "scalar".to_string()
+    } else {
+        parts.join("x")
+    }
+}
+
+/// `1x3x224x224` parsed; used for `--shape`.
+pub fn parse_shape(text: &str) -> Option<Vec<i64>> {
+    text.split(['x', 'X', ','])
+        .map(|part| part.trim().parse::<i64>().ok().filter(|n| *n > 0))
+        .collect()
+}
+
+/// Host data for one input tensor.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TensorData {
+    F32(Vec<f32>),
+    F16(Vec<f16>),
+    I64(Vec<i64>),
+    I32(Vec<i32>),
+    U8(Vec<u8>),
+    I8(Vec<i8>),
+    Bool(Vec<bool>),
+}
+
+impl TensorData {
+    /// Random values of the input's type. Integers stay small (0..10) because integer inputs are
+    /// often indices into an embedding table, where a large value would fail the run.
+    pub fn random(input: &ResolvedInput, rng: &mut impl Rng) -> Result<TensorData> {
+        let len = input.shape.iter().product::<i64>() as usize;
+        Ok(match &input.elem {
+            ElemType::Float32 => TensorData::F32((0..len).map(|_| rng.random::<f32>()).collect()),
+            ElemType::Float16 => TensorData::F16((0..len).map(|_| f16::from_f32(rng.random::<f32>())).collect()),
+            ElemType::Int64 => TensorData::I64((0..len).map(|_| rng.random_range(0..10)).collect()),
+            ElemType::Int32 => TensorData::I32((0..len).map(|_| rng.random_range(0..10)).collect()),
+            ElemType::Uint8 => TensorData::U8((0..len).map(|_| rng.random()).collect()),
+            ElemType::Int8 => TensorData::I8((0..len).map(|_| rng.random()).collect()),
+            ElemType::Bool => TensorData::Bool((0..len).map(|_| rng.random()).collect()),
+            ElemType::Unsupported(kind) => bail!("input `{}` has unsupported element type {kind}", input.name),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> ModelSpec {
+        let input = |name: &str, dims: Vec<Dim>| TensorSpec { name: name.into(), elem: ElemType::Float32, dims };
+        ModelSpec {
+            inputs: vec![
+                input("image", vec![Dim::Symbolic("N".into()), Dim::Fixed(3), Dim::Symbolic("side".into())]),
+                input("mask", vec![Dim::Symbolic("N".into()), Dim::Symbolic(String::new())]),
+            ],
+            outputs: vec![],
+        }
+    }
+
+    #[test]
+    fn unset_symbolic_dims_default_to_one_and_are_reported() {
+        let resolved = spec().resolve(&ShapeRequest::default(), None).unwrap();
+        assert_eq!(resolved.inputs[0].shape, vec![1, 3, 1]);
+        assert_eq!(resolved.inputs[1].shape, vec![1, 1]);
+        assert_eq!(resolved.defaulted, vec!["N", "side", "mask[1]"]);
+    }
+
+    #[test]
+    fn dim_and_batch_and_shape_overrides_apply() {
+        let mut request = ShapeRequest::default();
+        request.dims.insert("side".into(), 7);
+        request.shapes.insert("mask".into(), vec![4, 5]);
+        let resolved = spec().resolve(&request, Some(4)).unwrap();
+        assert_eq!(resolved.inputs[0].shape, vec![4, 3, 7]);
+        assert_eq!(resolved.inputs[1].shape, vec![4, 5]);
+        assert!(resolved.defaulted.is_empty());
+    }
+
+    #[test]
+    fn bad_overrides_name_the_problem() {
+        let cases: Vec<(ShapeRequest, &str)> = vec![
+            (ShapeRequest { shapes: [("nope".into(), vec![1])].into(), ..Default::default() }, "no input named `nope`"),
+            (ShapeRequest { dims: [("batch".into(), 2)].into(), ..Default::default() }, "no symbolic dimension `batch`"),
+            (ShapeRequest { shapes: [("image".into(), vec![1, 3])].into(), ..Default::default() }, "gives 2 dims"),
+            (ShapeRequest { shapes: [("image".into(), vec![1, 4, 8])].into(), ..Default::default() }, "fixed at 3"),
+        ];
+        for (request, expected) in cases {
+            let err = spec().resolve(&request, None).unwrap_err().to_string();
+            assert!(err.contains(expected), "{err} should contain {expected}");
+        }
+    }
+
+    #[test]
+    fn unsupported_input_type_is_an_error() {
+        let mut model = spec();
+        model.inputs[0].elem = ElemType::Unsupported("string".into());
+        let err = model.resolve(&ShapeRequest::default(), None).unwrap_err().to_string();
+        assert!(err.contains("element type string"), "{err}");
+    }
+
+    #[test]
+    fn parses_shapes() {
+        assert_eq!(parse_shape("1x3x224x224"), Some(vec![1, 3, 224, 224]));
+        assert_eq!(parse_shape("8"), Some(vec![8]));
+        assert_eq!(parse_shape("1x0"), None);
+        assert_eq!(parse_shape("ax3"), None);
+    }
+
+    #[test]
+    fn batch_dynamic_needs_every_first_dim_symbolic() {
+        assert!(spec().batch_is_dynamic());
+        let mut fixed = spec();
+        fixed.inputs[1].dims[0] = Dim::Fixed(1);
+        assert!(!fixed.batch_is_dynamic());
+    }
+}

@@ -1,0 +1,140 @@
+//! The results file: one versioned JSON document per measured model.
+//!
+//! `bench` and `eval` each fill their own section of the same file, baselines are results files
+//! with provenance added, and `compare` reads two of them. The schema version is checked before
+//! anything else so a file from a newer modelgate is refused with a clear word instead of being
+//! half understood. `schemas/results.schema.json` is generated from these types.
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::bench::BenchResult;
+
+use crate::model::ModelSpec;
+use crate::runtime::LibraryInfo;
+use crate::system::Fingerprint;
+
+/// Version of the results-file layout this build reads and writes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The model a result describes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ModelRecord {
+    /// Short name, the file stem unless the config names it.
+    pub name: String,
+    pub path: String,
+    pub sha256: String,
+    pub size_bytes: u64,
+    pub interface: ModelSpec,
+}
+
+/// A results file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ResultsFile {
+    pub schema_version: u32,
+    pub modelgate_version: String,
+    /// RFC 3339 time the measurement finished.
+    pub created_at: String,
+    pub model: ModelRecord,
+    pub environment: Fingerprint,
+    pub onnxruntime: LibraryInfo,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bench: Option<BenchResult>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eval: Option<serde_json::Value>,
+}
+
+/// Reads a results (or baseline) file, checking the schema version first.
+pub fn load(path: &Path) -> Result<ResultsFile> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read results file {}", path.display()))?;
+    parse(&text).with_context(|| format!("results file {}", path.display()))
+}
+
+/// Parses results JSON; see [`load`].
+pub fn parse(text: &str) -> Result<ResultsFile> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| anyhow::anyhow!("is not valid JSON ({e}); regenerate it with --json"))?;
+    match value.get("schema_version").and_then(|v| v.as_u64()) {
+        Some(v) if v == u64::from(SCHEMA_VERSION) => {}
+        Some(v) => bail!(
+            "has schema_version {v}, but this modelgate reads version {SCHEMA_VERSION}; \
+             regenerate it with this modelgate or upgrade modelgate"
+        ),
+        None => bail!("has no schema_version; it is not a modelgate results file"),
+    }
+    serde_json::from_value(value).map_err(|e| anyhow::anyhow!("does not match schema version {SCHEMA_VERSION} ({e})"))
+}
+
+/// Writes JSON atomically: a temporary file in the same folder, flushed to disk, then renamed
+/// over the target, so a reader never sees half a file and an interruption leaves the old one.
+pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let mut text = serde_json::to_string_pretty(value).context("cannot serialise results")?;
+    text.push('\n');
+    write_atomic(path, text.as_bytes())
+}
+
+/// See [`write_json_atomic`].
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut file = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot write {}: folder {} is not writable or does not exist", path.display(), dir.display()))?;
+    file.write_all(bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    file.as_file().sync_all().with_context(|| format!("cannot flush {}", path.display()))?;
+    file.persist(path).with_context(|| format!("cannot replace {}", path.display()))?;
+    Ok(())
+}
+
+/// The JSON Schema of [`ResultsFile`], as committed in `schemas/results.schema.json`.
+pub fn json_schema() -> String {
+    let schema = schemars::schema_for!(ResultsFile);
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_unknown_schema_versions_and_non_results() {
+        let cases = [
+            ("{\"schema_version\": 99}", "schema_version 99"),
+            ("{\"model\": {}}", "no schema_version"),
+            ("not json", "not valid JSON"),
+            ("{\"schema_version\": 1, \"model\": 3}", "does not match schema version 1"),
+        ];
+        for (text, expected) in cases {
+            let err = format!("{:#}", parse(text).unwrap_err());
+            assert!(err.contains(expected), "{err} should contain {expected}");
+        }
+    }
+
+    #[test]
+    fn committed_schema_matches_the_types() {
+        let committed = include_str!("../schemas/results.schema.json");
+        assert!(
+            committed == json_schema(),
+            "schemas/results.schema.json is stale: run `cargo run -- schema > schemas/results.schema.json`"
+        );
+    }
+
+    #[test]
+    fn atomic_write_replaces_whole_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.json");
+        std::fs::write(&path, "old").unwrap();
+        write_json_atomic(&path, &serde_json::json!({"a": 1})).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\n  \"a\": 1\n}\n");
+        let leftovers = std::fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(leftovers, 1, "no temporary file is left behind");
+        let err = write_json_atomic(&dir.path().join("missing/r.json"), &1).unwrap_err().to_string();
+        assert!(err.contains("not writable or does not exist"), "{err}");
+    }
+}

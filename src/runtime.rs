@@ -1,0 +1,312 @@
+//! ONNX Runtime, through ort: the only module that imports it.
+//!
+//! It loads the shared library chosen by `ortlib`, keeps ONNX Runtime's own log lines away from
+//! the user unless asked, opens sessions with the requested provider (an error, never a silent
+//! fall back to CPU), describes a model's inputs and outputs as plain `model` types, and runs a
+//! model two ways: bound once and run many times for timing, or on one batch for evaluation.
+
+use std::fmt::Display;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use ort::environment::Environment;
+use ort::logging::LogLevel;
+use ort::session::builder::GraphOptimizationLevel;
+use ort::session::{IoBinding, Session};
+use ort::value::{DynValue, Tensor, TensorElementType, ValueType};
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Dim, ElemType, ModelSpec, TensorData, TensorSpec};
+use crate::ortlib::{LibraryChoice, LibrarySource};
+
+/// Execution provider a session runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Provider {
+    #[default]
+    Cpu,
+    Cuda,
+    Tensorrt,
+}
+
+impl Provider {
+    pub fn name(self) -> &'static str {
+        match self {
+            Provider::Cpu => "cpu",
+            Provider::Cuda => "cuda",
+            Provider::Tensorrt => "tensorrt",
+        }
+    }
+}
+
+/// Graph optimisation level, named as ONNX Runtime's Python API names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OptLevel {
+    Disable,
+    Basic,
+    Extended,
+    #[default]
+    All,
+}
+
+/// How a session is opened.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SessionSettings {
+    pub provider: Provider,
+    pub opt_level: OptLevel,
+    /// Threads inside one operator; ONNX Runtime's default (one per core) when absent.
+    pub intra_threads: Option<usize>,
+    /// Threads across operators; ONNX Runtime's default when absent.
+    pub inter_threads: Option<usize>,
+}
+
+/// The loaded library, as recorded in results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct LibraryInfo {
+    pub path: String,
+    pub source: LibrarySource,
+    pub version: String,
+}
+
+/// A loaded ONNX Runtime.
+pub struct Runtime {
+    environment: Environment,
+    pub library: LibraryInfo,
+}
+
+fn ort_error(context: impl Display) -> impl FnOnce(ort::Error) -> anyhow::Error {
+    move |e| anyhow!("{context}: {e}")
+}
+
+impl Runtime {
+    /// Loads the library once per process. ONNX Runtime's log lines go to stderr only when
+    /// `verbose` is set; otherwise they are dropped.
+    pub fn load(choice: &LibraryChoice, verbose: bool) -> Result<Runtime> {
+        let builder = ort::init_from(&choice.path)
+            .map_err(|e| anyhow!("cannot load ONNX Runtime from {}: {e}", choice.path.display()))?;
+        let logger: ort::logging::LoggerFunction = Arc::new(move |level, category, _id, _location, message| {
+            if verbose {
+                eprintln!("[onnxruntime {level:?} {category}] {message}");
+            }
+        });
+        let environment = builder
+            .with_name("modelgate")
+            .with_telemetry(false)
+            .with_logger(logger)
+            .build()
+            .map_err(ort_error("cannot start ONNX Runtime"))?;
+        // The custom logger starts at verbose; keep the runtime from formatting lines nobody reads.
+        environment.set_log_level(if verbose { LogLevel::Info } else { LogLevel::Error });
+        let version = library_version(&choice.path).unwrap_or_else(|| "unknown".to_string());
+        let library = LibraryInfo { path: choice.path.display().to_string(), source: choice.source, version };
+        Ok(Runtime { environment, library })
+    }
+
+    /// Opens a session and reports how long creation took.
+    pub fn open(&self, path: &Path, settings: &SessionSettings) -> Result<(LoadedModel, Duration)> {
+        let mut builder = Session::builder(&self.environment).map_err(ort_error("cannot create a session"))?;
+        let level = match settings.opt_level {
+            OptLevel::Disable => GraphOptimizationLevel::Disable,
+            OptLevel::Basic => GraphOptimizationLevel::Level1,
+            OptLevel::Extended => GraphOptimizationLevel::Level2,
+            OptLevel::All => GraphOptimizationLevel::All,
+        };
+        builder = builder.with_optimization_level(level).map_err(|e| anyhow!("--opt-level: {e}"))?;
+        if let Some(n) = settings.intra_threads {
+            builder = builder.with_intra_threads(n).map_err(|e| anyhow!("--intra-threads {n}: {e}"))?;
+        }
+        if let Some(n) = settings.inter_threads {
+            builder = builder.with_inter_threads(n).map_err(|e| anyhow!("--inter-threads {n}: {e}"))?;
+        }
+        let providers = match settings.provider {
+            Provider::Cpu => vec![],
+            Provider::Cuda => vec![ort::ep::CUDA::default().build().error_on_failure()],
+            // TensorRT leaves the nodes it cannot take to CUDA, as ONNX Runtime recommends.
+            Provider::Tensorrt => vec![
+                ort::ep::TensorRT::default().build().error_on_failure(),
+                ort::ep::CUDA::default().build().error_on_failure(),
+            ],
+        };
+        if !providers.is_empty() {
+            builder = builder.with_execution_providers(providers).map_err(|e| {
+                anyhow!(
+                    "--ep {}: the {} execution provider is not available ({}); install onnxruntime-gpu 1.31 with \
+                     its CUDA libraries and point modelgate at it with --ort-lib, or use --ep cpu",
+                    settings.provider.name(),
+                    settings.provider.name(),
+                    first_line(&e.to_string())
+                )
+            })?;
+        }
+        let started = Instant::now();
+        let session = builder.commit_from_file(path).map_err(|e| {
+            anyhow!(
+                "{} is not a model ONNX Runtime can load ({}); check that it is a complete .onnx file",
+                path.display(),
+                first_line(&e.to_string())
+            )
+        })?;
+        let created = started.elapsed();
+        let spec = ModelSpec {
+            inputs: session.inputs().iter().map(|o| describe(o.name(), o.dtype())).collect(),
+            outputs: session.outputs().iter().map(|o| describe(o.name(), o.dtype())).collect(),
+        };
+        Ok((LoadedModel { session, spec, binding: None }, created))
+    }
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or(text).trim()
+}
+
+/// The release the library reports through `OrtGetApiBase()->GetVersionString()`; ort checks it
+/// on load but does not expose it, and release builds say `git-branch=HEAD` in their build info.
+fn library_version(path: &Path) -> Option<String> {
+    // SAFETY: the library was already loaded successfully by ort::init_from, so opening it again
+    // only raises its reference count; OrtGetApiBase and GetVersionString take no arguments and
+    // return pointers to static data owned by the library, which stays loaded for the process.
+    unsafe {
+        let library = libloading::Library::new(path).ok()?;
+        let get_base: libloading::Symbol<unsafe extern "C" fn() -> *const ort::sys::OrtApiBase> =
+            library.get(b"OrtGetApiBase").ok()?;
+        let base = get_base();
+        if base.is_null() {
+            return None;
+        }
+        let text = ((*base).GetVersionString)();
+        if text.is_null() {
+            return None;
+        }
+        let version = std::ffi::CStr::from_ptr(text).to_str().ok()?.to_string();
+        std::mem::forget(library);
+        Some(version)
+    }
+}
+
+fn describe(name: &str, dtype: &ValueType) -> TensorSpec {
+    match dtype {
+        ValueType::Tensor { ty, shape, dimension_symbols } => TensorSpec {
+            name: name.to_string(),
+            elem: elem_type(*ty),
+            dims: shape
+                .iter()
+                .zip(dimension_symbols.iter())
+                .map(|(n, symbol)| if *n >= 0 { Dim::Fixed(*n) } else { Dim::Symbolic(symbol.clone()) })
+                .collect(),
+        },
+        other => TensorSpec { name: name.to_string(), elem: ElemType::Unsupported(other.to_string()), dims: vec![] },
+    }
+}
+
+fn elem_type(ty: TensorElementType) -> ElemType {
+    match ty {
+        TensorElementType::Float32 => ElemType::Float32,
+        TensorElementType::Float16 => ElemType::Float16,
+        TensorElementType::Int64 => ElemType::Int64,
+        TensorElementType::Int32 => ElemType::Int32,
+        TensorElementType::Uint8 => ElemType::Uint8,
+        TensorElementType::Int8 => ElemType::Int8,
+        TensorElementType::Bool => ElemType::Bool,
+        other => ElemType::Unsupported(format!("{other:?}").to_lowercase()),
+    }
+}
+
+fn to_value(shape: &[i64], data: TensorData) -> Result<DynValue> {
+    let shape = shape.to_vec();
+    let value = match data {
+        TensorData::F32(v) => Tensor::from_array((shape, v)).map(|t| t.into_dyn()),
+        TensorData::F16(v) => Tensor::from_array((shape, v)).map(|t| t.into_dyn()),
+        TensorData::I64(v) => Tensor::from_array((shape, v)).map(|t| t.into_dyn()),
+        TensorData::I32(v) => Tensor::from_array((shape, v)).map(|t| t.into_dyn()),
+        TensorData::U8(v) => Tensor::from_array((shape, v)).map(|t| t.into_dyn()),
+        TensorData::I8(v) => Tensor::from_array((shape, v)).map(|t| t.into_dyn()),
+        TensorData::Bool(v) => Tensor::from_array((shape, v)).map(|t| t.into_dyn()),
+    };
+    value.map_err(ort_error("cannot make an input tensor"))
+}
+
+/// An open session and its interface.
+pub struct LoadedModel {
+    session: Session,
+    pub spec: ModelSpec,
+    binding: Option<IoBinding>,
+}
+
+/// One input, ready to feed.
+pub struct Feed {
+    pub name: String,
+    pub shape: Vec<i64>,
+    pub data: TensorData,
+}
+
+/// The first output of a batch run, as floats: `rows` samples of `cols` values.
+#[derive(Debug, Clone)]
+pub struct OutputMatrix {
+    pub rows: usize,
+    pub cols: usize,
+    pub values: Vec<f32>,
+}
+
+impl LoadedModel {
+    /// Binds the inputs once, so that `run_bound` measures the model and not the copying of
+    /// inputs or the allocation of output names.
+    pub fn bind(&mut self, feeds: Vec<Feed>) -> Result<()> {
+        let mut binding = self.session.create_binding().map_err(ort_error("cannot create an I/O binding"))?;
+        for feed in feeds {
+            let value = to_value(&feed.shape, feed.data)?;
+            binding.bind_input(feed.name.as_str(), &value).map_err(ort_error(format!("cannot bind input `{}`", feed.name)))?;
+        }
+        let memory = self.session.allocator().memory_info().clone();
+        for output in &self.spec.outputs {
+            binding
+                .bind_output_to_device(output.name.as_str(), &memory)
+                .map_err(ort_error(format!("cannot bind output `{}`", output.name)))?;
+        }
+        self.binding = Some(binding);
+        Ok(())
+    }
+
+    /// One run with the bound inputs. The outputs are dropped: only the time matters here.
+    #[inline]
+    pub fn run_bound(&mut self) -> Result<()> {
+        let binding = self.binding.as_ref().context("no inputs are bound")?;
+        self.session.run_binding(binding).map(drop).map_err(ort_error("the model failed to run"))
+    }
+
+    /// Runs one batch and returns the first output as float32 rows (float16 outputs are widened).
+    pub fn run_batch(&mut self, feeds: Vec<Feed>) -> Result<OutputMatrix> {
+        let mut inputs: Vec<(String, DynValue)> = Vec::with_capacity(feeds.len());
+        for feed in feeds {
+            inputs.push((feed.name.clone(), to_value(&feed.shape, feed.data)?));
+        }
+        let output_name = self.spec.outputs.first().map(|o| o.name.clone()).context("the model has no outputs")?;
+        let outputs = self.session.run(inputs).map_err(ort_error("the model failed to run"))?;
+        let value = &outputs[output_name.as_str()];
+        let (shape, values) = if let Ok((shape, data)) = value.try_extract_tensor::<f32>() {
+            (shape.to_vec(), data.to_vec())
+        } else if let Ok((shape, data)) = value.try_extract_tensor::<half::f16>() {
+            (shape.to_vec(), data.iter().map(|v| v.to_f32()).collect())
+        } else {
+            bail!("output `{output_name}` is not a float32 or float16 tensor; modelgate eval reads scores from the first output");
+        };
+        let rows = shape.first().copied().unwrap_or(1).max(0) as usize;
+        let cols = if rows == 0 { 0 } else { values.len() / rows };
+        Ok(OutputMatrix { rows, cols, values })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn library_version_is_none_for_a_file_that_is_not_onnx_runtime() {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = dir.path().join("libonnxruntime.so");
+        std::fs::write(&fake, b"not a library").unwrap();
+        assert_eq!(library_version(&fake), None);
+    }
+}

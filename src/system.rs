@@ -1,0 +1,184 @@
+//! The machine a measurement was taken on, and the memory it used.
+//!
+//! Latency numbers only mean something beside the hardware they came from: a baseline from a
+//! 16-core workstation says nothing about a 2-core CI runner. Every results file therefore carries
+//! a fingerprint, and the comparison refuses to compare absolute numbers across fingerprints
+//! that differ in what matters. GPU facts come from NVML when it is present; its absence is normal.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// The environment a result was measured in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Fingerprint {
+    pub cpu_model: String,
+    /// Logical cores the process may use.
+    pub cpu_cores: usize,
+    pub memory_total_bytes: u64,
+    pub os: String,
+    pub kernel: String,
+    pub arch: String,
+    pub onnxruntime_version: String,
+    pub execution_provider: String,
+    pub gpu: Option<GpuInfo>,
+    pub modelgate_version: String,
+    pub model_sha256: String,
+    /// Commit of the repository holding the model, when it is in one.
+    pub git_commit: Option<String>,
+}
+
+impl Fingerprint {
+    /// The fields that must agree for absolute latencies to be comparable, with a word on the
+    /// first that differs. Versions of modelgate and the commit do not matter here.
+    pub fn hardware_difference(&self, other: &Fingerprint) -> Option<String> {
+        let gpu = |f: &Fingerprint| f.gpu.as_ref().map(|g| g.name.clone()).unwrap_or_else(|| "none".into());
+        let pairs = [
+            ("CPU", self.cpu_model.clone(), other.cpu_model.clone()),
+            ("cores", self.cpu_cores.to_string(), other.cpu_cores.to_string()),
+            ("execution provider", self.execution_provider.clone(), other.execution_provider.clone()),
+            ("GPU", gpu(self), gpu(other)),
+            ("ONNX Runtime", self.onnxruntime_version.clone(), other.onnxruntime_version.clone()),
+            ("architecture", self.arch.clone(), other.arch.clone()),
+        ];
+        pairs
+            .into_iter()
+            .find(|(_, a, b)| a != b)
+            .map(|(what, a, b)| format!("different {what}: {a} vs {b}"))
+    }
+}
+
+/// An NVIDIA GPU, as NVML reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct GpuInfo {
+    pub name: String,
+    pub driver: String,
+    pub memory_used_bytes: u64,
+    pub memory_total_bytes: u64,
+    pub power_watts: Option<f64>,
+}
+
+/// The first NVIDIA GPU, or None when NVML or a GPU is absent.
+pub fn gpu_info() -> Option<GpuInfo> {
+    let nvml = nvml_wrapper::Nvml::init().ok()?;
+    let device = nvml.device_by_index(0).ok()?;
+    let memory = device.memory_info().ok()?;
+    Some(GpuInfo {
+        name: device.name().ok()?,
+        driver: nvml.sys_driver_version().unwrap_or_else(|_| "unknown".into()),
+        memory_used_bytes: memory.used,
+        memory_total_bytes: memory.total,
+        power_watts: device.power_usage().ok().map(|mw| mw as f64 / 1000.0),
+    })
+}
+
+/// Reads the fingerprint of this machine for a model file.
+pub fn fingerprint(model: &Path, model_sha256: &str, onnxruntime_version: &str, provider: &str) -> Fingerprint {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let os_release = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
+    Fingerprint {
+        cpu_model: proc_field(&cpuinfo, "model name").unwrap_or_else(|| "unknown".into()),
+        cpu_cores: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        memory_total_bytes: proc_field(&meminfo, "MemTotal").and_then(|v| parse_kib(&v)).unwrap_or(0),
+        os: os_release
+            .lines()
+            .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+            .map(|v| v.trim_matches('"').to_string())
+            .unwrap_or_else(|| std::env::consts::OS.to_string()),
+        kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|_| "unknown".into()),
+        arch: std::env::consts::ARCH.to_string(),
+        onnxruntime_version: onnxruntime_version.to_string(),
+        execution_provider: provider.to_string(),
+        gpu: gpu_info(),
+        modelgate_version: env!("CARGO_PKG_VERSION").to_string(),
+        model_sha256: model_sha256.to_string(),
+        git_commit: git_commit(model),
+    }
+}
+
+fn proc_field(text: &str, key: &str) -> Option<String> {
+    text.lines().find_map(|line| {
+        let (k, v) = line.split_once(':')?;
+        (k.trim() == key).then(|| v.trim().to_string())
+    })
+}
+
+/// `12345 kB` from /proc, in bytes.
+fn parse_kib(value: &str) -> Option<u64> {
+    value.split_whitespace().next()?.parse::<u64>().ok().map(|kib| kib * 1024)
+}
+
+fn git_commit(model: &Path) -> Option<String> {
+    let dir = model.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let output = Command::new("git").arg("-C").arg(dir).args(["rev-parse", "HEAD"]).output().ok()?;
+    let commit = String::from_utf8(output.stdout).ok()?.trim().to_string();
+    (output.status.success() && !commit.is_empty()).then_some(commit)
+}
+
+/// SHA-256 of a file, hex.
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let bytes = std::fs::read(path)?;
+    Ok(sha256_hex(&bytes))
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Resident set size now and at its peak, from /proc/self/status (zero where unavailable).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Rss {
+    pub current_bytes: u64,
+    pub peak_bytes: u64,
+}
+
+pub fn rss() -> Rss {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |key: &str| proc_field(&status, key).and_then(|v| parse_kib(&v)).unwrap_or(0);
+    Rss { current_bytes: field("VmRSS"), peak_bytes: field("VmHWM") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_proc_fields() {
+        let text = "processor\t: 0\nmodel name\t: AMD EPYC 7B13\nMemTotal:       24576000 kB\n";
+        assert_eq!(proc_field(text, "model name").as_deref(), Some("AMD EPYC 7B13"));
+        assert_eq!(proc_field(text, "MemTotal").and_then(|v| parse_kib(&v)), Some(24576000 * 1024));
+        assert_eq!(proc_field(text, "missing"), None);
+    }
+
+    #[test]
+    fn sha256_matches_known_digest() {
+        // printf abc | sha256sum
+        assert_eq!(sha256_hex(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    }
+
+    #[test]
+    fn hardware_difference_names_the_first_mismatch() {
+        let base = fingerprint(Path::new("x.onnx"), "00", "1.31.1", "cpu");
+        assert_eq!(base.hardware_difference(&base), None);
+        let mut other = base.clone();
+        other.model_sha256 = "ff".into();
+        other.git_commit = Some("deadbeef".into());
+        assert_eq!(base.hardware_difference(&other), None, "model and commit do not make hardware differ");
+        other.cpu_cores = base.cpu_cores + 2;
+        let diff = base.hardware_difference(&other).unwrap();
+        assert!(diff.starts_with("different cores"), "{diff}");
+    }
+
+    #[test]
+    fn rss_is_read_on_linux() {
+        let now = rss();
+        if cfg!(target_os = "linux") {
+            assert!(now.current_bytes > 0 && now.peak_bytes >= now.current_bytes);
+        }
+    }
+}
