@@ -30,8 +30,14 @@ pub fn load_runtime(global: &GlobalArgs, session: &SessionSettings) -> Result<Ru
 pub fn check_model_file(path: &Path) -> Result<()> {
     match std::fs::metadata(path) {
         Ok(meta) if meta.is_file() => Ok(()),
-        Ok(_) => bail!("model {} is a folder, not an .onnx file; give the path of the model file", path.display()),
-        Err(_) => bail!("model file {} does not exist; check the path", path.display()),
+        Ok(_) => bail!(
+            "model {} is a folder, not an .onnx file; give the path of the model file",
+            path.display()
+        ),
+        Err(_) => bail!(
+            "model file {} does not exist; check the path",
+            path.display()
+        ),
     }
 }
 
@@ -44,7 +50,9 @@ pub fn show_progress() -> bool {
 pub fn progress_bar() -> impl FnMut(&str, u64, u64) {
     let bar = show_progress().then(|| {
         let bar = indicatif::ProgressBar::new(0);
-        if let Ok(style) = indicatif::ProgressStyle::with_template("{msg:>12} [{bar:30}] {pos}/{len} runs") {
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("{msg:>12} [{bar:30}] {pos}/{len} runs")
+        {
             bar.set_style(style.progress_chars("=> "));
         }
         bar
@@ -62,8 +70,15 @@ pub fn progress_bar() -> impl FnMut(&str, u64, u64) {
 }
 
 /// The model record and fingerprint shared by bench and eval results.
-pub fn new_results(runtime: &Runtime, path: &Path, name: Option<&str>, provider: &str, interface: crate::model::ModelSpec) -> Result<ResultsFile> {
-    let sha256 = system::sha256_file(path).with_context(|| format!("cannot read model file {}", path.display()))?;
+pub fn new_results(
+    runtime: &Runtime,
+    path: &Path,
+    name: Option<&str>,
+    provider: &str,
+    interface: crate::model::ModelSpec,
+) -> Result<ResultsFile> {
+    let sha256 = system::sha256_file(path)
+        .with_context(|| format!("cannot read model file {}", path.display()))?;
     let size_bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let name = name
         .map(str::to_string)
@@ -74,7 +89,13 @@ pub fn new_results(runtime: &Runtime, path: &Path, name: Option<&str>, provider:
         modelgate_version: env!("CARGO_PKG_VERSION").to_string(),
         created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         environment: system::fingerprint(path, &sha256, &runtime.library.version, provider),
-        model: ModelRecord { name, path: path.display().to_string(), sha256, size_bytes, interface },
+        model: ModelRecord {
+            name,
+            path: path.display().to_string(),
+            sha256,
+            size_bytes,
+            interface,
+        },
         onnxruntime: runtime.library.clone(),
         bench: None,
         eval: None,
@@ -96,6 +117,29 @@ pub fn bench(global: &GlobalArgs, args: &BenchArgs) -> Result<()> {
     if let Some(path) = &args.json {
         results::write_json_atomic(path, &results)?;
         println!("  results written to {}", path.display());
+    }
+    Ok(())
+}
+
+/// `modelgate env`.
+pub fn env(global: &GlobalArgs) -> Result<()> {
+    let runtime = load_runtime(global, &SessionSettings::default())?;
+    let lib = &runtime.library;
+    let fp = system::fingerprint(Path::new("."), "", &lib.version, "cpu");
+    println!(
+        "onnxruntime {} from {} ({:?})",
+        lib.version, lib.path, lib.source
+    );
+    println!(
+        "cpu {} x {}, memory {}",
+        fp.cpu_cores,
+        fp.cpu_model,
+        terminal::fmt_mib(fp.memory_total_bytes)
+    );
+    println!("os {} (kernel {}, {})", fp.os, fp.kernel, fp.arch);
+    match &fp.gpu {
+        Some(gpu) => println!("gpu {} (driver {})", gpu.name, gpu.driver),
+        None => println!("gpu none (NVML not found)"),
     }
     Ok(())
 }

@@ -104,7 +104,10 @@ pub struct BenchResult {
 impl BenchResult {
     /// The run at batch 1, or the first one; what comparisons use by default.
     pub fn primary(&self) -> Option<&BatchRun> {
-        self.runs.iter().find(|r| r.batch == 1).or(self.runs.first())
+        self.runs
+            .iter()
+            .find(|r| r.batch == 1)
+            .or(self.runs.first())
     }
 }
 
@@ -133,8 +136,11 @@ pub fn run(
              drop --batch or export the model with a dynamic first dim"
         );
     }
-    let batches: Vec<Option<i64>> =
-        if settings.batches.is_empty() { vec![None] } else { settings.batches.iter().copied().map(Some).collect() };
+    let batches: Vec<Option<i64>> = if settings.batches.is_empty() {
+        vec![None]
+    } else {
+        settings.batches.iter().copied().map(Some).collect()
+    };
 
     let mut rng = StdRng::seed_from_u64(settings.seed);
     let mut runs = Vec::new();
@@ -147,13 +153,26 @@ pub fn run(
         let first = Instant::now();
         model.run_bound()?;
         first_run_ms.get_or_insert(ms(first.elapsed()));
-        let batch_size = batch.or_else(|| resolution.inputs.first().and_then(|i| i.shape.first().copied())).unwrap_or(1);
+        let batch_size = batch
+            .or_else(|| {
+                resolution
+                    .inputs
+                    .first()
+                    .and_then(|i| i.shape.first().copied())
+            })
+            .unwrap_or(1);
         let label = format!("batch {batch_size}");
         for _ in 1..settings.warmup {
             model.run_bound()?;
         }
         let started = Instant::now();
-        let samples_ns = time_loop(&mut model, settings.iterations, Duration::from_secs_f64(settings.min_time_s), &label, progress)?;
+        let samples_ns = time_loop(
+            &mut model,
+            settings.iterations,
+            Duration::from_secs_f64(settings.min_time_s),
+            &label,
+            progress,
+        )?;
         let wall_time_s = started.elapsed().as_secs_f64();
         let samples_ms: Vec<Millis> = samples_ns.iter().map(|ns| *ns as f64 / 1e6).collect();
         let Some(summary) = stats::summarize(&samples_ms) else {
@@ -176,7 +195,10 @@ pub fn run(
     }
     let mut notes = Vec::new();
     if !defaulted_dims.is_empty() {
-        notes.push(format!("symbolic dims set to 1: {} (use --dim SYMBOL=N to choose)", defaulted_dims.join(", ")));
+        notes.push(format!(
+            "symbolic dims set to 1: {} (use --dim SYMBOL=N to choose)",
+            defaulted_dims.join(", ")
+        ));
     }
     for run in &runs {
         for (q, trusted) in [(0.95, run.trusted.p95), (0.99, run.trusted.p99)] {
@@ -194,7 +216,10 @@ pub fn run(
     let result = BenchResult {
         settings: settings.clone(),
         provider: settings.session.provider.name().to_string(),
-        cold_start: ColdStart { session_create_ms: ms(created), first_run_ms: first_run_ms.unwrap_or(0.0) },
+        cold_start: ColdStart {
+            session_create_ms: ms(created),
+            first_run_ms: first_run_ms.unwrap_or(0.0),
+        },
         memory: MemoryUse {
             model_file_bytes,
             load_growth_bytes: after.current_bytes.saturating_sub(before.current_bytes),
@@ -209,11 +234,19 @@ pub fn run(
 }
 
 /// Makes random inputs for `inputs` and binds them to the session.
-pub fn bind_random(model: &mut LoadedModel, inputs: &[ResolvedInput], rng: &mut StdRng) -> Result<()> {
+pub fn bind_random(
+    model: &mut LoadedModel,
+    inputs: &[ResolvedInput],
+    rng: &mut StdRng,
+) -> Result<()> {
     let feeds = inputs
         .iter()
         .map(|input| {
-            Ok(Feed { name: input.name.clone(), shape: input.shape.clone(), data: TensorData::random(input, rng)? })
+            Ok(Feed {
+                name: input.name.clone(),
+                shape: input.shape.clone(),
+                data: TensorData::random(input, rng)?,
+            })
         })
         .collect::<Result<Vec<_>>>()?;
     model.bind(feeds)
@@ -227,7 +260,13 @@ fn ms(duration: Duration) -> Millis {
 const PROGRESS_EVERY: u64 = 256;
 
 /// The timed loop: two clock reads per run and a push into a preallocated vector, nothing else.
-pub fn time_loop(model: &mut LoadedModel, iterations: u64, min_time: Duration, label: &str, progress: Progress) -> Result<Vec<u64>> {
+pub fn time_loop(
+    model: &mut LoadedModel,
+    iterations: u64,
+    min_time: Duration,
+    label: &str,
+    progress: Progress,
+) -> Result<Vec<u64>> {
     let mut samples: Vec<u64> = Vec::with_capacity(iterations as usize);
     let start = Instant::now();
     let mut done: u64 = 0;

@@ -38,6 +38,8 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Benchmark a model's latency on ONNX Runtime.
     Bench(BenchArgs),
+    /// Show the ONNX Runtime library modelgate loads (fetching it if needed) and this machine.
+    Env,
     /// Print the JSON Schema of the results file.
     Schema,
 }
@@ -108,7 +110,10 @@ pub struct BenchArgs {
 
 impl SessionArgs {
     pub fn settings(&self) -> Result<SessionSettings> {
-        for (flag, value) in [("--intra-threads", self.intra_threads), ("--inter-threads", self.inter_threads)] {
+        for (flag, value) in [
+            ("--intra-threads", self.intra_threads),
+            ("--inter-threads", self.inter_threads),
+        ] {
             if value == Some(0) {
                 bail!("{flag} 0: give at least 1, or leave it out for ONNX Runtime's default");
             }
@@ -135,10 +140,15 @@ impl BenchArgs {
     /// Validated bench settings and shape choices.
     pub fn settings(&self) -> Result<(BenchSettings, ShapeRequest)> {
         if self.iterations == 0 {
-            bail!("--iterations 0: at least one timed run is needed; use --iterations 1000 or more");
+            bail!(
+                "--iterations 0: at least one timed run is needed; use --iterations 1000 or more"
+            );
         }
         if !self.min_time.is_finite() || self.min_time < 0.0 {
-            bail!("--min-time {}: give a number of seconds, 0 or more", self.min_time);
+            bail!(
+                "--min-time {}: give a number of seconds, 0 or more",
+                self.min_time
+            );
         }
         if let Some(bad) = self.batch.iter().find(|b| **b < 1) {
             bail!("--batch {bad}: batch sizes must be at least 1");
@@ -159,14 +169,18 @@ impl BenchArgs {
 pub fn shape_request(shapes: &[String], dims: &[String]) -> Result<ShapeRequest> {
     let mut request = ShapeRequest::default();
     for text in shapes {
-        let parsed = text.split_once('=').and_then(|(name, dims)| Some((name, parse_shape(dims)?)));
+        let parsed = text
+            .split_once('=')
+            .and_then(|(name, dims)| Some((name, parse_shape(dims)?)));
         let Some((name, shape)) = parsed else {
             bail!("--shape {text}: expected NAME=DIMS with sizes of at least 1, e.g. --shape input=1x3x224x224");
         };
         request.shapes.insert(name.to_string(), shape);
     }
     for text in dims {
-        let parsed = text.split_once('=').and_then(|(name, n)| Some((name, n.trim().parse::<i64>().ok().filter(|n| *n > 0)?)));
+        let parsed = text
+            .split_once('=')
+            .and_then(|(name, n)| Some((name, n.trim().parse::<i64>().ok().filter(|n| *n > 0)?)));
         let Some((name, size)) = parsed else {
             bail!("--dim {text}: expected SYMBOL=N with N at least 1, e.g. --dim batch=8");
         };
@@ -190,16 +204,23 @@ mod tests {
         let ok = shape_request(&["input=1x3x8x8".into()], &["seq=16".into()]).unwrap();
         assert_eq!(ok.shapes["input"], vec![1, 3, 8, 8]);
         assert_eq!(ok.dims["seq"], 16);
-        let err = shape_request(&["input".into()], &[]).unwrap_err().to_string();
+        let err = shape_request(&["input".into()], &[])
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("--shape input:"), "{err}");
-        let err = shape_request(&[], &["seq=0".into()]).unwrap_err().to_string();
+        let err = shape_request(&[], &["seq=0".into()])
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("--dim seq=0:"), "{err}");
     }
 
     #[test]
     fn zero_iterations_is_refused() {
-        let cli = Cli::try_parse_from(["modelgate", "bench", "m.onnx", "--iterations", "0"]).unwrap();
-        let Command::Bench(args) = cli.command else { panic!("parsed as another command") };
+        let cli =
+            Cli::try_parse_from(["modelgate", "bench", "m.onnx", "--iterations", "0"]).unwrap();
+        let Command::Bench(args) = cli.command else {
+            panic!("parsed as another command")
+        };
         let err = args.settings().unwrap_err().to_string();
         assert!(err.contains("--iterations 0"), "{err}");
     }

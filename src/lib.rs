@@ -52,12 +52,17 @@ pub async fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
 
 /// Keeps an error on one line even when a cause spans several.
 fn one_line(text: &str) -> String {
-    text.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 async fn dispatch(cli: cli::Cli) -> anyhow::Result<Outcome> {
     match &cli.command {
         cli::Command::Bench(args) => app::bench(&cli.global, args).map(|_| Outcome::Pass),
+        cli::Command::Env => app::env(&cli.global).map(|_| Outcome::Pass),
         cli::Command::Schema => {
             print!("{}", results::json_schema());
             Ok(Outcome::Pass)

@@ -75,16 +75,29 @@ pub struct Resolution {
 impl ModelSpec {
     /// True when every input's first dim is dynamic, so a batch size can be chosen.
     pub fn batch_is_dynamic(&self) -> bool {
-        !self.inputs.is_empty() && self.inputs.iter().all(|i| matches!(i.dims.first(), Some(Dim::Symbolic(_))))
+        !self.inputs.is_empty()
+            && self
+                .inputs
+                .iter()
+                .all(|i| matches!(i.dims.first(), Some(Dim::Symbolic(_))))
     }
 
     /// Checks the request against the model, then fixes every dim. `batch` sets a dynamic first dim
     /// unless `--shape` or `--dim` already set it.
     pub fn resolve(&self, request: &ShapeRequest, batch: Option<i64>) -> Result<Resolution> {
-        let input_names = || self.inputs.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", ");
+        let input_names = || {
+            self.inputs
+                .iter()
+                .map(|i| i.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         for name in request.shapes.keys() {
             if !self.inputs.iter().any(|i| &i.name == name) {
-                bail!("--shape {name}=...: the model has no input named `{name}`; its inputs are: {}", input_names());
+                bail!(
+                    "--shape {name}=...: the model has no input named `{name}`; its inputs are: {}",
+                    input_names()
+                );
             }
         }
         let symbols: Vec<&str> = self
@@ -98,7 +111,11 @@ impl ModelSpec {
             .collect();
         for symbol in request.dims.keys() {
             if !symbols.contains(&symbol.as_str()) {
-                let known = if symbols.is_empty() { "none".to_string() } else { dedup(&symbols).join(", ") };
+                let known = if symbols.is_empty() {
+                    "none".to_string()
+                } else {
+                    dedup(&symbols).join(", ")
+                };
                 bail!("--dim {symbol}=...: the model has no symbolic dimension `{symbol}`; its symbolic dims are: {known}");
             }
         }
@@ -116,9 +133,16 @@ impl ModelSpec {
                 Some(shape) => check_override(input, shape)?,
                 None => resolve_dims(input, request, batch, &mut defaulted),
             };
-            inputs.push(ResolvedInput { name: input.name.clone(), elem: input.elem.clone(), shape });
+            inputs.push(ResolvedInput {
+                name: input.name.clone(),
+                elem: input.elem.clone(),
+                shape,
+            });
         }
-        Ok(Resolution { inputs, defaulted: dedup(&defaulted.iter().map(String::as_str).collect::<Vec<_>>()) })
+        Ok(Resolution {
+            inputs,
+            defaulted: dedup(&defaulted.iter().map(String::as_str).collect::<Vec<_>>()),
+        })
     }
 }
 
@@ -134,18 +158,29 @@ fn check_override(input: &TensorSpec, shape: &[i64]) -> Result<Vec<i64>> {
     }
     for (axis, (given, declared)) in shape.iter().zip(&input.dims).enumerate() {
         if *given <= 0 {
-            bail!("--shape {}: dim {axis} is {given}; sizes must be at least 1", input.name);
+            bail!(
+                "--shape {}: dim {axis} is {given}; sizes must be at least 1",
+                input.name
+            );
         }
         if let Dim::Fixed(fixed) = declared {
             if fixed != given {
-                bail!("--shape {}: dim {axis} is fixed at {fixed} by the model, not {given}", input.name);
+                bail!(
+                    "--shape {}: dim {axis} is fixed at {fixed} by the model, not {given}",
+                    input.name
+                );
             }
         }
     }
     Ok(shape.to_vec())
 }
 
-fn resolve_dims(input: &TensorSpec, request: &ShapeRequest, batch: Option<i64>, defaulted: &mut Vec<String>) -> Vec<i64> {
+fn resolve_dims(
+    input: &TensorSpec,
+    request: &ShapeRequest,
+    batch: Option<i64>,
+    defaulted: &mut Vec<String>,
+) -> Vec<i64> {
     input
         .dims
         .iter()
@@ -158,7 +193,11 @@ fn resolve_dims(input: &TensorSpec, request: &ShapeRequest, batch: Option<i64>, 
                 } else if let (0, Some(b)) = (axis, batch) {
                     b
                 } else {
-                    let label = if symbol.is_empty() { format!("{}[{axis}]", input.name) } else { symbol.clone() };
+                    let label = if symbol.is_empty() {
+                        format!("{}[{axis}]", input.name)
+                    } else {
+                        symbol.clone()
+                    };
                     defaulted.push(label);
                     1
                 }
@@ -220,13 +259,19 @@ impl TensorData {
         let len = input.shape.iter().product::<i64>() as usize;
         Ok(match &input.elem {
             ElemType::Float32 => TensorData::F32((0..len).map(|_| rng.random::<f32>()).collect()),
-            ElemType::Float16 => TensorData::F16((0..len).map(|_| f16::from_f32(rng.random::<f32>())).collect()),
+            ElemType::Float16 => TensorData::F16(
+                (0..len)
+                    .map(|_| f16::from_f32(rng.random::<f32>()))
+                    .collect(),
+            ),
             ElemType::Int64 => TensorData::I64((0..len).map(|_| rng.random_range(0..10)).collect()),
             ElemType::Int32 => TensorData::I32((0..len).map(|_| rng.random_range(0..10)).collect()),
             ElemType::Uint8 => TensorData::U8((0..len).map(|_| rng.random()).collect()),
             ElemType::Int8 => TensorData::I8((0..len).map(|_| rng.random()).collect()),
             ElemType::Bool => TensorData::Bool((0..len).map(|_| rng.random()).collect()),
-            ElemType::Unsupported(kind) => bail!("input `{}` has unsupported element type {kind}", input.name),
+            ElemType::Unsupported(kind) => {
+                bail!("input `{}` has unsupported element type {kind}", input.name)
+            }
         })
     }
 }
@@ -236,11 +281,25 @@ mod tests {
     use super::*;
 
     fn spec() -> ModelSpec {
-        let input = |name: &str, dims: Vec<Dim>| TensorSpec { name: name.into(), elem: ElemType::Float32, dims };
+        let input = |name: &str, dims: Vec<Dim>| TensorSpec {
+            name: name.into(),
+            elem: ElemType::Float32,
+            dims,
+        };
         ModelSpec {
             inputs: vec![
-                input("image", vec![Dim::Symbolic("N".into()), Dim::Fixed(3), Dim::Symbolic("side".into())]),
-                input("mask", vec![Dim::Symbolic("N".into()), Dim::Symbolic(String::new())]),
+                input(
+                    "image",
+                    vec![
+                        Dim::Symbolic("N".into()),
+                        Dim::Fixed(3),
+                        Dim::Symbolic("side".into()),
+                    ],
+                ),
+                input(
+                    "mask",
+                    vec![Dim::Symbolic("N".into()), Dim::Symbolic(String::new())],
+                ),
             ],
             outputs: vec![],
         }
@@ -268,10 +327,34 @@ mod tests {
     #[test]
     fn bad_overrides_name_the_problem() {
         let cases: Vec<(ShapeRequest, &str)> = vec![
-            (ShapeRequest { shapes: [("nope".into(), vec![1])].into(), ..Default::default() }, "no input named `nope`"),
-            (ShapeRequest { dims: [("batch".into(), 2)].into(), ..Default::default() }, "no symbolic dimension `batch`"),
-            (ShapeRequest { shapes: [("image".into(), vec![1, 3])].into(), ..Default::default() }, "gives 2 dims"),
-            (ShapeRequest { shapes: [("image".into(), vec![1, 4, 8])].into(), ..Default::default() }, "fixed at 3"),
+            (
+                ShapeRequest {
+                    shapes: [("nope".into(), vec![1])].into(),
+                    ..Default::default()
+                },
+                "no input named `nope`",
+            ),
+            (
+                ShapeRequest {
+                    dims: [("batch".into(), 2)].into(),
+                    ..Default::default()
+                },
+                "no symbolic dimension `batch`",
+            ),
+            (
+                ShapeRequest {
+                    shapes: [("image".into(), vec![1, 3])].into(),
+                    ..Default::default()
+                },
+                "gives 2 dims",
+            ),
+            (
+                ShapeRequest {
+                    shapes: [("image".into(), vec![1, 4, 8])].into(),
+                    ..Default::default()
+                },
+                "fixed at 3",
+            ),
         ];
         for (request, expected) in cases {
             let err = spec().resolve(&request, None).unwrap_err().to_string();
@@ -283,7 +366,10 @@ mod tests {
     fn unsupported_input_type_is_an_error() {
         let mut model = spec();
         model.inputs[0].elem = ElemType::Unsupported("string".into());
-        let err = model.resolve(&ShapeRequest::default(), None).unwrap_err().to_string();
+        let err = model
+            .resolve(&ShapeRequest::default(), None)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("element type string"), "{err}");
     }
 

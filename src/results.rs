@@ -48,14 +48,15 @@ pub struct ResultsFile {
 
 /// Reads a results (or baseline) file, checking the schema version first.
 pub fn load(path: &Path) -> Result<ResultsFile> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read results file {}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read results file {}", path.display()))?;
     parse(&text).with_context(|| format!("results file {}", path.display()))
 }
 
 /// Parses results JSON; see [`load`].
 pub fn parse(text: &str) -> Result<ResultsFile> {
-    let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| anyhow::anyhow!("is not valid JSON ({e}); regenerate it with --json"))?;
+    let value: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| anyhow::anyhow!("is not valid JSON ({e}); regenerate it with --json"))?;
     match value.get("schema_version").and_then(|v| v.as_u64()) {
         Some(v) if v == u64::from(SCHEMA_VERSION) => {}
         Some(v) => bail!(
@@ -64,7 +65,8 @@ pub fn parse(text: &str) -> Result<ResultsFile> {
         ),
         None => bail!("has no schema_version; it is not a modelgate results file"),
     }
-    serde_json::from_value(value).map_err(|e| anyhow::anyhow!("does not match schema version {SCHEMA_VERSION} ({e})"))
+    serde_json::from_value(value)
+        .map_err(|e| anyhow::anyhow!("does not match schema version {SCHEMA_VERSION} ({e})"))
 }
 
 /// Writes JSON atomically: a temporary file in the same folder, flushed to disk, then renamed
@@ -82,11 +84,20 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let mut file = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("cannot write {}: folder {} is not writable or does not exist", path.display(), dir.display()))?;
-    file.write_all(bytes).with_context(|| format!("cannot write {}", path.display()))?;
-    file.as_file().sync_all().with_context(|| format!("cannot flush {}", path.display()))?;
-    file.persist(path).with_context(|| format!("cannot replace {}", path.display()))?;
+    let mut file = tempfile::NamedTempFile::new_in(dir).with_context(|| {
+        format!(
+            "cannot write {}: folder {} is not writable or does not exist",
+            path.display(),
+            dir.display()
+        )
+    })?;
+    file.write_all(bytes)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    file.as_file()
+        .sync_all()
+        .with_context(|| format!("cannot flush {}", path.display()))?;
+    file.persist(path)
+        .with_context(|| format!("cannot replace {}", path.display()))?;
     Ok(())
 }
 
@@ -108,7 +119,10 @@ mod tests {
             ("{\"schema_version\": 99}", "schema_version 99"),
             ("{\"model\": {}}", "no schema_version"),
             ("not json", "not valid JSON"),
-            ("{\"schema_version\": 1, \"model\": 3}", "does not match schema version 1"),
+            (
+                "{\"schema_version\": 1, \"model\": 3}",
+                "does not match schema version 1",
+            ),
         ];
         for (text, expected) in cases {
             let err = format!("{:#}", parse(text).unwrap_err());
@@ -131,10 +145,15 @@ mod tests {
         let path = dir.path().join("r.json");
         std::fs::write(&path, "old").unwrap();
         write_json_atomic(&path, &serde_json::json!({"a": 1})).unwrap();
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\n  \"a\": 1\n}\n");
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "{\n  \"a\": 1\n}\n"
+        );
         let leftovers = std::fs::read_dir(dir.path()).unwrap().count();
         assert_eq!(leftovers, 1, "no temporary file is left behind");
-        let err = write_json_atomic(&dir.path().join("missing/r.json"), &1).unwrap_err().to_string();
+        let err = write_json_atomic(&dir.path().join("missing/r.json"), &1)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("not writable or does not exist"), "{err}");
     }
 }

@@ -22,7 +22,9 @@ use crate::model::{Dim, ElemType, ModelSpec, TensorData, TensorSpec};
 use crate::ortlib::{LibraryChoice, LibrarySource};
 
 /// Execution provider a session runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Provider {
     #[default]
@@ -42,7 +44,9 @@ impl Provider {
 }
 
 /// Graph optimisation level, named as ONNX Runtime's Python API names them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum OptLevel {
     Disable,
@@ -85,13 +89,18 @@ impl Runtime {
     /// Loads the library once per process. ONNX Runtime's log lines go to stderr only when
     /// `verbose` is set; otherwise they are dropped.
     pub fn load(choice: &LibraryChoice, verbose: bool) -> Result<Runtime> {
-        let builder = ort::init_from(&choice.path)
-            .map_err(|e| anyhow!("cannot load ONNX Runtime from {}: {e}", choice.path.display()))?;
-        let logger: ort::logging::LoggerFunction = Arc::new(move |level, category, _id, _location, message| {
-            if verbose {
-                eprintln!("[onnxruntime {level:?} {category}] {message}");
-            }
-        });
+        let builder = ort::init_from(&choice.path).map_err(|e| {
+            anyhow!(
+                "cannot load ONNX Runtime from {}: {e}",
+                choice.path.display()
+            )
+        })?;
+        let logger: ort::logging::LoggerFunction =
+            Arc::new(move |level, category, _id, _location, message| {
+                if verbose {
+                    eprintln!("[onnxruntime {level:?} {category}] {message}");
+                }
+            });
         let environment = builder
             .with_name("modelgate")
             .with_telemetry(false)
@@ -99,27 +108,45 @@ impl Runtime {
             .build()
             .map_err(ort_error("cannot start ONNX Runtime"))?;
         // The custom logger starts at verbose; keep the runtime from formatting lines nobody reads.
-        environment.set_log_level(if verbose { LogLevel::Info } else { LogLevel::Error });
+        environment.set_log_level(if verbose {
+            LogLevel::Info
+        } else {
+            LogLevel::Error
+        });
         let version = library_version(&choice.path).unwrap_or_else(|| "unknown".to_string());
-        let library = LibraryInfo { path: choice.path.display().to_string(), source: choice.source, version };
-        Ok(Runtime { environment, library })
+        let library = LibraryInfo {
+            path: choice.path.display().to_string(),
+            source: choice.source,
+            version,
+        };
+        Ok(Runtime {
+            environment,
+            library,
+        })
     }
 
     /// Opens a session and reports how long creation took.
     pub fn open(&self, path: &Path, settings: &SessionSettings) -> Result<(LoadedModel, Duration)> {
-        let mut builder = Session::builder(&self.environment).map_err(ort_error("cannot create a session"))?;
+        let mut builder =
+            Session::builder(&self.environment).map_err(ort_error("cannot create a session"))?;
         let level = match settings.opt_level {
             OptLevel::Disable => GraphOptimizationLevel::Disable,
             OptLevel::Basic => GraphOptimizationLevel::Level1,
             OptLevel::Extended => GraphOptimizationLevel::Level2,
             OptLevel::All => GraphOptimizationLevel::All,
         };
-        builder = builder.with_optimization_level(level).map_err(|e| anyhow!("--opt-level: {e}"))?;
+        builder = builder
+            .with_optimization_level(level)
+            .map_err(|e| anyhow!("--opt-level: {e}"))?;
         if let Some(n) = settings.intra_threads {
-            builder = builder.with_intra_threads(n).map_err(|e| anyhow!("--intra-threads {n}: {e}"))?;
+            builder = builder
+                .with_intra_threads(n)
+                .map_err(|e| anyhow!("--intra-threads {n}: {e}"))?;
         }
         if let Some(n) = settings.inter_threads {
-            builder = builder.with_inter_threads(n).map_err(|e| anyhow!("--inter-threads {n}: {e}"))?;
+            builder = builder
+                .with_inter_threads(n)
+                .map_err(|e| anyhow!("--inter-threads {n}: {e}"))?;
         }
         let providers = match settings.provider {
             Provider::Cpu => vec![],
@@ -151,10 +178,25 @@ impl Runtime {
         })?;
         let created = started.elapsed();
         let spec = ModelSpec {
-            inputs: session.inputs().iter().map(|o| describe(o.name(), o.dtype())).collect(),
-            outputs: session.outputs().iter().map(|o| describe(o.name(), o.dtype())).collect(),
+            inputs: session
+                .inputs()
+                .iter()
+                .map(|o| describe(o.name(), o.dtype()))
+                .collect(),
+            outputs: session
+                .outputs()
+                .iter()
+                .map(|o| describe(o.name(), o.dtype()))
+                .collect(),
         };
-        Ok((LoadedModel { session, spec, binding: None }, created))
+        Ok((
+            LoadedModel {
+                session,
+                spec,
+                binding: None,
+            },
+            created,
+        ))
     }
 }
 
@@ -188,16 +230,30 @@ fn library_version(path: &Path) -> Option<String> {
 
 fn describe(name: &str, dtype: &ValueType) -> TensorSpec {
     match dtype {
-        ValueType::Tensor { ty, shape, dimension_symbols } => TensorSpec {
+        ValueType::Tensor {
+            ty,
+            shape,
+            dimension_symbols,
+        } => TensorSpec {
             name: name.to_string(),
             elem: elem_type(*ty),
             dims: shape
                 .iter()
                 .zip(dimension_symbols.iter())
-                .map(|(n, symbol)| if *n >= 0 { Dim::Fixed(*n) } else { Dim::Symbolic(symbol.clone()) })
+                .map(|(n, symbol)| {
+                    if *n >= 0 {
+                        Dim::Fixed(*n)
+                    } else {
+                        Dim::Symbolic(symbol.clone())
+                    }
+                })
                 .collect(),
         },
-        other => TensorSpec { name: name.to_string(), elem: ElemType::Unsupported(other.to_string()), dims: vec![] },
+        other => TensorSpec {
+            name: name.to_string(),
+            elem: ElemType::Unsupported(other.to_string()),
+            dims: vec![],
+        },
     }
 }
 
@@ -254,10 +310,15 @@ impl LoadedModel {
     /// Binds the inputs once, so that `run_bound` measures the model and not the copying of
     /// inputs or the allocation of output names.
     pub fn bind(&mut self, feeds: Vec<Feed>) -> Result<()> {
-        let mut binding = self.session.create_binding().map_err(ort_error("cannot create an I/O binding"))?;
+        let mut binding = self
+            .session
+            .create_binding()
+            .map_err(ort_error("cannot create an I/O binding"))?;
         for feed in feeds {
             let value = to_value(&feed.shape, feed.data)?;
-            binding.bind_input(feed.name.as_str(), &value).map_err(ort_error(format!("cannot bind input `{}`", feed.name)))?;
+            binding
+                .bind_input(feed.name.as_str(), &value)
+                .map_err(ort_error(format!("cannot bind input `{}`", feed.name)))?;
         }
         let memory = self.session.allocator().memory_info().clone();
         for output in &self.spec.outputs {
@@ -273,7 +334,10 @@ impl LoadedModel {
     #[inline]
     pub fn run_bound(&mut self) -> Result<()> {
         let binding = self.binding.as_ref().context("no inputs are bound")?;
-        self.session.run_binding(binding).map(drop).map_err(ort_error("the model failed to run"))
+        self.session
+            .run_binding(binding)
+            .map(drop)
+            .map_err(ort_error("the model failed to run"))
     }
 
     /// Runs one batch and returns the first output as float32 rows (float16 outputs are widened).
@@ -282,8 +346,16 @@ impl LoadedModel {
         for feed in feeds {
             inputs.push((feed.name.clone(), to_value(&feed.shape, feed.data)?));
         }
-        let output_name = self.spec.outputs.first().map(|o| o.name.clone()).context("the model has no outputs")?;
-        let outputs = self.session.run(inputs).map_err(ort_error("the model failed to run"))?;
+        let output_name = self
+            .spec
+            .outputs
+            .first()
+            .map(|o| o.name.clone())
+            .context("the model has no outputs")?;
+        let outputs = self
+            .session
+            .run(inputs)
+            .map_err(ort_error("the model failed to run"))?;
         let value = &outputs[output_name.as_str()];
         let (shape, values) = if let Ok((shape, data)) = value.try_extract_tensor::<f32>() {
             (shape.to_vec(), data.to_vec())
@@ -293,7 +365,7 @@ impl LoadedModel {
             bail!("output `{output_name}` is not a float32 or float16 tensor; modelgate eval reads scores from the first output");
         };
         let rows = shape.first().copied().unwrap_or(1).max(0) as usize;
-        let cols = if rows == 0 { 0 } else { values.len() / rows };
+        let cols = values.len().checked_div(rows).unwrap_or(0);
         Ok(OutputMatrix { rows, cols, values })
     }
 }

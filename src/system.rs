@@ -34,13 +34,30 @@ impl Fingerprint {
     /// The fields that must agree for absolute latencies to be comparable, with a word on the
     /// first that differs. Versions of modelgate and the commit do not matter here.
     pub fn hardware_difference(&self, other: &Fingerprint) -> Option<String> {
-        let gpu = |f: &Fingerprint| f.gpu.as_ref().map(|g| g.name.clone()).unwrap_or_else(|| "none".into());
+        let gpu = |f: &Fingerprint| {
+            f.gpu
+                .as_ref()
+                .map(|g| g.name.clone())
+                .unwrap_or_else(|| "none".into())
+        };
         let pairs = [
             ("CPU", self.cpu_model.clone(), other.cpu_model.clone()),
-            ("cores", self.cpu_cores.to_string(), other.cpu_cores.to_string()),
-            ("execution provider", self.execution_provider.clone(), other.execution_provider.clone()),
+            (
+                "cores",
+                self.cpu_cores.to_string(),
+                other.cpu_cores.to_string(),
+            ),
+            (
+                "execution provider",
+                self.execution_provider.clone(),
+                other.execution_provider.clone(),
+            ),
             ("GPU", gpu(self), gpu(other)),
-            ("ONNX Runtime", self.onnxruntime_version.clone(), other.onnxruntime_version.clone()),
+            (
+                "ONNX Runtime",
+                self.onnxruntime_version.clone(),
+                other.onnxruntime_version.clone(),
+            ),
             ("architecture", self.arch.clone(), other.arch.clone()),
         ];
         pairs
@@ -67,7 +84,9 @@ pub fn gpu_info() -> Option<GpuInfo> {
     let memory = device.memory_info().ok()?;
     Some(GpuInfo {
         name: device.name().ok()?,
-        driver: nvml.sys_driver_version().unwrap_or_else(|_| "unknown".into()),
+        driver: nvml
+            .sys_driver_version()
+            .unwrap_or_else(|_| "unknown".into()),
         memory_used_bytes: memory.used,
         memory_total_bytes: memory.total,
         power_watts: device.power_usage().ok().map(|mw| mw as f64 / 1000.0),
@@ -75,14 +94,23 @@ pub fn gpu_info() -> Option<GpuInfo> {
 }
 
 /// Reads the fingerprint of this machine for a model file.
-pub fn fingerprint(model: &Path, model_sha256: &str, onnxruntime_version: &str, provider: &str) -> Fingerprint {
+pub fn fingerprint(
+    model: &Path,
+    model_sha256: &str,
+    onnxruntime_version: &str,
+    provider: &str,
+) -> Fingerprint {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
     let os_release = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
     Fingerprint {
         cpu_model: proc_field(&cpuinfo, "model name").unwrap_or_else(|| "unknown".into()),
-        cpu_cores: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-        memory_total_bytes: proc_field(&meminfo, "MemTotal").and_then(|v| parse_kib(&v)).unwrap_or(0),
+        cpu_cores: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        memory_total_bytes: proc_field(&meminfo, "MemTotal")
+            .and_then(|v| parse_kib(&v))
+            .unwrap_or(0),
         os: os_release
             .lines()
             .find_map(|l| l.strip_prefix("PRETTY_NAME="))
@@ -110,12 +138,25 @@ fn proc_field(text: &str, key: &str) -> Option<String> {
 
 /// `12345 kB` from /proc, in bytes.
 fn parse_kib(value: &str) -> Option<u64> {
-    value.split_whitespace().next()?.parse::<u64>().ok().map(|kib| kib * 1024)
+    value
+        .split_whitespace()
+        .next()?
+        .parse::<u64>()
+        .ok()
+        .map(|kib| kib * 1024)
 }
 
 fn git_commit(model: &Path) -> Option<String> {
-    let dir = model.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let output = Command::new("git").arg("-C").arg(dir).args(["rev-parse", "HEAD"]).output().ok()?;
+    let dir = model
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let output = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .ok()?;
     let commit = String::from_utf8(output.stdout).ok()?.trim().to_string();
     (output.status.success() && !commit.is_empty()).then_some(commit)
 }
@@ -127,7 +168,10 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Resident set size now and at its peak, from /proc/self/status (zero where unavailable).
@@ -139,8 +183,15 @@ pub struct Rss {
 
 pub fn rss() -> Rss {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |key: &str| proc_field(&status, key).and_then(|v| parse_kib(&v)).unwrap_or(0);
-    Rss { current_bytes: field("VmRSS"), peak_bytes: field("VmHWM") }
+    let field = |key: &str| {
+        proc_field(&status, key)
+            .and_then(|v| parse_kib(&v))
+            .unwrap_or(0)
+    };
+    Rss {
+        current_bytes: field("VmRSS"),
+        peak_bytes: field("VmHWM"),
+    }
 }
 
 #[cfg(test)]
@@ -150,15 +201,24 @@ mod tests {
     #[test]
     fn reads_proc_fields() {
         let text = "processor\t: 0\nmodel name\t: AMD EPYC 7B13\nMemTotal:       24576000 kB\n";
-        assert_eq!(proc_field(text, "model name").as_deref(), Some("AMD EPYC 7B13"));
-        assert_eq!(proc_field(text, "MemTotal").and_then(|v| parse_kib(&v)), Some(24576000 * 1024));
+        assert_eq!(
+            proc_field(text, "model name").as_deref(),
+            Some("AMD EPYC 7B13")
+        );
+        assert_eq!(
+            proc_field(text, "MemTotal").and_then(|v| parse_kib(&v)),
+            Some(24576000 * 1024)
+        );
         assert_eq!(proc_field(text, "missing"), None);
     }
 
     #[test]
     fn sha256_matches_known_digest() {
         // printf abc | sha256sum
-        assert_eq!(sha256_hex(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 
     #[test]
@@ -168,7 +228,11 @@ mod tests {
         let mut other = base.clone();
         other.model_sha256 = "ff".into();
         other.git_commit = Some("deadbeef".into());
-        assert_eq!(base.hardware_difference(&other), None, "model and commit do not make hardware differ");
+        assert_eq!(
+            base.hardware_difference(&other),
+            None,
+            "model and commit do not make hardware differ"
+        );
         other.cpu_cores = base.cpu_cores + 2;
         let diff = base.hardware_difference(&other).unwrap();
         assert!(diff.starts_with("different cores"), "{diff}");

@@ -40,26 +40,54 @@ pub fn bench_table(results: &ResultsFile, bench: &BenchResult) -> String {
     );
     for run in &bench.runs {
         let s = &run.summary;
-        let _ = writeln!(out, "\n  batch {}  ({} timed runs in {:.1} s)", run.batch, s.n, run.wall_time_s);
+        let _ = writeln!(
+            out,
+            "\n  batch {}  ({} timed runs in {:.1} s)",
+            run.batch, s.n, run.wall_time_s
+        );
         let _ = writeln!(
             out,
             "    mean  {:>12}  ± {:<10} (95 % CI {} .. {}, cv {:.1} %)",
             fmt_ms(s.mean_ms),
             s.std_dev_ms.map(fmt_ms).unwrap_or_else(|| "-".into()),
-            s.mean_ci_ms.map(|c| fmt_ms(c.lower)).unwrap_or_else(|| "-".into()),
-            s.mean_ci_ms.map(|c| fmt_ms(c.upper)).unwrap_or_else(|| "-".into()),
+            s.mean_ci_ms
+                .map(|c| fmt_ms(c.lower))
+                .unwrap_or_else(|| "-".into()),
+            s.mean_ci_ms
+                .map(|c| fmt_ms(c.upper))
+                .unwrap_or_else(|| "-".into()),
             s.cv.unwrap_or(0.0) * 100.0
         );
         let ci = |c: &Option<crate::stats::Interval>| match c {
             Some(c) => format!("(95 % CI {} .. {})", fmt_ms(c.lower), fmt_ms(c.upper)),
             None => "(too few runs for a CI)".to_string(),
         };
-        let _ = writeln!(out, "    p50   {:>12}  {}", fmt_ms(s.p50_ms), ci(&s.p50_ci_ms));
+        let _ = writeln!(
+            out,
+            "    p50   {:>12}  {}",
+            fmt_ms(s.p50_ms),
+            ci(&s.p50_ci_ms)
+        );
         let _ = writeln!(out, "    p90   {:>12}", fmt_ms(s.p90_ms));
-        let _ = writeln!(out, "    p95   {:>12}  {}", fmt_ms(s.p95_ms), ci(&s.p95_ci_ms));
-        let _ = writeln!(out, "    p99   {:>12}  {}", fmt_ms(s.p99_ms), ci(&s.p99_ci_ms));
+        let _ = writeln!(
+            out,
+            "    p95   {:>12}  {}",
+            fmt_ms(s.p95_ms),
+            ci(&s.p95_ci_ms)
+        );
+        let _ = writeln!(
+            out,
+            "    p99   {:>12}  {}",
+            fmt_ms(s.p99_ms),
+            ci(&s.p99_ci_ms)
+        );
         let _ = writeln!(out, "    p99.9 {:>12}", fmt_ms(s.p999_ms));
-        let _ = writeln!(out, "    min   {:>12}   max {}", fmt_ms(s.min_ms), fmt_ms(s.max_ms));
+        let _ = writeln!(
+            out,
+            "    min   {:>12}   max {}",
+            fmt_ms(s.min_ms),
+            fmt_ms(s.max_ms)
+        );
         let o = &s.outliers;
         let _ = writeln!(
             out,
@@ -84,7 +112,10 @@ pub fn bench_table(results: &ResultsFile, bench: &BenchResult) -> String {
         fmt_mib(bench.memory.peak_rss_bytes)
     );
     if let Some(gpu) = &bench.gpu {
-        let power = gpu.power_watts.map(|w| format!(", {w:.0} W")).unwrap_or_default();
+        let power = gpu
+            .power_watts
+            .map(|w| format!(", {w:.0} W"))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
             "  gpu: {} (driver {}), {} used{}",
@@ -107,7 +138,7 @@ mod tests {
     #[test]
     fn formats_milliseconds_by_magnitude() {
         assert_eq!(fmt_ms(0.0123), "12.30 µs");
-        assert_eq!(fmt_ms(3.14159), "3.142 ms");
+        assert_eq!(fmt_ms(2.71828), "2.718 ms");
         assert_eq!(fmt_ms(250.0), "250.0 ms");
         assert_eq!(fmt_mib(3 * 1024 * 1024 / 2), "1.5 MiB");
     }

@@ -8,5 +8,7 @@
 //! rather than a panic or a silent NaN.
 
 mod dist;
-pub use describe::*; pub use order_stats::*;
-mod describe; mod order_stats;
+pub use describe::*;
+pub use order_stats::*;
+mod describe;
+mod order_stats;

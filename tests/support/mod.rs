@@ -1,0 +1,79 @@
+//! Shared helpers for the integration tests: the real binary, the real ONNX Runtime.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// The repository root, where `models/` lives.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn model(name: &str) -> PathBuf {
+    root().join("models").join(name)
+}
+
+/// The ONNX Runtime library, located (and fetched, on a fresh machine) once per test binary by
+/// `modelgate env`, so parallel tests do not all fetch it at once.
+pub fn ort_lib() -> &'static Path {
+    static LIB: OnceLock<PathBuf> = OnceLock::new();
+    LIB.get_or_init(|| {
+        let out = Command::new(env!("CARGO_BIN_EXE_modelgate"))
+            .arg("env")
+            .output()
+            .expect("run modelgate env");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "modelgate env failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let line = stdout.lines().next().unwrap_or_default();
+        let path = line
+            .split(" from ")
+            .nth(1)
+            .and_then(|rest| rest.rsplit_once(" ("))
+            .map(|(p, _)| p)
+            .unwrap_or_default();
+        assert!(!path.is_empty(), "no library path in: {stdout}");
+        PathBuf::from(path)
+    })
+}
+
+/// Runs modelgate with the located library and returns its output.
+pub fn modelgate(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_modelgate"))
+        .arg("--ort-lib")
+        .arg(ort_lib())
+        .args(args)
+        .env_remove("GITHUB_ACTIONS")
+        .output()
+        .expect("run modelgate")
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Asserts exit code 2 with one `error:` line naming `expected`, and no panic.
+pub fn assert_user_error(out: &Output, expected: &str) {
+    let err = stderr(out);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "exit code for {expected}: stderr {err}"
+    );
+    assert!(!err.contains("panicked"), "panic: {err}");
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one line expected: {err}");
+    assert!(lines[0].starts_with("error: "), "{err}");
+    assert!(
+        lines[0].contains(expected),
+        "{err} should contain {expected}"
+    );
+}
