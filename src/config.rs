@@ -1,0 +1,347 @@
+//! The gate config, `modelgate.toml`: which models to gate, how to run them, and what must hold.
+//!
+//! Read once at the edge and validated whole: unknown keys and bad values are errors that name
+//! the key, so a typo in a criterion can never silently switch the criterion off.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::dataset::DatasetOptions;
+use crate::postprocess::Postprocess;
+use crate::preprocess::Preprocess;
+use crate::runtime::{OptLevel, Provider};
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct GateConfig {
+    /// Criteria every model starts from; a model's own `[models.criteria]` overrides key by key.
+    #[serde(default)]
+    pub criteria: CriteriaOverrides,
+    #[serde(default)]
+    pub models: Vec<ModelConfig>,
+}
+
+/// One gated model.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// Short name; baselines are `baselines/<name>.json`.
+    pub name: String,
+    /// The model file as it is in this pull request.
+    pub candidate: PathBuf,
+    /// The committed baseline; default `baselines/<name>.json`.
+    #[serde(default)]
+    pub baseline: Option<PathBuf>,
+    /// The model before this change, for a same-runner A/B: a path...
+    #[serde(default)]
+    pub base_model: Option<PathBuf>,
+    /// ...or a git ref (such as the merge base) whose copy of `candidate` is the base.
+    #[serde(default)]
+    pub base_ref: Option<String>,
+    /// Labeled data for evaluation; none skips the accuracy part.
+    #[serde(default)]
+    pub dataset: Option<DatasetConfig>,
+    #[serde(default)]
+    pub preprocess: Option<Preprocess>,
+    #[serde(default)]
+    pub postprocess: Option<Postprocess>,
+    #[serde(default)]
+    pub bench: BenchConfig,
+    #[serde(default)]
+    pub criteria: CriteriaOverrides,
+}
+
+/// `[models.dataset]`: a path and how to read it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetConfig {
+    pub path: PathBuf,
+    #[serde(flatten)]
+    pub options: DatasetOptions,
+    /// Samples per inference batch.
+    #[serde(default = "default_eval_batch")]
+    pub batch: usize,
+}
+
+fn default_eval_batch() -> usize {
+    64
+}
+
+/// `[models.bench]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BenchConfig {
+    pub warmup: u64,
+    /// Timed runs per model, at least.
+    pub iterations: u64,
+    pub min_time_s: f64,
+    /// Total seconds the gate may spend timing one model when a result is inconclusive.
+    pub max_time_s: f64,
+    /// Batch size the latency criteria use.
+    pub batch: Option<i64>,
+    pub ep: Provider,
+    pub opt_level: OptLevel,
+    pub intra_threads: Option<usize>,
+    pub inter_threads: Option<usize>,
+    /// `NAME = [1, 3, 224, 224]`.
+    pub shapes: BTreeMap<String, Vec<i64>>,
+    /// `SYMBOL = 8`.
+    pub dims: BTreeMap<String, i64>,
+}
+
+impl Default for BenchConfig {
+    fn default() -> Self {
+        BenchConfig {
+            warmup: 50,
+            iterations: 1000,
+            min_time_s: 0.0,
+            max_time_s: 60.0,
+            batch: None,
+            ep: Provider::Cpu,
+            opt_level: OptLevel::All,
+            intra_threads: None,
+            inter_threads: None,
+            shapes: BTreeMap::new(),
+            dims: BTreeMap::new(),
+        }
+    }
+}
+
+/// Criteria as written: every key optional, so defaults and overrides can be layered.
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CriteriaOverrides {
+    pub max_p50_regression_pct: Option<f64>,
+    pub max_p95_regression_pct: Option<f64>,
+    pub max_p99_regression_pct: Option<f64>,
+    pub max_accuracy_drop_pts: Option<f64>,
+    pub max_recall_drop_pts: Option<f64>,
+    pub min_recall: Option<f64>,
+    pub max_p95_ms: Option<f64>,
+    pub max_peak_memory_mb: Option<f64>,
+    pub min_throughput: Option<f64>,
+    pub significance: Option<f64>,
+    /// Release check: latency must improve by at least this much.
+    pub min_latency_improvement_pct: Option<f64>,
+    /// A change meant to be lossless: every prediction must stay the same.
+    pub require_identical_predictions: Option<bool>,
+}
+
+/// Criteria with defaults filled in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Criteria {
+    pub max_p50_regression_pct: f64,
+    pub max_p95_regression_pct: f64,
+    pub max_p99_regression_pct: f64,
+    pub max_accuracy_drop_pts: f64,
+    pub max_recall_drop_pts: f64,
+    pub min_recall: Option<f64>,
+    pub max_p95_ms: Option<f64>,
+    pub max_peak_memory_mb: Option<f64>,
+    pub min_throughput: Option<f64>,
+    pub significance: f64,
+    pub min_latency_improvement_pct: Option<f64>,
+    pub require_identical_predictions: bool,
+}
+
+impl Default for Criteria {
+    fn default() -> Self {
+        CriteriaOverrides::default().over(&Criteria::builtin())
+    }
+}
+
+impl Criteria {
+    fn builtin() -> Criteria {
+        Criteria {
+            max_p50_regression_pct: 5.0,
+            max_p95_regression_pct: 5.0,
+            max_p99_regression_pct: 5.0,
+            max_accuracy_drop_pts: 0.5,
+            max_recall_drop_pts: 0.5,
+            min_recall: None,
+            max_p95_ms: None,
+            max_peak_memory_mb: None,
+            min_throughput: None,
+            significance: 0.05,
+            min_latency_improvement_pct: None,
+            require_identical_predictions: false,
+        }
+    }
+}
+
+impl CriteriaOverrides {
+    /// These overrides laid over `base`.
+    pub fn over(&self, base: &Criteria) -> Criteria {
+        Criteria {
+            max_p50_regression_pct: self.max_p50_regression_pct.unwrap_or(base.max_p50_regression_pct),
+            max_p95_regression_pct: self.max_p95_regression_pct.unwrap_or(base.max_p95_regression_pct),
+            max_p99_regression_pct: self.max_p99_regression_pct.unwrap_or(base.max_p99_regression_pct),
+            max_accuracy_drop_pts: self.max_accuracy_drop_pts.unwrap_or(base.max_accuracy_drop_pts),
+            max_recall_drop_pts: self.max_recall_drop_pts.unwrap_or(base.max_recall_drop_pts),
+            min_recall: self.min_recall.or(base.min_recall),
+            max_p95_ms: self.max_p95_ms.or(base.max_p95_ms),
+            max_peak_memory_mb: self.max_peak_memory_mb.or(base.max_peak_memory_mb),
+            min_throughput: self.min_throughput.or(base.min_throughput),
+            significance: self.significance.unwrap_or(base.significance),
+            min_latency_improvement_pct: self.min_latency_improvement_pct.or(base.min_latency_improvement_pct),
+            require_identical_predictions: self.require_identical_predictions.unwrap_or(base.require_identical_predictions),
+        }
+    }
+
+    fn validate(&self, prefix: &str) -> Result<()> {
+        let non_negative = [
+            ("max_p50_regression_pct", self.max_p50_regression_pct),
+            ("max_p95_regression_pct", self.max_p95_regression_pct),
+            ("max_p99_regression_pct", self.max_p99_regression_pct),
+            ("max_accuracy_drop_pts", self.max_accuracy_drop_pts),
+            ("max_recall_drop_pts", self.max_recall_drop_pts),
+            ("max_p95_ms", self.max_p95_ms),
+            ("max_peak_memory_mb", self.max_peak_memory_mb),
+            ("min_throughput", self.min_throughput),
+            ("min_latency_improvement_pct", self.min_latency_improvement_pct),
+        ];
+        for (key, value) in non_negative {
+            if let Some(v) = value {
+                if !v.is_finite() || v < 0.0 {
+                    bail!("{prefix}criteria.{key} = {v}: must be a number of 0 or more");
+                }
+            }
+        }
+        if let Some(v) = self.min_recall {
+            if !(0.0..=1.0).contains(&v) {
+                bail!("{prefix}criteria.min_recall = {v}: must be a fraction between 0 and 1, e.g. 0.95");
+            }
+        }
+        if let Some(v) = self.significance {
+            if !(v > 0.0 && v < 0.5) {
+                bail!("{prefix}criteria.significance = {v}: must be between 0 and 0.5, e.g. 0.05");
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ModelConfig {
+    /// The baseline path, defaulting to `baselines/<name>.json` beside the config.
+    pub fn baseline_path(&self, root: &Path) -> PathBuf {
+        match &self.baseline {
+            Some(path) => root.join(path),
+            None => root.join("baselines").join(format!("{}.json", self.name)),
+        }
+    }
+}
+
+impl GateConfig {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<GateConfig> {
+        let text = std::fs::read_to_string(path).with_context(|| {
+            format!("cannot read gate config {}; create it or pass --config PATH", path.display())
+        })?;
+        Self::parse(&text).with_context(|| format!("gate config {}", path.display()))
+    }
+
+    /// Parses and validates config text.
+    pub fn parse(text: &str) -> Result<GateConfig> {
+        let config: GateConfig = toml::from_str(text).map_err(|e| anyhow::anyhow!("{}", one_line(&e.to_string())))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Criteria for one model: built-in defaults, then the file's `[criteria]`, then the model's.
+    pub fn criteria_for(&self, model: &ModelConfig) -> Criteria {
+        model.criteria.over(&self.criteria.over(&Criteria::builtin()))
+    }
+
+    fn validate(&self) -> Result<()> {
+        self.criteria.validate("")?;
+        if self.models.is_empty() {
+            bail!("no [[models]] entries; add one with name and candidate");
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for model in &self.models {
+            let prefix = format!("models `{}`: ", model.name);
+            if model.name.is_empty() || !model.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+                bail!("models.name = {:?}: use letters, digits, '-', '_' or '.' (it names baselines/<name>.json)", model.name);
+            }
+            if !seen.insert(&model.name) {
+                bail!("{prefix}the name appears twice; each model needs its own name");
+            }
+            if model.base_model.is_some() && model.base_ref.is_some() {
+                bail!("{prefix}base_model and base_ref are both set; keep one");
+            }
+            model.criteria.validate(&prefix)?;
+            let bench = &model.bench;
+            if bench.iterations == 0 {
+                bail!("{prefix}bench.iterations = 0: at least one timed run is needed");
+            }
+            if !bench.max_time_s.is_finite() || bench.max_time_s <= 0.0 {
+                bail!("{prefix}bench.max_time_s = {}: must be more than 0 seconds", bench.max_time_s);
+            }
+            if let Some(batch) = bench.batch.filter(|b| *b < 1) {
+                bail!("{prefix}bench.batch = {batch}: must be at least 1");
+            }
+            if let Some(dataset) = &model.dataset {
+                if dataset.batch == 0 {
+                    bail!("{prefix}dataset.batch = 0: must be at least 1");
+                }
+            }
+            if let Some(pre) = &model.preprocess {
+                pre.validate().map_err(|e| anyhow::anyhow!("{prefix}preprocess: {e}"))?;
+            }
+            if let Some(post) = &model.postprocess {
+                post.validate().map_err(|e| anyhow::anyhow!("{prefix}postprocess: {e}"))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn one_line(text: &str) -> String {
+    text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('|')).collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = "[[models]]\nname = \"digits\"\ncandidate = \"models/digits_fp32.onnx\"\n";
+
+    #[test]
+    fn defaults_and_layered_overrides() {
+        let text = format!("[criteria]\nmax_p95_regression_pct = 3.0\n\n{MINIMAL}[models.criteria]\nmin_recall = 0.9\n");
+        let config = GateConfig::parse(&text).unwrap();
+        let criteria = config.criteria_for(&config.models[0]);
+        assert_eq!(criteria.max_p50_regression_pct, 5.0);
+        assert_eq!(criteria.max_p95_regression_pct, 3.0);
+        assert_eq!(criteria.max_recall_drop_pts, 0.5);
+        assert_eq!(criteria.min_recall, Some(0.9));
+        assert_eq!(criteria.significance, 0.05);
+        assert_eq!(config.models[0].baseline_path(Path::new("/repo")), Path::new("/repo/baselines/digits.json"));
+        assert_eq!(config.models[0].bench.iterations, 1000);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_name_the_key() {
+        let cases = [
+            (format!("{MINIMAL}[models.criteria]\nmax_p59_regression_pct = 1.0\n"), "max_p59_regression_pct"),
+            (format!("{MINIMAL}colour = 1\n"), "colour"),
+            (format!("{MINIMAL}[models.criteria]\nmin_recall = 95\n"), "criteria.min_recall = 95"),
+            (format!("{MINIMAL}[models.criteria]\nsignificance = 0\n"), "criteria.significance = 0"),
+            (format!("{MINIMAL}[models.criteria]\nmax_p50_regression_pct = -1\n"), "max_p50_regression_pct = -1"),
+            (format!("{MINIMAL}[models.bench]\niterations = 0\n"), "bench.iterations = 0"),
+            (format!("{MINIMAL}[models.bench]\nep = \"gpu\"\n"), "gpu"),
+            (format!("{MINIMAL}{MINIMAL}"), "appears twice"),
+            ("[criteria]\n".to_string(), "no [[models]]"),
+            ("[[models]]\nname = \"a b\"\ncandidate = \"x.onnx\"\n".to_string(), "models.name"),
+        ];
+        for (text, expected) in cases {
+            let err = format!("{:#}", GateConfig::parse(&text).unwrap_err());
+            assert!(err.contains(expected), "{err} should contain {expected}");
+            assert!(!err.contains('\n'), "one line: {err}");
+        }
+    }
+}
