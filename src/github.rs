@@ -26,7 +26,7 @@ pub use retry::RetryPolicy;
 pub use types::{parse_repo, CommentAction, CommentOutcome, RepoRef};
 
 use retry::{Throttle, WaitBudget};
-use wire::{next_link, origin, ApiComment, ApiUser, Reply};
+use wire::{next_page, ApiComment, ApiUser, Reply};
 
 /// API root of github.com; GitHub Enterprise Server uses `https://HOST/api/v3`.
 pub const DEFAULT_API_ROOT: &str = "https://api.github.com";
@@ -76,23 +76,13 @@ impl GithubClient {
         if token.is_empty() {
             return Err(GithubError::MissingToken);
         }
-        let root = api_root.trim().trim_end_matches('/').to_string();
-        let bad_url = |reason: &str| GithubError::InvalidApiUrl {
-            url: api_root.to_string(),
-            reason: reason.to_string(),
-        };
-        if !(root.starts_with("https://") || root.starts_with("http://")) {
-            return Err(bad_url("it must start with https:// or http://"));
-        }
-        if root.contains(['?', '#']) {
-            return Err(bad_url("it must not carry a query or fragment"));
-        }
-        let client_error = |e: octocrab::Error| GithubError::Client {
-            reason: e.to_string().replace(token, "***"),
-        };
-        let builder = Octocrab::builder()
-            .base_uri(root.as_str())
-            .map_err(|_| bad_url("it is not a valid URL"))?;
+        let root = wire::normalize_api_root(api_root)?;
+        let builder = Octocrab::builder().base_uri(root.as_str()).map_err(|_| {
+            GithubError::InvalidApiUrl {
+                url: api_root.to_string(),
+                reason: "it is not a valid URL".to_string(),
+            }
+        })?;
         let octo = builder
             .personal_token(token.to_string())
             // `HeaderName: FromStr`; octocrab does not re-export the `http` crate.
@@ -107,7 +97,9 @@ impl GithubClient {
             .set_connect_timeout(Some(Duration::from_secs(15)))
             .set_read_timeout(Some(Duration::from_secs(60)))
             .build()
-            .map_err(client_error)?;
+            .map_err(|e| GithubError::Client {
+                reason: e.to_string().replace(token, "***"),
+            })?;
         Ok(GithubClient {
             octo,
             api_root: root,
@@ -174,7 +166,7 @@ impl GithubClient {
             // A 404 here means the comment was deleted since we listed it: post anew.
             if reply.status != 404 {
                 let comment: ApiComment = self.check(reply, &what, repo, pr)?.parse(&what)?;
-                return Ok(outcome(comment, CommentAction::Updated));
+                return Ok(comment.into_outcome(CommentAction::Updated));
             }
         }
         self.create(repo, pr, &payload, marker, &author, &mut budget)
@@ -201,7 +193,7 @@ impl GithubClient {
             match self.send_once(Verb::Post, &url, Some(payload)).await {
                 Ok(reply) if !reply.transient() => {
                     let comment: ApiComment = self.check(reply, &what, repo, pr)?.parse(&what)?;
-                    return Ok(outcome(comment, CommentAction::Created));
+                    return Ok(comment.into_outcome(CommentAction::Created));
                 }
                 answer => {
                     self.pause_or_give_up(answer, attempt, &what, budget)
@@ -209,7 +201,7 @@ impl GithubClient {
                 }
             }
             if let Some(stored) = self.find_sticky(repo, pr, marker, author, budget).await? {
-                return Ok(outcome(stored, CommentAction::Created));
+                return Ok(stored.into_outcome(CommentAction::Created));
             }
         }
     }
@@ -236,27 +228,15 @@ impl GithubClient {
                 .await?;
             let reply = self.check(reply, &what, repo, pr)?;
             let page: Vec<ApiComment> = reply.parse(&what)?;
-            for comment in page {
-                let ours = comment
-                    .user
-                    .as_ref()
-                    .is_some_and(|u| u.login.eq_ignore_ascii_case(author));
-                let marked = comment.body.as_deref().is_some_and(|b| b.contains(marker));
-                if ours && marked && newest.as_ref().is_none_or(|n| comment.id > n.id) {
+            for comment in page.into_iter().filter(|c| c.is_sticky(author, marker)) {
+                if newest.as_ref().is_none_or(|n| comment.id > n.id) {
                     newest = Some(comment);
                 }
             }
-            match reply.link.as_deref().and_then(next_link) {
-                None => return Ok(newest),
-                // The token is only sent to the API's own origin; say so rather than
-                // fail later with a confusing 401.
-                Some(next) if origin(&next) != origin(&self.api_root) => {
-                    return Err(GithubError::BadResponse {
-                        what,
-                        reason: format!("the next page is on another host: {}", origin(&next)),
-                    })
-                }
-                Some(next) => url = next,
+            match next_page(reply.link.as_deref(), &self.api_root) {
+                Ok(None) => return Ok(newest),
+                Ok(Some(next)) => url = next,
+                Err(reason) => return Err(GithubError::BadResponse { what, reason }),
             }
         }
         Err(GithubError::BadResponse {
@@ -278,7 +258,10 @@ impl GithubClient {
             .await?;
         let login = match reply.status {
             200..=299 => reply.parse::<ApiUser>(what)?.login,
-            401 => return Err(self.unauthorized(&reply)),
+            401 => {
+                let message = self.redact(&reply.message());
+                return Err(GithubError::unauthorized(&self.api_root, message));
+            }
             // Workflow and App installation tokens answer 403 "Resource not accessible
             // by integration" here.
             _ => ACTIONS_BOT_LOGIN.to_string(),
@@ -330,26 +313,15 @@ impl GithubClient {
             tokio::time::sleep(wait).await;
             return Ok(());
         }
-        let what = what.to_string();
+        let rate_limited = status.is_some_and(|s| retry::is_rate_limited(s, &throttle, &message));
         let message = self.redact(&message);
-        Err(match status {
-            None => GithubError::Transport {
-                what,
-                reason: message,
-                attempts: attempt,
-            },
-            Some(s) if retry::is_rate_limited(s, &throttle, &message) => GithubError::RateLimited {
-                what,
-                attempts: attempt,
-                message,
-            },
-            Some(status) => GithubError::Server {
-                what,
-                status,
-                attempts: attempt,
-                message,
-            },
-        })
+        Err(GithubError::after_retries(
+            what,
+            status,
+            rate_limited,
+            attempt,
+            message,
+        ))
     }
 
     /// One request, read in full; Err carries a redacted transport error.
@@ -406,36 +378,18 @@ impl GithubClient {
             return Ok(reply);
         }
         let message = self.redact(&reply.message());
-        let (repo, what) = (repo.to_string(), what.to_string());
-        Err(match reply.status {
-            401 => self.unauthorized(&reply),
-            403 => GithubError::Permission { repo, pr, message },
-            404 => GithubError::NotFound { repo, pr },
-            status => GithubError::Rejected {
-                what,
-                status,
-                message,
-            },
-        })
-    }
-
-    fn unauthorized(&self, reply: &Reply) -> GithubError {
-        GithubError::Unauthorized {
-            api_root: self.api_root.clone(),
-            message: self.redact(&reply.message()),
-        }
+        Err(GithubError::from_status(
+            reply.status,
+            message,
+            what,
+            repo,
+            pr,
+            &self.api_root,
+        ))
     }
 
     /// Removes the token from text that came from the server or the HTTP stack.
     fn redact(&self, text: &str) -> String {
         text.replace(self.token.expose_secret(), "***")
-    }
-}
-
-fn outcome(comment: ApiComment, action: CommentAction) -> CommentOutcome {
-    CommentOutcome {
-        id: comment.id,
-        url: comment.html_url,
-        action,
     }
 }

@@ -5,6 +5,8 @@
 //! is worth a warning, a bad token is not. No variant ever holds the token; server
 //! messages are redacted before they are stored here.
 
+use super::RepoRef;
+
 /// A failure talking to the GitHub REST API.
 #[derive(Debug, thiserror::Error)]
 pub enum GithubError {
@@ -153,4 +155,65 @@ pub enum GithubError {
         /// What was wrong.
         reason: String,
     },
+}
+
+impl GithubError {
+    /// 401 from `api_root`; `message` must already be redacted.
+    pub(crate) fn unauthorized(api_root: &str, message: String) -> Self {
+        GithubError::Unauthorized {
+            api_root: api_root.to_string(),
+            message,
+        }
+    }
+
+    /// The error for a final non-2xx, non-transient answer to `what` on `repo#pr`.
+    pub(crate) fn from_status(
+        status: u16,
+        message: String,
+        what: &str,
+        repo: &RepoRef,
+        pr: u64,
+        api_root: &str,
+    ) -> Self {
+        let repo = repo.to_string();
+        match status {
+            401 => Self::unauthorized(api_root, message),
+            403 => GithubError::Permission { repo, pr, message },
+            404 => GithubError::NotFound { repo, pr },
+            status => GithubError::Rejected {
+                what: what.to_string(),
+                status,
+                message,
+            },
+        }
+    }
+
+    /// The error once retries of `what` ran out; `status` None means no answer at all.
+    pub(crate) fn after_retries(
+        what: &str,
+        status: Option<u16>,
+        rate_limited: bool,
+        attempts: u32,
+        message: String,
+    ) -> Self {
+        let what = what.to_string();
+        match status {
+            None => GithubError::Transport {
+                what,
+                reason: message,
+                attempts,
+            },
+            Some(_) if rate_limited => GithubError::RateLimited {
+                what,
+                attempts,
+                message,
+            },
+            Some(status) => GithubError::Server {
+                what,
+                status,
+                attempts,
+                message,
+            },
+        }
+    }
 }
