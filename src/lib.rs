@@ -4,9 +4,11 @@
 //! report -> publish. [`run`] is the whole program; `main.rs` only maps its outcome to an exit
 //! code: 0 pass, 1 gate failed, 2 usage or runtime error.
 
+pub mod actions;
 pub mod app;
 pub mod bench;
 pub mod cli;
+pub mod github;
 pub mod model;
 pub mod ortlib;
 pub mod results;

@@ -1,5 +1,9 @@
-//! Shared helpers for the integration tests: the real binary, the real ONNX Runtime.
+//! Shared helpers for the integration tests: the real binary, the real ONNX Runtime, and an
+//! in-process fake of GitHub's REST API.
 #![allow(dead_code)]
+
+pub mod fake_github;
+mod fake_routes;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
