@@ -1,0 +1,196 @@
+//! The accuracy half of a comparison: the same samples under two models, judged pairwise.
+//!
+//! Because both models saw the very same samples, the tests are paired: McNemar's exact test on
+//! per-sample correctness, a paired interval for the difference in accuracy and in recall, the
+//! Wilson lower bound of the candidate's recall against the floor, and the agreement rate with
+//! every changed sample listed (a lossless change such as graph optimisation should change none).
+
+use std::collections::HashMap;
+
+use anyhow::{bail, Result};
+
+use crate::config::Criteria;
+use crate::eval::EvalResult;
+use crate::stats;
+
+use super::{AccuracyComparison, ChangedSample, Criterion, Rule, Status, TestRecord};
+
+/// Pairs the two evaluations by sample id, pushes the paired tests onto `tests`, and returns the
+/// comparison and its criteria.
+pub fn compare_accuracy(
+    baseline: &EvalResult,
+    candidate: &EvalResult,
+    criteria: &Criteria,
+    tests: &mut Vec<TestRecord>,
+) -> Result<(AccuracyComparison, Vec<Criterion>)> {
+    if baseline.dataset.classes != candidate.dataset.classes {
+        bail!(
+            "the baseline's classes [{}] differ from the candidate's [{}]; re-approve the baseline on this dataset",
+            baseline.dataset.classes.join(", "),
+            candidate.dataset.classes.join(", ")
+        );
+    }
+    let by_id: HashMap<&str, &crate::eval::SampleRecord> = baseline.samples.iter().map(|s| (s.id.as_str(), s)).collect();
+    let mut pairs = Vec::with_capacity(candidate.samples.len());
+    for sample in &candidate.samples {
+        let Some(base) = by_id.get(sample.id.as_str()) else {
+            bail!(
+                "sample {} is not in the baseline's evaluation; the dataset changed, so re-approve the baseline on it",
+                sample.id
+            );
+        };
+        pairs.push((*base, sample));
+    }
+    if pairs.len() != baseline.samples.len() {
+        bail!(
+            "the baseline was evaluated on {} samples and the candidate on {}; re-approve the baseline on this dataset",
+            baseline.samples.len(),
+            pairs.len()
+        );
+    }
+    if pairs.is_empty() {
+        bail!("no samples to compare accuracy on; the dataset is empty");
+    }
+    let classes = &candidate.dataset.classes;
+    let name_of = |i: usize| classes.get(i).cloned().unwrap_or_else(|| i.to_string());
+    let correct: Vec<(bool, bool)> = pairs.iter().map(|(b, c)| (b.pred == b.label, c.pred == c.label)).collect();
+    let n = pairs.len();
+    let acc = |side: fn(&(bool, bool)) -> bool, of: &[(bool, bool)]| of.iter().filter(|p| side(p)).count() as f64 / of.len().max(1) as f64;
+    let (base_acc, cand_acc) = (acc(|p| p.0, &correct), acc(|p| p.1, &correct));
+    let b_only = correct.iter().filter(|p| p.0 && !p.1).count() as u64;
+    let c_only = correct.iter().filter(|p| !p.0 && p.1).count() as u64;
+
+    let acc_test = tests.len();
+    let mcnemar = stats::mcnemar_exact(b_only, c_only);
+    let acc_ci = stats::paired_difference_ci(&correct, 0.95).map(|ci| scale(ci, 100.0));
+    tests.push(TestRecord {
+        name: "McNemar exact (accuracy)".into(),
+        statistic: mcnemar.statistic,
+        p_value: mcnemar.p_value,
+        adjusted_p: None,
+        ci: acc_ci,
+        effect_size: Some((cand_acc - base_acc) * 100.0),
+        effect_name: "accuracy change, points".into(),
+        decision: String::new(),
+    });
+
+    // Recall: the positive class's when there is one, else macro recall over the classes.
+    let positive = candidate.positive_class;
+    let (recall_name, base_recall, cand_recall, recall_test, recall_ci, wilson) = match positive {
+        Some(p) => {
+            let pos: Vec<(bool, bool)> =
+                pairs.iter().zip(&correct).filter(|((_, c), _)| c.label == p).map(|(_, k)| *k).collect();
+            let hits = pos.iter().filter(|k| k.1).count() as u64;
+            let b = pos.iter().filter(|k| k.0 && !k.1).count() as u64;
+            let c = pos.iter().filter(|k| !k.0 && k.1).count() as u64;
+            let test = stats::mcnemar_exact(b, c);
+            let ci = stats::paired_difference_ci(&pos, 0.95).map(|ci| scale(ci, 100.0));
+            let (br, cr) = (acc(|p| p.0, &pos), acc(|p| p.1, &pos));
+            tests.push(TestRecord {
+                name: format!("McNemar exact (recall of {})", name_of(p)),
+                statistic: test.statistic,
+                p_value: test.p_value,
+                adjusted_p: None,
+                ci,
+                effect_size: Some((cr - br) * 100.0),
+                effect_name: "recall change, points".into(),
+                decision: String::new(),
+            });
+            let wilson = stats::wilson_interval(hits, pos.len() as u64, 0.95);
+            (format!("recall ({})", name_of(p)), br, cr, tests.len() - 1, ci, wilson)
+        }
+        None => (
+            "macro recall".to_string(),
+            baseline.metrics.macro_recall,
+            candidate.metrics.macro_recall,
+            acc_test,
+            None,
+            None,
+        ),
+    };
+
+    let changed: Vec<ChangedSample> = pairs
+        .iter()
+        .filter(|(b, c)| b.pred != c.pred)
+        .map(|(b, c)| ChangedSample {
+            id: c.id.clone(),
+            label: name_of(c.label),
+            baseline: name_of(b.pred),
+            candidate: name_of(c.pred),
+        })
+        .collect();
+    let agreement_rate = 1.0 - changed.len() as f64 / n as f64;
+
+    let drop = |name: &str, base: f64, cand: f64, limit: f64, test: usize, ci| Criterion {
+        name: name.to_string(),
+        unit: "%".into(),
+        baseline: Some(base * 100.0),
+        candidate: Some(cand * 100.0),
+        change: Some((cand - base) * 100.0),
+        ci,
+        test: Some(test),
+        rule: Rule::DropAtMost { limit_pts: limit },
+        status: Status::Pass,
+        detail: format!("{:+.2} points against a limit of -{limit} points", (cand - base) * 100.0),
+        needed_runs: None,
+    };
+    let mut out = vec![
+        drop("accuracy", base_acc, cand_acc, criteria.max_accuracy_drop_pts, acc_test, acc_ci),
+        drop(&recall_name, base_recall, cand_recall, criteria.max_recall_drop_pts, recall_test, recall_ci),
+    ];
+    if let Some(floor) = criteria.min_recall {
+        let (rule, detail) = match wilson {
+            Some(w) => (
+                Rule::LowerBoundAtLeast { floor },
+                format!("Wilson 95 % lower bound {:.3} against a floor of {floor}", w.lower),
+            ),
+            None => (Rule::AtLeast { floor }, format!("{cand_recall:.3} against a floor of {floor}")),
+        };
+        out.push(Criterion {
+            name: format!("minimum {recall_name}"),
+            unit: "fraction".into(),
+            baseline: None,
+            candidate: Some(cand_recall),
+            change: None,
+            ci: wilson,
+            test: None,
+            rule,
+            status: Status::Pass,
+            detail,
+            needed_runs: None,
+        });
+    }
+    if criteria.require_identical_predictions {
+        out.push(Criterion {
+            name: "identical predictions".into(),
+            unit: "fraction".into(),
+            baseline: Some(1.0),
+            candidate: Some(agreement_rate),
+            change: None,
+            ci: None,
+            test: None,
+            rule: Rule::Identical,
+            status: Status::Pass,
+            detail: format!("{} of {n} predictions changed", changed.len()),
+            needed_runs: None,
+        });
+    }
+    let comparison = AccuracyComparison {
+        n,
+        baseline_accuracy: base_acc,
+        candidate_accuracy: cand_acc,
+        recall_name,
+        baseline_recall: base_recall,
+        candidate_recall: cand_recall,
+        candidate_recall_wilson: wilson,
+        baseline_only_correct: b_only,
+        candidate_only_correct: c_only,
+        agreement_rate,
+        changed,
+    };
+    Ok((comparison, out))
+}
+
+fn scale(ci: stats::Interval, by: f64) -> stats::Interval {
+    stats::Interval { lower: ci.lower * by, upper: ci.upper * by, confidence: ci.confidence }
+}

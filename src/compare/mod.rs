@@ -1,0 +1,357 @@
+//! Verdicts: a candidate's results judged against a baseline's, with real statistical tests.
+//!
+//! This is the one place a verdict is computed. Each model's comparison gathers every test (latency
+//! and accuracy) with its raw p-value; [`finalize`] then applies Holm's correction across every test
+//! of the gate run, decides each criterion from the adjusted p-values and confidence intervals, and
+//! derives the model and overall verdicts. Reports only display what comes out of here.
+
+mod accuracy;
+mod latency;
+
+use serde::{Deserialize, Serialize};
+
+pub use accuracy::compare_accuracy;
+pub use latency::{compare_latency, LatencyInput};
+
+use crate::config::Criteria;
+use crate::stats::{self, Interval};
+
+/// Version of the comparison-file layout.
+pub const COMPARISON_SCHEMA_VERSION: u32 = 1;
+
+/// Outcome of a model or of the whole gate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Pass,
+    Fail,
+    /// Something could not be measured or read; exit 2.
+    Error,
+    /// No baseline yet and `--allow-new` was given.
+    New,
+}
+
+impl Verdict {
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::Error => "error",
+            Verdict::New => "new",
+        }
+    }
+}
+
+/// Status of one criterion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Pass,
+    Fail,
+    /// The confidence interval straddles the limit: neither pass nor fail can be claimed.
+    Inconclusive,
+    /// Not judged, with the reason in `detail` (no baseline, different hardware, ...).
+    Skipped,
+}
+
+/// How a criterion is decided.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Rule {
+    /// Candidate/baseline ratio of a latency: fail when the test is significant after correction
+    /// and the whole CI lies above `1 + tolerance_pct/100`; pass when the whole CI lies at or below
+    /// it; inconclusive otherwise.
+    RatioAtMost { tolerance_pct: f64 },
+    /// Fail when the observed drop (baseline - candidate, in points) exceeds the limit. The test
+    /// set is the same for both, so the observed drop is exact for it; the test says whether it
+    /// is likely to generalise.
+    DropAtMost { limit_pts: f64 },
+    /// Fail when the Wilson 95 % lower bound is below the floor.
+    LowerBoundAtLeast { floor: f64 },
+    /// Fail when the measured value exceeds the limit.
+    AtMost { limit: f64 },
+    /// Fail when the measured value is below the floor.
+    AtLeast { floor: f64 },
+    /// Fail unless every prediction is unchanged.
+    Identical,
+}
+
+/// One line of the verdict table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Criterion {
+    /// Short name, e.g. `p95 latency`.
+    pub name: String,
+    pub unit: String,
+    pub baseline: Option<f64>,
+    pub candidate: Option<f64>,
+    /// Relative change in percent, or the change in points for accuracy and recall.
+    pub change: Option<f64>,
+    /// The interval the decision used (latency ratio, or difference in points).
+    pub ci: Option<Interval>,
+    /// The test behind it, an index into the model's `tests`.
+    pub test: Option<usize>,
+    pub rule: Rule,
+    pub status: Status,
+    pub detail: String,
+    /// For an inconclusive latency result: about how many runs per model would settle it.
+    pub needed_runs: Option<u64>,
+}
+
+/// One statistical test, as the comparison file records it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct TestRecord {
+    pub name: String,
+    pub statistic: f64,
+    pub p_value: f64,
+    /// Holm-adjusted across every test of the gate run.
+    pub adjusted_p: Option<f64>,
+    pub ci: Option<Interval>,
+    pub effect_size: Option<f64>,
+    pub effect_name: String,
+    pub decision: String,
+}
+
+/// Where the latency comparison's baseline numbers came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum LatencySource {
+    /// Base and candidate timed in the same process in alternating blocks.
+    SameRunnerAb,
+    /// The committed baseline, measured on matching hardware.
+    CommittedBaseline,
+    /// The committed baseline came from other hardware: its absolute numbers are not used.
+    NotComparable { reason: String },
+    /// Nothing to compare against.
+    None,
+}
+
+/// A sample whose prediction changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ChangedSample {
+    pub id: String,
+    pub label: String,
+    pub baseline: String,
+    pub candidate: String,
+}
+
+/// The paired accuracy comparison.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct AccuracyComparison {
+    pub n: usize,
+    pub baseline_accuracy: f64,
+    pub candidate_accuracy: f64,
+    /// Name of the recall guarded: the positive class's, or macro recall.
+    pub recall_name: String,
+    pub baseline_recall: f64,
+    pub candidate_recall: f64,
+    pub candidate_recall_wilson: Option<Interval>,
+    /// Samples only the baseline got right, and only the candidate.
+    pub baseline_only_correct: u64,
+    pub candidate_only_correct: u64,
+    pub agreement_rate: f64,
+    pub changed: Vec<ChangedSample>,
+}
+
+/// Latency numbers side by side, for tables and the chart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct LatencyPair {
+    pub baseline_ms: [f64; 3],
+    pub candidate_ms: [f64; 3],
+    pub baseline_runs: usize,
+    pub candidate_runs: usize,
+}
+
+/// Everything judged for one model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ModelComparison {
+    pub name: String,
+    pub verdict: Verdict,
+    pub reasons: Vec<String>,
+    pub candidate_path: String,
+    pub candidate_sha256: String,
+    pub baseline_path: Option<String>,
+    pub baseline_sha256: Option<String>,
+    pub latency_source: LatencySource,
+    pub latency: Option<LatencyPair>,
+    pub accuracy: Option<AccuracyComparison>,
+    pub criteria: Vec<Criterion>,
+    pub tests: Vec<TestRecord>,
+    pub notes: Vec<String>,
+    /// Set when the model could not be judged at all.
+    pub error: Option<String>,
+}
+
+impl ModelComparison {
+    /// A model that could not be measured or read.
+    pub fn failed(name: &str, candidate_path: &str, error: String) -> ModelComparison {
+        ModelComparison {
+            name: name.to_string(),
+            verdict: Verdict::Error,
+            reasons: vec![error.clone()],
+            candidate_path: candidate_path.to_string(),
+            candidate_sha256: String::new(),
+            baseline_path: None,
+            baseline_sha256: None,
+            latency_source: LatencySource::None,
+            latency: None,
+            accuracy: None,
+            criteria: vec![],
+            tests: vec![],
+            notes: vec![],
+            error: Some(error),
+        }
+    }
+}
+
+/// The comparison file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Comparison {
+    pub schema_version: u32,
+    pub created_at: String,
+    pub verdict: Verdict,
+    pub significance: f64,
+    pub models: Vec<ModelComparison>,
+}
+
+/// Applies Holm's correction across every test of every model, decides each criterion, and
+/// derives the verdicts. `allow_new` turns a missing baseline into "new" instead of a failure.
+pub fn finalize(mut models: Vec<ModelComparison>, significance: f64, allow_new: bool, created_at: String) -> Comparison {
+    let raw: Vec<f64> = models.iter().flat_map(|m| m.tests.iter().map(|t| t.p_value)).collect();
+    let adjusted = stats::holm(&raw);
+    let mut next = adjusted.into_iter();
+    for model in &mut models {
+        for test in &mut model.tests {
+            test.adjusted_p = next.next();
+            test.decision = match test.adjusted_p {
+                Some(p) if p < significance => "significant".into(),
+                Some(_) => "not significant".into(),
+                None => "not computed".into(),
+            };
+        }
+        decide_model(model, significance, allow_new);
+    }
+    let verdict = overall(&models);
+    Comparison { schema_version: COMPARISON_SCHEMA_VERSION, created_at, verdict, significance, models }
+}
+
+fn overall(models: &[ModelComparison]) -> Verdict {
+    let any = |v: Verdict| models.iter().any(|m| m.verdict == v);
+    if any(Verdict::Error) {
+        Verdict::Error
+    } else if any(Verdict::Fail) {
+        Verdict::Fail
+    } else if !models.is_empty() && models.iter().all(|m| m.verdict == Verdict::New) {
+        Verdict::New
+    } else {
+        Verdict::Pass
+    }
+}
+
+fn decide_model(model: &mut ModelComparison, significance: f64, allow_new: bool) {
+    if model.error.is_some() {
+        model.verdict = Verdict::Error;
+        return;
+    }
+    let tests = model.tests.clone();
+    for criterion in &mut model.criteria {
+        if criterion.status == Status::Skipped {
+            continue;
+        }
+        let adjusted = criterion.test.and_then(|i| tests.get(i)).and_then(|t| t.adjusted_p);
+        criterion.status = decide(criterion, adjusted, significance);
+    }
+    let mut reasons: Vec<String> = model
+        .criteria
+        .iter()
+        .filter(|c| c.status == Status::Fail)
+        .map(|c| format!("{}: {}", c.name, c.detail))
+        .collect();
+    let missing_baseline = model.baseline_path.is_none() && model.latency_source == LatencySource::None;
+    model.verdict = if !reasons.is_empty() {
+        Verdict::Fail
+    } else if missing_baseline && allow_new {
+        reasons.push("no baseline yet: approve one with `modelgate baseline approve`".into());
+        Verdict::New
+    } else if missing_baseline {
+        reasons.push("no baseline to compare against: commit one with `modelgate baseline approve`, or pass --allow-new".into());
+        Verdict::Fail
+    } else {
+        Verdict::Pass
+    };
+    model.reasons = reasons;
+}
+
+/// The decision rule of one criterion, given the Holm-adjusted p-value of its test.
+pub fn decide(criterion: &Criterion, adjusted_p: Option<f64>, significance: f64) -> Status {
+    let significant = adjusted_p.is_some_and(|p| p < significance);
+    match &criterion.rule {
+        Rule::RatioAtMost { tolerance_pct } => {
+            let limit = 1.0 + tolerance_pct / 100.0;
+            match criterion.ci {
+                Some(ci) if ci.upper <= limit => Status::Pass,
+                Some(ci) if ci.lower > limit && significant => Status::Fail,
+                Some(_) => Status::Inconclusive,
+                None => Status::Skipped,
+            }
+        }
+        Rule::DropAtMost { limit_pts } => match criterion.change {
+            Some(change) if -change > *limit_pts + 1e-9 => Status::Fail,
+            Some(_) => Status::Pass,
+            None => Status::Skipped,
+        },
+        Rule::LowerBoundAtLeast { floor } => match criterion.ci {
+            Some(ci) if ci.lower >= *floor => Status::Pass,
+            Some(_) => Status::Fail,
+            None => Status::Skipped,
+        },
+        Rule::AtMost { limit } => match criterion.candidate {
+            Some(v) if v <= *limit => Status::Pass,
+            Some(_) => Status::Fail,
+            None => Status::Skipped,
+        },
+        Rule::AtLeast { floor } => match criterion.candidate {
+            Some(v) if v >= *floor => Status::Pass,
+            Some(_) => Status::Fail,
+            None => Status::Skipped,
+        },
+        Rule::Identical => match criterion.candidate {
+            Some(v) if v >= 1.0 => Status::Pass,
+            Some(_) => Status::Fail,
+            None => Status::Skipped,
+        },
+    }
+}
+
+/// Absolute limits on the candidate's own numbers, judged whatever the baseline.
+pub fn absolute_criteria(criteria: &Criteria, p95_ms: Option<f64>, peak_mb: Option<f64>, throughput: Option<f64>) -> Vec<Criterion> {
+    let make = |name: &str, unit: &str, value: Option<f64>, rule: Rule, limit: f64| Criterion {
+        name: name.into(),
+        unit: unit.into(),
+        baseline: None,
+        candidate: value,
+        change: None,
+        ci: None,
+        test: None,
+        status: if value.is_some() { Status::Pass } else { Status::Skipped },
+        detail: match value {
+            Some(v) => format!("{v:.3} {unit} against a limit of {limit} {unit}"),
+            None => "not measured".into(),
+        },
+        rule,
+        needed_runs: None,
+    };
+    let mut out = Vec::new();
+    if let Some(limit) = criteria.max_p95_ms {
+        out.push(make("p95 latency limit", "ms", p95_ms, Rule::AtMost { limit }, limit));
+    }
+    if let Some(limit) = criteria.max_peak_memory_mb {
+        out.push(make("peak memory limit", "MiB", peak_mb, Rule::AtMost { limit }, limit));
+    }
+    if let Some(floor) = criteria.min_throughput {
+        out.push(make("throughput floor", "samples/s", throughput, Rule::AtLeast { floor }, floor));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,212 @@
+//! `modelgate eval`: accuracy and recall through the real pre- and postprocessing.
+//!
+//! A latency gate alone would pass a model that got faster by getting wrong. This stage feeds a
+//! labeled dataset through the same decode-resize-normalize steps a service runs, in batches,
+//! applies the configured activation and threshold, and keeps every sample's label, prediction
+//! and scores, because the paired tests of the comparison need them. It also times each stage,
+//! so the report can say where the time goes.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::dataset::{self, DatasetOptions};
+use crate::metrics::{self, Metrics};
+use crate::model::{ElemType, TensorData};
+use crate::postprocess::{Postprocess, Postprocessor};
+use crate::preprocess::{self, Preprocess};
+use crate::runtime::{Feed, LoadedModel};
+
+/// Which dataset was used.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct DatasetInfo {
+    pub path: String,
+    pub n_samples: usize,
+    pub classes: Vec<String>,
+}
+
+/// One sample's outcome; `scores` are per-class probabilities.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SampleRecord {
+    pub id: String,
+    pub label: usize,
+    pub pred: usize,
+    pub scores: Vec<f32>,
+}
+
+/// Time per sample in each stage, and which stage limits throughput.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct StageBreakdown {
+    pub preprocess_ms_per_sample: f64,
+    pub inference_ms_per_sample: f64,
+    pub postprocess_ms_per_sample: f64,
+    pub preprocess_pct: f64,
+    pub inference_pct: f64,
+    pub postprocess_pct: f64,
+    /// A stage over 50 % of the time.
+    pub primary_bottleneck: Option<String>,
+    /// Stages between 20 % and 50 %.
+    pub secondary_bottlenecks: Vec<String>,
+}
+
+/// The eval section of a results file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct EvalResult {
+    pub dataset: DatasetInfo,
+    pub preprocess: Option<Preprocess>,
+    pub postprocess: Postprocess,
+    /// Index of the class whose recall is guarded, when there is one.
+    pub positive_class: Option<usize>,
+    pub batch_size: usize,
+    pub metrics: Metrics,
+    pub stages: StageBreakdown,
+    /// Samples per second over the whole pipeline.
+    pub throughput_samples_per_s: f64,
+    pub wall_time_s: f64,
+    pub samples: Vec<SampleRecord>,
+}
+
+/// What to evaluate on and how.
+#[derive(Debug, Clone)]
+pub struct EvalSettings {
+    pub dataset: std::path::PathBuf,
+    pub options: DatasetOptions,
+    pub preprocess: Option<Preprocess>,
+    pub postprocess: Postprocess,
+    pub batch: usize,
+}
+
+/// Progress: samples done and total.
+pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
+
+/// Evaluates an open model on a dataset.
+pub fn run(model: &mut LoadedModel, settings: &EvalSettings, progress: Progress) -> Result<EvalResult> {
+    let data = dataset::load_dataset(&settings.dataset, &settings.options, settings.postprocess.class_names.as_deref())?;
+    if data.samples.is_empty() {
+        bail!("dataset {} has no samples; point --dataset at labeled data", settings.dataset.display());
+    }
+    let post = Postprocessor::new(&settings.postprocess, &data.classes)?;
+    let input = model.spec.inputs.first().context("the model has no inputs")?.clone();
+    if model.spec.inputs.len() > 1 {
+        bail!("the model has {} inputs; modelgate eval feeds models with one input", model.spec.inputs.len());
+    }
+    let batch = settings.batch.max(1);
+    let started = Instant::now();
+    let (mut pre_time, mut infer_time, mut post_time) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+    let mut records = Vec::with_capacity(data.samples.len());
+    let total = data.samples.len() as u64;
+    for chunk in data.samples.chunks(batch) {
+        let t0 = Instant::now();
+        let refs: Vec<&dataset::Sample> = chunk.iter().collect();
+        let values = preprocess::preprocess_samples(&refs, settings.preprocess.as_ref())?;
+        let per_sample = values.len() / chunk.len();
+        let shape = match settings.preprocess.as_ref().and_then(|p| preprocess::batch_shape(p, chunk.len())) {
+            Some(shape) if chunk.first().is_some_and(|s| matches!(s.input, dataset::SampleInput::Image(_))) => {
+                shape.iter().map(|d| *d as i64).collect::<Vec<_>>()
+            }
+            _ => vec![chunk.len() as i64, per_sample as i64],
+        };
+        let data_typed = match input.elem {
+            ElemType::Float32 => TensorData::F32(values),
+            ElemType::Float16 => TensorData::F16(preprocess::to_f16(&values)),
+            ElemType::Uint8 => TensorData::U8(preprocess::to_u8(&values)),
+            ref other => bail!("input `{}` is {other:?}; modelgate eval feeds float32, float16 or uint8 inputs", input.name),
+        };
+        let t1 = Instant::now();
+        let output = model
+            .run_batch(vec![Feed { name: input.name.clone(), shape, data: data_typed }])
+            .with_context(|| format!("batch starting at sample {}", chunk[0].id))?;
+        let t2 = Instant::now();
+        let ids: Vec<&str> = chunk.iter().map(|s| s.id.as_str()).collect();
+        let predictions = post.apply_batch(&output.values, &ids)?;
+        for (sample, prediction) in chunk.iter().zip(predictions) {
+            records.push(SampleRecord {
+                id: sample.id.clone(),
+                label: sample.label,
+                pred: prediction.pred,
+                scores: prediction.scores,
+            });
+        }
+        let t3 = Instant::now();
+        pre_time += t1 - t0;
+        infer_time += t2 - t1;
+        post_time += t3 - t2;
+        progress(records.len() as u64, total);
+    }
+    let wall_time_s = started.elapsed().as_secs_f64();
+    let labels: Vec<usize> = records.iter().map(|r| r.label).collect();
+    let preds: Vec<usize> = records.iter().map(|r| r.pred).collect();
+    let scores: Vec<Vec<f32>> = records.iter().map(|r| r.scores.clone()).collect();
+    let metrics = metrics::classification_metrics(&labels, &preds, &scores, &data.classes, post.positive())?;
+    let n = records.len() as f64;
+    Ok(EvalResult {
+        dataset: DatasetInfo {
+            path: settings.dataset.display().to_string(),
+            n_samples: records.len(),
+            classes: data.classes.clone(),
+        },
+        preprocess: settings.preprocess.clone(),
+        postprocess: settings.postprocess.clone(),
+        positive_class: post.positive(),
+        batch_size: batch,
+        metrics,
+        stages: stage_breakdown([pre_time, infer_time, post_time], n),
+        throughput_samples_per_s: if wall_time_s > 0.0 { n / wall_time_s } else { 0.0 },
+        wall_time_s,
+        samples: records,
+    })
+}
+
+/// Per-sample stage times and the bottleneck rule ML engineers use: a stage over 50 % of the time
+/// is the primary bottleneck, one between 20 % and 50 % a secondary one.
+pub fn stage_breakdown(times: [Duration; 3], samples: f64) -> StageBreakdown {
+    let ms: Vec<f64> = times.iter().map(|t| t.as_secs_f64() * 1000.0 / samples.max(1.0)).collect();
+    let total: f64 = ms.iter().sum();
+    let pct: Vec<f64> = ms.iter().map(|m| if total > 0.0 { m / total * 100.0 } else { 0.0 }).collect();
+    let names = ["preprocessing", "inference", "postprocessing"];
+    let primary_bottleneck = names.iter().zip(&pct).find(|(_, p)| **p > 50.0).map(|(n, _)| n.to_string());
+    let secondary_bottlenecks =
+        names.iter().zip(&pct).filter(|(_, p)| (20.0..=50.0).contains(*p)).map(|(n, _)| n.to_string()).collect();
+    StageBreakdown {
+        preprocess_ms_per_sample: ms[0],
+        inference_ms_per_sample: ms[1],
+        postprocess_ms_per_sample: ms[2],
+        preprocess_pct: pct[0],
+        inference_pct: pct[1],
+        postprocess_pct: pct[2],
+        primary_bottleneck,
+        secondary_bottlenecks,
+    }
+}
+
+/// Reads an existing results file to add an eval section to, when it describes the same model.
+pub fn existing_results_for(path: &Path, sha256: &str) -> Option<crate::results::ResultsFile> {
+    let existing = crate::results::load(path).ok()?;
+    (existing.model.sha256 == sha256).then_some(existing)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bottleneck_rule_follows_the_50_and_20_percent_lines() {
+        let ms = |a: u64, b: u64, c: u64| [Duration::from_millis(a), Duration::from_millis(b), Duration::from_millis(c)];
+        let cases = [
+            (ms(60, 30, 10), Some("preprocessing"), vec!["inference"]),
+            (ms(10, 80, 10), Some("inference"), vec![]),
+            (ms(40, 40, 20), None, vec!["preprocessing", "inference", "postprocessing"]),
+            (ms(0, 0, 0), None, vec![]),
+        ];
+        for (times, primary, secondary) in cases {
+            let b = stage_breakdown(times, 10.0);
+            assert_eq!(b.primary_bottleneck.as_deref(), primary, "{times:?}");
+            assert_eq!(b.secondary_bottlenecks, secondary, "{times:?}");
+        }
+        let b = stage_breakdown(ms(60, 30, 10), 10.0);
+        assert!((b.preprocess_ms_per_sample - 6.0).abs() < 1e-9);
+        assert!((b.preprocess_pct + b.inference_pct + b.postprocess_pct - 100.0).abs() < 1e-9);
+    }
+}
