@@ -1,1 +1,2 @@
 //! modelgate: gate pull requests that change ONNX models.
+pub mod stats;

@@ -1,0 +1,10 @@
+//! Statistics for comparing a candidate model against a baseline.
+//!
+//! Everything here is a pure function over slices of plain numbers: latency
+//! samples in milliseconds, or correctness flags from an accuracy run. Nothing
+//! reads files, prints, or knows about ONNX; the compare stage calls these and
+//! the report stage only displays what they return. Every function is total:
+//! degenerate input (empty, constant, NaN, a single sample) gives `None`
+//! rather than a panic or a silent NaN.
+
+mod dist;
