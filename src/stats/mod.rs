@@ -7,4 +7,11 @@
 //! degenerate input (empty, constant, NaN, a single sample) gives `None`
 //! rather than a panic or a silent NaN.
 
+mod describe;
 mod dist;
+mod order_stats;
+
+pub use describe::{percentile, summarize, Interval, Summary, TukeyOutliers};
+pub use order_stats::{
+    min_samples_for_percentile, percentile_trusted, quantile_ci, LOADGEN_CONFIDENCE,
+};
