@@ -10,10 +10,12 @@
 mod describe;
 mod dist;
 mod order_stats;
+mod shift;
 mod two_sample;
 
 pub use describe::{percentile, summarize, Interval, Summary, TukeyOutliers};
 pub use order_stats::{
     min_samples_for_percentile, percentile_trusted, quantile_ci, LOADGEN_CONFIDENCE,
 };
+pub use shift::hodges_lehmann_shift;
 pub use two_sample::{cohens_d, mann_whitney_u, welch_t_log, TestResult};
