@@ -96,14 +96,17 @@ pub fn percentile(sorted: &[f64], q: f64) -> Option<f64> {
     let h = (sorted.len() - 1) as f64 * q;
     let lo = (h.floor() as usize).min(sorted.len() - 1);
     let hi = (lo + 1).min(sorted.len() - 1);
-    let (a, b, t) = (sorted[lo], sorted[hi], h - lo as f64);
-    // numpy's two-sided lerp: exact at both ends and monotone in t.
-    let value = if t >= 0.5 {
+    Some(lerp(sorted[lo], sorted[hi], h - lo as f64)).filter(|v| v.is_finite())
+}
+
+/// Linear interpolation from `a` (t = 0) to `b` (t = 1), written as numpy's
+/// `_lerp` is so results agree to the last bit: exact at both ends.
+pub(crate) fn lerp(a: f64, b: f64, t: f64) -> f64 {
+    if t >= 0.5 {
         b - (b - a) * (1.0 - t)
     } else {
         a + (b - a) * t
-    };
-    Some(value).filter(|v| v.is_finite())
+    }
 }
 
 /// True for a non-empty, ascending slice of finite values.

@@ -7,12 +7,14 @@
 //! degenerate input (empty, constant, NaN, a single sample) gives `None`
 //! rather than a panic or a silent NaN.
 
+mod bootstrap;
 mod describe;
 mod dist;
 mod order_stats;
 mod shift;
 mod two_sample;
 
+pub use bootstrap::{bootstrap_ratio_ci, ratio_point, samples_for_ratio_half_width};
 pub use describe::{percentile, summarize, Interval, Summary, TukeyOutliers};
 pub use order_stats::{
     min_samples_for_percentile, percentile_trusted, quantile_ci, LOADGEN_CONFIDENCE,
