@@ -11,6 +11,7 @@ mod bootstrap;
 mod describe;
 mod dist;
 mod order_stats;
+mod paired;
 mod shift;
 mod two_sample;
 
@@ -19,5 +20,6 @@ pub use describe::{percentile, summarize, Interval, Summary, TukeyOutliers};
 pub use order_stats::{
     min_samples_for_percentile, percentile_trusted, quantile_ci, LOADGEN_CONFIDENCE,
 };
+pub use paired::{mcnemar_exact, paired_difference_ci, wilson_interval};
 pub use shift::hodges_lehmann_shift;
 pub use two_sample::{cohens_d, mann_whitney_u, welch_t_log, TestResult};
