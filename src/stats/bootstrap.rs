@@ -10,9 +10,10 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::describe::{is_sorted_finite, lerp, percentile, Interval};
+use super::dist::{in_open_unit, positive_finite};
 
-fn positive_finite(xs: &[f64]) -> bool {
-    !xs.is_empty() && xs.iter().all(|x| x.is_finite() && *x > 0.0)
+fn all_positive_finite(xs: &[f64]) -> bool {
+    !xs.is_empty() && xs.iter().all(|&x| positive_finite(x))
 }
 
 fn sorted_copy(xs: &[f64]) -> Vec<f64> {
@@ -26,7 +27,7 @@ fn sorted_copy(xs: &[f64]) -> Vec<f64> {
 /// `None` when a sample is empty or holds a value that is not finite and
 /// positive, or `q` is outside [0, 1].
 pub fn ratio_point(a: &[f64], b: &[f64], q: f64) -> Option<f64> {
-    if !positive_finite(a) || !positive_finite(b) {
+    if !all_positive_finite(a) || !all_positive_finite(b) {
         return None;
     }
     let ratio = percentile(&sorted_copy(b), q)? / percentile(&sorted_copy(a), q)?;
@@ -76,8 +77,8 @@ pub fn bootstrap_ratio_ci(
     confidence: f64,
     seed: u64,
 ) -> Option<Interval> {
-    let valid_args = (0.0..=1.0).contains(&q) && confidence > 0.0 && confidence < 1.0;
-    if !valid_args || resamples < 2 || !positive_finite(a) || !positive_finite(b) {
+    let valid_args = (0.0..=1.0).contains(&q) && in_open_unit(confidence);
+    if !valid_args || resamples < 2 || !all_positive_finite(a) || !all_positive_finite(b) {
         return None;
     }
     let mut rng = StdRng::seed_from_u64(seed);
@@ -118,7 +119,7 @@ pub fn samples_for_ratio_half_width(
     confidence: f64,
     seed: u64,
 ) -> Option<u64> {
-    if !(target_half_width > 0.0) || !target_half_width.is_finite() {
+    if !positive_finite(target_half_width) {
         return None;
     }
     let ci = bootstrap_ratio_ci(a, b, 0.5, resamples, confidence, seed)?;
@@ -214,7 +215,9 @@ mod tests {
             assert_eq!((ci.lower, ci.upper), (ratio, ratio), "{a:?} {b:?}");
         }
         let ok = [1.0, 2.0];
-        let rejected: &[(&[f64], &[f64], f64, usize, f64)] = &[
+        // (a, b, q, resamples, confidence)
+        type Rejected<'a> = (&'a [f64], &'a [f64], f64, usize, f64);
+        let rejected: &[Rejected] = &[
             (&[], &ok, 0.5, 100, 0.95),
             (&ok, &[0.0, 1.0], 0.5, 100, 0.95),
             (&ok, &[-1.0, 1.0], 0.5, 100, 0.95),

@@ -294,8 +294,9 @@ mod tests {
     fn summarize_tiny_samples() {
         // python -c "import numpy as np; from scipy import stats; x = np.array([35.0, 13.7, 17.4][:N]); \
         //   print(x.mean(), x.std(ddof=1), x.min(), x.max(), np.percentile(x, 99), stats.t.interval(0.95, N-1, loc=x.mean(), scale=stats.sem(x)))"
+        type Case = (usize, f64, Option<f64>, f64, Option<(f64, f64)>);
         // (n, mean, sd, p99, mean_ci)
-        let cases: &[(usize, f64, Option<f64>, f64, Option<(f64, f64)>)] = &[
+        let cases: &[Case] = &[
             (1, 35.0, None, 35.0, None),
             (
                 2,

@@ -13,6 +13,17 @@ use statrs::function::factorial::ln_binomial;
 use statrs::function::gamma::ln_gamma;
 use std::f64::consts::{PI, SQRT_2};
 
+/// True for x strictly between 0 and 1 (false for NaN): the domain of
+/// probabilities, quantile levels and confidence levels.
+pub(crate) fn in_open_unit(x: f64) -> bool {
+    x > 0.0 && x < 1.0
+}
+
+/// True for finite x above 0 (false for NaN).
+pub(crate) fn positive_finite(x: f64) -> bool {
+    x.is_finite() && x > 0.0
+}
+
 /// Upper tail of the standard normal distribution, `P(Z > z)`.
 pub(crate) fn normal_sf(z: f64) -> Option<f64> {
     if z.is_nan() {
@@ -24,7 +35,7 @@ pub(crate) fn normal_sf(z: f64) -> Option<f64> {
 
 /// Quantile of the standard normal distribution for `p` in (0, 1).
 pub(crate) fn normal_quantile(p: f64) -> Option<f64> {
-    if !(p > 0.0 && p < 1.0) {
+    if !in_open_unit(p) {
         return None;
     }
     Some(-SQRT_2 * erfc_inv(2.0 * p))
@@ -33,7 +44,7 @@ pub(crate) fn normal_quantile(p: f64) -> Option<f64> {
 /// Two-sided p-value of a Student t statistic with `df` degrees of freedom,
 /// `2 * P(T > |t|) = I_{df / (df + t^2)}(df / 2, 1 / 2)`.
 pub(crate) fn t_two_sided_p(t: f64, df: f64) -> Option<f64> {
-    if t.is_nan() || !(df > 0.0) || !df.is_finite() {
+    if t.is_nan() || !positive_finite(df) {
         return None;
     }
     if t.is_infinite() {
@@ -48,7 +59,7 @@ pub(crate) fn t_two_sided_p(t: f64, df: f64) -> Option<f64> {
 
 /// Quantile of the Student t distribution for `p` in (0, 1).
 pub(crate) fn t_quantile(p: f64, df: f64) -> Option<f64> {
-    if !(p > 0.0 && p < 1.0) || !(df > 0.0) || !df.is_finite() {
+    if !in_open_unit(p) || !positive_finite(df) {
         return None;
     }
     let upper_tail = if p >= 0.5 { 1.0 - p } else { p };
@@ -60,7 +71,7 @@ pub(crate) fn t_quantile(p: f64, df: f64) -> Option<f64> {
     for _ in 0..4 {
         let tail = t_two_sided_p(q, df)? / 2.0;
         let density = (ln_norm - (df + 1.0) / 2.0 * (q * q / df).ln_1p()).exp();
-        if !(density > 0.0) {
+        if !positive_finite(density) {
             break;
         }
         q += (tail - upper_tail) / density;
@@ -74,7 +85,7 @@ pub(crate) fn t_quantile(p: f64, df: f64) -> Option<f64> {
 /// Each term is computed in log space, so terms far in a tail underflow to
 /// zero instead of poisoning the sum. O(n) time and memory.
 pub(crate) fn binomial_pmf(n: u64, p: f64) -> Option<Vec<f64>> {
-    if !(p > 0.0 && p < 1.0) {
+    if !in_open_unit(p) {
         return None;
     }
     let (ln_p, ln_q) = (p.ln(), (-p).ln_1p());

@@ -9,7 +9,7 @@
 //! number below it is Binomial(n, q).
 
 use super::describe::{is_sorted_finite, Interval};
-use super::dist::binomial_pmf;
+use super::dist::{binomial_pmf, in_open_unit};
 
 /// The confidence LoadGen's early stopping uses (`confidence = 0.99` in
 /// mlcommons/inference `loadgen/results.cc`, `EarlyStopping`).
@@ -34,8 +34,7 @@ pub const LOADGEN_CONFIDENCE: f64 = 0.99;
 /// `None` rather than a one-sided interval posing as a two-sided one.
 pub fn quantile_ci(sorted: &[f64], q: f64, confidence: f64) -> Option<Interval> {
     let n = sorted.len();
-    if !is_sorted_finite(sorted) || !(q > 0.0 && q < 1.0) || !(confidence > 0.0 && confidence < 1.0)
-    {
+    if !is_sorted_finite(sorted) || !in_open_unit(q) || !in_open_unit(confidence) {
         return None;
     }
     let alpha = (1.0 - confidence) / 2.0;
@@ -87,7 +86,7 @@ pub fn quantile_ci(sorted: &[f64], q: f64, confidence: f64) -> Option<Interval> 
 /// The shortcut `ln(1 - c) / ln(1 - (1 - q) ln 2)` lands within one sample
 /// (64.1, 130.6, 662.1) but is not the rule: rounded up it gives 65, 131, 663.
 pub fn min_samples_for_percentile(q: f64, confidence: f64) -> Option<u64> {
-    if !(q > 0.0 && q < 1.0) || !(confidence > 0.0 && confidence < 1.0) {
+    if !in_open_unit(q) || !in_open_unit(confidence) {
         return None;
     }
     let ln_target = (1.0 - confidence).ln();
@@ -132,7 +131,9 @@ mod tests {
         // Data 1..=n, so each bound is the 1-based rank of the order statistic.
         // python -c "import numpy as np; from scipy.stats import quantile_test as t; \
         //   ci = t(np.arange(1, N + 1.0), p=Q).confidence_interval(C); print(ci.low, ci.high)"
-        let cases: &[(usize, f64, f64, Option<(f64, f64)>)] = &[
+        // (n, q, confidence, (lower, upper))
+        type Case = (usize, f64, f64, Option<(f64, f64)>);
+        let cases: &[Case] = &[
             (1, 0.5, 0.95, None), // nan nan
             (5, 0.5, 0.95, None), // nan nan
             (6, 0.5, 0.95, Some((1.0, 6.0))),

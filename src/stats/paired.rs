@@ -8,7 +8,7 @@
 //! the Wilson interval describes a single model's accuracy.
 
 use super::describe::Interval;
-use super::dist::{binomial_half_cdf, normal_quantile};
+use super::dist::{binomial_half_cdf, in_open_unit, normal_quantile};
 use super::two_sample::TestResult;
 
 /// McNemar's exact test, two-sided, from the two discordant counts: samples
@@ -30,7 +30,7 @@ pub fn mcnemar_exact(baseline_only_correct: u64, candidate_only_correct: u64) ->
 /// alpha=1 - confidence, method='wilson')`, with bounds clamped to [0, 1].
 /// `None` when `n == 0`, `successes > n`, or `confidence` is outside (0, 1).
 pub fn wilson_interval(successes: u64, n: u64, confidence: f64) -> Option<Interval> {
-    if n == 0 || successes > n || !(confidence > 0.0 && confidence < 1.0) {
+    if n == 0 || successes > n || !in_open_unit(confidence) {
         return None;
     }
     let z = normal_quantile(1.0 - (1.0 - confidence) / 2.0)?;

@@ -68,7 +68,7 @@ pub fn mann_whitney_u(a: &[f64], b: &[f64]) -> Option<TestResult> {
 
     let n_f = n as f64;
     let variance = n_a * n_b / 12.0 * ((n_f + 1.0) - tie_sum / (n_f * (n_f - 1.0)));
-    if !(variance > 0.0) {
+    if variance.is_nan() || variance <= 0.0 {
         return Some(TestResult {
             statistic: u_a,
             p_value: 1.0,
@@ -162,6 +162,9 @@ mod tests {
         (actual - expected).abs() <= rel * expected.abs().max(1e-300)
     }
 
+    /// (name, a, b, expected statistic, expected p-value)
+    type Case<'a> = (&'a str, &'a [f64], &'a [f64], f64, f64);
+
     // Reference samples, each written out again in the Python commands below.
     const SMALL_A: &[f64] = &[10.2, 11.5, 9.8, 12.0, 10.9];
     const SMALL_B: &[f64] = &[11.1, 12.4, 13.0, 11.9, 12.2, 12.8];
@@ -181,7 +184,7 @@ mod tests {
         // python -c "from scipy import stats; r = stats.mannwhitneyu(A, B, alternative='two-sided', \
         //   method='asymptotic', use_continuity=True); print(r.statistic, r.pvalue)"
         let (big_a, big_b) = big();
-        let cases: &[(&str, &[f64], &[f64], f64, f64)] = &[
+        let cases: &[Case] = &[
             ("small", SMALL_A, SMALL_B, 3.0, 0.03576376659097789),
             ("ties", TIES_A, TIES_B, 11.0, 0.04988443697992588),
             ("n=1 each", &[1.0], &[2.0], 0.0, 1.0),
@@ -246,7 +249,7 @@ mod tests {
         // python -c "import numpy as np; from scipy import stats; \
         //   r = stats.ttest_ind(np.log(A), np.log(B), equal_var=False); print(r.statistic, r.pvalue)"
         let (big_a, big_b) = big();
-        let cases: &[(&str, &[f64], &[f64], f64, f64)] = &[
+        let cases: &[Case] = &[
             (
                 "small",
                 SMALL_A,
