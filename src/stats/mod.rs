@@ -14,6 +14,8 @@
 //! - Percentiles are fractions in [0, 1] (`0.99` for p99) and use one
 //!   definition, [`percentile`]: linear interpolation between order
 //!   statistics (numpy's default, Hyndman-Fan type 7).
+//! - Tests report two-sided p-values in a [`TestResult`]; intervals are an
+//!   [`Interval`] carrying their confidence level.
 //! - Reference values in the tests come from scipy 1.17 and statsmodels 0.15,
 //!   with the command that produced each written beside it.
 //!
