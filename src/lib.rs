@@ -1,1 +1,3 @@
 //! modelgate: gate pull requests that change ONNX models.
+
+pub mod dataset;
