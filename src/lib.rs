@@ -1,3 +1,4 @@
 //! modelgate: gate pull requests that change ONNX models.
 
 pub mod dataset;
+pub mod preprocess;
