@@ -1,4 +1,5 @@
 //! modelgate: gate pull requests that change ONNX models.
 
 pub mod dataset;
+pub mod postprocess;
 pub mod preprocess;
