@@ -24,8 +24,10 @@ struct Prepared {
 }
 
 /// Decode and preprocess one image into a new buffer in the configured layout.
-/// Call [`Preprocess::validate`] first.
 pub fn load_image_tensor(path: &Path, p: &Preprocess) -> Result<Vec<f32>, PreprocessError> {
+    // Validation is a few comparisons; repeating it per image keeps every
+    // entry point safe against a zero-sized resize or crop.
+    p.validate()?;
     let prepared = prepare(path, p)?;
     let [_, _, w, h] = prepared.crop;
     let mut out = vec![0.0; w * h * p.color.channels()];
@@ -40,6 +42,7 @@ pub fn load_image_into(
     p: &Preprocess,
     out: &mut [f32],
 ) -> Result<(), PreprocessError> {
+    p.validate()?;
     let prepared = prepare(path, p)?;
     let [_, _, w, h] = prepared.crop;
     let expected = w * h * p.color.channels();
@@ -58,6 +61,7 @@ pub fn load_image_into(
 /// is reported. Without `resize` or `center_crop`, all images must come out
 /// the same size.
 pub fn preprocess_batch(paths: &[&Path], p: &Preprocess) -> Result<Vec<f32>, PreprocessError> {
+    p.validate()?;
     let Some(shape) = input_shape(p) else {
         return batch_of_native_sizes(paths, p);
     };

@@ -242,6 +242,17 @@ fn missing_image_and_size_problems_are_named() {
     let err = preprocess_batch(&[png.as_path(), small.as_path()], &p).unwrap_err();
     assert!(matches!(err, PreprocessError::SizeMismatch { .. }), "{err}");
 
+    // A config built in code without validate() still errors, not panics.
+    let zero = Preprocess {
+        resize: Some([0, 3]),
+        ..p.clone()
+    };
+    let err = preprocess_batch(&[png.as_path()], &zero).unwrap_err();
+    assert!(
+        matches!(err, PreprocessError::Config { key: "resize", .. }),
+        "{err}"
+    );
+
     let mut buf = vec![0.0; 3];
     let err = load_image_into(&png, &p, &mut buf).unwrap_err();
     assert!(
