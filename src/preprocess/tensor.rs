@@ -1,0 +1,339 @@
+//! Pixel work: decode, convert, resize, crop, normalize and lay out images as
+//! model input, one image or a whole batch in parallel.
+//!
+//! Each image costs a few whole-buffer allocations (decode, convert, resize)
+//! and no per-pixel ones: the crop is an offset, and scaling and normalizing
+//! go through a 256-entry lookup table per channel while the values are
+//! written straight into the caller's (or the batch's) f32 buffer.
+
+use std::path::{Path, PathBuf};
+
+use image::{imageops, DynamicImage, GrayImage};
+use rayon::prelude::*;
+
+use super::{input_shape, Color, DType, Layout, Preprocess, PreprocessError};
+use crate::dataset::{Sample, SampleInput};
+
+/// An image converted and resized, with the crop window still to apply.
+struct Prepared {
+    /// Interleaved 8-bit pixels, `channels` per pixel, rows of `width`.
+    pixels: Vec<u8>,
+    width: usize,
+    /// Crop window: left, top, width, height.
+    crop: [usize; 4],
+}
+
+/// Decode and preprocess one image into a new buffer in the configured layout.
+pub fn load_image_tensor(path: &Path, p: &Preprocess) -> Result<Vec<f32>, PreprocessError> {
+    // Validation is a few comparisons; repeating it per image keeps every
+    // entry point safe against a zero-sized resize or crop.
+    p.validate()?;
+    let prepared = prepare(path, p)?;
+    let [_, _, w, h] = prepared.crop;
+    let mut out = vec![0.0; w * h * p.color.channels()];
+    write(&prepared, p, &mut out);
+    Ok(out)
+}
+
+/// Decode and preprocess one image into `out`, which must hold exactly
+/// `channels * height * width` values (see [`input_shape`]).
+pub fn load_image_into(
+    path: &Path,
+    p: &Preprocess,
+    out: &mut [f32],
+) -> Result<(), PreprocessError> {
+    p.validate()?;
+    let prepared = prepare(path, p)?;
+    let [_, _, w, h] = prepared.crop;
+    let expected = w * h * p.color.channels();
+    if out.len() != expected {
+        return Err(PreprocessError::BufferSize {
+            expected,
+            got: out.len(),
+        });
+    }
+    write(&prepared, p, out);
+    Ok(())
+}
+
+/// Preprocess many images in parallel into one contiguous buffer, sample after
+/// sample in the configured layout. The first failing image (in input order)
+/// is reported. Without `resize` or `center_crop`, all images must come out
+/// the same size.
+pub fn preprocess_batch(paths: &[&Path], p: &Preprocess) -> Result<Vec<f32>, PreprocessError> {
+    p.validate()?;
+    let Some(shape) = input_shape(p) else {
+        return batch_of_native_sizes(paths, p);
+    };
+    let len: usize = shape.iter().product();
+    let mut out = vec![0.0; len * paths.len()];
+    let results: Vec<Result<(), PreprocessError>> = out
+        .par_chunks_mut(len)
+        .zip(paths.par_iter())
+        .map(|(chunk, path)| load_image_into(path, p, chunk))
+        .collect();
+    results.into_iter().collect::<Result<(), _>>()?;
+    Ok(out)
+}
+
+/// One image's values and its `[width, height]`.
+type SizedTensor = (Vec<f32>, [u32; 2]);
+
+/// Batch when the size follows the images: preprocess each, then check sizes.
+fn batch_of_native_sizes(paths: &[&Path], p: &Preprocess) -> Result<Vec<f32>, PreprocessError> {
+    let tensors: Vec<Result<SizedTensor, PreprocessError>> = paths
+        .par_iter()
+        .map(|path| {
+            let prepared = prepare(path, p)?;
+            let [_, _, w, h] = prepared.crop;
+            let mut out = vec![0.0; w * h * p.color.channels()];
+            write(&prepared, p, &mut out);
+            Ok((out, [w as u32, h as u32]))
+        })
+        .collect();
+    let mut out = Vec::new();
+    let mut first: Option<(PathBuf, [u32; 2])> = None;
+    for (path, tensor) in paths.iter().zip(tensors) {
+        let (values, size) = tensor?;
+        match &first {
+            None => first = Some((path.to_path_buf(), size)),
+            Some((first, first_size)) if *first_size != size => {
+                return Err(PreprocessError::SizeMismatch {
+                    path: path.to_path_buf(),
+                    size,
+                    first: first.clone(),
+                    first_size: *first_size,
+                });
+            }
+            Some(_) => {}
+        }
+        out.extend_from_slice(&values);
+    }
+    Ok(out)
+}
+
+/// One contiguous input buffer for `samples`: images go through
+/// [`preprocess_batch`] (and need `p`); feature rows are passed through as-is
+/// and must all have the same width.
+pub fn preprocess_samples(
+    samples: &[&Sample],
+    p: Option<&Preprocess>,
+) -> Result<Vec<f32>, PreprocessError> {
+    let mixed = || {
+        PreprocessError::Samples(
+            "a batch mixes image and feature samples; use one kind per dataset".to_string(),
+        )
+    };
+    match samples.first().map(|s| &s.input) {
+        None => Ok(Vec::new()),
+        Some(SampleInput::Image(_)) => {
+            let p = p.ok_or_else(|| {
+                PreprocessError::Samples(
+                    "image samples need a [models.preprocess] section; add one".to_string(),
+                )
+            })?;
+            let paths = samples
+                .iter()
+                .map(|s| match &s.input {
+                    SampleInput::Image(path) => Ok(path.as_path()),
+                    SampleInput::Features(_) => Err(mixed()),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            preprocess_batch(&paths, p)
+        }
+        Some(SampleInput::Features(first)) => {
+            let mut out = Vec::with_capacity(first.len() * samples.len());
+            for s in samples {
+                match &s.input {
+                    SampleInput::Features(f) if f.len() == first.len() => out.extend_from_slice(f),
+                    SampleInput::Features(f) => {
+                        return Err(PreprocessError::Samples(format!(
+                            "sample {} has {} features but sample {} has {}; every row needs the same columns",
+                            s.id, f.len(), samples[0].id, first.len()
+                        )))
+                    }
+                    SampleInput::Image(_) => return Err(mixed()),
+                }
+            }
+            Ok(out)
+        }
+    }
+}
+
+/// f32 values to float16 at the edge, for models with `dtype = "float16"`.
+pub fn to_f16(values: &[f32]) -> Vec<half::f16> {
+    use half::slice::HalfFloatSliceExt;
+    let mut out = vec![half::f16::ZERO; values.len()];
+    out.convert_from_f32_slice(values);
+    out
+}
+
+/// f32 values to u8 at the edge, for models with `dtype = "uint8"` (whose
+/// values are unscaled 0..255 pixels; anything else is rounded and clamped).
+pub fn to_u8(values: &[f32]) -> Vec<u8> {
+    values
+        .iter()
+        .map(|v| v.round().clamp(0.0, 255.0) as u8)
+        .collect()
+}
+
+fn decode(path: &Path) -> Result<DynamicImage, PreprocessError> {
+    let open = |source| PreprocessError::Open {
+        path: path.to_path_buf(),
+        source,
+    };
+    // Guess the format from the bytes, so a JPEG named .png still decodes.
+    image::ImageReader::open(path)
+        .map_err(open)?
+        .with_guessed_format()
+        .map_err(open)?
+        .decode()
+        .map_err(|source| PreprocessError::Decode {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+/// Gray conversion as Pillow's `convert("L")` (ITU-R 601-2 luma, integer
+/// arithmetic), so gray models see what they saw in Python training code. The
+/// `image` crate's own `to_luma8` uses Rec. 709 weights and differs by a few
+/// levels.
+fn to_gray(img: DynamicImage) -> GrayImage {
+    if !img.color().has_color() {
+        return img.into_luma8();
+    }
+    let rgb = img.into_rgb8();
+    let (w, h) = rgb.dimensions();
+    let luma = rgb
+        .as_raw()
+        .chunks_exact(3)
+        .map(|px| {
+            let [r, g, b] = [px[0], px[1], px[2]].map(u32::from);
+            ((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16) as u8
+        })
+        .collect();
+    // The buffer holds exactly w * h values, so from_raw cannot fail here.
+    GrayImage::from_raw(w, h, luma).unwrap_or_else(|| GrayImage::new(w, h))
+}
+
+/// Offset of a centred crop, as torchvision's `CenterCrop`:
+/// `int(round(diff / 2))` with Python's round-half-to-even.
+fn crop_offset(diff: u32) -> u32 {
+    let half = diff / 2;
+    if diff % 2 == 1 && half % 2 == 1 {
+        half + 1
+    } else {
+        half
+    }
+}
+
+fn prepare(path: &Path, p: &Preprocess) -> Result<Prepared, PreprocessError> {
+    let img = decode(path)?;
+    if img.width() == 0 || img.height() == 0 {
+        return Err(PreprocessError::EmptyImage {
+            path: path.to_path_buf(),
+        });
+    }
+    let filter = p.filter.image_filter();
+    let (width, height, pixels) = match (p.color, p.resize) {
+        (Color::Gray, None) => {
+            let g = to_gray(img);
+            (g.width(), g.height(), g.into_raw())
+        }
+        (Color::Gray, Some([w, h])) => (
+            w,
+            h,
+            imageops::resize(&to_gray(img), w, h, filter).into_raw(),
+        ),
+        (Color::Rgb, None) => {
+            let c = img.into_rgb8();
+            (c.width(), c.height(), c.into_raw())
+        }
+        (Color::Rgb, Some([w, h])) => (
+            w,
+            h,
+            imageops::resize(&img.into_rgb8(), w, h, filter).into_raw(),
+        ),
+    };
+    let crop = match p.center_crop {
+        None => [0, 0, width as usize, height as usize],
+        Some([cw, ch]) if cw > width || ch > height => {
+            return Err(PreprocessError::CropTooLarge {
+                path: path.to_path_buf(),
+                size: [width, height],
+                crop: [cw, ch],
+            })
+        }
+        Some([cw, ch]) => {
+            [crop_offset(width - cw), crop_offset(height - ch), cw, ch].map(|v| v as usize)
+        }
+    };
+    Ok(Prepared {
+        pixels,
+        width: width as usize,
+        crop,
+    })
+}
+
+/// Per-channel table from an 8-bit pixel to its model value.
+fn lookup_tables(p: &Preprocess) -> [[f32; 256]; 3] {
+    let mut lut = [[0.0f32; 256]; 3];
+    for (c, table) in lut.iter_mut().enumerate().take(p.color.channels()) {
+        let (mean, std) = (p.channel_mean(c), p.channel_std(c));
+        for (v, slot) in table.iter_mut().enumerate() {
+            *slot = match p.dtype {
+                DType::Uint8 => v as f32,
+                // Same operation order as numpy's (x * scale - mean) / std.
+                DType::Float32 | DType::Float16 => (v as f32 * p.scale - mean) / std,
+            };
+        }
+    }
+    lut
+}
+
+/// Write the crop window of `prepared` into `out` (exactly its size).
+fn write(prepared: &Prepared, p: &Preprocess, out: &mut [f32]) {
+    let channels = p.color.channels();
+    let [left, top, w, h] = prepared.crop;
+    let lut = lookup_tables(p);
+    let row = |y: usize| {
+        let start = ((top + y) * prepared.width + left) * channels;
+        &prepared.pixels[start..start + w * channels]
+    };
+    match p.layout {
+        Layout::Nchw => {
+            for (c, plane) in out.chunks_exact_mut(w * h).enumerate() {
+                for (y, dst) in plane.chunks_exact_mut(w).enumerate() {
+                    for (d, px) in dst.iter_mut().zip(row(y).chunks_exact(channels)) {
+                        *d = lut[c][px[c] as usize];
+                    }
+                }
+            }
+        }
+        Layout::Nhwc => {
+            for (y, dst) in out.chunks_exact_mut(w * channels).enumerate() {
+                for (d, px) in dst
+                    .chunks_exact_mut(channels)
+                    .zip(row(y).chunks_exact(channels))
+                {
+                    for c in 0..channels {
+                        d[c] = lut[c][px[c] as usize];
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crop_offset_rounds_half_to_even_like_torchvision() {
+        // python3 -c "print([int(round(d / 2.0)) for d in range(10)])"
+        let want = [0, 0, 1, 2, 2, 2, 3, 4, 4, 4];
+        let got: Vec<u32> = (0..10).map(crop_offset).collect();
+        assert_eq!(got, want);
+    }
+}
