@@ -7,11 +7,16 @@ use std::io::IsTerminal;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
+use std::path::PathBuf;
 
 use crate::bench;
-use crate::cli::{BenchArgs, GlobalArgs};
+use crate::cli::{BenchArgs, CommentArgs, CompareArgs, EvalArgs, GateArgs, GlobalArgs};
+use crate::compare::{self, Comparison, Verdict};
+use crate::config::{GateConfig, ModelConfig};
+use crate::eval;
+use crate::gate::{self, GateOptions, Measured};
 use crate::ortlib::{self, LibraryRequest};
-use crate::results::{self, ModelRecord, ResultsFile, SCHEMA_VERSION};
+use crate::results;
 use crate::runtime::{Runtime, SessionSettings};
 use crate::system;
 use crate::terminal;
@@ -69,39 +74,6 @@ pub fn progress_bar() -> impl FnMut(&str, u64, u64) {
     }
 }
 
-/// The model record and fingerprint shared by bench and eval results.
-pub fn new_results(
-    runtime: &Runtime,
-    path: &Path,
-    name: Option<&str>,
-    provider: &str,
-    interface: crate::model::ModelSpec,
-) -> Result<ResultsFile> {
-    let sha256 = system::sha256_file(path)
-        .with_context(|| format!("cannot read model file {}", path.display()))?;
-    let size_bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-    let name = name
-        .map(str::to_string)
-        .or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()))
-        .unwrap_or_else(|| "model".into());
-    Ok(ResultsFile {
-        schema_version: SCHEMA_VERSION,
-        modelgate_version: env!("CARGO_PKG_VERSION").to_string(),
-        created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        environment: system::fingerprint(path, &sha256, &runtime.library.version, provider),
-        model: ModelRecord {
-            name,
-            path: path.display().to_string(),
-            sha256,
-            size_bytes,
-            interface,
-        },
-        onnxruntime: runtime.library.clone(),
-        bench: None,
-        eval: None,
-    })
-}
-
 /// `modelgate bench`.
 pub fn bench(global: &GlobalArgs, args: &BenchArgs) -> Result<()> {
     let (settings, shapes) = args.settings()?;
@@ -109,7 +81,7 @@ pub fn bench(global: &GlobalArgs, args: &BenchArgs) -> Result<()> {
     let runtime = load_runtime(global, &settings.session)?;
     let mut progress = progress_bar();
     let (bench, spec) = bench::run(&runtime, &args.model, &settings, &shapes, &mut progress)?;
-    let mut results = new_results(&runtime, &args.model, None, &bench.provider, spec)?;
+    let mut results = results::new_results(&runtime.library, &args.model, None, &bench.provider, spec)?;
     results.bench = Some(bench);
     if let Some(bench) = &results.bench {
         print!("{}", terminal::bench_table(&results, bench));
@@ -140,6 +112,163 @@ pub fn env(global: &GlobalArgs) -> Result<()> {
     match &fp.gpu {
         Some(gpu) => println!("gpu {} (driver {})", gpu.name, gpu.driver),
         None => println!("gpu none (NVML not found)"),
+    }
+    Ok(())
+}
+
+/// `modelgate eval`.
+pub fn eval(global: &GlobalArgs, args: &EvalArgs) -> Result<()> {
+    let settings = args.settings()?;
+    let session = args.session.settings()?;
+    check_model_file(&args.model)?;
+    let runtime = load_runtime(global, &session)?;
+    let (mut model, _) = runtime.open(&args.model, &session)?;
+    let spec = model.spec.clone();
+    let bar = show_progress().then(|| indicatif::ProgressBar::new(0));
+    let mut progress = |done: u64, total: u64| {
+        if let Some(bar) = &bar {
+            bar.set_length(total);
+            bar.set_position(done);
+        }
+    };
+    let result = eval::run(&mut model, &settings, &mut progress)?;
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let sha = system::sha256_file(&args.model).with_context(|| format!("cannot read {}", args.model.display()))?;
+    let existing = args.json.as_deref().and_then(|path| eval::existing_results_for(path, &sha));
+    let mut results = match existing {
+        Some(results) => results,
+        None => results::new_results(&runtime.library, &args.model, None, session.provider.name(), spec)?,
+    };
+    print!("{}", terminal::eval_table(&results.model.path, &result));
+    results.eval = Some(result);
+    if let Some(path) = &args.json {
+        results::write_json_atomic(path, &results)?;
+        println!("  results written to {}", path.display());
+    }
+    Ok(())
+}
+
+/// `modelgate compare`.
+pub fn compare(args: &CompareArgs) -> Result<Verdict> {
+    let config = match &args.config {
+        Some(path) => Some(GateConfig::load(path)?),
+        None => None,
+    };
+    let candidate = results::load(&args.candidate)?;
+    let baseline = results::load(&args.baseline)?;
+    let model = config
+        .as_ref()
+        .and_then(|c| c.models.iter().find(|m| m.name == candidate.model.name).cloned())
+        .unwrap_or_else(|| ModelConfig::named(&candidate.model.name, &candidate.model.path));
+    let criteria = match &config {
+        Some(c) => c.criteria_for(&model),
+        None => Default::default(),
+    };
+    let measured = Measured { candidate, base: None };
+    let judged = gate::judge(&model, &criteria, &measured, Some(&baseline), &args.baseline);
+    let comparison = compare::finalize(vec![judged], criteria.significance, false, results::now_rfc3339());
+    finish_comparison(&comparison, args.json.as_deref(), None)
+}
+
+/// `modelgate gate`.
+pub fn gate(global: &GlobalArgs, args: &GateArgs) -> Result<Verdict> {
+    let config = GateConfig::load(&args.config)?;
+    let root = args.config.parent().filter(|p| !p.as_os_str().is_empty()).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    let options = GateOptions {
+        root,
+        allow_new: args.allow_new,
+        from_results: args.from_results.clone(),
+        results_dir: args.results_dir.clone(),
+        provider: args.ep.map(|e| e.provider()),
+    };
+    let runtime = if options.from_results.is_some() {
+        None
+    } else {
+        let provider = options.provider.unwrap_or_else(|| config.models[0].bench.ep);
+        let session = crate::runtime::SessionSettings { provider, ..Default::default() };
+        Some(load_runtime(global, &session)?)
+    };
+    let mut progress = progress_bar();
+    let comparison = gate::run(&config, runtime.as_ref(), &options, &mut progress);
+    finish_comparison(&comparison, args.json.as_deref(), args.report.as_deref())
+}
+
+/// Prints the verdict table and writes the comparison JSON and report.
+fn finish_comparison(comparison: &Comparison, json: Option<&Path>, report: Option<&Path>) -> Result<Verdict> {
+    print!("{}", terminal::comparison_table(comparison));
+    if let Some(path) = json {
+        results::write_json_atomic(path, comparison)?;
+        println!("comparison written to {}", path.display());
+    }
+    if let Some(path) = report {
+        let text = crate::report::render(comparison, crate::report::Kind::Comment, None)?;
+        results::write_atomic(path, text.as_bytes())?;
+        println!("report written to {}", path.display());
+    }
+    Ok(comparison.verdict)
+}
+
+/// `modelgate comment`.
+pub async fn comment(args: &CommentArgs) -> Result<()> {
+    let repo = crate::github::parse_repo(&args.repo)?;
+    let body = std::fs::read_to_string(&args.body_file)
+        .with_context(|| format!("cannot read --body-file {}", args.body_file.display()))?;
+    let token = std::env::var("GITHUB_TOKEN").unwrap_or_default();
+    let api = std::env::var("GITHUB_API_URL").ok().filter(|s| !s.is_empty());
+    let api = api.as_deref().unwrap_or(crate::github::DEFAULT_API_ROOT);
+    let mut client = crate::github::GithubClient::new(api, &token)?;
+    if let Some(author) = &args.author {
+        client = client.with_comment_author(author);
+    }
+    if let (Ok(server), Ok(repository), Ok(run)) =
+        (std::env::var("GITHUB_SERVER_URL"), std::env::var("GITHUB_REPOSITORY"), std::env::var("GITHUB_RUN_ID"))
+    {
+        client = client.with_full_report_url(&format!("{server}/{repository}/actions/runs/{run}"));
+    }
+    let outcome = client.upsert_sticky_comment(&repo, args.pr, &body, crate::report::COMMENT_MARKER).await?;
+    let action = match outcome.action {
+        crate::github::CommentAction::Created => "created",
+        crate::github::CommentAction::Updated => "updated",
+    };
+    println!("comment {action}: {}", outcome.url);
+    if std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true") {
+        publish_to_actions(args, &body, &outcome.url)?;
+    }
+    Ok(())
+}
+
+/// Job summary, step outputs and one error annotation per failed criterion.
+fn publish_to_actions(args: &CommentArgs, body: &str, url: &str) -> Result<()> {
+    let comparison: Option<Comparison> = match &args.comparison {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read --comparison {}", path.display()))?;
+            Some(serde_json::from_str(&text).with_context(|| format!("--comparison {} is not a comparison file", path.display()))?)
+        }
+        None => None,
+    };
+    if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") {
+        let summary = match &comparison {
+            Some(c) => crate::report::render(c, crate::report::Kind::Summary, None)?,
+            None => body.to_string(),
+        };
+        crate::actions::append_step_summary(Path::new(&path), &summary).context("cannot write GITHUB_STEP_SUMMARY")?;
+    }
+    let verdict = comparison.as_ref().map(|c| c.verdict.label()).unwrap_or("unknown");
+    if let Some(path) = std::env::var_os("GITHUB_OUTPUT") {
+        let report = args.body_file.display().to_string();
+        crate::actions::write_outputs(Path::new(&path), &[("verdict", verdict), ("report-path", &report), ("comment-url", url)])
+            .context("cannot write GITHUB_OUTPUT")?;
+    }
+    for model in comparison.iter().flat_map(|c| &c.models) {
+        for criterion in model.criteria.iter().filter(|c| c.status == compare::Status::Fail) {
+            let title = format!("modelgate: {} {}", model.name, criterion.name);
+            println!("{}", crate::actions::error_annotation(&title, &criterion.detail, Some(&model.candidate_path)));
+        }
+        if let Some(error) = &model.error {
+            println!("{}", crate::actions::error_annotation(&format!("modelgate: {}", model.name), error, None));
+        }
     }
     Ok(())
 }

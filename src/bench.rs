@@ -174,45 +174,14 @@ pub fn run(
             progress,
         )?;
         let wall_time_s = started.elapsed().as_secs_f64();
-        let samples_ms: Vec<Millis> = samples_ns.iter().map(|ns| *ns as f64 / 1e6).collect();
-        let Some(summary) = stats::summarize(&samples_ms) else {
-            bail!("no usable latency samples were recorded");
-        };
-        let throughput_samples_per_s = batch_size as f64 * 1000.0 / summary.mean_ms;
-        let trusted = TailTrust {
-            p95: stats::percentile_trusted(samples_ms.len(), 0.95),
-            p99: stats::percentile_trusted(samples_ms.len(), 0.99),
-        };
-        runs.push(BatchRun {
-            batch: batch_size,
-            inputs: resolution.inputs,
-            summary,
-            throughput_samples_per_s,
-            trusted,
+        runs.push(batch_run(
+            batch_size,
+            resolution.inputs,
+            &samples_ns,
             wall_time_s,
-            samples_ms,
-        });
+        )?);
     }
-    let mut notes = Vec::new();
-    if !defaulted_dims.is_empty() {
-        notes.push(format!(
-            "symbolic dims set to 1: {} (use --dim SYMBOL=N to choose)",
-            defaulted_dims.join(", ")
-        ));
-    }
-    for run in &runs {
-        for (q, trusted) in [(0.95, run.trusted.p95), (0.99, run.trusted.p99)] {
-            if !trusted {
-                notes.push(format!(
-                    "batch {}: p{} rests on {} runs; {} are needed to trust it at 99 % confidence (MLPerf LoadGen)",
-                    run.batch,
-                    (q * 100.0) as u32,
-                    run.samples_ms.len(),
-                    stats::min_samples_for_percentile(q, 0.99).unwrap_or(0)
-                ));
-            }
-        }
-    }
+    let notes = notes_for(&runs, &defaulted_dims);
     let result = BenchResult {
         settings: settings.clone(),
         provider: settings.session.provider.name().to_string(),
@@ -285,4 +254,56 @@ pub fn time_loop(
     }
     progress(label, done, iterations);
     Ok(samples)
+}
+
+/// Summarises one batch size's samples.
+pub fn batch_run(
+    batch: i64,
+    inputs: Vec<ResolvedInput>,
+    samples_ns: &[u64],
+    wall_time_s: f64,
+) -> Result<BatchRun> {
+    let samples_ms: Vec<Millis> = samples_ns.iter().map(|ns| *ns as f64 / 1e6).collect();
+    let Some(summary) = stats::summarize(&samples_ms) else {
+        bail!("no usable latency samples were recorded");
+    };
+    let throughput_samples_per_s = batch as f64 * 1000.0 / summary.mean_ms;
+    let trusted = TailTrust {
+        p95: stats::percentile_trusted(samples_ms.len(), 0.95),
+        p99: stats::percentile_trusted(samples_ms.len(), 0.99),
+    };
+    Ok(BatchRun {
+        batch,
+        inputs,
+        summary,
+        throughput_samples_per_s,
+        trusted,
+        wall_time_s,
+        samples_ms,
+    })
+}
+
+/// What a reader should know about these runs: defaulted dims, tails resting on too few runs.
+pub fn notes_for(runs: &[BatchRun], defaulted_dims: &[String]) -> Vec<String> {
+    let mut notes = Vec::new();
+    if !defaulted_dims.is_empty() {
+        notes.push(format!(
+            "symbolic dims set to 1: {} (use --dim SYMBOL=N to choose)",
+            defaulted_dims.join(", ")
+        ));
+    }
+    for run in runs {
+        for (q, trusted) in [(0.95, run.trusted.p95), (0.99, run.trusted.p99)] {
+            if !trusted {
+                notes.push(format!(
+                    "batch {}: p{} rests on {} runs; {} are needed to trust it at 99 % confidence (MLPerf LoadGen)",
+                    run.batch,
+                    (q * 100.0) as u32,
+                    run.samples_ms.len(),
+                    stats::min_samples_for_percentile(q, 0.99).unwrap_or(0)
+                ));
+            }
+        }
+    }
+    notes
 }

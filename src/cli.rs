@@ -3,12 +3,19 @@
 //! This is the only module that imports clap. Raw arguments are turned into the settings the
 //! stages take once, here, and every error names the flag and the fix.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use serde_json::json;
+
 use crate::bench::BenchSettings;
+use crate::config::GateConfig;
+use crate::dataset::DatasetOptions;
+use crate::eval::EvalSettings;
+use crate::postprocess::Postprocess;
+use crate::preprocess::Preprocess;
 use crate::model::{parse_shape, ShapeRequest};
 use crate::runtime::{OptLevel, Provider, SessionSettings};
 
@@ -38,6 +45,14 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Benchmark a model's latency on ONNX Runtime.
     Bench(BenchArgs),
+    /// Evaluate a model on labeled data through real pre- and postprocessing.
+    Eval(EvalArgs),
+    /// Compare two results files (baseline and candidate) and give a verdict.
+    Compare(CompareArgs),
+    /// Bench, eval and compare every model in the gate config against its baseline.
+    Gate(GateArgs),
+    /// Post (or update) the sticky pull-request comment.
+    Comment(CommentArgs),
     /// Show the ONNX Runtime library modelgate loads (fetching it if needed) and this machine.
     Env,
     /// Print the JSON Schema of the results file.
@@ -108,6 +123,144 @@ pub struct BenchArgs {
     pub json: Option<PathBuf>,
 }
 
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// The model to evaluate.
+    pub model: PathBuf,
+    /// Labeled data: a folder of class subfolders, a CSV/JSON-lines manifest, or a tabular CSV.
+    #[arg(long, value_name = "PATH")]
+    pub dataset: Option<PathBuf>,
+    /// Take dataset, preprocessing and postprocessing from this model of the gate config.
+    #[arg(long, value_name = "NAME", requires = "config")]
+    pub model_name: Option<String>,
+    /// Gate config to read --model-name from.
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Dataset form (auto, image_folder, manifest_csv, manifest_jsonl, tabular).
+    #[arg(long, default_value = "auto")]
+    pub format: String,
+    /// Column (or JSON key) holding the label.
+    #[arg(long, default_value = "label")]
+    pub label_column: String,
+    /// Samples per inference batch.
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
+    /// Image colour: gray or rgb.
+    #[arg(long)]
+    pub color: Option<String>,
+    /// Resize images to WIDTHxHEIGHT.
+    #[arg(long, value_name = "WxH")]
+    pub resize: Option<String>,
+    /// Resize filter: nearest, triangle, catmull_rom, gaussian, lanczos3.
+    #[arg(long)]
+    pub filter: Option<String>,
+    /// Centre crop to WIDTHxHEIGHT after resizing.
+    #[arg(long, value_name = "WxH")]
+    pub crop: Option<String>,
+    /// Pixel scale (default 1/255).
+    #[arg(long)]
+    pub scale: Option<f32>,
+    /// Per-channel mean, e.g. 0.485,0.456,0.406.
+    #[arg(long, value_delimiter = ',')]
+    pub mean: Vec<f32>,
+    /// Per-channel std, e.g. 0.229,0.224,0.225.
+    #[arg(long, value_delimiter = ',')]
+    pub std: Vec<f32>,
+    /// Tensor layout: nchw or nhwc.
+    #[arg(long)]
+    pub layout: Option<String>,
+    /// Input element type: float32, float16 or uint8.
+    #[arg(long)]
+    pub input_dtype: Option<String>,
+    /// Output activation: softmax, sigmoid or none.
+    #[arg(long, default_value = "softmax")]
+    pub activation: String,
+    /// Decision threshold for binary outputs.
+    #[arg(long, default_value_t = 0.5)]
+    pub threshold: f32,
+    /// Class names in output order, e.g. benign,malignant.
+    #[arg(long, value_delimiter = ',')]
+    pub class_names: Vec<String>,
+    /// The class whose recall is guarded (name or index).
+    #[arg(long)]
+    pub positive_class: Option<String>,
+    #[command(flatten)]
+    pub session: SessionArgs,
+    /// Write (or add to) the results file here.
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The baseline results file.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: PathBuf,
+    /// The candidate results file.
+    #[arg(long, value_name = "FILE")]
+    pub candidate: PathBuf,
+    /// Take criteria from this gate config (else the defaults).
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Write the comparison JSON here.
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct GateArgs {
+    /// The gate config.
+    #[arg(long, default_value = "modelgate.toml", value_name = "PATH")]
+    pub config: PathBuf,
+    /// Write the comparison JSON here.
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<PathBuf>,
+    /// Write the markdown report here.
+    #[arg(long, value_name = "PATH")]
+    pub report: Option<PathBuf>,
+    /// A model without a baseline is "new" instead of a failure.
+    #[arg(long)]
+    pub allow_new: bool,
+    /// Judge results already measured in DIR (from --results-dir) instead of running models.
+    #[arg(long, value_name = "DIR")]
+    pub from_results: Option<PathBuf>,
+    /// Write each model's measured results files into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub results_dir: Option<PathBuf>,
+    /// Execution provider for every model (overrides the config).
+    #[arg(long, value_enum, env = "MODELGATE_EP")]
+    pub ep: Option<EpArg>,
+}
+
+#[derive(Debug, Args)]
+pub struct CommentArgs {
+    /// The repository, OWNER/NAME.
+    #[arg(long, env = "GITHUB_REPOSITORY")]
+    pub repo: String,
+    /// The pull request number.
+    #[arg(long)]
+    pub pr: u64,
+    /// The comment body (markdown).
+    #[arg(long, value_name = "PATH")]
+    pub body_file: PathBuf,
+    /// The comparison JSON, for the verdict output and error annotations in GitHub Actions.
+    #[arg(long, value_name = "PATH")]
+    pub comparison: Option<PathBuf>,
+    /// Login that owns the sticky comment (default: the token's user, or github-actions[bot]).
+    #[arg(long)]
+    pub author: Option<String>,
+}
+
+impl EpArg {
+    pub fn provider(self) -> Provider {
+        match self {
+            EpArg::Cpu => Provider::Cpu,
+            EpArg::Cuda => Provider::Cuda,
+            EpArg::Tensorrt => Provider::Tensorrt,
+        }
+    }
+}
+
 impl SessionArgs {
     pub fn settings(&self) -> Result<SessionSettings> {
         for (flag, value) in [
@@ -119,11 +272,7 @@ impl SessionArgs {
             }
         }
         Ok(SessionSettings {
-            provider: match self.ep {
-                EpArg::Cpu => Provider::Cpu,
-                EpArg::Cuda => Provider::Cuda,
-                EpArg::Tensorrt => Provider::Tensorrt,
-            },
+            provider: self.ep.provider(),
             opt_level: match self.opt_level {
                 OptLevelArg::Disable => OptLevel::Disable,
                 OptLevelArg::Basic => OptLevel::Basic,
@@ -163,6 +312,103 @@ impl BenchArgs {
         };
         Ok((settings, shape_request(&self.shape, &self.dim)?))
     }
+}
+
+impl EvalArgs {
+    /// Validated eval settings, from the gate config's model (`--config --model-name`) or flags.
+    pub fn settings(&self) -> Result<EvalSettings> {
+        if self.batch == 0 {
+            bail!("--batch 0: give at least 1 sample per batch");
+        }
+        if let (Some(config), Some(name)) = (&self.config, &self.model_name) {
+            let gate = GateConfig::load(config)?;
+            let root = config.parent().unwrap_or(Path::new("."));
+            let Some(model) = gate.models.iter().find(|m| &m.name == name) else {
+                let names: Vec<&str> = gate.models.iter().map(|m| m.name.as_str()).collect();
+                bail!("--model-name {name}: no such model in {}; its models are: {}", config.display(), names.join(", "));
+            };
+            let Some(dataset) = &model.dataset else {
+                bail!("--model-name {name}: the model has no [models.dataset] in {}; add one or pass --dataset", config.display());
+            };
+            let Some(postprocess) = model.postprocess.clone() else {
+                bail!("--model-name {name}: the model has no [models.postprocess] in {}; add one", config.display());
+            };
+            return Ok(EvalSettings {
+                dataset: self.dataset.clone().unwrap_or_else(|| root.join(&dataset.path)),
+                options: dataset.options.clone(),
+                preprocess: model.preprocess.clone(),
+                postprocess,
+                batch: dataset.batch,
+            });
+        }
+        let Some(dataset) = &self.dataset else {
+            bail!("--dataset is missing: give the labeled data, or --config with --model-name");
+        };
+        let options: DatasetOptions = from_flags(
+            "--format",
+            json!({ "format": self.format, "label_column": self.label_column }),
+        )?;
+        let image_flags = self.color.is_some()
+            || self.resize.is_some()
+            || self.crop.is_some()
+            || self.scale.is_some()
+            || !self.mean.is_empty()
+            || !self.std.is_empty()
+            || self.layout.is_some()
+            || self.input_dtype.is_some()
+            || self.filter.is_some();
+        let preprocess = if image_flags {
+            let mut pre = json!({ "color": self.color.as_deref().unwrap_or("rgb") });
+            if let Some(size) = &self.resize {
+                pre["resize"] = json!(parse_size("--resize", size)?);
+            }
+            if let Some(size) = &self.crop {
+                pre["center_crop"] = json!(parse_size("--crop", size)?);
+            }
+            for (key, value) in [("filter", &self.filter), ("layout", &self.layout), ("dtype", &self.input_dtype)] {
+                if let Some(v) = value {
+                    pre[key] = json!(v);
+                }
+            }
+            if let Some(scale) = self.scale {
+                pre["scale"] = json!(scale);
+            }
+            pre["mean"] = json!(self.mean);
+            pre["std"] = json!(self.std);
+            let pre: Preprocess = from_flags("--color/--resize/--crop/--filter/--layout/--input-dtype", pre)?;
+            pre.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
+            Some(pre)
+        } else {
+            None
+        };
+        let mut post = json!({ "activation": self.activation, "threshold": self.threshold });
+        if !self.class_names.is_empty() {
+            post["class_names"] = json!(self.class_names);
+        }
+        if let Some(class) = &self.positive_class {
+            post["positive_class"] = match class.parse::<usize>() {
+                Ok(i) => json!(i),
+                Err(_) => json!(class),
+            };
+        }
+        let postprocess: Postprocess = from_flags("--activation", post)?;
+        postprocess.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(EvalSettings { dataset: dataset.clone(), options, preprocess, postprocess, batch: self.batch })
+    }
+}
+
+/// Builds a config section from flag values with serde, so flags and modelgate.toml accept the
+/// same words and give the same errors.
+fn from_flags<T: serde::de::DeserializeOwned>(flags: &str, value: serde_json::Value) -> Result<T> {
+    serde_json::from_value(value).map_err(|e| anyhow::anyhow!("{flags}: {e}"))
+}
+
+fn parse_size(flag: &str, text: &str) -> Result<[u32; 2]> {
+    let parsed = text
+        .split_once(['x', 'X'])
+        .and_then(|(w, h)| Some([w.trim().parse::<u32>().ok()?, h.trim().parse::<u32>().ok()?]))
+        .filter(|[w, h]| *w > 0 && *h > 0);
+    parsed.ok_or_else(|| anyhow::anyhow!("{flag} {text}: expected WIDTHxHEIGHT, e.g. {flag} 224x224"))
 }
 
 /// Parses `--shape NAME=DIMS` and `--dim SYMBOL=N`.

@@ -99,7 +99,7 @@ impl Default for BenchConfig {
             warmup: 50,
             iterations: 1000,
             min_time_s: 0.0,
-            max_time_s: 60.0,
+            max_time_s: 30.0,
             batch: None,
             ep: Provider::Cpu,
             opt_level: OptLevel::All,
@@ -231,6 +231,24 @@ impl ModelConfig {
         match &self.baseline {
             Some(path) => root.join(path),
             None => root.join("baselines").join(format!("{}.json", self.name)),
+        }
+    }
+}
+
+impl ModelConfig {
+    /// A model known only by name and path, judged with the default settings.
+    pub fn named(name: &str, candidate: &str) -> ModelConfig {
+        ModelConfig {
+            name: name.to_string(),
+            candidate: PathBuf::from(candidate),
+            baseline: None,
+            base_model: None,
+            base_ref: None,
+            dataset: None,
+            preprocess: None,
+            postprocess: None,
+            bench: BenchConfig::default(),
+            criteria: CriteriaOverrides::default(),
         }
     }
 }

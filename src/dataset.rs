@@ -173,7 +173,7 @@ pub enum DatasetError {
         reason: String,
     },
     /// A label is not among the configured class names.
-    #[error("{location}: label \"{label}\" is not one of the class names [{known}]; fix the label or add it to class_names")]
+    #[error("{location}: label \"{label}\" is neither one of the class names [{known}] nor a class index; fix the label or add it to class_names")]
     UnknownLabel {
         /// "file line N" or "subfolder DIR".
         location: String,
@@ -312,11 +312,14 @@ fn discover_classes<'a>(labels: impl Iterator<Item = &'a str>) -> Vec<String> {
     classes
 }
 
-/// Index of `label` in `classes`, or an error naming where it was read.
+/// Index of `label` in `classes`, or an error naming where it was read. A label that names no
+/// class but is a whole number below the class count is taken as an index, since labeled data
+/// usually stores `0`/`1` while the config names the classes.
 fn class_index(label: &str, location: &str, classes: &[String]) -> Result<usize, DatasetError> {
     classes
         .iter()
         .position(|c| c == label)
+        .or_else(|| label.trim().parse::<usize>().ok().filter(|i| *i < classes.len()))
         .ok_or_else(|| DatasetError::UnknownLabel {
             location: location.to_string(),
             label: label.to_string(),
@@ -344,6 +347,16 @@ fn resolve_labels(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numeric_labels_index_named_classes() {
+        let names = vec!["benign".to_string(), "malignant".to_string()];
+        assert_eq!(class_index("malignant", "f line 2", &names).unwrap(), 1);
+        assert_eq!(class_index("1", "f line 2", &names).unwrap(), 1);
+        assert_eq!(class_index("0", "f line 2", &names).unwrap(), 0);
+        let err = class_index("2", "f line 9", &names).unwrap_err().to_string();
+        assert!(err.contains("f line 9") && err.contains("[benign, malignant]"), "{err}");
+    }
 
     #[test]
     fn numeric_labels_sort_numerically() {

@@ -102,12 +102,7 @@ pub fn run(model: &mut LoadedModel, settings: &EvalSettings, progress: Progress)
         let refs: Vec<&dataset::Sample> = chunk.iter().collect();
         let values = preprocess::preprocess_samples(&refs, settings.preprocess.as_ref())?;
         let per_sample = values.len() / chunk.len();
-        let shape = match settings.preprocess.as_ref().and_then(|p| preprocess::batch_shape(p, chunk.len())) {
-            Some(shape) if chunk.first().is_some_and(|s| matches!(s.input, dataset::SampleInput::Image(_))) => {
-                shape.iter().map(|d| *d as i64).collect::<Vec<_>>()
-            }
-            _ => vec![chunk.len() as i64, per_sample as i64],
-        };
+        let shape = input_shape(&input, settings.preprocess.as_ref(), chunk, per_sample)?;
         let data_typed = match input.elem {
             ElemType::Float32 => TensorData::F32(values),
             ElemType::Float16 => TensorData::F16(preprocess::to_f16(&values)),
@@ -157,6 +152,48 @@ pub fn run(model: &mut LoadedModel, settings: &EvalSettings, progress: Progress)
         wall_time_s,
         samples: records,
     })
+}
+
+/// The batch's tensor shape: from the preprocessing when it fixes the image size, else the model's
+/// own input shape with the batch dim set (checked against the data), else `[batch, features]`.
+fn input_shape(
+    input: &crate::model::TensorSpec,
+    preprocess: Option<&Preprocess>,
+    chunk: &[dataset::Sample],
+    per_sample: usize,
+) -> Result<Vec<i64>> {
+    let n = chunk.len();
+    let images = chunk.first().is_some_and(|s| matches!(s.input, dataset::SampleInput::Image(_)));
+    if images {
+        if let Some(shape) = preprocess.and_then(|p| preprocess::batch_shape(p, n)) {
+            return Ok(shape.iter().map(|d| *d as i64).collect());
+        }
+    }
+    if input.dims.len() <= 2 && !images {
+        return Ok(vec![n as i64, per_sample as i64]);
+    }
+    let mut shape = vec![n as i64];
+    for dim in input.dims.iter().skip(1) {
+        match dim {
+            crate::model::Dim::Fixed(d) => shape.push(*d),
+            crate::model::Dim::Symbolic(_) => bail!(
+                "input `{}` has a dynamic size other than the batch; set the image size with --resize WxH \
+                 (or resize in [models.preprocess])",
+                input.name
+            ),
+        }
+    }
+    let per_model: i64 = shape.iter().skip(1).product();
+    if per_model as usize != per_sample {
+        bail!(
+            "input `{}` takes {} values per sample ({}), but preprocessing gives {per_sample}; \
+             check --resize, --crop and --color against the model",
+            input.name,
+            per_model,
+            crate::model::format_dims(&input.dims)
+        );
+    }
+    Ok(shape)
 }
 
 /// Per-sample stage times and the bottleneck rule ML engineers use: a stage over 50 % of the time

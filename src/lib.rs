@@ -5,10 +5,15 @@
 //! code: 0 pass, 1 gate failed, 2 usage or runtime error.
 
 pub mod actions;
+pub mod ab;
 pub mod app;
 pub mod bench;
 pub mod cli;
+pub mod compare;
+pub mod config;
 pub mod dataset;
+pub mod eval;
+pub mod gate;
 pub mod github;
 pub mod metrics;
 pub mod model;
@@ -65,9 +70,22 @@ fn one_line(text: &str) -> String {
         .join(" ")
 }
 
+/// Pass and new exit 0, fail exits 1, and a model that could not be judged exits 2.
+fn verdict_outcome(verdict: compare::Verdict) -> anyhow::Result<Outcome> {
+    match verdict {
+        compare::Verdict::Pass | compare::Verdict::New => Ok(Outcome::Pass),
+        compare::Verdict::Fail => Ok(Outcome::Fail),
+        compare::Verdict::Error => Err(anyhow::anyhow!("the gate could not judge every model; see the report")),
+    }
+}
+
 async fn dispatch(cli: cli::Cli) -> anyhow::Result<Outcome> {
     match &cli.command {
         cli::Command::Bench(args) => app::bench(&cli.global, args).map(|_| Outcome::Pass),
+        cli::Command::Eval(args) => app::eval(&cli.global, args).map(|_| Outcome::Pass),
+        cli::Command::Compare(args) => app::compare(args).and_then(verdict_outcome),
+        cli::Command::Gate(args) => app::gate(&cli.global, args).and_then(verdict_outcome),
+        cli::Command::Comment(args) => app::comment(args).await.map(|_| Outcome::Pass),
         cli::Command::Env => app::env(&cli.global).map(|_| Outcome::Pass),
         cli::Command::Schema => {
             print!("{}", results::json_schema());

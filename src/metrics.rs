@@ -14,20 +14,10 @@
 
 use serde::Serialize;
 
-/// Two-sided 95 % normal quantile, `scipy.stats.norm.isf(0.025)`.
-const Z_95: f64 = 1.959963984540054;
-
-/// A confidence interval on a proportion.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Interval {
-    /// Lower bound, in 0..=1.
-    pub lower: f64,
-    /// Upper bound, in 0..=1.
-    pub upper: f64,
-}
+pub use crate::stats::Interval;
 
 /// Metrics of one class, one-vs-rest.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct ClassMetrics {
     /// Class name.
     pub name: String,
@@ -46,7 +36,7 @@ pub struct ClassMetrics {
 }
 
 /// Recall of the class the gate guards, with its uncertainty.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct PositiveClassMetrics {
     /// Index of the positive class.
     pub class: usize,
@@ -61,7 +51,7 @@ pub struct PositiveClassMetrics {
 }
 
 /// Everything [`classification_metrics`] computes.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Metrics {
     /// Number of samples.
     pub n: usize,
@@ -206,6 +196,7 @@ pub fn classification_metrics(
         accuracy_ci95: wilson_interval(correct, n).unwrap_or(Interval {
             lower: 0.0,
             upper: 1.0,
+            confidence: 0.95,
         }),
         macro_precision: mean(|c| c.precision),
         macro_recall: mean(|c| c.recall),
@@ -279,22 +270,9 @@ fn ratio(num: usize, den: usize) -> f64 {
     }
 }
 
-/// Wilson score 95 % interval for `successes` out of `trials`, clipped to
-/// 0..=1 as statsmodels does; `None` when `trials` is 0.
+/// Wilson score 95 % interval for `successes` out of `trials` (the stats module's, at 95 %).
 pub fn wilson_interval(successes: usize, trials: usize) -> Option<Interval> {
-    if trials == 0 || successes > trials {
-        return None;
-    }
-    let n = trials as f64;
-    let q = successes as f64 / n;
-    let z2 = Z_95 * Z_95;
-    let denom = 1.0 + z2 / n;
-    let center = (q + z2 / (2.0 * n)) / denom;
-    let dist = Z_95 * (q * (1.0 - q) / n + z2 / (4.0 * n * n)).sqrt() / denom;
-    Some(Interval {
-        lower: (center - dist).clamp(0.0, 1.0),
-        upper: (center + dist).clamp(0.0, 1.0),
-    })
+    crate::stats::wilson_interval(successes as u64, trials as u64, 0.95)
 }
 
 /// ROC AUC of `scores` for the samples marked in `positives`, as

@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 /// How raw outputs become probabilities.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Activation {
     /// Softmax over the row (logits of mutually exclusive classes).
@@ -23,7 +23,7 @@ pub enum Activation {
 }
 
 /// A class named by its name or by its index in the class list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum ClassRef {
     /// Index into the classes, 0-based.
@@ -40,7 +40,7 @@ fn default_threshold() -> f32 {
 }
 
 /// The `[models.postprocess]` section.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Postprocess {
     /// How raw outputs become probabilities.

@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 /// Colour mode the model expects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Color {
     /// One channel; colour images are converted with Pillow's ITU-R 601-2 luma.
@@ -48,7 +48,7 @@ impl Color {
 /// pixel boundary (Pillow's fixed-point rounding), and the cubic and Lanczos
 /// filters can differ by more at hard edges when upscaling (Pillow rounds to
 /// 8 bits between its two passes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Filter {
     /// Nearest neighbour.
@@ -79,7 +79,7 @@ impl Filter {
 }
 
 /// Memory layout of one sample.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Layout {
     /// Channels, height, width (PyTorch).
@@ -90,7 +90,7 @@ pub enum Layout {
 }
 
 /// Element type of the model input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DType {
     /// 32-bit float, scaled and normalized.
@@ -111,7 +111,7 @@ fn default_scale() -> f32 {
 
 /// The `[models.preprocess]` section. Each value becomes
 /// `(pixel * scale - mean[c]) / std[c]` unless `dtype = "uint8"`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Preprocess {
     /// Colour mode.

@@ -11,6 +11,7 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::bench::BenchResult;
+use crate::eval::EvalResult;
 
 use crate::model::ModelSpec;
 use crate::runtime::LibraryInfo;
@@ -43,7 +44,39 @@ pub struct ResultsFile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bench: Option<BenchResult>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub eval: Option<serde_json::Value>,
+    pub eval: Option<EvalResult>,
+}
+
+/// A results file for `path` with no sections yet: the model record and this machine's
+/// fingerprint, which bench and eval share.
+pub fn new_results(
+    library: &LibraryInfo,
+    path: &Path,
+    name: Option<&str>,
+    provider: &str,
+    interface: ModelSpec,
+) -> Result<ResultsFile> {
+    let sha256 = crate::system::sha256_file(path).with_context(|| format!("cannot read model file {}", path.display()))?;
+    let size_bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let name = name
+        .map(str::to_string)
+        .or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "model".into());
+    Ok(ResultsFile {
+        schema_version: SCHEMA_VERSION,
+        modelgate_version: env!("CARGO_PKG_VERSION").to_string(),
+        created_at: now_rfc3339(),
+        environment: crate::system::fingerprint(path, &sha256, &library.version, provider),
+        model: ModelRecord { name, path: path.display().to_string(), sha256, size_bytes, interface },
+        onnxruntime: library.clone(),
+        bench: None,
+        eval: None,
+    })
+}
+
+/// The current time as RFC 3339, to the second.
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// Reads a results (or baseline) file, checking the schema version first.

@@ -6,6 +6,8 @@
 use std::fmt::Write;
 
 use crate::bench::BenchResult;
+use crate::compare::{Comparison, LatencySource, Status};
+use crate::eval::EvalResult;
 use crate::results::ResultsFile;
 
 /// Milliseconds with a sensible number of digits for their size.
@@ -128,6 +130,109 @@ pub fn bench_table(results: &ResultsFile, bench: &BenchResult) -> String {
     for note in &bench.notes {
         let _ = writeln!(out, "  note: {note}");
     }
+    out
+}
+
+/// The eval table: metrics, per-class numbers, confusion matrix, stage breakdown.
+pub fn eval_table(model: &str, eval: &EvalResult) -> String {
+    let mut out = String::new();
+    let m = &eval.metrics;
+    let _ = writeln!(out, "{model} on {} ({} samples, {} classes)", eval.dataset.path, m.n, eval.dataset.classes.len());
+    let _ = writeln!(
+        out,
+        "  accuracy {:.2} % (95 % Wilson CI {:.2} .. {:.2} %)",
+        m.accuracy * 100.0,
+        m.accuracy_ci95.lower * 100.0,
+        m.accuracy_ci95.upper * 100.0
+    );
+    if let Some(p) = &m.positive {
+        let ci = p.recall_ci95.map(|c| format!(" (95 % Wilson CI {:.2} .. {:.2} %)", c.lower * 100.0, c.upper * 100.0));
+        let _ = writeln!(out, "  recall of {} {:.2} %{}", p.name, p.recall * 100.0, ci.unwrap_or_default());
+    }
+    let auroc = m.auroc.map(|a| format!("{a:.4}")).unwrap_or_else(|| "n/a".into());
+    let _ = writeln!(
+        out,
+        "  macro precision {:.4}  recall {:.4}  F1 {:.4}  AUROC {auroc}",
+        m.macro_precision, m.macro_recall, m.macro_f1
+    );
+    let _ = writeln!(out, "\n  {:<16} {:>9} {:>9} {:>9} {:>8}", "class", "precision", "recall", "F1", "support");
+    for c in &m.per_class {
+        let _ = writeln!(out, "  {:<16} {:>9.4} {:>9.4} {:>9.4} {:>8}", c.name, c.precision, c.recall, c.f1, c.support);
+    }
+    let _ = writeln!(out, "\n  confusion matrix (rows true, columns predicted):");
+    for (name, row) in eval.dataset.classes.iter().zip(&m.confusion) {
+        let cells: Vec<String> = row.iter().map(|v| format!("{v:>5}")).collect();
+        let _ = writeln!(out, "  {name:<16}{}", cells.join(""));
+    }
+    let s = &eval.stages;
+    let _ = writeln!(
+        out,
+        "\n  per sample: preprocessing {} ({:.0} %), inference {} ({:.0} %), postprocessing {} ({:.0} %)",
+        fmt_ms(s.preprocess_ms_per_sample),
+        s.preprocess_pct,
+        fmt_ms(s.inference_ms_per_sample),
+        s.inference_pct,
+        fmt_ms(s.postprocess_ms_per_sample),
+        s.postprocess_pct
+    );
+    let bottleneck = match (&s.primary_bottleneck, s.secondary_bottlenecks.is_empty()) {
+        (Some(p), true) => format!("primary bottleneck: {p}"),
+        (Some(p), false) => format!("primary bottleneck: {p}; secondary: {}", s.secondary_bottlenecks.join(", ")),
+        (None, false) => format!("no primary bottleneck; secondary: {}", s.secondary_bottlenecks.join(", ")),
+        (None, true) => "no bottleneck".into(),
+    };
+    let _ = writeln!(out, "  {bottleneck}");
+    let _ = writeln!(out, "  throughput {:.1} samples/s over the whole pipeline ({:.2} s)", eval.throughput_samples_per_s, eval.wall_time_s);
+    out
+}
+
+fn status_mark(status: Status) -> &'static str {
+    match status {
+        Status::Pass => "pass",
+        Status::Fail => "FAIL",
+        Status::Inconclusive => "inconclusive",
+        Status::Skipped => "skipped",
+    }
+}
+
+/// The verdict table of a comparison.
+pub fn comparison_table(comparison: &Comparison) -> String {
+    let mut out = String::new();
+    for model in &comparison.models {
+        let _ = writeln!(out, "{}: {}", model.name, model.verdict.label());
+        if let Some(error) = &model.error {
+            let _ = writeln!(out, "  error: {error}");
+        }
+        let source = match &model.latency_source {
+            LatencySource::SameRunnerAb => "same-runner A/B".to_string(),
+            LatencySource::CommittedBaseline => "committed baseline (same hardware)".to_string(),
+            LatencySource::NotComparable { reason } => format!("not comparable: {reason}"),
+            LatencySource::None => "no baseline".to_string(),
+        };
+        let _ = writeln!(out, "  latency compared against: {source}");
+        for c in &model.criteria {
+            let value = |v: Option<f64>| v.map(|v| format!("{v:.4}")).unwrap_or_else(|| "-".into());
+            let p = c.test.and_then(|i| model.tests.get(i)).and_then(|t| t.adjusted_p);
+            let p = p.map(|p| format!("  p(adj) {p:.4}")).unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  {:<13} {:<28} {} -> {} {}{p}  {}",
+                status_mark(c.status),
+                c.name,
+                value(c.baseline),
+                value(c.candidate),
+                c.unit,
+                c.detail
+            );
+            if let (Status::Inconclusive, Some(n)) = (c.status, c.needed_runs) {
+                let _ = writeln!(out, "  {:<13} about {n} runs per model would settle it", "");
+            }
+        }
+        for reason in &model.reasons {
+            let _ = writeln!(out, "  reason: {reason}");
+        }
+    }
+    let _ = writeln!(out, "verdict: {}", comparison.verdict.label());
     out
 }
 

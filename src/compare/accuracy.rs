@@ -138,28 +138,6 @@ pub fn compare_accuracy(
         drop("accuracy", base_acc, cand_acc, criteria.max_accuracy_drop_pts, acc_test, acc_ci),
         drop(&recall_name, base_recall, cand_recall, criteria.max_recall_drop_pts, recall_test, recall_ci),
     ];
-    if let Some(floor) = criteria.min_recall {
-        let (rule, detail) = match wilson {
-            Some(w) => (
-                Rule::LowerBoundAtLeast { floor },
-                format!("Wilson 95 % lower bound {:.3} against a floor of {floor}", w.lower),
-            ),
-            None => (Rule::AtLeast { floor }, format!("{cand_recall:.3} against a floor of {floor}")),
-        };
-        out.push(Criterion {
-            name: format!("minimum {recall_name}"),
-            unit: "fraction".into(),
-            baseline: None,
-            candidate: Some(cand_recall),
-            change: None,
-            ci: wilson,
-            test: None,
-            rule,
-            status: Status::Pass,
-            detail,
-            needed_runs: None,
-        });
-    }
     if criteria.require_identical_predictions {
         out.push(Criterion {
             name: "identical predictions".into(),
@@ -189,6 +167,45 @@ pub fn compare_accuracy(
         changed,
     };
     Ok((comparison, out))
+}
+
+/// The recall floor, judged on the candidate alone (so it applies to new models too): the Wilson
+/// 95 % lower bound of the positive class's recall, or macro recall when there is no positive class.
+pub fn recall_floor(candidate: &EvalResult, criteria: &Criteria) -> Option<Criterion> {
+    let floor = criteria.min_recall?;
+    let metrics = &candidate.metrics;
+    let (name, recall, rule, ci, detail) = match &metrics.positive {
+        Some(p) => match p.recall_ci95 {
+            Some(w) => (
+                format!("minimum recall ({})", p.name),
+                p.recall,
+                Rule::LowerBoundAtLeast { floor },
+                Some(w),
+                format!("Wilson 95 % lower bound {:.3} against a floor of {floor}", w.lower),
+            ),
+            None => (format!("minimum recall ({})", p.name), p.recall, Rule::AtLeast { floor }, None, "no positive samples".into()),
+        },
+        None => (
+            "minimum macro recall".to_string(),
+            metrics.macro_recall,
+            Rule::AtLeast { floor },
+            None,
+            format!("{:.3} against a floor of {floor}", metrics.macro_recall),
+        ),
+    };
+    Some(Criterion {
+        name,
+        unit: "fraction".into(),
+        baseline: None,
+        candidate: Some(recall),
+        change: None,
+        ci,
+        test: None,
+        rule,
+        status: Status::Pass,
+        detail,
+        needed_runs: None,
+    })
 }
 
 fn scale(ci: stats::Interval, by: f64) -> stats::Interval {

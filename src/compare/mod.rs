@@ -10,7 +10,7 @@ mod latency;
 
 use serde::{Deserialize, Serialize};
 
-pub use accuracy::compare_accuracy;
+pub use accuracy::{compare_accuracy, recall_floor};
 pub use latency::{compare_latency, LatencyInput};
 
 use crate::config::Criteria;
@@ -217,7 +217,9 @@ pub struct Comparison {
 /// derives the verdicts. `allow_new` turns a missing baseline into "new" instead of a failure.
 pub fn finalize(mut models: Vec<ModelComparison>, significance: f64, allow_new: bool, created_at: String) -> Comparison {
     let raw: Vec<f64> = models.iter().flat_map(|m| m.tests.iter().map(|t| t.p_value)).collect();
-    let adjusted = stats::holm(&raw);
+    // Our tests only produce p-values in [0, 1]; should one ever not be, count nothing as
+    // significant rather than trust an uncorrected value.
+    let adjusted = stats::holm(&raw).unwrap_or_else(|| vec![1.0; raw.len()]);
     let mut next = adjusted.into_iter();
     for model in &mut models {
         for test in &mut model.tests {

@@ -201,7 +201,7 @@ mod tests {
         assert_eq!(
             err.to_string(),
             format!(
-                "{} line 3: label \"dgo\" is not one of the class names [cat, dog]; fix the label or add it to class_names",
+                "{} line 3: label \"dgo\" is neither one of the class names [cat, dog] nor a class index; fix the label or add it to class_names",
                 m.display()
             )
         );

@@ -1,0 +1,175 @@
+//! Same-runner A/B: the base model and the candidate timed in one process, in alternating blocks.
+//!
+//! A CI runner's speed drifts: another job starts, the CPU heats up, a neighbour wakes. Timing the
+//! base model last week and the candidate today mixes that drift into the comparison. Timing them
+//! side by side in short alternating blocks (ABBA order, so neither always goes first) makes drift
+//! hit both alike, so what is left is the difference between the models.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+use crate::bench::{self, BenchResult, BenchSettings, ColdStart, MemoryUse, Progress};
+use crate::model::{ModelSpec, Resolution, ShapeRequest};
+use crate::runtime::{LoadedModel, Runtime};
+use crate::system;
+
+/// Runs per block: short enough that drift within a block is small, long enough that switching
+/// models (and their caches) is a small share of the time.
+const BLOCK: u64 = 25;
+
+struct Side {
+    model: LoadedModel,
+    samples_ns: Vec<u64>,
+    cold: ColdStart,
+    memory: MemoryUse,
+}
+
+/// The two open models and the samples gathered so far.
+pub struct AbPair {
+    base: Side,
+    candidate: Side,
+    resolution: Resolution,
+    batch: i64,
+    settings: BenchSettings,
+    timed: Duration,
+    blocks: u64,
+}
+
+fn open_side(runtime: &Runtime, path: &Path, settings: &BenchSettings) -> Result<(LoadedModel, Duration, MemoryUse)> {
+    let before = system::rss();
+    let (model, created) = runtime.open(path, &settings.session)?;
+    let after = system::rss();
+    let memory = MemoryUse {
+        model_file_bytes: std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
+        load_growth_bytes: after.current_bytes.saturating_sub(before.current_bytes),
+        peak_rss_bytes: 0,
+    };
+    Ok((model, created, memory))
+}
+
+impl AbPair {
+    /// Opens both models, binds the same random inputs to each, and warms both up.
+    pub fn open(
+        runtime: &Runtime,
+        base_path: &Path,
+        candidate_path: &Path,
+        settings: &BenchSettings,
+        shapes: &ShapeRequest,
+        batch: Option<i64>,
+    ) -> Result<AbPair> {
+        let (mut base, base_created, base_memory) = open_side(runtime, base_path, settings)?;
+        let (mut candidate, cand_created, cand_memory) = open_side(runtime, candidate_path, settings)?;
+        if !same_inputs(&base.spec, &candidate.spec) {
+            bail!(
+                "the base model {} and the candidate take different inputs, so they cannot be timed on the same data; \
+                 remove base_model/base_ref to compare against the committed baseline instead",
+                base_path.display()
+            );
+        }
+        let resolution = candidate.spec.resolve(shapes, batch)?;
+        let batch = batch.or_else(|| resolution.inputs.first().and_then(|i| i.shape.first().copied())).unwrap_or(1);
+        let mut first_ms = [0.0; 2];
+        for (i, model) in [&mut base, &mut candidate].into_iter().enumerate() {
+            // The same seed for both: identical input values.
+            bench::bind_random(model, &resolution.inputs, &mut StdRng::seed_from_u64(settings.seed))?;
+            let t = Instant::now();
+            model.run_bound()?;
+            first_ms[i] = t.elapsed().as_secs_f64() * 1000.0;
+            for _ in 1..settings.warmup {
+                model.run_bound()?;
+            }
+        }
+        let side = |model, created: Duration, first_run_ms, memory| Side {
+            model,
+            samples_ns: Vec::new(),
+            cold: ColdStart { session_create_ms: created.as_secs_f64() * 1000.0, first_run_ms },
+            memory,
+        };
+        Ok(AbPair {
+            base: side(base, base_created, first_ms[0], base_memory),
+            candidate: side(candidate, cand_created, first_ms[1], cand_memory),
+            resolution,
+            batch,
+            settings: settings.clone(),
+            timed: Duration::ZERO,
+            blocks: 0,
+        })
+    }
+
+    /// Times `runs` more runs of each model, in alternating blocks.
+    pub fn extend(&mut self, runs: u64, progress: Progress) -> Result<()> {
+        let target = self.candidate.samples_ns.len() as u64 + runs;
+        let started = Instant::now();
+        while (self.candidate.samples_ns.len() as u64) < target {
+            let n = BLOCK.min(target - self.candidate.samples_ns.len() as u64);
+            let order = if self.blocks % 2 == 0 { [true, false] } else { [false, true] };
+            for is_base in order {
+                let side = if is_base { &mut self.base } else { &mut self.candidate };
+                let samples = bench::time_loop(&mut side.model, n, Duration::ZERO, "", &mut |_, _, _| {})?;
+                side.samples_ns.extend(samples);
+            }
+            self.blocks += 1;
+            progress("A/B", self.candidate.samples_ns.len() as u64, target);
+        }
+        self.timed += started.elapsed();
+        Ok(())
+    }
+
+    /// Samples so far, in milliseconds: (base, candidate).
+    pub fn samples_ms(&self) -> (Vec<f64>, Vec<f64>) {
+        let ms = |ns: &[u64]| ns.iter().map(|n| *n as f64 / 1e6).collect();
+        (ms(&self.base.samples_ns), ms(&self.candidate.samples_ns))
+    }
+
+    /// Seconds spent timing so far.
+    pub fn timed_s(&self) -> f64 {
+        self.timed.as_secs_f64()
+    }
+
+    /// Mean seconds one run of each model takes together, from the samples so far.
+    pub fn seconds_per_pair(&self) -> f64 {
+        let mean = |ns: &[u64]| ns.iter().sum::<u64>() as f64 / ns.len().max(1) as f64 / 1e9;
+        mean(&self.base.samples_ns) + mean(&self.candidate.samples_ns)
+    }
+
+    /// The two bench results: (base, candidate).
+    pub fn into_results(self) -> Result<(BenchResult, BenchResult)> {
+        let AbPair { base, candidate, resolution, batch, settings, timed, .. } = self;
+        let peak = system::rss().peak_bytes;
+        let wall = timed.as_secs_f64() / 2.0;
+        let make = |side: Side| -> Result<BenchResult> {
+            let run = bench::batch_run(batch, resolution.inputs.clone(), &side.samples_ns, wall)?;
+            let runs = vec![run];
+            Ok(BenchResult {
+                settings: settings.clone(),
+                provider: settings.session.provider.name().to_string(),
+                cold_start: side.cold,
+                memory: MemoryUse { peak_rss_bytes: peak, ..side.memory },
+                gpu: system::gpu_info(),
+                defaulted_dims: resolution.defaulted.clone(),
+                notes: bench::notes_for(&runs, &resolution.defaulted),
+                runs,
+            })
+        };
+        Ok((make(base)?, make(candidate)?))
+    }
+
+    /// The candidate's interface.
+    pub fn candidate_spec(&self) -> &ModelSpec {
+        &self.candidate.model.spec
+    }
+
+    /// The base model's interface.
+    pub fn base_spec(&self) -> &ModelSpec {
+        &self.base.model.spec
+    }
+}
+
+fn same_inputs(a: &ModelSpec, b: &ModelSpec) -> bool {
+    a.inputs.len() == b.inputs.len()
+        && a.inputs.iter().zip(&b.inputs).all(|(x, y)| x.name == y.name && x.elem == y.elem && x.dims.len() == y.dims.len())
+}
