@@ -11,6 +11,7 @@ pub mod cli;
 pub mod github;
 pub mod model;
 pub mod ortlib;
+pub mod report;
 pub mod results;
 pub mod runtime;
 pub mod stats;
