@@ -5,7 +5,7 @@
 //! changes signed, p-values to three decimals with a floor. A missing or non-finite number
 //! prints as an em dash rather than `NaN`.
 
-use super::compare::Interval;
+use crate::stats::Interval;
 
 /// What a missing value prints as.
 pub const NONE: &str = "—";
