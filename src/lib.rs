@@ -20,6 +20,7 @@ pub mod model;
 pub mod ortlib;
 pub mod postprocess;
 pub mod preprocess;
+pub mod report;
 pub mod results;
 pub mod runtime;
 pub mod stats;

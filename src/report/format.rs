@@ -1,0 +1,140 @@
+//! Numbers as the reports print them.
+//!
+//! Every value reaches the templates as a finished string, so one place decides precision,
+//! signs and units: latencies to the microsecond, accuracy in percent with two decimals,
+//! changes signed, p-values to three decimals with a floor. A missing or non-finite number
+//! prints as an em dash rather than `NaN`.
+
+use crate::stats::Interval;
+
+/// What a missing value prints as.
+pub const NONE: &str = "—";
+
+/// A measured value with its unit: `1.234 ms`, `95.32 %`, `0.953` for a fraction.
+pub fn value(v: Option<f64>, unit: &str) -> String {
+    let Some(v) = finite(v) else {
+        return NONE.into();
+    };
+    match unit {
+        "ms" => format!("{v:.3} ms"),
+        "%" => format!("{v:.2} %"),
+        "fraction" | "" => format!("{v:.3}"),
+        "MiB" | "samples/s" => format!("{v:.1} {unit}"),
+        _ => format!("{v:.3} {unit}"),
+    }
+}
+
+/// A fraction in 0..1 as a percentage: `95.32 %`.
+pub fn percent(fraction: f64) -> String {
+    value(Some(fraction * 100.0), "%")
+}
+
+/// A change: in points for values already in percent (`-0.58 pts`), else relative (`+3.1 %`).
+pub fn change(v: Option<f64>, unit: &str) -> String {
+    let Some(v) = finite(v) else {
+        return NONE.into();
+    };
+    if unit == "%" {
+        format!("{} pts", signed(v, 2))
+    } else {
+        format!("{} %", signed(v, 1))
+    }
+}
+
+/// How a criterion's or a test's interval reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntervalKind {
+    /// A candidate/baseline ratio: `1.012 .. 1.048`.
+    Ratio,
+    /// A difference in percentage points: `-1.20 .. +0.40 pts`.
+    Points,
+    /// Anything else, e.g. a fraction: `0.912 .. 0.981`.
+    Plain,
+}
+
+/// An interval: `1.012 .. 1.048`, `-1.20 .. +0.40 pts`.
+pub fn interval(ci: Option<&Interval>, kind: IntervalKind) -> String {
+    let Some(ci) = ci.filter(|ci| ci.lower.is_finite() && ci.upper.is_finite()) else {
+        return NONE.into();
+    };
+    match kind {
+        IntervalKind::Points => format!("{} .. {} pts", signed(ci.lower, 2), signed(ci.upper, 2)),
+        IntervalKind::Ratio | IntervalKind::Plain => format!("{:.3} .. {:.3}", ci.lower, ci.upper),
+    }
+}
+
+/// A p-value: `0.003`, or `< 0.001` below the precision shown.
+pub fn p_value(p: Option<f64>) -> String {
+    match finite(p) {
+        Some(p) if p < 0.001 => "< 0.001".into(),
+        Some(p) => format!("{p:.3}"),
+        None => NONE.into(),
+    }
+}
+
+/// A test statistic: three decimals, or one for large counts like Mann-Whitney's U.
+pub fn statistic(v: f64) -> String {
+    match finite(Some(v)) {
+        Some(v) if v.abs() >= 1000.0 => format!("{v:.1}"),
+        Some(v) => format!("{v:.3}"),
+        None => NONE.into(),
+    }
+}
+
+/// A signed number; one that rounds to zero prints unsigned, so `-0.00` never shows.
+pub fn signed(v: f64, decimals: usize) -> String {
+    let text = format!("{v:+.decimals$}");
+    if text[1..].chars().all(|c| c == '0' || c == '.') {
+        text[1..].to_string()
+    } else {
+        text
+    }
+}
+
+fn finite(v: Option<f64>) -> Option<f64> {
+    v.filter(|v| v.is_finite())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_values_changes_intervals_and_p_values() {
+        assert_eq!(value(Some(1.2344), "ms"), "1.234 ms");
+        assert_eq!(value(Some(95.3249), "%"), "95.32 %");
+        assert_eq!(value(Some(0.9531), "fraction"), "0.953");
+        assert_eq!(value(Some(812.04), "MiB"), "812.0 MiB");
+        assert_eq!(value(Some(f64::NAN), "ms"), NONE);
+        assert_eq!(value(None, "ms"), NONE);
+        assert_eq!(percent(0.98), "98.00 %");
+        assert_eq!(change(Some(3.12), "ms"), "+3.1 %");
+        assert_eq!(change(Some(-0.584), "%"), "-0.58 pts");
+        assert_eq!(change(Some(-0.001), "%"), "0.00 pts");
+        assert_eq!(change(Some(f64::INFINITY), "ms"), NONE);
+        let ci = Interval {
+            lower: 1.0104,
+            upper: 1.0496,
+            confidence: 0.95,
+        };
+        assert_eq!(interval(Some(&ci), IntervalKind::Ratio), "1.010 .. 1.050");
+        let pts = Interval {
+            lower: -1.2,
+            upper: 0.4,
+            confidence: 0.95,
+        };
+        assert_eq!(
+            interval(Some(&pts), IntervalKind::Points),
+            "-1.20 .. +0.40 pts"
+        );
+        assert_eq!(interval(None, IntervalKind::Plain), NONE);
+        assert_eq!(p_value(Some(0.0031)), "0.003");
+        assert_eq!(p_value(Some(0.00004)), "< 0.001");
+        assert_eq!(p_value(Some(1.0)), "1.000");
+        assert_eq!(p_value(None), NONE);
+        assert_eq!(statistic(19520.0), "19520.0");
+        assert_eq!(statistic(2.3104), "2.310");
+        assert_eq!(signed(-0.0, 1), "0.0");
+        assert_eq!(signed(2.6, 0), "+3");
+    }
+}

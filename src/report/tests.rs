@@ -1,0 +1,197 @@
+//! Snapshot tests of the rendered reports, and the guarantees the comment makes about text
+//! from the pull request.
+//!
+//! A template change shows up as a reviewed diff of the `.snap` files in `snapshots/`. Accept
+//! a deliberate change with `INSTA_UPDATE=always cargo test --lib report`, read the new files,
+//! and check that `CI=true cargo test` passes.
+
+use super::compare::{ChangedSample, Comparison};
+use super::fixtures;
+use super::{render, Kind, COMMENT_MARKER};
+
+fn comment(c: &Comparison) -> String {
+    render(c, Kind::Comment, None).expect("the built-in comment template renders")
+}
+
+fn html(c: &Comparison) -> String {
+    render(c, Kind::Html, None).expect("the built-in HTML template renders")
+}
+
+#[test]
+fn pass_comment() {
+    insta::assert_snapshot!(comment(&fixtures::pass()));
+}
+
+#[test]
+fn pass_html() {
+    insta::assert_snapshot!(html(&fixtures::pass()));
+}
+
+#[test]
+fn fail_comment() {
+    insta::assert_snapshot!(comment(&fixtures::fail()));
+}
+
+#[test]
+fn fail_summary() {
+    insta::assert_snapshot!(render(&fixtures::fail(), Kind::Summary, None).unwrap());
+}
+
+#[test]
+fn fail_html() {
+    insta::assert_snapshot!(html(&fixtures::fail()));
+}
+
+#[test]
+fn new_model_comment() {
+    insta::assert_snapshot!(comment(&fixtures::new_model()));
+}
+
+#[test]
+fn new_model_html() {
+    insta::assert_snapshot!(html(&fixtures::new_model()));
+}
+
+#[test]
+fn not_comparable_comment() {
+    insta::assert_snapshot!(comment(&fixtures::not_comparable()));
+}
+
+#[test]
+fn not_comparable_html() {
+    insta::assert_snapshot!(html(&fixtures::not_comparable()));
+}
+
+#[test]
+fn error_comment() {
+    insta::assert_snapshot!(comment(&fixtures::error()));
+}
+
+/// A comparison whose every pull-request string is hostile.
+fn hostile() -> Comparison {
+    let mut c = fixtures::fail();
+    let m = &mut c.models[0];
+    m.name = COMMENT_MARKER.into();
+    m.candidate_path = "models/<!--x-->|@org/team.onnx".into();
+    m.reasons
+        .push(format!("recall ({COMMENT_MARKER}): dropped"));
+    m.criteria[4].name = format!("recall ({COMMENT_MARKER})");
+    let accuracy = m.accuracy.as_mut().unwrap();
+    accuracy.recall_name = "@octocat".into();
+    accuracy.changed.push(ChangedSample {
+        id: "a|b\n| x | y |".into(),
+        label: "[x](javascript:alert(1))".into(),
+        baseline: "<script>alert(1)</script>".into(),
+        candidate: "`code`".into(),
+    });
+    c
+}
+
+#[test]
+fn model_named_like_the_marker_cannot_fake_it() {
+    let comparison = hostile();
+    let got = comment(&comparison);
+    assert!(!got.contains(COMMENT_MARKER), "{got}");
+    assert!(!got.contains("<!--"), "{got}");
+    assert!(!got.contains("@octocat") && !got.contains("@org"), "{got}");
+    assert!(!got.contains("<script>"), "{got}");
+    assert!(!got.contains("](javascript"), "{got}");
+    let summary = render(&comparison, Kind::Summary, None).unwrap();
+    assert!(!summary.contains("<!--"), "{summary}");
+    let page = html(&comparison);
+    assert!(
+        !page.contains(COMMENT_MARKER) && !page.contains("<script>"),
+        "{page}"
+    );
+}
+
+#[test]
+fn escaped_sample_ids_keep_the_table_shape() {
+    let got = comment(&hostile());
+    let row = got
+        .lines()
+        .find(|l| l.contains("a\\|b"))
+        .expect("the hostile sample's row");
+    // Three cells: four unescaped pipes, and the line break inside the id became a space.
+    let unescaped = row
+        .match_indices('|')
+        .filter(|(i, _)| !row[..*i].ends_with('\\'))
+        .count();
+    assert_eq!(unescaped, 4, "{row}");
+}
+
+/// A template file with the given suffix, which picks nothing: the report kind does.
+fn template_file(suffix: &str, text: &str) -> tempfile::NamedTempFile {
+    let file = tempfile::Builder::new().suffix(suffix).tempfile().unwrap();
+    std::fs::write(file.path(), text).unwrap();
+    file
+}
+
+#[test]
+fn custom_template_override_is_used() {
+    let file = template_file(
+        ".md.j2",
+        "{{ headline }}\n{% for m in models %}* {{ m.heading }}\n{% endfor %}",
+    );
+    let got = render(&fixtures::fail(), Kind::Comment, Some(file.path())).unwrap();
+    assert_eq!(got, "❌ modelgate: fail\n* ❌ cancer\\-logreg: fail\n");
+}
+
+#[test]
+fn html_override_is_auto_escaped() {
+    let file = template_file(
+        ".txt",
+        "<p>{% for m in models %}{{ m.candidate }}{% endfor %}</p>",
+    );
+    let got = render(&hostile(), Kind::Html, Some(file.path())).unwrap();
+    assert!(
+        got.contains("&lt;!--x--&gt;") && !got.contains("<!--"),
+        "{got}"
+    );
+}
+
+#[test]
+fn broken_override_is_an_error_naming_the_file_and_line() {
+    let file = template_file(
+        ".md.j2",
+        "## {{ headline }}\n\n{% for m in models %}\n{{ m.heading }}\n",
+    );
+    let err = render(&fixtures::pass(), Kind::Comment, Some(file.path()))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(&file.path().display().to_string()), "{err}");
+    assert!(
+        err.contains("line ") && err.contains("syntax error"),
+        "{err}"
+    );
+}
+
+#[test]
+fn misspelt_field_in_override_is_an_error() {
+    let file = template_file(".md.j2", "{{ headlin }}\n");
+    let err = render(&fixtures::pass(), Kind::Comment, Some(file.path()))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("line 1") && err.contains("undefined"), "{err}");
+}
+
+#[test]
+fn missing_override_names_the_file() {
+    let err = render(
+        &fixtures::pass(),
+        Kind::Comment,
+        Some("no/such/template.md.j2".as_ref()),
+    )
+    .unwrap_err();
+    assert!(
+        format!("{err:#}").contains("no/such/template.md.j2"),
+        "{err:#}"
+    );
+}
+
+#[test]
+fn builtin_templates_do_not_hold_the_marker() {
+    for kind in [Kind::Comment, Kind::Summary, Kind::Html] {
+        assert!(!kind.builtin().contains(COMMENT_MARKER), "{kind:?}");
+    }
+}

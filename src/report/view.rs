@@ -1,0 +1,312 @@
+//! The view: a comparison turned into finished strings for the templates.
+//!
+//! Templates only show what is here, with `if` and `for`; every number is formatted, every mark
+//! chosen and every verdict taken from the comparison, never recomputed. For the markdown
+//! reports each string that comes from the pull request (names, paths, class names, sample ids,
+//! error text, and the compare texts that quote them) goes through `escape_md`; for the HTML
+//! report strings stay raw and minijinja's auto-escaping handles them.
+
+use serde::Serialize;
+
+use super::accuracy::{accuracy_view, AccuracyView};
+use super::compare::{
+    Comparison, Criterion, LatencySource, ModelComparison, Rule, Status, TestRecord, Verdict,
+};
+use super::escape::escape_md;
+use super::format::{self, IntervalKind};
+use super::latency::{latency_view, LatencyView};
+use super::Format;
+
+/// Most characters of a model's error text shown; the rest is in the logs.
+const ERROR_CHARS: usize = 2000;
+
+/// The whole report.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportView {
+    /// `pass`, `fail`, `error` or `new`; also the HTML class.
+    pub verdict: String,
+    /// E.g. `❌ modelgate: fail, 1 of 2 models failed`.
+    pub headline: String,
+    pub models: Vec<ModelView>,
+    /// When it was compared and how p-values were corrected.
+    pub footer: String,
+}
+
+/// One model's section.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelView {
+    /// E.g. `✅ resnet50: pass`.
+    pub heading: String,
+    pub verdict: String,
+    /// The candidate file and its hash.
+    pub candidate: String,
+    /// The baseline file and its hash, when there is one.
+    pub baseline: Option<String>,
+    /// No baseline yet and new models are allowed.
+    pub is_new: bool,
+    /// Why the model could not be judged.
+    pub error: Option<String>,
+    /// Why it failed, one line each.
+    pub reasons: Vec<String>,
+    /// Where the baseline latency came from and whether it is comparable.
+    pub latency_source: String,
+    pub criteria: Vec<CriterionView>,
+    pub latency: Option<LatencyView>,
+    pub accuracy: Option<AccuracyView>,
+    pub tests: Vec<TestView>,
+    pub notes: Vec<String>,
+}
+
+/// One row of a model's criteria table.
+#[derive(Debug, Clone, Serialize)]
+pub struct CriterionView {
+    pub mark: String,
+    /// `pass`, `fail`, `inconclusive` or `skipped`; also the HTML class.
+    pub status: String,
+    pub name: String,
+    /// `1.234 ms → 1.270 ms`, or the candidate's value alone.
+    pub values: String,
+    pub change: String,
+    pub ci: String,
+    /// The Holm-adjusted p-value of the test behind it.
+    pub p: String,
+    pub detail: String,
+}
+
+/// One row of the table of every test.
+#[derive(Debug, Clone, Serialize)]
+pub struct TestView {
+    pub name: String,
+    pub statistic: String,
+    pub p: String,
+    pub adjusted_p: String,
+    pub ci: String,
+    pub effect: String,
+    pub decision: String,
+}
+
+/// Turns text from the comparison into text safe for the output format.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Text(pub Format);
+
+impl Text {
+    pub(crate) fn of(self, s: &str) -> String {
+        match self.0 {
+            Format::Markdown => escape_md(s),
+            Format::Html => s.to_string(),
+        }
+    }
+}
+
+impl ReportView {
+    /// Builds the view; `changed_cap` limits the changed samples listed per model.
+    pub fn new(comparison: &Comparison, format: Format, changed_cap: usize) -> ReportView {
+        let text = Text(format);
+        let tests: usize = comparison.models.iter().map(|m| m.tests.len()).sum();
+        ReportView {
+            verdict: verdict_word(comparison.verdict).into(),
+            headline: headline(comparison),
+            models: comparison
+                .models
+                .iter()
+                .map(|m| model_view(m, text, changed_cap))
+                .collect(),
+            footer: match tests {
+                0 => format!(
+                    "Compared at {}. No statistical tests were run.",
+                    text.of(&comparison.created_at)
+                ),
+                n => format!(
+                    "Compared at {}. Significance {} after Holm's correction across {}.",
+                    text.of(&comparison.created_at),
+                    comparison.significance,
+                    plural(n, "test"),
+                ),
+            },
+        }
+    }
+}
+
+fn headline(comparison: &Comparison) -> String {
+    let n = comparison.models.len();
+    let count = |v: Verdict| comparison.models.iter().filter(|m| m.verdict == v).count();
+    let tail = match (comparison.verdict, n) {
+        (Verdict::Pass, _) => format!(", {} checked", plural(n, "model")),
+        (Verdict::New, 1) => ", no baseline yet".into(),
+        (Verdict::Fail, 1) | (Verdict::Error, 1) => String::new(),
+        (Verdict::Fail, _) => format!(", {} of {n} models failed", count(Verdict::Fail)),
+        (Verdict::Error, _) => format!(
+            ", {} of {n} models could not be judged",
+            count(Verdict::Error)
+        ),
+        (Verdict::New, _) => format!(", {n} models without a baseline yet"),
+    };
+    format!(
+        "{} modelgate: {}{tail}",
+        verdict_mark(comparison.verdict),
+        verdict_word(comparison.verdict)
+    )
+}
+
+fn model_view(m: &ModelComparison, text: Text, changed_cap: usize) -> ModelView {
+    let short = |sha: &str| sha.chars().take(12).collect::<String>();
+    let file = |path: &str, sha: &str| match sha {
+        "" => text.of(path),
+        sha => format!("{} (sha256 {})", text.of(path), text.of(&short(sha))),
+    };
+    let is_new = m.verdict == Verdict::New;
+    let error = m.error.as_deref().map(|e| {
+        let cut: String = e.chars().take(ERROR_CHARS).collect();
+        let more = if cut.len() < e.len() { " …" } else { "" };
+        format!("{}{more}", text.of(&cut))
+    });
+    ModelView {
+        heading: format!(
+            "{} {}: {}",
+            verdict_mark(m.verdict),
+            text.of(&m.name),
+            verdict_word(m.verdict)
+        ),
+        verdict: verdict_word(m.verdict).into(),
+        candidate: file(&m.candidate_path, &m.candidate_sha256),
+        baseline: m
+            .baseline_path
+            .as_deref()
+            .map(|p| file(p, m.baseline_sha256.as_deref().unwrap_or(""))),
+        is_new,
+        // The error and the "new" wording are shown on their own; reasons would repeat them.
+        reasons: if is_new || error.is_some() {
+            vec![]
+        } else {
+            m.reasons.iter().map(|r| text.of(r)).collect()
+        },
+        error,
+        latency_source: latency_source(&m.latency_source, text),
+        criteria: m
+            .criteria
+            .iter()
+            .map(|c| criterion_view(c, m, text))
+            .collect(),
+        latency: m.latency.as_ref().map(latency_view),
+        accuracy: m
+            .accuracy
+            .as_ref()
+            .map(|a| accuracy_view(a, &m.tests, text, changed_cap)),
+        tests: m.tests.iter().map(|t| test_view(t, text)).collect(),
+        notes: m.notes.iter().map(|n| text.of(n)).collect(),
+    }
+}
+
+fn latency_source(source: &LatencySource, text: Text) -> String {
+    match source {
+        LatencySource::SameRunnerAb => {
+            "same-runner A/B: baseline and candidate timed in alternating blocks on this runner"
+                .into()
+        }
+        LatencySource::CommittedBaseline => {
+            "committed baseline, measured on matching hardware".into()
+        }
+        LatencySource::NotComparable { reason } => format!(
+            "not comparable: different hardware ({}); latency criteria skipped",
+            text.of(reason)
+        ),
+        LatencySource::None => "none, so latency is not compared".into(),
+    }
+}
+
+fn criterion_view(c: &Criterion, m: &ModelComparison, text: Text) -> CriterionView {
+    let kind = match (&c.rule, c.unit.as_str()) {
+        (Rule::RatioAtMost { .. }, _) => IntervalKind::Ratio,
+        (_, "%") => IntervalKind::Points,
+        _ => IntervalKind::Plain,
+    };
+    let candidate = format::value(c.candidate, &c.unit);
+    let values = match c.baseline {
+        Some(_) => format!("{} → {candidate}", format::value(c.baseline, &c.unit)),
+        None => candidate,
+    };
+    let mut detail = text.of(&c.detail);
+    if let (Status::Inconclusive, Some(runs)) = (c.status, c.needed_runs) {
+        detail.push_str(&format!("; about {runs} runs per model would settle it"));
+    }
+    CriterionView {
+        mark: status_mark(c.status).into(),
+        status: status_word(c.status).into(),
+        name: text.of(&c.name),
+        values,
+        change: format::change(c.change, &c.unit),
+        ci: format::interval(c.ci.as_ref(), kind),
+        p: format::p_value(
+            c.test
+                .and_then(|i| m.tests.get(i))
+                .and_then(|t| t.adjusted_p),
+        ),
+        detail,
+    }
+}
+
+fn test_view(t: &TestRecord, text: Text) -> TestView {
+    let kind = if t.effect_name.contains("points") {
+        IntervalKind::Points
+    } else {
+        IntervalKind::Plain
+    };
+    let effect = match t.effect_size.filter(|e| e.is_finite()) {
+        Some(e) => format!("{} {}", format::signed(e, 3), text.of(&t.effect_name)),
+        None => format::NONE.into(),
+    };
+    TestView {
+        name: text.of(&t.name),
+        statistic: format::statistic(t.statistic),
+        p: format::p_value(Some(t.p_value)),
+        adjusted_p: format::p_value(t.adjusted_p),
+        ci: format::interval(t.ci.as_ref(), kind),
+        effect,
+        decision: text.of(&t.decision),
+    }
+}
+
+fn verdict_word(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "pass",
+        Verdict::Fail => "fail",
+        Verdict::Error => "error",
+        Verdict::New => "new",
+    }
+}
+
+fn verdict_mark(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "✅",
+        Verdict::Fail => "❌",
+        Verdict::Error => "⛔",
+        Verdict::New => "🆕",
+    }
+}
+
+fn status_word(s: Status) -> &'static str {
+    match s {
+        Status::Pass => "pass",
+        Status::Fail => "fail",
+        Status::Inconclusive => "inconclusive",
+        Status::Skipped => "skipped",
+    }
+}
+
+fn status_mark(s: Status) -> &'static str {
+    match s {
+        Status::Pass => "✅",
+        Status::Fail => "❌",
+        Status::Inconclusive => "⚠️",
+        Status::Skipped => "➖",
+    }
+}
+
+/// `1 model`, `3 models`.
+pub(crate) fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
