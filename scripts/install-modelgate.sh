@@ -83,19 +83,21 @@ sha256_check() {
     fi
 }
 
-# Downloads and verifies the release asset; returns 1 when there is none to use.
+# Downloads and verifies the release asset and sets installed=true; leaves it false when there
+# is none to use. Called as a plain command, not in a condition, so that set -e holds inside.
+installed=false
 install_release() {
     local target asset base status=0 expected
     target="$(target_triple)"
     if [[ -z "$repo" || -z "$version" || -z "$target" ]]; then
-        return 1
+        return 0
     fi
     asset="modelgate-${version}-${target}.tar.gz"
     base="${server}/${repo}/releases/download/${version}"
     fetch "$base/$asset" "$work/$asset" || status=$?
     if [[ "$status" -ne 0 ]]; then
         echo "No release asset $asset for $repo $version; building from source." >&2
-        return 1
+        return 0
     fi
     # A binary that was published without its checksum, or whose checksum does not match,
     # is refused outright rather than replaced by a build: either means the release is broken
@@ -123,6 +125,7 @@ install_release() {
         exit 2
     fi
     install -m 0755 "$found" "$bin_dir/modelgate"
+    installed=true
     echo "Installed modelgate $version from the release asset $asset (SHA-256 $expected)." >&2
 }
 
@@ -150,7 +153,8 @@ install_from_source() {
     fi
 }
 
-if ! install_release; then
+install_release
+if [[ "$installed" == false ]]; then
     install_from_source
 fi
 
