@@ -39,7 +39,11 @@ pub struct AbPair {
     blocks: u64,
 }
 
-fn open_side(runtime: &Runtime, path: &Path, settings: &BenchSettings) -> Result<(LoadedModel, Duration, MemoryUse)> {
+fn open_side(
+    runtime: &Runtime,
+    path: &Path,
+    settings: &BenchSettings,
+) -> Result<(LoadedModel, Duration, MemoryUse)> {
     let before = system::rss();
     let (model, created) = runtime.open(path, &settings.session)?;
     let after = system::rss();
@@ -62,7 +66,8 @@ impl AbPair {
         batch: Option<i64>,
     ) -> Result<AbPair> {
         let (mut base, base_created, base_memory) = open_side(runtime, base_path, settings)?;
-        let (mut candidate, cand_created, cand_memory) = open_side(runtime, candidate_path, settings)?;
+        let (mut candidate, cand_created, cand_memory) =
+            open_side(runtime, candidate_path, settings)?;
         if !same_inputs(&base.spec, &candidate.spec) {
             bail!(
                 "the base model {} and the candidate take different inputs, so they cannot be timed on the same data; \
@@ -71,11 +76,22 @@ impl AbPair {
             );
         }
         let resolution = candidate.spec.resolve(shapes, batch)?;
-        let batch = batch.or_else(|| resolution.inputs.first().and_then(|i| i.shape.first().copied())).unwrap_or(1);
+        let batch = batch
+            .or_else(|| {
+                resolution
+                    .inputs
+                    .first()
+                    .and_then(|i| i.shape.first().copied())
+            })
+            .unwrap_or(1);
         let mut first_ms = [0.0; 2];
         for (i, model) in [&mut base, &mut candidate].into_iter().enumerate() {
             // The same seed for both: identical input values.
-            bench::bind_random(model, &resolution.inputs, &mut StdRng::seed_from_u64(settings.seed))?;
+            bench::bind_random(
+                model,
+                &resolution.inputs,
+                &mut StdRng::seed_from_u64(settings.seed),
+            )?;
             let t = Instant::now();
             model.run_bound()?;
             first_ms[i] = t.elapsed().as_secs_f64() * 1000.0;
@@ -86,7 +102,10 @@ impl AbPair {
         let side = |model, created: Duration, first_run_ms, memory| Side {
             model,
             samples_ns: Vec::new(),
-            cold: ColdStart { session_create_ms: created.as_secs_f64() * 1000.0, first_run_ms },
+            cold: ColdStart {
+                session_create_ms: created.as_secs_f64() * 1000.0,
+                first_run_ms,
+            },
             memory,
         };
         Ok(AbPair {
@@ -106,10 +125,19 @@ impl AbPair {
         let started = Instant::now();
         while (self.candidate.samples_ns.len() as u64) < target {
             let n = BLOCK.min(target - self.candidate.samples_ns.len() as u64);
-            let order = if self.blocks % 2 == 0 { [true, false] } else { [false, true] };
+            let order = if self.blocks.is_multiple_of(2) {
+                [true, false]
+            } else {
+                [false, true]
+            };
             for is_base in order {
-                let side = if is_base { &mut self.base } else { &mut self.candidate };
-                let samples = bench::time_loop(&mut side.model, n, Duration::ZERO, "", &mut |_, _, _| {})?;
+                let side = if is_base {
+                    &mut self.base
+                } else {
+                    &mut self.candidate
+                };
+                let samples =
+                    bench::time_loop(&mut side.model, n, Duration::ZERO, "", &mut |_, _, _| {})?;
                 side.samples_ns.extend(samples);
             }
             self.blocks += 1;
@@ -138,7 +166,15 @@ impl AbPair {
 
     /// The two bench results: (base, candidate).
     pub fn into_results(self) -> Result<(BenchResult, BenchResult)> {
-        let AbPair { base, candidate, resolution, batch, settings, timed, .. } = self;
+        let AbPair {
+            base,
+            candidate,
+            resolution,
+            batch,
+            settings,
+            timed,
+            ..
+        } = self;
         let peak = system::rss().peak_bytes;
         let wall = timed.as_secs_f64() / 2.0;
         let make = |side: Side| -> Result<BenchResult> {
@@ -148,7 +184,10 @@ impl AbPair {
                 settings: settings.clone(),
                 provider: settings.session.provider.name().to_string(),
                 cold_start: side.cold,
-                memory: MemoryUse { peak_rss_bytes: peak, ..side.memory },
+                memory: MemoryUse {
+                    peak_rss_bytes: peak,
+                    ..side.memory
+                },
                 gpu: system::gpu_info(),
                 defaulted_dims: resolution.defaulted.clone(),
                 notes: bench::notes_for(&runs, &resolution.defaulted),
@@ -171,5 +210,8 @@ impl AbPair {
 
 fn same_inputs(a: &ModelSpec, b: &ModelSpec) -> bool {
     a.inputs.len() == b.inputs.len()
-        && a.inputs.iter().zip(&b.inputs).all(|(x, y)| x.name == y.name && x.elem == y.elem && x.dims.len() == y.dims.len())
+        && a.inputs
+            .iter()
+            .zip(&b.inputs)
+            .all(|(x, y)| x.name == y.name && x.elem == y.elem && x.dims.len() == y.dims.len())
 }

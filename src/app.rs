@@ -81,7 +81,8 @@ pub fn bench(global: &GlobalArgs, args: &BenchArgs) -> Result<()> {
     let runtime = load_runtime(global, &settings.session)?;
     let mut progress = progress_bar();
     let (bench, spec) = bench::run(&runtime, &args.model, &settings, &shapes, &mut progress)?;
-    let mut results = results::new_results(&runtime.library, &args.model, None, &bench.provider, spec)?;
+    let mut results =
+        results::new_results(&runtime.library, &args.model, None, &bench.provider, spec)?;
     results.bench = Some(bench);
     if let Some(bench) = &results.bench {
         print!("{}", terminal::bench_table(&results, bench));
@@ -135,11 +136,21 @@ pub fn eval(global: &GlobalArgs, args: &EvalArgs) -> Result<()> {
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
-    let sha = system::sha256_file(&args.model).with_context(|| format!("cannot read {}", args.model.display()))?;
-    let existing = args.json.as_deref().and_then(|path| eval::existing_results_for(path, &sha));
+    let sha = system::sha256_file(&args.model)
+        .with_context(|| format!("cannot read {}", args.model.display()))?;
+    let existing = args
+        .json
+        .as_deref()
+        .and_then(|path| eval::existing_results_for(path, &sha));
     let mut results = match existing {
         Some(results) => results,
-        None => results::new_results(&runtime.library, &args.model, None, session.provider.name(), spec)?,
+        None => results::new_results(
+            &runtime.library,
+            &args.model,
+            None,
+            session.provider.name(),
+            spec,
+        )?,
     };
     print!("{}", terminal::eval_table(&results.model.path, &result));
     results.eval = Some(result);
@@ -160,22 +171,46 @@ pub fn compare(args: &CompareArgs) -> Result<Verdict> {
     let baseline = results::load(&args.baseline)?;
     let model = config
         .as_ref()
-        .and_then(|c| c.models.iter().find(|m| m.name == candidate.model.name).cloned())
+        .and_then(|c| {
+            c.models
+                .iter()
+                .find(|m| m.name == candidate.model.name)
+                .cloned()
+        })
         .unwrap_or_else(|| ModelConfig::named(&candidate.model.name, &candidate.model.path));
     let criteria = match &config {
         Some(c) => c.criteria_for(&model),
         None => Default::default(),
     };
-    let measured = Measured { candidate, base: None };
-    let judged = gate::judge(&model, &criteria, &measured, Some(&baseline), &args.baseline);
-    let comparison = compare::finalize(vec![judged], criteria.significance, false, results::now_rfc3339());
+    let measured = Measured {
+        candidate,
+        base: None,
+    };
+    let judged = gate::judge(
+        &model,
+        &criteria,
+        &measured,
+        Some(&baseline),
+        &args.baseline,
+    );
+    let comparison = compare::finalize(
+        vec![judged],
+        criteria.significance,
+        false,
+        results::now_rfc3339(),
+    );
     finish_comparison(&comparison, args.json.as_deref(), None)
 }
 
 /// `modelgate gate`.
 pub fn gate(global: &GlobalArgs, args: &GateArgs) -> Result<Verdict> {
     let config = GateConfig::load(&args.config)?;
-    let root = args.config.parent().filter(|p| !p.as_os_str().is_empty()).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    let root = args
+        .config
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
     let options = GateOptions {
         root,
         allow_new: args.allow_new,
@@ -186,8 +221,13 @@ pub fn gate(global: &GlobalArgs, args: &GateArgs) -> Result<Verdict> {
     let runtime = if options.from_results.is_some() {
         None
     } else {
-        let provider = options.provider.unwrap_or_else(|| config.models[0].bench.ep);
-        let session = crate::runtime::SessionSettings { provider, ..Default::default() };
+        let provider = options
+            .provider
+            .unwrap_or_else(|| config.models[0].bench.ep);
+        let session = crate::runtime::SessionSettings {
+            provider,
+            ..Default::default()
+        };
         Some(load_runtime(global, &session)?)
     };
     let mut progress = progress_bar();
@@ -196,7 +236,11 @@ pub fn gate(global: &GlobalArgs, args: &GateArgs) -> Result<Verdict> {
 }
 
 /// Prints the verdict table and writes the comparison JSON and report.
-fn finish_comparison(comparison: &Comparison, json: Option<&Path>, report: Option<&Path>) -> Result<Verdict> {
+fn finish_comparison(
+    comparison: &Comparison,
+    json: Option<&Path>,
+    report: Option<&Path>,
+) -> Result<Verdict> {
     print!("{}", terminal::comparison_table(comparison));
     if let Some(path) = json {
         results::write_json_atomic(path, comparison)?;
@@ -216,18 +260,24 @@ pub async fn comment(args: &CommentArgs) -> Result<()> {
     let body = std::fs::read_to_string(&args.body_file)
         .with_context(|| format!("cannot read --body-file {}", args.body_file.display()))?;
     let token = std::env::var("GITHUB_TOKEN").unwrap_or_default();
-    let api = std::env::var("GITHUB_API_URL").ok().filter(|s| !s.is_empty());
+    let api = std::env::var("GITHUB_API_URL")
+        .ok()
+        .filter(|s| !s.is_empty());
     let api = api.as_deref().unwrap_or(crate::github::DEFAULT_API_ROOT);
     let mut client = crate::github::GithubClient::new(api, &token)?;
     if let Some(author) = &args.author {
         client = client.with_comment_author(author);
     }
-    if let (Ok(server), Ok(repository), Ok(run)) =
-        (std::env::var("GITHUB_SERVER_URL"), std::env::var("GITHUB_REPOSITORY"), std::env::var("GITHUB_RUN_ID"))
-    {
+    if let (Ok(server), Ok(repository), Ok(run)) = (
+        std::env::var("GITHUB_SERVER_URL"),
+        std::env::var("GITHUB_REPOSITORY"),
+        std::env::var("GITHUB_RUN_ID"),
+    ) {
         client = client.with_full_report_url(&format!("{server}/{repository}/actions/runs/{run}"));
     }
-    let outcome = client.upsert_sticky_comment(&repo, args.pr, &body, crate::report::COMMENT_MARKER).await?;
+    let outcome = client
+        .upsert_sticky_comment(&repo, args.pr, &body, crate::report::COMMENT_MARKER)
+        .await?;
     let action = match outcome.action {
         crate::github::CommentAction::Created => "created",
         crate::github::CommentAction::Updated => "updated",
@@ -243,8 +293,11 @@ pub async fn comment(args: &CommentArgs) -> Result<()> {
 fn publish_to_actions(args: &CommentArgs, body: &str, url: &str) -> Result<()> {
     let comparison: Option<Comparison> = match &args.comparison {
         Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read --comparison {}", path.display()))?;
-            Some(serde_json::from_str(&text).with_context(|| format!("--comparison {} is not a comparison file", path.display()))?)
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read --comparison {}", path.display()))?;
+            Some(serde_json::from_str(&text).with_context(|| {
+                format!("--comparison {} is not a comparison file", path.display())
+            })?)
         }
         None => None,
     };
@@ -253,21 +306,50 @@ fn publish_to_actions(args: &CommentArgs, body: &str, url: &str) -> Result<()> {
             Some(c) => crate::report::render(c, crate::report::Kind::Summary, None)?,
             None => body.to_string(),
         };
-        crate::actions::append_step_summary(Path::new(&path), &summary).context("cannot write GITHUB_STEP_SUMMARY")?;
+        crate::actions::append_step_summary(Path::new(&path), &summary)
+            .context("cannot write GITHUB_STEP_SUMMARY")?;
     }
-    let verdict = comparison.as_ref().map(|c| c.verdict.label()).unwrap_or("unknown");
+    let verdict = comparison
+        .as_ref()
+        .map(|c| c.verdict.label())
+        .unwrap_or("unknown");
     if let Some(path) = std::env::var_os("GITHUB_OUTPUT") {
         let report = args.body_file.display().to_string();
-        crate::actions::write_outputs(Path::new(&path), &[("verdict", verdict), ("report-path", &report), ("comment-url", url)])
-            .context("cannot write GITHUB_OUTPUT")?;
+        crate::actions::write_outputs(
+            Path::new(&path),
+            &[
+                ("verdict", verdict),
+                ("report-path", &report),
+                ("comment-url", url),
+            ],
+        )
+        .context("cannot write GITHUB_OUTPUT")?;
     }
     for model in comparison.iter().flat_map(|c| &c.models) {
-        for criterion in model.criteria.iter().filter(|c| c.status == compare::Status::Fail) {
+        for criterion in model
+            .criteria
+            .iter()
+            .filter(|c| c.status == compare::Status::Fail)
+        {
             let title = format!("modelgate: {} {}", model.name, criterion.name);
-            println!("{}", crate::actions::error_annotation(&title, &criterion.detail, Some(&model.candidate_path)));
+            println!(
+                "{}",
+                crate::actions::error_annotation(
+                    &title,
+                    &criterion.detail,
+                    Some(&model.candidate_path)
+                )
+            );
         }
         if let Some(error) = &model.error {
-            println!("{}", crate::actions::error_annotation(&format!("modelgate: {}", model.name), error, None));
+            println!(
+                "{}",
+                crate::actions::error_annotation(
+                    &format!("modelgate: {}", model.name),
+                    error,
+                    None
+                )
+            );
         }
     }
     Ok(())

@@ -14,9 +14,9 @@ use crate::bench::BenchSettings;
 use crate::config::GateConfig;
 use crate::dataset::DatasetOptions;
 use crate::eval::EvalSettings;
+use crate::model::{parse_shape, ShapeRequest};
 use crate::postprocess::Postprocess;
 use crate::preprocess::Preprocess;
-use crate::model::{parse_shape, ShapeRequest};
 use crate::runtime::{OptLevel, Provider, SessionSettings};
 
 /// Gate pull requests that change ONNX models: benchmark, validate, compare, report.
@@ -46,7 +46,7 @@ pub enum Command {
     /// Benchmark a model's latency on ONNX Runtime.
     Bench(BenchArgs),
     /// Evaluate a model on labeled data through real pre- and postprocessing.
-    Eval(EvalArgs),
+    Eval(Box<EvalArgs>),
     /// Compare two results files (baseline and candidate) and give a verdict.
     Compare(CompareArgs),
     /// Bench, eval and compare every model in the gate config against its baseline.
@@ -55,8 +55,18 @@ pub enum Command {
     Comment(CommentArgs),
     /// Show the ONNX Runtime library modelgate loads (fetching it if needed) and this machine.
     Env,
-    /// Print the JSON Schema of the results file.
-    Schema,
+    /// Print the JSON Schema of the results file (or of the comparison file).
+    Schema {
+        /// Which file: results (also baselines) or comparison.
+        #[arg(value_enum, default_value = "results")]
+        file: SchemaFile,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SchemaFile {
+    Results,
+    Comparison,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -325,16 +335,26 @@ impl EvalArgs {
             let root = config.parent().unwrap_or(Path::new("."));
             let Some(model) = gate.models.iter().find(|m| &m.name == name) else {
                 let names: Vec<&str> = gate.models.iter().map(|m| m.name.as_str()).collect();
-                bail!("--model-name {name}: no such model in {}; its models are: {}", config.display(), names.join(", "));
+                bail!(
+                    "--model-name {name}: no such model in {}; its models are: {}",
+                    config.display(),
+                    names.join(", ")
+                );
             };
             let Some(dataset) = &model.dataset else {
                 bail!("--model-name {name}: the model has no [models.dataset] in {}; add one or pass --dataset", config.display());
             };
             let Some(postprocess) = model.postprocess.clone() else {
-                bail!("--model-name {name}: the model has no [models.postprocess] in {}; add one", config.display());
+                bail!(
+                    "--model-name {name}: the model has no [models.postprocess] in {}; add one",
+                    config.display()
+                );
             };
             return Ok(EvalSettings {
-                dataset: self.dataset.clone().unwrap_or_else(|| root.join(&dataset.path)),
+                dataset: self
+                    .dataset
+                    .clone()
+                    .unwrap_or_else(|| root.join(&dataset.path)),
                 options: dataset.options.clone(),
                 preprocess: model.preprocess.clone(),
                 postprocess,
@@ -365,7 +385,11 @@ impl EvalArgs {
             if let Some(size) = &self.crop {
                 pre["center_crop"] = json!(parse_size("--crop", size)?);
             }
-            for (key, value) in [("filter", &self.filter), ("layout", &self.layout), ("dtype", &self.input_dtype)] {
+            for (key, value) in [
+                ("filter", &self.filter),
+                ("layout", &self.layout),
+                ("dtype", &self.input_dtype),
+            ] {
                 if let Some(v) = value {
                     pre[key] = json!(v);
                 }
@@ -375,7 +399,10 @@ impl EvalArgs {
             }
             pre["mean"] = json!(self.mean);
             pre["std"] = json!(self.std);
-            let pre: Preprocess = from_flags("--color/--resize/--crop/--filter/--layout/--input-dtype", pre)?;
+            let pre: Preprocess = from_flags(
+                "--color/--resize/--crop/--filter/--layout/--input-dtype",
+                pre,
+            )?;
             pre.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
             Some(pre)
         } else {
@@ -393,7 +420,13 @@ impl EvalArgs {
         }
         let postprocess: Postprocess = from_flags("--activation", post)?;
         postprocess.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
-        Ok(EvalSettings { dataset: dataset.clone(), options, preprocess, postprocess, batch: self.batch })
+        Ok(EvalSettings {
+            dataset: dataset.clone(),
+            options,
+            preprocess,
+            postprocess,
+            batch: self.batch,
+        })
     }
 }
 
@@ -408,7 +441,8 @@ fn parse_size(flag: &str, text: &str) -> Result<[u32; 2]> {
         .split_once(['x', 'X'])
         .and_then(|(w, h)| Some([w.trim().parse::<u32>().ok()?, h.trim().parse::<u32>().ok()?]))
         .filter(|[w, h]| *w > 0 && *h > 0);
-    parsed.ok_or_else(|| anyhow::anyhow!("{flag} {text}: expected WIDTHxHEIGHT, e.g. {flag} 224x224"))
+    parsed
+        .ok_or_else(|| anyhow::anyhow!("{flag} {text}: expected WIDTHxHEIGHT, e.g. {flag} 224x224"))
 }
 
 /// Parses `--shape NAME=DIMS` and `--dim SYMBOL=N`.

@@ -177,18 +177,30 @@ impl CriteriaOverrides {
     /// These overrides laid over `base`.
     pub fn over(&self, base: &Criteria) -> Criteria {
         Criteria {
-            max_p50_regression_pct: self.max_p50_regression_pct.unwrap_or(base.max_p50_regression_pct),
-            max_p95_regression_pct: self.max_p95_regression_pct.unwrap_or(base.max_p95_regression_pct),
-            max_p99_regression_pct: self.max_p99_regression_pct.unwrap_or(base.max_p99_regression_pct),
-            max_accuracy_drop_pts: self.max_accuracy_drop_pts.unwrap_or(base.max_accuracy_drop_pts),
+            max_p50_regression_pct: self
+                .max_p50_regression_pct
+                .unwrap_or(base.max_p50_regression_pct),
+            max_p95_regression_pct: self
+                .max_p95_regression_pct
+                .unwrap_or(base.max_p95_regression_pct),
+            max_p99_regression_pct: self
+                .max_p99_regression_pct
+                .unwrap_or(base.max_p99_regression_pct),
+            max_accuracy_drop_pts: self
+                .max_accuracy_drop_pts
+                .unwrap_or(base.max_accuracy_drop_pts),
             max_recall_drop_pts: self.max_recall_drop_pts.unwrap_or(base.max_recall_drop_pts),
             min_recall: self.min_recall.or(base.min_recall),
             max_p95_ms: self.max_p95_ms.or(base.max_p95_ms),
             max_peak_memory_mb: self.max_peak_memory_mb.or(base.max_peak_memory_mb),
             min_throughput: self.min_throughput.or(base.min_throughput),
             significance: self.significance.unwrap_or(base.significance),
-            min_latency_improvement_pct: self.min_latency_improvement_pct.or(base.min_latency_improvement_pct),
-            require_identical_predictions: self.require_identical_predictions.unwrap_or(base.require_identical_predictions),
+            min_latency_improvement_pct: self
+                .min_latency_improvement_pct
+                .or(base.min_latency_improvement_pct),
+            require_identical_predictions: self
+                .require_identical_predictions
+                .unwrap_or(base.require_identical_predictions),
         }
     }
 
@@ -202,7 +214,10 @@ impl CriteriaOverrides {
             ("max_p95_ms", self.max_p95_ms),
             ("max_peak_memory_mb", self.max_peak_memory_mb),
             ("min_throughput", self.min_throughput),
-            ("min_latency_improvement_pct", self.min_latency_improvement_pct),
+            (
+                "min_latency_improvement_pct",
+                self.min_latency_improvement_pct,
+            ),
         ];
         for (key, value) in non_negative {
             if let Some(v) = value {
@@ -257,21 +272,27 @@ impl GateConfig {
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<GateConfig> {
         let text = std::fs::read_to_string(path).with_context(|| {
-            format!("cannot read gate config {}; create it or pass --config PATH", path.display())
+            format!(
+                "cannot read gate config {}; create it or pass --config PATH",
+                path.display()
+            )
         })?;
         Self::parse(&text).with_context(|| format!("gate config {}", path.display()))
     }
 
     /// Parses and validates config text.
     pub fn parse(text: &str) -> Result<GateConfig> {
-        let config: GateConfig = toml::from_str(text).map_err(|e| anyhow::anyhow!("{}", one_line(&e.to_string())))?;
+        let config: GateConfig =
+            toml::from_str(text).map_err(|e| anyhow::anyhow!("{}", one_line(&e.to_string())))?;
         config.validate()?;
         Ok(config)
     }
 
     /// Criteria for one model: built-in defaults, then the file's `[criteria]`, then the model's.
     pub fn criteria_for(&self, model: &ModelConfig) -> Criteria {
-        model.criteria.over(&self.criteria.over(&Criteria::builtin()))
+        model
+            .criteria
+            .over(&self.criteria.over(&Criteria::builtin()))
     }
 
     fn validate(&self) -> Result<()> {
@@ -282,7 +303,12 @@ impl GateConfig {
         let mut seen = std::collections::BTreeSet::new();
         for model in &self.models {
             let prefix = format!("models `{}`: ", model.name);
-            if model.name.is_empty() || !model.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+            if model.name.is_empty()
+                || !model
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            {
                 bail!("models.name = {:?}: use letters, digits, '-', '_' or '.' (it names baselines/<name>.json)", model.name);
             }
             if !seen.insert(&model.name) {
@@ -297,7 +323,10 @@ impl GateConfig {
                 bail!("{prefix}bench.iterations = 0: at least one timed run is needed");
             }
             if !bench.max_time_s.is_finite() || bench.max_time_s <= 0.0 {
-                bail!("{prefix}bench.max_time_s = {}: must be more than 0 seconds", bench.max_time_s);
+                bail!(
+                    "{prefix}bench.max_time_s = {}: must be more than 0 seconds",
+                    bench.max_time_s
+                );
             }
             if let Some(batch) = bench.batch.filter(|b| *b < 1) {
                 bail!("{prefix}bench.batch = {batch}: must be at least 1");
@@ -308,10 +337,12 @@ impl GateConfig {
                 }
             }
             if let Some(pre) = &model.preprocess {
-                pre.validate().map_err(|e| anyhow::anyhow!("{prefix}preprocess: {e}"))?;
+                pre.validate()
+                    .map_err(|e| anyhow::anyhow!("{prefix}preprocess: {e}"))?;
             }
             if let Some(post) = &model.postprocess {
-                post.validate().map_err(|e| anyhow::anyhow!("{prefix}postprocess: {e}"))?;
+                post.validate()
+                    .map_err(|e| anyhow::anyhow!("{prefix}postprocess: {e}"))?;
             }
         }
         Ok(())
@@ -319,14 +350,19 @@ impl GateConfig {
 }
 
 fn one_line(text: &str) -> String {
-    text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('|')).collect::<Vec<_>>().join(" ")
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('|'))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const MINIMAL: &str = "[[models]]\nname = \"digits\"\ncandidate = \"models/digits_fp32.onnx\"\n";
+    const MINIMAL: &str =
+        "[[models]]\nname = \"digits\"\ncandidate = \"models/digits_fp32.onnx\"\n";
 
     #[test]
     fn defaults_and_layered_overrides() {
@@ -338,23 +374,44 @@ mod tests {
         assert_eq!(criteria.max_recall_drop_pts, 0.5);
         assert_eq!(criteria.min_recall, Some(0.9));
         assert_eq!(criteria.significance, 0.05);
-        assert_eq!(config.models[0].baseline_path(Path::new("/repo")), Path::new("/repo/baselines/digits.json"));
+        assert_eq!(
+            config.models[0].baseline_path(Path::new("/repo")),
+            Path::new("/repo/baselines/digits.json")
+        );
         assert_eq!(config.models[0].bench.iterations, 1000);
     }
 
     #[test]
     fn unknown_keys_and_bad_values_name_the_key() {
         let cases = [
-            (format!("{MINIMAL}[models.criteria]\nmax_p59_regression_pct = 1.0\n"), "max_p59_regression_pct"),
+            (
+                format!("{MINIMAL}[models.criteria]\nmax_p59_regression_pct = 1.0\n"),
+                "max_p59_regression_pct",
+            ),
             (format!("{MINIMAL}colour = 1\n"), "colour"),
-            (format!("{MINIMAL}[models.criteria]\nmin_recall = 95\n"), "criteria.min_recall = 95"),
-            (format!("{MINIMAL}[models.criteria]\nsignificance = 0\n"), "criteria.significance = 0"),
-            (format!("{MINIMAL}[models.criteria]\nmax_p50_regression_pct = -1\n"), "max_p50_regression_pct = -1"),
-            (format!("{MINIMAL}[models.bench]\niterations = 0\n"), "bench.iterations = 0"),
+            (
+                format!("{MINIMAL}[models.criteria]\nmin_recall = 95\n"),
+                "criteria.min_recall = 95",
+            ),
+            (
+                format!("{MINIMAL}[models.criteria]\nsignificance = 0\n"),
+                "criteria.significance = 0",
+            ),
+            (
+                format!("{MINIMAL}[models.criteria]\nmax_p50_regression_pct = -1\n"),
+                "max_p50_regression_pct = -1",
+            ),
+            (
+                format!("{MINIMAL}[models.bench]\niterations = 0\n"),
+                "bench.iterations = 0",
+            ),
             (format!("{MINIMAL}[models.bench]\nep = \"gpu\"\n"), "gpu"),
             (format!("{MINIMAL}{MINIMAL}"), "appears twice"),
             ("[criteria]\n".to_string(), "no [[models]]"),
-            ("[[models]]\nname = \"a b\"\ncandidate = \"x.onnx\"\n".to_string(), "models.name"),
+            (
+                "[[models]]\nname = \"a b\"\ncandidate = \"x.onnx\"\n".to_string(),
+                "models.name",
+            ),
         ];
         for (text, expected) in cases {
             let err = format!("{:#}", GateConfig::parse(&text).unwrap_err());

@@ -319,7 +319,13 @@ fn class_index(label: &str, location: &str, classes: &[String]) -> Result<usize,
     classes
         .iter()
         .position(|c| c == label)
-        .or_else(|| label.trim().parse::<usize>().ok().filter(|i| *i < classes.len()))
+        .or_else(|| {
+            label
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|i| *i < classes.len())
+        })
         .ok_or_else(|| DatasetError::UnknownLabel {
             location: location.to_string(),
             label: label.to_string(),
@@ -354,8 +360,13 @@ mod tests {
         assert_eq!(class_index("malignant", "f line 2", &names).unwrap(), 1);
         assert_eq!(class_index("1", "f line 2", &names).unwrap(), 1);
         assert_eq!(class_index("0", "f line 2", &names).unwrap(), 0);
-        let err = class_index("2", "f line 9", &names).unwrap_err().to_string();
-        assert!(err.contains("f line 9") && err.contains("[benign, malignant]"), "{err}");
+        let err = class_index("2", "f line 9", &names)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("f line 9") && err.contains("[benign, malignant]"),
+            "{err}"
+        );
     }
 
     #[test]

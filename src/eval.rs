@@ -82,19 +82,39 @@ pub struct EvalSettings {
 pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
 
 /// Evaluates an open model on a dataset.
-pub fn run(model: &mut LoadedModel, settings: &EvalSettings, progress: Progress) -> Result<EvalResult> {
-    let data = dataset::load_dataset(&settings.dataset, &settings.options, settings.postprocess.class_names.as_deref())?;
+pub fn run(
+    model: &mut LoadedModel,
+    settings: &EvalSettings,
+    progress: Progress,
+) -> Result<EvalResult> {
+    let data = dataset::load_dataset(
+        &settings.dataset,
+        &settings.options,
+        settings.postprocess.class_names.as_deref(),
+    )?;
     if data.samples.is_empty() {
-        bail!("dataset {} has no samples; point --dataset at labeled data", settings.dataset.display());
+        bail!(
+            "dataset {} has no samples; point --dataset at labeled data",
+            settings.dataset.display()
+        );
     }
     let post = Postprocessor::new(&settings.postprocess, &data.classes)?;
-    let input = model.spec.inputs.first().context("the model has no inputs")?.clone();
+    let input = model
+        .spec
+        .inputs
+        .first()
+        .context("the model has no inputs")?
+        .clone();
     if model.spec.inputs.len() > 1 {
-        bail!("the model has {} inputs; modelgate eval feeds models with one input", model.spec.inputs.len());
+        bail!(
+            "the model has {} inputs; modelgate eval feeds models with one input",
+            model.spec.inputs.len()
+        );
     }
     let batch = settings.batch.max(1);
     let started = Instant::now();
-    let (mut pre_time, mut infer_time, mut post_time) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+    let (mut pre_time, mut infer_time, mut post_time) =
+        (Duration::ZERO, Duration::ZERO, Duration::ZERO);
     let mut records = Vec::with_capacity(data.samples.len());
     let total = data.samples.len() as u64;
     for chunk in data.samples.chunks(batch) {
@@ -107,11 +127,18 @@ pub fn run(model: &mut LoadedModel, settings: &EvalSettings, progress: Progress)
             ElemType::Float32 => TensorData::F32(values),
             ElemType::Float16 => TensorData::F16(preprocess::to_f16(&values)),
             ElemType::Uint8 => TensorData::U8(preprocess::to_u8(&values)),
-            ref other => bail!("input `{}` is {other:?}; modelgate eval feeds float32, float16 or uint8 inputs", input.name),
+            ref other => bail!(
+                "input `{}` is {other:?}; modelgate eval feeds float32, float16 or uint8 inputs",
+                input.name
+            ),
         };
         let t1 = Instant::now();
         let output = model
-            .run_batch(vec![Feed { name: input.name.clone(), shape, data: data_typed }])
+            .run_batch(vec![Feed {
+                name: input.name.clone(),
+                shape,
+                data: data_typed,
+            }])
             .with_context(|| format!("batch starting at sample {}", chunk[0].id))?;
         let t2 = Instant::now();
         let ids: Vec<&str> = chunk.iter().map(|s| s.id.as_str()).collect();
@@ -134,7 +161,8 @@ pub fn run(model: &mut LoadedModel, settings: &EvalSettings, progress: Progress)
     let labels: Vec<usize> = records.iter().map(|r| r.label).collect();
     let preds: Vec<usize> = records.iter().map(|r| r.pred).collect();
     let scores: Vec<Vec<f32>> = records.iter().map(|r| r.scores.clone()).collect();
-    let metrics = metrics::classification_metrics(&labels, &preds, &scores, &data.classes, post.positive())?;
+    let metrics =
+        metrics::classification_metrics(&labels, &preds, &scores, &data.classes, post.positive())?;
     let n = records.len() as f64;
     Ok(EvalResult {
         dataset: DatasetInfo {
@@ -148,7 +176,11 @@ pub fn run(model: &mut LoadedModel, settings: &EvalSettings, progress: Progress)
         batch_size: batch,
         metrics,
         stages: stage_breakdown([pre_time, infer_time, post_time], n),
-        throughput_samples_per_s: if wall_time_s > 0.0 { n / wall_time_s } else { 0.0 },
+        throughput_samples_per_s: if wall_time_s > 0.0 {
+            n / wall_time_s
+        } else {
+            0.0
+        },
         wall_time_s,
         samples: records,
     })
@@ -163,7 +195,9 @@ fn input_shape(
     per_sample: usize,
 ) -> Result<Vec<i64>> {
     let n = chunk.len();
-    let images = chunk.first().is_some_and(|s| matches!(s.input, dataset::SampleInput::Image(_)));
+    let images = chunk
+        .first()
+        .is_some_and(|s| matches!(s.input, dataset::SampleInput::Image(_)));
     if images {
         if let Some(shape) = preprocess.and_then(|p| preprocess::batch_shape(p, n)) {
             return Ok(shape.iter().map(|d| *d as i64).collect());
@@ -199,13 +233,27 @@ fn input_shape(
 /// Per-sample stage times and the bottleneck rule ML engineers use: a stage over 50 % of the time
 /// is the primary bottleneck, one between 20 % and 50 % a secondary one.
 pub fn stage_breakdown(times: [Duration; 3], samples: f64) -> StageBreakdown {
-    let ms: Vec<f64> = times.iter().map(|t| t.as_secs_f64() * 1000.0 / samples.max(1.0)).collect();
+    let ms: Vec<f64> = times
+        .iter()
+        .map(|t| t.as_secs_f64() * 1000.0 / samples.max(1.0))
+        .collect();
     let total: f64 = ms.iter().sum();
-    let pct: Vec<f64> = ms.iter().map(|m| if total > 0.0 { m / total * 100.0 } else { 0.0 }).collect();
+    let pct: Vec<f64> = ms
+        .iter()
+        .map(|m| if total > 0.0 { m / total * 100.0 } else { 0.0 })
+        .collect();
     let names = ["preprocessing", "inference", "postprocessing"];
-    let primary_bottleneck = names.iter().zip(&pct).find(|(_, p)| **p > 50.0).map(|(n, _)| n.to_string());
-    let secondary_bottlenecks =
-        names.iter().zip(&pct).filter(|(_, p)| (20.0..=50.0).contains(*p)).map(|(n, _)| n.to_string()).collect();
+    let primary_bottleneck = names
+        .iter()
+        .zip(&pct)
+        .find(|(_, p)| **p > 50.0)
+        .map(|(n, _)| n.to_string());
+    let secondary_bottlenecks = names
+        .iter()
+        .zip(&pct)
+        .filter(|(_, p)| (20.0..=50.0).contains(*p))
+        .map(|(n, _)| n.to_string())
+        .collect();
     StageBreakdown {
         preprocess_ms_per_sample: ms[0],
         inference_ms_per_sample: ms[1],
@@ -230,11 +278,21 @@ mod tests {
 
     #[test]
     fn bottleneck_rule_follows_the_50_and_20_percent_lines() {
-        let ms = |a: u64, b: u64, c: u64| [Duration::from_millis(a), Duration::from_millis(b), Duration::from_millis(c)];
+        let ms = |a: u64, b: u64, c: u64| {
+            [
+                Duration::from_millis(a),
+                Duration::from_millis(b),
+                Duration::from_millis(c),
+            ]
+        };
         let cases = [
             (ms(60, 30, 10), Some("preprocessing"), vec!["inference"]),
             (ms(10, 80, 10), Some("inference"), vec![]),
-            (ms(40, 40, 20), None, vec!["preprocessing", "inference", "postprocessing"]),
+            (
+                ms(40, 40, 20),
+                None,
+                vec!["preprocessing", "inference", "postprocessing"],
+            ),
             (ms(0, 0, 0), None, vec![]),
         ];
         for (times, primary, secondary) in cases {

@@ -43,18 +43,33 @@ pub struct Measured {
 }
 
 /// Runs the gate over every model. `runtime` is None only with `from_results`.
-pub fn run(config: &GateConfig, runtime: Option<&Runtime>, options: &GateOptions, progress: bench::Progress) -> Comparison {
+pub fn run(
+    config: &GateConfig,
+    runtime: Option<&Runtime>,
+    options: &GateOptions,
+    progress: bench::Progress,
+) -> Comparison {
     let mut models = Vec::new();
     let mut significance = crate::config::Criteria::default().significance;
     for model in &config.models {
         let criteria = config.criteria_for(model);
         significance = criteria.significance;
-        let comparison = gate_model(model, &criteria, runtime, options, progress).unwrap_or_else(|e| {
-            ModelComparison::failed(&model.name, &model.candidate.display().to_string(), format!("{e:#}"))
-        });
+        let comparison =
+            gate_model(model, &criteria, runtime, options, progress).unwrap_or_else(|e| {
+                ModelComparison::failed(
+                    &model.name,
+                    &model.candidate.display().to_string(),
+                    format!("{e:#}"),
+                )
+            });
         models.push(comparison);
     }
-    compare::finalize(models, significance, options.allow_new, results::now_rfc3339())
+    compare::finalize(
+        models,
+        significance,
+        options.allow_new,
+        results::now_rfc3339(),
+    )
 }
 
 fn gate_model(
@@ -78,7 +93,13 @@ fn gate_model(
     if let Some(dir) = &options.results_dir {
         write_measured(dir, &model.name, &measured)?;
     }
-    Ok(judge(model, criteria, &measured, baseline.as_ref(), &baseline_path))
+    Ok(judge(
+        model,
+        criteria,
+        &measured,
+        baseline.as_ref(),
+        &baseline_path,
+    ))
 }
 
 /// Compares measured results with the base (A/B) or the committed baseline.
@@ -96,44 +117,77 @@ pub fn judge(
     let (source, base_samples): (LatencySource, &[f64]) = match (&measured.base, baseline) {
         (Some(base), _) => (
             LatencySource::SameRunnerAb,
-            base.bench.as_ref().and_then(BenchResult::primary).map(|r| r.samples_ms.as_slice()).unwrap_or(&[]),
+            base.bench
+                .as_ref()
+                .and_then(BenchResult::primary)
+                .map(|r| r.samples_ms.as_slice())
+                .unwrap_or(&[]),
         ),
-        (None, Some(baseline)) => match baseline.environment.hardware_difference(&candidate.environment) {
+        (None, Some(baseline)) => match baseline
+            .environment
+            .hardware_difference(&candidate.environment)
+        {
             None => (
                 LatencySource::CommittedBaseline,
-                baseline.bench.as_ref().and_then(BenchResult::primary).map(|r| r.samples_ms.as_slice()).unwrap_or(&[]),
+                baseline
+                    .bench
+                    .as_ref()
+                    .and_then(BenchResult::primary)
+                    .map(|r| r.samples_ms.as_slice())
+                    .unwrap_or(&[]),
             ),
-            Some(reason) => (LatencySource::NotComparable { reason: format!("different hardware ({reason})") }, &[]),
+            Some(reason) => (
+                LatencySource::NotComparable {
+                    reason: format!("different hardware ({reason})"),
+                },
+                &[],
+            ),
         },
         (None, None) => (LatencySource::None, &[]),
     };
     let cand_samples = cand_run.map(|r| r.samples_ms.as_slice()).unwrap_or(&[]);
-    let seed = u64::from_str_radix(candidate.model.sha256.get(..12).unwrap_or("0"), 16).unwrap_or(0);
-    let input = LatencyInput { baseline_ms: base_samples, candidate_ms: cand_samples, source: source.clone(), seed };
+    let seed =
+        u64::from_str_radix(candidate.model.sha256.get(..12).unwrap_or("0"), 16).unwrap_or(0);
+    let input = LatencyInput {
+        baseline_ms: base_samples,
+        candidate_ms: cand_samples,
+        source: source.clone(),
+        seed,
+    };
     let (mut criteria_list, latency) = if cand_run.is_some() {
         compare::compare_latency(&input, criteria, &mut tests)
     } else {
         (vec![], None)
     };
 
-    let base_eval: Option<&EvalResult> =
-        measured.base.as_ref().and_then(|b| b.eval.as_ref()).or_else(|| baseline.and_then(|b| b.eval.as_ref()));
+    let base_eval: Option<&EvalResult> = measured
+        .base
+        .as_ref()
+        .and_then(|b| b.eval.as_ref())
+        .or_else(|| baseline.and_then(|b| b.eval.as_ref()));
     let mut accuracy = None;
     let mut error = None;
     if let Some(cand_eval) = &candidate.eval {
         match base_eval {
-            Some(base_eval) => match compare::compare_accuracy(base_eval, cand_eval, criteria, &mut tests) {
-                Ok((comparison, list)) => {
-                    accuracy = Some(comparison);
-                    criteria_list.extend(list);
+            Some(base_eval) => {
+                match compare::compare_accuracy(base_eval, cand_eval, criteria, &mut tests) {
+                    Ok((comparison, list)) => {
+                        accuracy = Some(comparison);
+                        criteria_list.extend(list);
+                    }
+                    Err(e) => error = Some(format!("{e:#}")),
                 }
-                Err(e) => error = Some(format!("{e:#}")),
-            },
-            None => notes.push("no baseline evaluation: accuracy and recall are not compared".into()),
+            }
+            None => {
+                notes.push("no baseline evaluation: accuracy and recall are not compared".into())
+            }
         }
         criteria_list.extend(compare::recall_floor(cand_eval, criteria));
     }
-    let peak_mb = candidate.bench.as_ref().map(|b| b.memory.peak_rss_bytes as f64 / (1024.0 * 1024.0));
+    let peak_mb = candidate
+        .bench
+        .as_ref()
+        .map(|b| b.memory.peak_rss_bytes as f64 / (1024.0 * 1024.0));
     criteria_list.extend(compare::absolute_criteria(
         criteria,
         cand_run.map(|r| r.summary.p95_ms),
@@ -188,11 +242,21 @@ fn measure(
     let candidate_path = options.root.join(&model.candidate);
     crate::app::check_model_file(&candidate_path)?;
     let settings = bench_settings(model, options);
-    let shapes = ShapeRequest { shapes: model.bench.shapes.clone(), dims: model.bench.dims.clone() };
+    let shapes = ShapeRequest {
+        shapes: model.bench.shapes.clone(),
+        dims: model.bench.dims.clone(),
+    };
     let base_file = base_model_file(model, &options.root)?;
     let (cand_bench, base_bench, spec, base_spec) = match &base_file {
         Some(base) => {
-            let mut ab = AbPair::open(runtime, base.path(), &candidate_path, &settings, &shapes, model.bench.batch)?;
+            let mut ab = AbPair::open(
+                runtime,
+                base.path(),
+                &candidate_path,
+                &settings,
+                &shapes,
+                model.bench.batch,
+            )?;
             adaptive_ab(&mut ab, model, criteria, progress)?;
             let (spec, base_spec) = (ab.candidate_spec().clone(), ab.base_spec().clone());
             let (base_bench, cand_bench) = ab.into_results()?;
@@ -204,12 +268,24 @@ fn measure(
         }
     };
     let provider = settings.session.provider.name();
-    let mut candidate = results::new_results(&runtime.library, &candidate_path, Some(&model.name), provider, spec)?;
+    let mut candidate = results::new_results(
+        &runtime.library,
+        &candidate_path,
+        Some(&model.name),
+        provider,
+        spec,
+    )?;
     candidate.bench = Some(cand_bench);
     candidate.eval = evaluate(model, runtime, &candidate_path, &settings.session, options)?;
     let base = match (base_file, base_bench, base_spec) {
         (Some(file), Some(bench), Some(spec)) => {
-            let mut base = results::new_results(&runtime.library, file.path(), Some(&model.name), provider, spec)?;
+            let mut base = results::new_results(
+                &runtime.library,
+                file.path(),
+                Some(&model.name),
+                provider,
+                spec,
+            )?;
             base.model.path = file.label.clone();
             base.bench = Some(bench);
             base.eval = evaluate(model, runtime, file.path(), &settings.session, options)?;
@@ -225,7 +301,12 @@ const MAX_ADAPTIVE_RUNS: u64 = 200_000;
 
 /// Times A/B blocks until no latency criterion is inconclusive or the model's time budget
 /// (timing and analysis together) is spent.
-fn adaptive_ab(ab: &mut AbPair, model: &ModelConfig, criteria: &Criteria, progress: bench::Progress) -> Result<()> {
+fn adaptive_ab(
+    ab: &mut AbPair,
+    model: &ModelConfig,
+    criteria: &Criteria,
+    progress: bench::Progress,
+) -> Result<()> {
     let started = Instant::now();
     ab.extend(model.bench.iterations, progress)?;
     while started.elapsed().as_secs_f64() < model.bench.min_time_s {
@@ -233,7 +314,12 @@ fn adaptive_ab(ab: &mut AbPair, model: &ModelConfig, criteria: &Criteria, progre
     }
     loop {
         let (base, cand) = ab.samples_ms();
-        let input = LatencyInput { baseline_ms: &base, candidate_ms: &cand, source: LatencySource::SameRunnerAb, seed: 1 };
+        let input = LatencyInput {
+            baseline_ms: &base,
+            candidate_ms: &cand,
+            source: LatencySource::SameRunnerAb,
+            seed: 1,
+        };
         let mut tests = Vec::new();
         let checked = Instant::now();
         let (list, _) = compare::compare_latency(&input, criteria, &mut tests);
@@ -265,7 +351,9 @@ fn evaluate(
     session: &SessionSettings,
     options: &GateOptions,
 ) -> Result<Option<EvalResult>> {
-    let Some(dataset) = &model.dataset else { return Ok(None) };
+    let Some(dataset) = &model.dataset else {
+        return Ok(None);
+    };
     let Some(postprocess) = model.postprocess.clone() else {
         bail!("model `{}` has a dataset but no [models.postprocess]; add one (activation = \"softmax\" or \"sigmoid\")", model.name);
     };
@@ -296,12 +384,23 @@ impl BaseFile {
 fn base_model_file(model: &ModelConfig, root: &Path) -> Result<Option<BaseFile>> {
     if let Some(path) = &model.base_model {
         let full = root.join(path);
-        crate::app::check_model_file(&full).with_context(|| format!("model `{}`: base_model", model.name))?;
-        return Ok(Some(BaseFile { path: full, label: path.display().to_string(), _temp: None }));
+        crate::app::check_model_file(&full)
+            .with_context(|| format!("model `{}`: base_model", model.name))?;
+        return Ok(Some(BaseFile {
+            path: full,
+            label: path.display().to_string(),
+            _temp: None,
+        }));
     }
-    let Some(reference) = &model.base_ref else { return Ok(None) };
+    let Some(reference) = &model.base_ref else {
+        return Ok(None);
+    };
     let spec = format!("{}:{}", reference, model.candidate.display());
-    let output = Command::new("git").arg("-C").arg(root).args(["show", &spec]).output();
+    let output = Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(["show", &spec])
+        .output();
     let bytes = match output {
         Ok(out) if out.status.success() => out.stdout,
         Ok(out) => bail!(
@@ -315,22 +414,34 @@ fn base_model_file(model: &ModelConfig, root: &Path) -> Result<Option<BaseFile>>
     let dir = tempfile::tempdir().context("cannot create a temporary folder for the base model")?;
     let path = dir.path().join("base.onnx");
     std::fs::write(&path, bytes).context("cannot write the base model")?;
-    Ok(Some(BaseFile { path, label: spec, _temp: Some(dir) }))
+    Ok(Some(BaseFile {
+        path,
+        label: spec,
+        _temp: Some(dir),
+    }))
 }
 
 fn load_measured(dir: &Path, name: &str) -> Result<Measured> {
     let candidate_path = dir.join(format!("{name}.json"));
     if !candidate_path.exists() {
-        bail!("--from-results: {} does not exist; the measuring job writes it with --results-dir", candidate_path.display());
+        bail!(
+            "--from-results: {} does not exist; the measuring job writes it with --results-dir",
+            candidate_path.display()
+        );
     }
     let candidate = results::load(&candidate_path)?;
     let base_path = dir.join(format!("{name}.base.json"));
-    let base = if base_path.exists() { Some(results::load(&base_path)?) } else { None };
+    let base = if base_path.exists() {
+        Some(results::load(&base_path)?)
+    } else {
+        None
+    };
     Ok(Measured { candidate, base })
 }
 
 fn write_measured(dir: &Path, name: &str, measured: &Measured) -> Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create --results-dir {}", dir.display()))?;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create --results-dir {}", dir.display()))?;
     results::write_json_atomic(&dir.join(format!("{name}.json")), &measured.candidate)?;
     if let Some(base) = &measured.base {
         results::write_json_atomic(&dir.join(format!("{name}.base.json")), base)?;

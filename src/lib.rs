@@ -4,8 +4,8 @@
 //! report -> publish. [`run`] is the whole program; `main.rs` only maps its outcome to an exit
 //! code: 0 pass, 1 gate failed, 2 usage or runtime error.
 
-pub mod actions;
 pub mod ab;
+pub mod actions;
 pub mod app;
 pub mod bench;
 pub mod cli;
@@ -76,7 +76,9 @@ fn verdict_outcome(verdict: compare::Verdict) -> anyhow::Result<Outcome> {
     match verdict {
         compare::Verdict::Pass | compare::Verdict::New => Ok(Outcome::Pass),
         compare::Verdict::Fail => Ok(Outcome::Fail),
-        compare::Verdict::Error => Err(anyhow::anyhow!("the gate could not judge every model; see the report")),
+        compare::Verdict::Error => Err(anyhow::anyhow!(
+            "the gate could not judge every model; see the report"
+        )),
     }
 }
 
@@ -88,8 +90,12 @@ async fn dispatch(cli: cli::Cli) -> anyhow::Result<Outcome> {
         cli::Command::Gate(args) => app::gate(&cli.global, args).and_then(verdict_outcome),
         cli::Command::Comment(args) => app::comment(args).await.map(|_| Outcome::Pass),
         cli::Command::Env => app::env(&cli.global).map(|_| Outcome::Pass),
-        cli::Command::Schema => {
-            print!("{}", results::json_schema());
+        cli::Command::Schema { file } => {
+            let schema = match file {
+                cli::SchemaFile::Results => results::json_schema(),
+                cli::SchemaFile::Comparison => compare::json_schema(),
+            };
+            print!("{schema}");
             Ok(Outcome::Pass)
         }
     }

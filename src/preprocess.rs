@@ -48,7 +48,9 @@ impl Color {
 /// pixel boundary (Pillow's fixed-point rounding), and the cubic and Lanczos
 /// filters can differ by more at hard edges when upscaling (Pillow rounds to
 /// 8 bits between its two passes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Filter {
     /// Nearest neighbour.
@@ -79,7 +81,9 @@ impl Filter {
 }
 
 /// Memory layout of one sample.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Layout {
     /// Channels, height, width (PyTorch).
@@ -90,7 +94,9 @@ pub enum Layout {
 }
 
 /// Element type of the model input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum DType {
     /// 32-bit float, scaled and normalized.

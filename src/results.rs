@@ -56,7 +56,8 @@ pub fn new_results(
     provider: &str,
     interface: ModelSpec,
 ) -> Result<ResultsFile> {
-    let sha256 = crate::system::sha256_file(path).with_context(|| format!("cannot read model file {}", path.display()))?;
+    let sha256 = crate::system::sha256_file(path)
+        .with_context(|| format!("cannot read model file {}", path.display()))?;
     let size_bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let name = name
         .map(str::to_string)
@@ -67,7 +68,13 @@ pub fn new_results(
         modelgate_version: env!("CARGO_PKG_VERSION").to_string(),
         created_at: now_rfc3339(),
         environment: crate::system::fingerprint(path, &sha256, &library.version, provider),
-        model: ModelRecord { name, path: path.display().to_string(), sha256, size_bytes, interface },
+        model: ModelRecord {
+            name,
+            path: path.display().to_string(),
+            sha256,
+            size_bytes,
+            interface,
+        },
         onnxruntime: library.clone(),
         bench: None,
         eval: None,

@@ -137,7 +137,13 @@ pub fn bench_table(results: &ResultsFile, bench: &BenchResult) -> String {
 pub fn eval_table(model: &str, eval: &EvalResult) -> String {
     let mut out = String::new();
     let m = &eval.metrics;
-    let _ = writeln!(out, "{model} on {} ({} samples, {} classes)", eval.dataset.path, m.n, eval.dataset.classes.len());
+    let _ = writeln!(
+        out,
+        "{model} on {} ({} samples, {} classes)",
+        eval.dataset.path,
+        m.n,
+        eval.dataset.classes.len()
+    );
     let _ = writeln!(
         out,
         "  accuracy {:.2} % (95 % Wilson CI {:.2} .. {:.2} %)",
@@ -146,18 +152,41 @@ pub fn eval_table(model: &str, eval: &EvalResult) -> String {
         m.accuracy_ci95.upper * 100.0
     );
     if let Some(p) = &m.positive {
-        let ci = p.recall_ci95.map(|c| format!(" (95 % Wilson CI {:.2} .. {:.2} %)", c.lower * 100.0, c.upper * 100.0));
-        let _ = writeln!(out, "  recall of {} {:.2} %{}", p.name, p.recall * 100.0, ci.unwrap_or_default());
+        let ci = p.recall_ci95.map(|c| {
+            format!(
+                " (95 % Wilson CI {:.2} .. {:.2} %)",
+                c.lower * 100.0,
+                c.upper * 100.0
+            )
+        });
+        let _ = writeln!(
+            out,
+            "  recall of {} {:.2} %{}",
+            p.name,
+            p.recall * 100.0,
+            ci.unwrap_or_default()
+        );
     }
-    let auroc = m.auroc.map(|a| format!("{a:.4}")).unwrap_or_else(|| "n/a".into());
+    let auroc = m
+        .auroc
+        .map(|a| format!("{a:.4}"))
+        .unwrap_or_else(|| "n/a".into());
     let _ = writeln!(
         out,
         "  macro precision {:.4}  recall {:.4}  F1 {:.4}  AUROC {auroc}",
         m.macro_precision, m.macro_recall, m.macro_f1
     );
-    let _ = writeln!(out, "\n  {:<16} {:>9} {:>9} {:>9} {:>8}", "class", "precision", "recall", "F1", "support");
+    let _ = writeln!(
+        out,
+        "\n  {:<16} {:>9} {:>9} {:>9} {:>8}",
+        "class", "precision", "recall", "F1", "support"
+    );
     for c in &m.per_class {
-        let _ = writeln!(out, "  {:<16} {:>9.4} {:>9.4} {:>9.4} {:>8}", c.name, c.precision, c.recall, c.f1, c.support);
+        let _ = writeln!(
+            out,
+            "  {:<16} {:>9.4} {:>9.4} {:>9.4} {:>8}",
+            c.name, c.precision, c.recall, c.f1, c.support
+        );
     }
     let _ = writeln!(out, "\n  confusion matrix (rows true, columns predicted):");
     for (name, row) in eval.dataset.classes.iter().zip(&m.confusion) {
@@ -177,12 +206,22 @@ pub fn eval_table(model: &str, eval: &EvalResult) -> String {
     );
     let bottleneck = match (&s.primary_bottleneck, s.secondary_bottlenecks.is_empty()) {
         (Some(p), true) => format!("primary bottleneck: {p}"),
-        (Some(p), false) => format!("primary bottleneck: {p}; secondary: {}", s.secondary_bottlenecks.join(", ")),
-        (None, false) => format!("no primary bottleneck; secondary: {}", s.secondary_bottlenecks.join(", ")),
+        (Some(p), false) => format!(
+            "primary bottleneck: {p}; secondary: {}",
+            s.secondary_bottlenecks.join(", ")
+        ),
+        (None, false) => format!(
+            "no primary bottleneck; secondary: {}",
+            s.secondary_bottlenecks.join(", ")
+        ),
         (None, true) => "no bottleneck".into(),
     };
     let _ = writeln!(out, "  {bottleneck}");
-    let _ = writeln!(out, "  throughput {:.1} samples/s over the whole pipeline ({:.2} s)", eval.throughput_samples_per_s, eval.wall_time_s);
+    let _ = writeln!(
+        out,
+        "  throughput {:.1} samples/s over the whole pipeline ({:.2} s)",
+        eval.throughput_samples_per_s, eval.wall_time_s
+    );
     out
 }
 
@@ -212,7 +251,10 @@ pub fn comparison_table(comparison: &Comparison) -> String {
         let _ = writeln!(out, "  latency compared against: {source}");
         for c in &model.criteria {
             let value = |v: Option<f64>| v.map(|v| format!("{v:.4}")).unwrap_or_else(|| "-".into());
-            let p = c.test.and_then(|i| model.tests.get(i)).and_then(|t| t.adjusted_p);
+            let p = c
+                .test
+                .and_then(|i| model.tests.get(i))
+                .and_then(|t| t.adjusted_p);
             let p = p.map(|p| format!("  p(adj) {p:.4}")).unwrap_or_default();
             let _ = writeln!(
                 out,
@@ -243,7 +285,7 @@ mod tests {
     #[test]
     fn formats_milliseconds_by_magnitude() {
         assert_eq!(fmt_ms(0.0123), "12.30 µs");
-        assert_eq!(fmt_ms(2.71828), "2.718 ms");
+        assert_eq!(fmt_ms(4.56789), "4.568 ms");
         assert_eq!(fmt_ms(250.0), "250.0 ms");
         assert_eq!(fmt_mib(3 * 1024 * 1024 / 2), "1.5 MiB");
     }

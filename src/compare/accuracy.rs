@@ -30,7 +30,11 @@ pub fn compare_accuracy(
             candidate.dataset.classes.join(", ")
         );
     }
-    let by_id: HashMap<&str, &crate::eval::SampleRecord> = baseline.samples.iter().map(|s| (s.id.as_str(), s)).collect();
+    let by_id: HashMap<&str, &crate::eval::SampleRecord> = baseline
+        .samples
+        .iter()
+        .map(|s| (s.id.as_str(), s))
+        .collect();
     let mut pairs = Vec::with_capacity(candidate.samples.len());
     for sample in &candidate.samples {
         let Some(base) = by_id.get(sample.id.as_str()) else {
@@ -53,9 +57,14 @@ pub fn compare_accuracy(
     }
     let classes = &candidate.dataset.classes;
     let name_of = |i: usize| classes.get(i).cloned().unwrap_or_else(|| i.to_string());
-    let correct: Vec<(bool, bool)> = pairs.iter().map(|(b, c)| (b.pred == b.label, c.pred == c.label)).collect();
+    let correct: Vec<(bool, bool)> = pairs
+        .iter()
+        .map(|(b, c)| (b.pred == b.label, c.pred == c.label))
+        .collect();
     let n = pairs.len();
-    let acc = |side: fn(&(bool, bool)) -> bool, of: &[(bool, bool)]| of.iter().filter(|p| side(p)).count() as f64 / of.len().max(1) as f64;
+    let acc = |side: fn(&(bool, bool)) -> bool, of: &[(bool, bool)]| {
+        of.iter().filter(|p| side(p)).count() as f64 / of.len().max(1) as f64
+    };
     let (base_acc, cand_acc) = (acc(|p| p.0, &correct), acc(|p| p.1, &correct));
     let b_only = correct.iter().filter(|p| p.0 && !p.1).count() as u64;
     let c_only = correct.iter().filter(|p| !p.0 && p.1).count() as u64;
@@ -78,8 +87,12 @@ pub fn compare_accuracy(
     let positive = candidate.positive_class;
     let (recall_name, base_recall, cand_recall, recall_test, recall_ci, wilson) = match positive {
         Some(p) => {
-            let pos: Vec<(bool, bool)> =
-                pairs.iter().zip(&correct).filter(|((_, c), _)| c.label == p).map(|(_, k)| *k).collect();
+            let pos: Vec<(bool, bool)> = pairs
+                .iter()
+                .zip(&correct)
+                .filter(|((_, c), _)| c.label == p)
+                .map(|(_, k)| *k)
+                .collect();
             let hits = pos.iter().filter(|k| k.1).count() as u64;
             let b = pos.iter().filter(|k| k.0 && !k.1).count() as u64;
             let c = pos.iter().filter(|k| !k.0 && k.1).count() as u64;
@@ -97,7 +110,14 @@ pub fn compare_accuracy(
                 decision: String::new(),
             });
             let wilson = stats::wilson_interval(hits, pos.len() as u64, 0.95);
-            (format!("recall ({})", name_of(p)), br, cr, tests.len() - 1, ci, wilson)
+            (
+                format!("recall ({})", name_of(p)),
+                br,
+                cr,
+                tests.len() - 1,
+                ci,
+                wilson,
+            )
         }
         None => (
             "macro recall".to_string(),
@@ -131,12 +151,29 @@ pub fn compare_accuracy(
         test: Some(test),
         rule: Rule::DropAtMost { limit_pts: limit },
         status: Status::Pass,
-        detail: format!("{:+.2} points against a limit of -{limit} points", (cand - base) * 100.0),
+        detail: format!(
+            "{:+.2} points against a limit of -{limit} points",
+            (cand - base) * 100.0
+        ),
         needed_runs: None,
     };
     let mut out = vec![
-        drop("accuracy", base_acc, cand_acc, criteria.max_accuracy_drop_pts, acc_test, acc_ci),
-        drop(&recall_name, base_recall, cand_recall, criteria.max_recall_drop_pts, recall_test, recall_ci),
+        drop(
+            "accuracy",
+            base_acc,
+            cand_acc,
+            criteria.max_accuracy_drop_pts,
+            acc_test,
+            acc_ci,
+        ),
+        drop(
+            &recall_name,
+            base_recall,
+            cand_recall,
+            criteria.max_recall_drop_pts,
+            recall_test,
+            recall_ci,
+        ),
     ];
     if criteria.require_identical_predictions {
         out.push(Criterion {
@@ -181,9 +218,18 @@ pub fn recall_floor(candidate: &EvalResult, criteria: &Criteria) -> Option<Crite
                 p.recall,
                 Rule::LowerBoundAtLeast { floor },
                 Some(w),
-                format!("Wilson 95 % lower bound {:.3} against a floor of {floor}", w.lower),
+                format!(
+                    "Wilson 95 % lower bound {:.3} against a floor of {floor}",
+                    w.lower
+                ),
             ),
-            None => (format!("minimum recall ({})", p.name), p.recall, Rule::AtLeast { floor }, None, "no positive samples".into()),
+            None => (
+                format!("minimum recall ({})", p.name),
+                p.recall,
+                Rule::AtLeast { floor },
+                None,
+                "no positive samples".into(),
+            ),
         },
         None => (
             "minimum macro recall".to_string(),
@@ -209,5 +255,9 @@ pub fn recall_floor(candidate: &EvalResult, criteria: &Criteria) -> Option<Crite
 }
 
 fn scale(ci: stats::Interval, by: f64) -> stats::Interval {
-    stats::Interval { lower: ci.lower * by, upper: ci.upper * by, confidence: ci.confidence }
+    stats::Interval {
+        lower: ci.lower * by,
+        upper: ci.upper * by,
+        confidence: ci.confidence,
+    }
 }

@@ -22,13 +22,20 @@ pub struct LatencyInput<'a> {
 }
 
 /// Pushes the latency tests onto `tests` and returns the latency criteria and numbers.
-pub fn compare_latency(input: &LatencyInput, criteria: &Criteria, tests: &mut Vec<TestRecord>) -> (Vec<Criterion>, Option<LatencyPair>) {
+pub fn compare_latency(
+    input: &LatencyInput,
+    criteria: &Criteria,
+    tests: &mut Vec<TestRecord>,
+) -> (Vec<Criterion>, Option<LatencyPair>) {
     let limits = [
         ("p50 latency", 0.5, criteria.max_p50_regression_pct),
         ("p95 latency", 0.95, criteria.max_p95_regression_pct),
         ("p99 latency", 0.99, criteria.max_p99_regression_pct),
     ];
-    let comparable = matches!(input.source, LatencySource::SameRunnerAb | LatencySource::CommittedBaseline);
+    let comparable = matches!(
+        input.source,
+        LatencySource::SameRunnerAb | LatencySource::CommittedBaseline
+    );
     let (a, b) = (input.baseline_ms, input.candidate_ms);
     if !comparable || a.is_empty() || b.is_empty() {
         let why = match &input.source {
@@ -45,7 +52,9 @@ pub fn compare_latency(input: &LatencyInput, criteria: &Criteria, tests: &mut Ve
                 change: None,
                 ci: None,
                 test: None,
-                rule: Rule::RatioAtMost { tolerance_pct: *tolerance_pct },
+                rule: Rule::RatioAtMost {
+                    tolerance_pct: *tolerance_pct,
+                },
                 status: Status::Skipped,
                 detail: why.clone(),
                 needed_runs: None,
@@ -62,7 +71,8 @@ pub fn compare_latency(input: &LatencyInput, criteria: &Criteria, tests: &mut Ve
 
     let mut out = Vec::new();
     for (i, (name, q, tolerance_pct)) in limits.into_iter().enumerate() {
-        let ci = stats::bootstrap_ratio_ci(a, b, q, RESAMPLES, 0.95, input.seed.wrapping_add(i as u64));
+        let ci =
+            stats::bootstrap_ratio_ci(a, b, q, RESAMPLES, 0.95, input.seed.wrapping_add(i as u64));
         let ratio = stats::ratio_point(a, b, q);
         let test_index = tests.len();
         let record = if q == 0.5 {
@@ -109,7 +119,9 @@ pub fn compare_latency(input: &LatencyInput, criteria: &Criteria, tests: &mut Ve
             rule: Rule::RatioAtMost { tolerance_pct },
             status: Status::Inconclusive,
             detail,
-            needed_runs: ci.zip(ratio).and_then(|(ci, r)| runs_to_settle(ci, r, limit, a.len().max(b.len()))),
+            needed_runs: ci
+                .zip(ratio)
+                .and_then(|(ci, r)| runs_to_settle(ci, r, limit, a.len().max(b.len()))),
         });
     }
     tests.extend(stats::welch_t_log(a, b).map(|t| TestRecord {

@@ -213,10 +213,26 @@ pub struct Comparison {
     pub models: Vec<ModelComparison>,
 }
 
+/// The JSON Schema of [`Comparison`], as committed in `schemas/comparison.schema.json`.
+pub fn json_schema() -> String {
+    let schema = schemars::schema_for!(Comparison);
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
 /// Applies Holm's correction across every test of every model, decides each criterion, and
 /// derives the verdicts. `allow_new` turns a missing baseline into "new" instead of a failure.
-pub fn finalize(mut models: Vec<ModelComparison>, significance: f64, allow_new: bool, created_at: String) -> Comparison {
-    let raw: Vec<f64> = models.iter().flat_map(|m| m.tests.iter().map(|t| t.p_value)).collect();
+pub fn finalize(
+    mut models: Vec<ModelComparison>,
+    significance: f64,
+    allow_new: bool,
+    created_at: String,
+) -> Comparison {
+    let raw: Vec<f64> = models
+        .iter()
+        .flat_map(|m| m.tests.iter().map(|t| t.p_value))
+        .collect();
     // Our tests only produce p-values in [0, 1]; should one ever not be, count nothing as
     // significant rather than trust an uncorrected value.
     let adjusted = stats::holm(&raw).unwrap_or_else(|| vec![1.0; raw.len()]);
@@ -233,7 +249,13 @@ pub fn finalize(mut models: Vec<ModelComparison>, significance: f64, allow_new: 
         decide_model(model, significance, allow_new);
     }
     let verdict = overall(&models);
-    Comparison { schema_version: COMPARISON_SCHEMA_VERSION, created_at, verdict, significance, models }
+    Comparison {
+        schema_version: COMPARISON_SCHEMA_VERSION,
+        created_at,
+        verdict,
+        significance,
+        models,
+    }
 }
 
 fn overall(models: &[ModelComparison]) -> Verdict {
@@ -259,7 +281,10 @@ fn decide_model(model: &mut ModelComparison, significance: f64, allow_new: bool)
         if criterion.status == Status::Skipped {
             continue;
         }
-        let adjusted = criterion.test.and_then(|i| tests.get(i)).and_then(|t| t.adjusted_p);
+        let adjusted = criterion
+            .test
+            .and_then(|i| tests.get(i))
+            .and_then(|t| t.adjusted_p);
         criterion.status = decide(criterion, adjusted, significance);
     }
     let mut reasons: Vec<String> = model
@@ -268,7 +293,8 @@ fn decide_model(model: &mut ModelComparison, significance: f64, allow_new: bool)
         .filter(|c| c.status == Status::Fail)
         .map(|c| format!("{}: {}", c.name, c.detail))
         .collect();
-    let missing_baseline = model.baseline_path.is_none() && model.latency_source == LatencySource::None;
+    let missing_baseline =
+        model.baseline_path.is_none() && model.latency_source == LatencySource::None;
     model.verdict = if !reasons.is_empty() {
         Verdict::Fail
     } else if missing_baseline && allow_new {
@@ -325,7 +351,12 @@ pub fn decide(criterion: &Criterion, adjusted_p: Option<f64>, significance: f64)
 }
 
 /// Absolute limits on the candidate's own numbers, judged whatever the baseline.
-pub fn absolute_criteria(criteria: &Criteria, p95_ms: Option<f64>, peak_mb: Option<f64>, throughput: Option<f64>) -> Vec<Criterion> {
+pub fn absolute_criteria(
+    criteria: &Criteria,
+    p95_ms: Option<f64>,
+    peak_mb: Option<f64>,
+    throughput: Option<f64>,
+) -> Vec<Criterion> {
     let make = |name: &str, unit: &str, value: Option<f64>, rule: Rule, limit: f64| Criterion {
         name: name.into(),
         unit: unit.into(),
@@ -334,7 +365,11 @@ pub fn absolute_criteria(criteria: &Criteria, p95_ms: Option<f64>, peak_mb: Opti
         change: None,
         ci: None,
         test: None,
-        status: if value.is_some() { Status::Pass } else { Status::Skipped },
+        status: if value.is_some() {
+            Status::Pass
+        } else {
+            Status::Skipped
+        },
         detail: match value {
             Some(v) => format!("{v:.3} {unit} against a limit of {limit} {unit}"),
             None => "not measured".into(),
@@ -344,13 +379,31 @@ pub fn absolute_criteria(criteria: &Criteria, p95_ms: Option<f64>, peak_mb: Opti
     };
     let mut out = Vec::new();
     if let Some(limit) = criteria.max_p95_ms {
-        out.push(make("p95 latency limit", "ms", p95_ms, Rule::AtMost { limit }, limit));
+        out.push(make(
+            "p95 latency limit",
+            "ms",
+            p95_ms,
+            Rule::AtMost { limit },
+            limit,
+        ));
     }
     if let Some(limit) = criteria.max_peak_memory_mb {
-        out.push(make("peak memory limit", "MiB", peak_mb, Rule::AtMost { limit }, limit));
+        out.push(make(
+            "peak memory limit",
+            "MiB",
+            peak_mb,
+            Rule::AtMost { limit },
+            limit,
+        ));
     }
     if let Some(floor) = criteria.min_throughput {
-        out.push(make("throughput floor", "samples/s", throughput, Rule::AtLeast { floor }, floor));
+        out.push(make(
+            "throughput floor",
+            "samples/s",
+            throughput,
+            Rule::AtLeast { floor },
+            floor,
+        ));
     }
     out
 }

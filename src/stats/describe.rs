@@ -24,7 +24,9 @@ pub struct Interval {
 
 /// Counts of samples outside Tukey's fences (1.5 and 3 interquartile ranges
 /// beyond the quartiles), as criterion.rs reports them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct TukeyOutliers {
     /// Samples below `p25 - 3 * IQR`.
     pub low_severe: usize,

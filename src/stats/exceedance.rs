@@ -33,11 +33,23 @@ pub fn exceedance_test(a: &[f64], b: &[f64], q: f64) -> Option<TestResult> {
     let total_above = xa + xb;
     let total_below = n - total_above;
     if total_above == 0.0 || total_below == 0.0 {
-        return Some(TestResult { statistic: 0.0, p_value: 1.0 });
+        return Some(TestResult {
+            statistic: 0.0,
+            p_value: 1.0,
+        });
     }
     let observed = [xa, na - xa, xb, nb - xb];
-    let expected = [na * total_above / n, na * total_below / n, nb * total_above / n, nb * total_below / n];
-    let statistic: f64 = observed.iter().zip(&expected).map(|(o, e)| (o - e).powi(2) / e).sum();
+    let expected = [
+        na * total_above / n,
+        na * total_below / n,
+        nb * total_above / n,
+        nb * total_below / n,
+    ];
+    let statistic: f64 = observed
+        .iter()
+        .zip(&expected)
+        .map(|(o, e)| (o - e).powi(2) / e)
+        .sum();
     // Chi-square with one degree of freedom: P(X > s) = P(|Z| > sqrt(s)) = erfc(sqrt(s / 2)).
     let p_value = statrs::function::erf::erfc((statistic / 2.0).sqrt()).clamp(0.0, 1.0);
     Some(TestResult { statistic, p_value })
@@ -62,10 +74,17 @@ mod tests {
         let b: Vec<f64> = (3..=12).map(f64::from).collect();
         let mut b_tail = b.clone();
         b_tail[9] = 30.0;
-        let cases = [(&b, 0.5, 0.8, 0.37109336952269756), (&b_tail, 0.9, 2.2222222222222223, 0.13603712811414423)];
+        let cases = [
+            (&b, 0.5, 0.8, 0.37109336952269756),
+            (&b_tail, 0.9, 2.2222222222222223, 0.13603712811414423),
+        ];
         for (b, q, stat, p) in cases {
             let t = exceedance_test(&a, b, q).unwrap();
-            assert!(close(t.statistic, stat), "statistic {} vs {stat}", t.statistic);
+            assert!(
+                close(t.statistic, stat),
+                "statistic {} vs {stat}",
+                t.statistic
+            );
             assert!(close(t.p_value, p), "p {} vs {p}", t.p_value);
         }
     }
@@ -73,7 +92,13 @@ mod tests {
     #[test]
     fn degenerate_inputs() {
         let same = [2.0; 5];
-        assert_eq!(exceedance_test(&same, &same, 0.95), Some(TestResult { statistic: 0.0, p_value: 1.0 }));
+        assert_eq!(
+            exceedance_test(&same, &same, 0.95),
+            Some(TestResult {
+                statistic: 0.0,
+                p_value: 1.0
+            })
+        );
         assert_eq!(exceedance_test(&[], &same, 0.5), None);
         assert_eq!(exceedance_test(&same, &[f64::NAN], 0.5), None);
         assert_eq!(exceedance_test(&same, &same, 1.0), None);

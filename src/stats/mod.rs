@@ -41,8 +41,8 @@ mod shift;
 mod two_sample;
 
 pub use bootstrap::{bootstrap_ratio_ci, ratio_point, samples_for_ratio_half_width};
-pub use exceedance::exceedance_test;
 pub use describe::{percentile, summarize, Interval, Summary, TukeyOutliers};
+pub use exceedance::exceedance_test;
 pub use multiple::holm;
 pub use order_stats::{
     min_samples_for_percentile, percentile_trusted, quantile_ci, LOADGEN_CONFIDENCE,
