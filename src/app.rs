@@ -257,6 +257,10 @@ fn finish_comparison(
 /// `modelgate comment`.
 pub async fn comment(args: &CommentArgs) -> Result<()> {
     let repo = crate::github::parse_repo(&args.repo)?;
+    let pr = match args.pr {
+        Some(pr) => pr,
+        None => pr_from_event()?,
+    };
     let body = std::fs::read_to_string(&args.body_file)
         .with_context(|| format!("cannot read --body-file {}", args.body_file.display()))?;
     let token = std::env::var("GITHUB_TOKEN").unwrap_or_default();
@@ -276,7 +280,7 @@ pub async fn comment(args: &CommentArgs) -> Result<()> {
         client = client.with_full_report_url(&format!("{server}/{repository}/actions/runs/{run}"));
     }
     let outcome = client
-        .upsert_sticky_comment(&repo, args.pr, &body, crate::report::COMMENT_MARKER)
+        .upsert_sticky_comment(&repo, pr, &body, crate::report::COMMENT_MARKER)
         .await?;
     let action = match outcome.action {
         crate::github::CommentAction::Created => "created",
@@ -287,6 +291,26 @@ pub async fn comment(args: &CommentArgs) -> Result<()> {
         publish_to_actions(args, &body, &outcome.url)?;
     }
     Ok(())
+}
+
+/// The pull request number from the Actions event payload (`pull_request.number`, or `number`).
+fn pr_from_event() -> Result<u64> {
+    let Some(path) = std::env::var_os("GITHUB_EVENT_PATH") else {
+        bail!("--pr is missing and GITHUB_EVENT_PATH is not set; pass --pr N");
+    };
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "cannot read GITHUB_EVENT_PATH {}",
+            Path::new(&path).display()
+        )
+    })?;
+    let event: serde_json::Value =
+        serde_json::from_str(&text).context("GITHUB_EVENT_PATH is not JSON")?;
+    event
+        .pointer("/pull_request/number")
+        .or_else(|| event.get("number"))
+        .and_then(|n| n.as_u64())
+        .context("the event has no pull request number (not a pull_request event?); pass --pr N")
 }
 
 /// Job summary, step outputs and one error annotation per failed criterion.

@@ -247,9 +247,9 @@ pub struct CommentArgs {
     /// The repository, OWNER/NAME.
     #[arg(long, env = "GITHUB_REPOSITORY")]
     pub repo: String,
-    /// The pull request number.
+    /// The pull request number (default: the pull request of GITHUB_EVENT_PATH's event).
     #[arg(long)]
-    pub pr: u64,
+    pub pr: Option<u64>,
     /// The comment body (markdown).
     #[arg(long, value_name = "PATH")]
     pub body_file: PathBuf,

@@ -1,0 +1,257 @@
+//! `modelgate eval` on the real ONNX Runtime: the project's models and labeled data, checked
+//! against the numbers models/make_models.py measured with Python's onnxruntime
+//! (models/metrics.json), and every kind of bad input.
+
+mod support;
+
+use std::path::Path;
+
+use support::{assert_user_error, model, modelgate, root, stderr, stdout};
+
+fn metrics() -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(root().join("models/metrics.json")).unwrap())
+        .unwrap()
+}
+
+fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn path_str(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn eval_digits(model_file: &str, json: &Path) -> serde_json::Value {
+    let manifest = root().join("models/data/digits/test.csv");
+    let out = modelgate(&[
+        "eval",
+        path_str(&model(model_file)),
+        "--dataset",
+        path_str(&manifest),
+        "--color",
+        "gray",
+        "--json",
+        path_str(json),
+    ]);
+    assert!(out.status.success(), "{model_file}: {}", stderr(&out));
+    read_json(json)
+}
+
+#[test]
+fn digits_accuracy_matches_python_onnxruntime_for_every_variant() {
+    let dir = tempfile::tempdir().unwrap();
+    let reference = metrics();
+    for variant in ["fp32", "fp16", "lowrecall"] {
+        let results = eval_digits(
+            &format!("digits_{variant}.onnx"),
+            &dir.path().join(format!("{variant}.json")),
+        );
+        let eval = &results["eval"];
+        let expected = reference["digits"]["variants"][variant]["accuracy"]
+            .as_f64()
+            .unwrap();
+        let got = eval["metrics"]["accuracy"].as_f64().unwrap();
+        assert!(
+            (got - expected).abs() < 1e-4,
+            "{variant}: accuracy {got} vs Python {expected}"
+        );
+        assert_eq!(eval["samples"].as_array().unwrap().len(), 540);
+        assert!(eval["stages"]["inference_pct"].as_f64().unwrap() > 0.0);
+    }
+}
+
+#[test]
+fn cancer_recall_goes_through_sigmoid_and_named_classes() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("cancer.json");
+    let data = root().join("models/data/breast_cancer/test.csv");
+    let reference = metrics();
+    for (variant, file) in [
+        ("fp32", "cancer_fp32.onnx"),
+        ("lowrecall", "cancer_lowrecall.onnx"),
+    ] {
+        let out = modelgate(&[
+            "eval",
+            path_str(&model(file)),
+            "--dataset",
+            path_str(&data),
+            "--activation",
+            "sigmoid",
+            "--class-names",
+            "benign,malignant",
+            "--positive-class",
+            "malignant",
+            "--json",
+            path_str(&json),
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(
+            stdout(&out).contains("recall of malignant"),
+            "{}",
+            stdout(&out)
+        );
+        let positive = &read_json(&json)["eval"]["metrics"]["positive"];
+        let expected = reference["cancer"]["variants"][variant]["malignant_recall"]
+            .as_f64()
+            .unwrap();
+        assert!(
+            (positive["recall"].as_f64().unwrap() - expected).abs() < 1e-4,
+            "{variant}: {positive}"
+        );
+        assert_eq!(positive["name"], "malignant");
+    }
+}
+
+#[test]
+fn eval_adds_its_section_to_the_bench_results_of_the_same_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("digits.json");
+    let out = modelgate(&[
+        "bench",
+        path_str(&model("digits_fp32.onnx")),
+        "--iterations",
+        "50",
+        "--json",
+        path_str(&json),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let results = eval_digits("digits_fp32.onnx", &json);
+    assert!(
+        results["bench"]["runs"][0]["samples_ms"]
+            .as_array()
+            .unwrap()
+            .len()
+            == 50,
+        "bench kept"
+    );
+    assert!(
+        results["eval"]["metrics"]["accuracy"].as_f64().is_some(),
+        "eval added"
+    );
+}
+
+#[test]
+fn bad_input_is_one_clear_line_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let digits = model("digits_fp32.onnx");
+    let cancer = model("cancer_fp32.onnx");
+    let manifest = root().join("models/data/digits/test.csv");
+
+    // A corrupt image inside an otherwise good class-per-folder set.
+    let images = dir.path().join("images");
+    std::fs::create_dir_all(images.join("0")).unwrap();
+    std::fs::copy(
+        root().join("models/data/digits/test/0/0010.png"),
+        images.join("0/good.png"),
+    )
+    .unwrap();
+    std::fs::create_dir_all(images.join("1")).unwrap();
+    std::fs::write(images.join("1/broken.png"), b"\x89PNG not really").unwrap();
+    let empty = dir.path().join("empty.csv");
+    std::fs::write(&empty, "path,label\n").unwrap();
+    let tabular = root().join("models/data/breast_cancer/test.csv");
+    // Values this large overflow the standardisation and the dot product to inf - inf = NaN.
+    let header = std::fs::read_to_string(&tabular)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    let huge_row = vec!["3e38"; 30].join(",");
+    let nan = dir.path().join("nan.csv");
+    std::fs::write(&nan, format!("{header}\n{huge_row},1\n")).unwrap();
+
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec![
+                "eval",
+                path_str(&digits),
+                "--dataset",
+                path_str(&images),
+                "--color",
+                "gray",
+            ],
+            "broken.png",
+        ),
+        (
+            vec![
+                "eval",
+                path_str(&digits),
+                "--dataset",
+                path_str(&manifest),
+                "--color",
+                "gray",
+                "--class-names",
+                "a,b",
+            ],
+            "nor a class index",
+        ),
+        (
+            vec![
+                "eval",
+                path_str(&digits),
+                "--dataset",
+                path_str(&empty),
+                "--color",
+                "gray",
+            ],
+            "empty",
+        ),
+        (
+            vec![
+                "eval",
+                path_str(&digits),
+                "--dataset",
+                path_str(&manifest),
+                "--color",
+                "gray",
+                "--class-names",
+                "0,1,2,3,4,5,6,7,8,9,10,11",
+            ],
+            "12",
+        ),
+        (
+            vec![
+                "eval",
+                path_str(&cancer),
+                "--dataset",
+                path_str(&nan),
+                "--activation",
+                "sigmoid",
+                "--class-names",
+                "0,1",
+            ],
+            "nan.csv",
+        ),
+        (
+            vec![
+                "eval",
+                path_str(&cancer),
+                "--dataset",
+                path_str(&tabular),
+                "--label-column",
+                "diagnosis",
+            ],
+            "diagnosis",
+        ),
+        (
+            vec!["eval", path_str(&digits), "--dataset", "missing/dir"],
+            "missing/dir",
+        ),
+        (
+            vec![
+                "eval",
+                path_str(&digits),
+                "--dataset",
+                path_str(&manifest),
+                "--color",
+                "purple",
+            ],
+            "purple",
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = modelgate(&args);
+        assert_user_error(&out, expected);
+    }
+}

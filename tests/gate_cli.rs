@@ -1,0 +1,293 @@
+//! `modelgate gate` and `modelgate compare` end to end: real models, real ONNX Runtime, verdicts
+//! and exit codes. Each test writes its own config into a temporary folder, so baselines and
+//! results never touch the repository.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use support::{assert_user_error, model, modelgate, root, stderr, stdout};
+
+/// A gate config for one model, in a fresh folder with a `baselines/` beside it.
+struct Gate {
+    dir: tempfile::TempDir,
+}
+
+impl Gate {
+    fn new(body: &str) -> Gate {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("baselines")).unwrap();
+        std::fs::write(dir.path().join("modelgate.toml"), body).unwrap();
+        Gate { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn run(&self, extra: &[&str]) -> (std::process::Output, serde_json::Value) {
+        let config = self.path("modelgate.toml");
+        let json = self.path("comparison.json");
+        let mut args = vec![
+            "gate",
+            "--config",
+            config.to_str().unwrap(),
+            "--json",
+            json.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let out = modelgate(&args);
+        let comparison = std::fs::read_to_string(&json)
+            .map(|t| serde_json::from_str(&t).unwrap())
+            .unwrap_or_default();
+        (out, comparison)
+    }
+}
+
+/// The cancer classifier with its data; `candidate` and `base` are model file names.
+fn cancer(candidate: &str, base: Option<&str>, extra: &str) -> String {
+    let base = base
+        .map(|b| format!("base_model = {:?}\n", model(b)))
+        .unwrap_or_default();
+    format!(
+        "[[models]]\nname = \"cancer\"\ncandidate = {:?}\n{base}\
+         [models.dataset]\npath = {:?}\n\
+         [models.postprocess]\nactivation = \"sigmoid\"\nclass_names = [\"benign\", \"malignant\"]\npositive_class = \"malignant\"\n\
+         [models.bench]\niterations = 300\nwarmup = 5\nmax_time_s = 2\nintra_threads = 1\n{extra}",
+        model(candidate),
+        root().join("models/data/breast_cancer/test.csv"),
+    )
+}
+
+fn criterion<'a>(comparison: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    let criteria = comparison["models"][0]["criteria"].as_array().unwrap();
+    criteria
+        .iter()
+        .find(|c| c["name"].as_str().unwrap().starts_with(name))
+        .unwrap_or_else(|| panic!("no {name}"))
+}
+
+#[test]
+fn identical_models_pass_with_same_runner_ab() {
+    let gate = Gate::new(&cancer("cancer_fp32.onnx", Some("cancer_fp32.onnx"), ""));
+    let report = gate.path("report.md");
+    let (out, comparison) = gate.run(&["--report", report.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert_eq!(comparison["verdict"], "pass");
+    assert_eq!(
+        comparison["models"][0]["latency_source"]["kind"],
+        "same_runner_ab"
+    );
+    assert_eq!(comparison["models"][0]["accuracy"]["agreement_rate"], 1.0);
+    let text = std::fs::read_to_string(report).unwrap();
+    assert!(text.contains("cancer"), "{text}");
+}
+
+#[test]
+fn lower_recall_fails_the_gate_with_exit_1() {
+    let gate = Gate::new(&cancer(
+        "cancer_lowrecall.onnx",
+        Some("cancer_fp32.onnx"),
+        "[models.criteria]\nmin_recall = 0.85\n",
+    ));
+    let (out, comparison) = gate.run(&[]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert_eq!(comparison["verdict"], "fail");
+    let recall = criterion(&comparison, "recall (malignant)");
+    assert_eq!(recall["status"], "fail");
+    assert!(
+        (recall["change"].as_f64().unwrap() + 6.25).abs() < 1e-6,
+        "{recall}"
+    );
+    assert_eq!(criterion(&comparison, "minimum recall")["status"], "fail");
+    assert!(!comparison["models"][0]["accuracy"]["changed"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    assert!(stdout(&out).contains("FAIL"), "{}", stdout(&out));
+}
+
+#[test]
+fn a_much_slower_model_fails_on_latency() {
+    let body = cancer("cancer_slow.onnx", Some("cancer_fp32.onnx"), "");
+    let gate = Gate::new(&body);
+    let (out, comparison) = gate.run(&[]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let p50 = criterion(&comparison, "p50 latency");
+    assert_eq!(p50["status"], "fail", "{p50}");
+    assert!(p50["ci"]["lower"].as_f64().unwrap() > 1.05);
+    assert_eq!(
+        criterion(&comparison, "accuracy")["status"],
+        "pass",
+        "same predictions"
+    );
+}
+
+#[test]
+fn missing_baseline_fails_unless_allow_new() {
+    let gate = Gate::new(&cancer("cancer_fp32.onnx", None, ""));
+    let (out, comparison) = gate.run(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(comparison["models"][0]["reasons"][0]
+        .as_str()
+        .unwrap()
+        .contains("--allow-new"));
+    let (out, comparison) = gate.run(&["--allow-new"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(comparison["verdict"], "new");
+}
+
+#[test]
+fn committed_baseline_from_other_hardware_is_not_compared_on_latency() {
+    let gate = Gate::new(&cancer("cancer_fp32.onnx", None, ""));
+    let results = gate.path("results");
+    let (out, _) = gate.run(&["--allow-new", "--results-dir", results.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The measured results become the baseline, as if measured on another machine.
+    let mut baseline: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(results.join("cancer.json")).unwrap())
+            .unwrap();
+    baseline["environment"]["cpu_model"] = "Some Other CPU".into();
+    std::fs::write(gate.path("baselines/cancer.json"), baseline.to_string()).unwrap();
+    let (out, comparison) = gate.run(&[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let source = &comparison["models"][0]["latency_source"];
+    assert_eq!(source["kind"], "not_comparable");
+    assert!(
+        source["reason"]
+            .as_str()
+            .unwrap()
+            .contains("Some Other CPU"),
+        "{source}"
+    );
+    assert_eq!(criterion(&comparison, "p95 latency")["status"], "skipped");
+    assert_eq!(
+        criterion(&comparison, "accuracy")["status"],
+        "pass",
+        "accuracy is still compared"
+    );
+}
+
+#[test]
+fn results_measured_by_one_job_are_judged_by_another() {
+    let gate = Gate::new(&cancer(
+        "cancer_lowrecall.onnx",
+        Some("cancer_fp32.onnx"),
+        "",
+    ));
+    let results = gate.path("artifact");
+    let (out, first) = gate.run(&["--results-dir", results.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(results.join("cancer.json").exists() && results.join("cancer.base.json").exists());
+    let (out, second) = gate.run(&["--from-results", results.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(
+        first["models"][0]["criteria"].as_array().unwrap().len(),
+        second["models"][0]["criteria"].as_array().unwrap().len()
+    );
+    assert_eq!(criterion(&second, "recall (malignant)")["status"], "fail");
+}
+
+#[test]
+fn compare_judges_two_results_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = root().join("models/data/breast_cancer/test.csv");
+    let file = |name: &str| dir.path().join(name);
+    for (model_file, json) in [
+        ("cancer_fp32.onnx", "base.json"),
+        ("cancer_lowrecall.onnx", "cand.json"),
+    ] {
+        let out = modelgate(&[
+            "eval",
+            model(model_file).to_str().unwrap(),
+            "--dataset",
+            data.to_str().unwrap(),
+            "--activation",
+            "sigmoid",
+            "--class-names",
+            "benign,malignant",
+            "--json",
+            file(json).to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let out = modelgate(&[
+        "compare",
+        "--baseline",
+        file("base.json").to_str().unwrap(),
+        "--candidate",
+        file("cand.json").to_str().unwrap(),
+        "--json",
+        file("cmp.json").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let comparison: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(file("cmp.json")).unwrap()).unwrap();
+    assert_eq!(
+        criterion(&comparison, "recall (malignant)")["status"],
+        "fail"
+    );
+    let tests = comparison["models"][0]["tests"].as_array().unwrap();
+    assert!(
+        tests.iter().all(|t| t["adjusted_p"].as_f64().is_some()),
+        "every test carries a Holm-adjusted p"
+    );
+}
+
+#[test]
+fn bad_config_and_baselines_are_errors_with_exit_2() {
+    let gate = Gate::new(&cancer("cancer_fp32.onnx", None, ""));
+    std::fs::write(
+        gate.path("baselines/cancer.json"),
+        "{\"schema_version\": 7}",
+    )
+    .unwrap();
+    let (out, comparison) = gate.run(&[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(comparison["models"][0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("schema_version 7"));
+
+    let typo = Gate::new(&cancer(
+        "cancer_fp32.onnx",
+        None,
+        "[models.criteria]\nmax_p95_regresion_pct = 3\n",
+    ));
+    assert_user_error(&typo.run(&[]).0, "max_p95_regresion_pct");
+    let missing = Path::new("/nonexistent/modelgate.toml");
+    assert_user_error(
+        &modelgate(&["gate", "--config", missing.to_str().unwrap()]),
+        "/nonexistent/modelgate.toml",
+    );
+}
