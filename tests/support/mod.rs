@@ -2,6 +2,7 @@
 //! in-process fake of GitHub's REST API.
 #![allow(dead_code)]
 
+pub mod action_runner;
 pub mod fake_github;
 mod fake_routes;
 

@@ -1,0 +1,181 @@
+//! The composite action end to end: action.yml's own steps run with bash in a simulated Actions
+//! environment (a pull_request event, GITHUB_OUTPUT, GITHUB_STEP_SUMMARY, GITHUB_ENV), the real
+//! modelgate binary on real models, and GitHub played by a local server on 127.0.0.1.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use support::action_runner::{ActionRun, StepResult};
+use support::fake_github::FakeGithub;
+use support::{model, root};
+
+const TOKEN: &str = "ghs_WorkflowToken0123456789abcdef";
+const OWNER: &str = "octo-org";
+const NAME: &str = "models";
+const PR: u64 = 7;
+const MARKER: &str = "<!-- modelgate:report -->";
+
+fn config(dir: &Path, candidate: &str) -> PathBuf {
+    let body = format!(
+        "[[models]]\nname = \"cancer\"\ncandidate = {:?}\nbase_model = {:?}\n\
+         [models.dataset]\npath = {:?}\n\
+         [models.postprocess]\nactivation = \"sigmoid\"\nclass_names = [\"benign\", \"malignant\"]\n\
+         [models.bench]\niterations = 300\nwarmup = 5\nmax_time_s = 2\nintra_threads = 1\n",
+        model(candidate),
+        model("cancer_fp32.onnx"),
+        root().join("models/data/breast_cancer/test.csv"),
+    );
+    let path = dir.join("modelgate.toml");
+    std::fs::write(&path, body).unwrap();
+    path
+}
+
+/// Runs the action once, as the runner would on a pull_request event.
+fn run_action(fake: &FakeGithub, dir: &Path, config: &Path) -> ActionRun {
+    let event = serde_json::json!({
+        "number": PR,
+        "pull_request": { "number": PR, "head": { "repo": { "full_name": format!("{OWNER}/{NAME}") } } },
+    });
+    let event_path = dir.join("event.json");
+    std::fs::write(&event_path, event.to_string()).unwrap();
+    let action = root().join("action.yml");
+    let temp = tempfile::tempdir_in(dir).unwrap().keep();
+    let mut run = ActionRun::new(
+        &action,
+        &[("config", config.to_str().unwrap())],
+        event,
+        &temp,
+    );
+    for (key, value) in [
+        ("repository", format!("{OWNER}/{NAME}")),
+        ("event_name", "pull_request".to_string()),
+        ("token", TOKEN.to_string()),
+        ("action_path", root().display().to_string()),
+    ] {
+        run.github.insert(key.to_string(), value);
+    }
+    // The runner would evaluate input defaults with these; do it again now that they are set.
+    let token = run.interpolate("${{ github.token }}");
+    run.inputs.insert("github-token".into(), token);
+    let env = [
+        ("GITHUB_ACTIONS", "true".to_string()),
+        ("GITHUB_API_URL", fake.api_root.clone()),
+        ("GITHUB_REPOSITORY", format!("{OWNER}/{NAME}")),
+        ("GITHUB_SERVER_URL", "https://github.example".to_string()),
+        ("GITHUB_RUN_ID", "42".to_string()),
+        ("GITHUB_EVENT_PATH", event_path.display().to_string()),
+        (
+            "GITHUB_STEP_SUMMARY",
+            dir.join("summary.md").display().to_string(),
+        ),
+        ("GITHUB_ENV", dir.join("env").display().to_string()),
+        ("ORT_DYLIB_PATH", support::ort_lib().display().to_string()),
+        ("PATH", std::env::var("PATH").unwrap_or_default()),
+        ("HOME", std::env::var("HOME").unwrap_or_default()),
+    ];
+    run.env = env.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    // Installing modelgate means downloading a release or building it; use the binary under test.
+    let mut install = StepResult {
+        id: "install".into(),
+        ..Default::default()
+    };
+    install
+        .outputs
+        .insert("path".into(), env!("CARGO_BIN_EXE_modelgate").into());
+    run.steps.insert("install".into(), install);
+    run.run_steps(&action, &["install"]);
+    run
+}
+
+fn step<'a>(run: &'a ActionRun, id: &str) -> &'a StepResult {
+    run.steps.get(id).unwrap_or_else(|| {
+        panic!(
+            "step {id} did not run: {:?}",
+            run.steps.keys().collect::<Vec<_>>()
+        )
+    })
+}
+
+async fn fake() -> FakeGithub {
+    let fake = FakeGithub::start().await;
+    fake.add_workflow_token(TOKEN, false);
+    fake.add_pull_request(OWNER, NAME, PR);
+    fake
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passing_gate_posts_one_sticky_comment_summary_and_outputs() {
+    let fake = fake().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), "cancer_fp32.onnx");
+
+    let first = tokio::task::block_in_place(|| run_action(&fake, dir.path(), &config));
+    let gate = step(&first, "gate");
+    assert_eq!(
+        gate.outputs["verdict"], "pass",
+        "{}{}",
+        gate.stdout, gate.stderr
+    );
+    let comment = step(&first, "comment");
+    assert_eq!(comment.exit_code, 0, "{}{}", comment.stdout, comment.stderr);
+    let url = &comment.outputs["comment-url"];
+    assert!(
+        url.contains("issuecomment") || url.starts_with("http"),
+        "{url}"
+    );
+    assert_eq!(comment.outputs["verdict"], "pass");
+    let comments = fake.comments(OWNER, NAME, PR);
+    assert_eq!(comments.len(), 1);
+    assert!(comments[0].body.ends_with(MARKER), "marker last");
+    assert!(comments[0].body.contains("cancer"));
+    let summary = std::fs::read_to_string(dir.path().join("summary.md")).unwrap();
+    assert!(summary.contains("cancer"), "{summary}");
+    assert!(
+        first.steps.values().all(|s| s.exit_code == 0),
+        "every step succeeds on a pass"
+    );
+    for result in first.steps.values() {
+        assert!(
+            !result.stdout.contains(TOKEN) && !result.stderr.contains(TOKEN),
+            "token leaked by {}",
+            result.id
+        );
+    }
+
+    let second = tokio::task::block_in_place(|| run_action(&fake, dir.path(), &config));
+    assert_eq!(step(&second, "comment").exit_code, 0);
+    assert_eq!(
+        fake.comments(OWNER, NAME, PR).len(),
+        1,
+        "the second run updates, never duplicates"
+    );
+    assert_eq!(
+        fake.count("PATCH", "/comments/1001"),
+        1,
+        "{:?}",
+        fake.requests()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_gate_annotates_comments_and_fails_the_action() {
+    let fake = fake().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), "cancer_lowrecall.onnx");
+    let run = tokio::task::block_in_place(|| run_action(&fake, dir.path(), &config));
+    assert_eq!(step(&run, "gate").outputs["verdict"], "fail");
+    let comment = step(&run, "comment");
+    assert!(
+        comment.stdout.contains("::error file=") && comment.stdout.contains("title=modelgate"),
+        "{}",
+        comment.stdout
+    );
+    assert_eq!(fake.comments(OWNER, NAME, PR).len(), 1);
+    let last = run
+        .steps
+        .values()
+        .find(|s| s.exit_code != 0)
+        .expect("the verdict step fails");
+    assert_eq!(last.exit_code, 1, "{}{}", last.stdout, last.stderr);
+}
