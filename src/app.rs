@@ -10,7 +10,9 @@ use anyhow::{bail, Context, Result};
 use std::path::PathBuf;
 
 use crate::bench;
-use crate::cli::{BenchArgs, CommentArgs, CompareArgs, EvalArgs, GateArgs, GlobalArgs};
+use crate::cli::{
+    BenchArgs, CommentArgs, CompareArgs, EvalArgs, GateArgs, GlobalArgs, ReportArgs, ReportFormat,
+};
 use crate::compare::{self, Comparison, Verdict};
 use crate::config::{GateConfig, ModelConfig};
 use crate::eval;
@@ -199,7 +201,7 @@ pub fn compare(args: &CompareArgs) -> Result<Verdict> {
         false,
         results::now_rfc3339(),
     );
-    finish_comparison(&comparison, args.json.as_deref(), None)
+    finish_comparison(&comparison, args.json.as_deref(), None, None)
 }
 
 /// `modelgate gate`.
@@ -232,7 +234,53 @@ pub fn gate(global: &GlobalArgs, args: &GateArgs) -> Result<Verdict> {
     };
     let mut progress = progress_bar();
     let comparison = gate::run(&config, runtime.as_ref(), &options, &mut progress);
-    finish_comparison(&comparison, args.json.as_deref(), args.report.as_deref())
+    finish_comparison(
+        &comparison,
+        args.json.as_deref(),
+        args.report.as_deref(),
+        args.template.as_deref(),
+    )
+}
+
+/// `modelgate report`.
+pub fn report(args: &ReportArgs) -> Result<()> {
+    let comparison = load_comparison(&args.comparison)?;
+    let kind = match args.format {
+        ReportFormat::Markdown => crate::report::Kind::Comment,
+        ReportFormat::Summary => crate::report::Kind::Summary,
+        ReportFormat::Html => crate::report::Kind::Html,
+    };
+    let text = crate::report::render(&comparison, kind, args.template.as_deref())?;
+    match &args.out {
+        Some(path) => results::write_atomic(path, text.as_bytes()),
+        None => {
+            print!("{text}");
+            Ok(())
+        }
+    }
+}
+
+/// Reads a comparison file, checking its schema version.
+fn load_comparison(path: &Path) -> Result<Comparison> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read comparison {}", path.display()))?;
+    let value: serde_json::Value = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "comparison {} is not JSON; write it with gate --json",
+            path.display()
+        )
+    })?;
+    let version = value.get("schema_version").and_then(|v| v.as_u64());
+    if version != Some(u64::from(compare::COMPARISON_SCHEMA_VERSION)) {
+        bail!(
+            "comparison {} has schema_version {:?}, but this modelgate reads version {}; write it with this modelgate",
+            path.display(),
+            version,
+            compare::COMPARISON_SCHEMA_VERSION
+        );
+    }
+    serde_json::from_value(value)
+        .with_context(|| format!("comparison {} does not match its schema", path.display()))
 }
 
 /// Prints the verdict table and writes the comparison JSON and report.
@@ -240,6 +288,7 @@ fn finish_comparison(
     comparison: &Comparison,
     json: Option<&Path>,
     report: Option<&Path>,
+    template: Option<&Path>,
 ) -> Result<Verdict> {
     print!("{}", terminal::comparison_table(comparison));
     if let Some(path) = json {
@@ -247,7 +296,7 @@ fn finish_comparison(
         println!("comparison written to {}", path.display());
     }
     if let Some(path) = report {
-        let text = crate::report::render(comparison, crate::report::Kind::Comment, None)?;
+        let text = crate::report::render(comparison, crate::report::Kind::Comment, template)?;
         results::write_atomic(path, text.as_bytes())?;
         println!("report written to {}", path.display());
     }

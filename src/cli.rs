@@ -51,6 +51,8 @@ pub enum Command {
     Compare(CompareArgs),
     /// Bench, eval and compare every model in the gate config against its baseline.
     Gate(GateArgs),
+    /// Render a comparison as the PR comment, the job summary, or a standalone HTML page.
+    Report(ReportArgs),
     /// Post (or update) the sticky pull-request comment.
     Comment(CommentArgs),
     /// Show the ONNX Runtime library modelgate loads (fetching it if needed) and this machine.
@@ -228,6 +230,9 @@ pub struct GateArgs {
     /// Write the markdown report here.
     #[arg(long, value_name = "PATH")]
     pub report: Option<PathBuf>,
+    /// A minijinja template for --report instead of the built-in comment template.
+    #[arg(long, value_name = "PATH")]
+    pub template: Option<PathBuf>,
     /// A model without a baseline is "new" instead of a failure.
     #[arg(long)]
     pub allow_new: bool,
@@ -240,6 +245,31 @@ pub struct GateArgs {
     /// Execution provider for every model (overrides the config).
     #[arg(long, value_enum, env = "MODELGATE_EP")]
     pub ep: Option<EpArg>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ReportFormat {
+    /// The PR comment (markdown, details folded).
+    Markdown,
+    /// The job summary (markdown, everything unfolded).
+    Summary,
+    /// A standalone HTML page.
+    Html,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The comparison JSON (from gate or compare --json).
+    #[arg(long, value_name = "FILE")]
+    pub comparison: PathBuf,
+    #[arg(long, value_enum, default_value = "markdown")]
+    pub format: ReportFormat,
+    /// A minijinja template to use instead of the built-in one.
+    #[arg(long, value_name = "PATH")]
+    pub template: Option<PathBuf>,
+    /// Write the report here instead of standard output.
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

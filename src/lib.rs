@@ -88,6 +88,7 @@ async fn dispatch(cli: cli::Cli) -> anyhow::Result<Outcome> {
         cli::Command::Eval(args) => app::eval(&cli.global, args).map(|_| Outcome::Pass),
         cli::Command::Compare(args) => app::compare(args).and_then(verdict_outcome),
         cli::Command::Gate(args) => app::gate(&cli.global, args).and_then(verdict_outcome),
+        cli::Command::Report(args) => app::report(args).map(|_| Outcome::Pass),
         cli::Command::Comment(args) => app::comment(args).await.map(|_| Outcome::Pass),
         cli::Command::Env => app::env(&cli.global).map(|_| Outcome::Pass),
         cli::Command::Schema { file } => {
