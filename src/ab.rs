@@ -39,22 +39,6 @@ pub struct AbPair {
     blocks: u64,
 }
 
-fn open_side(
-    runtime: &Runtime,
-    path: &Path,
-    settings: &BenchSettings,
-) -> Result<(LoadedModel, Duration, MemoryUse)> {
-    let before = system::rss();
-    let (model, created) = runtime.open(path, &settings.session)?;
-    let after = system::rss();
-    let memory = MemoryUse {
-        model_file_bytes: std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
-        load_growth_bytes: after.current_bytes.saturating_sub(before.current_bytes),
-        peak_rss_bytes: 0,
-    };
-    Ok((model, created, memory))
-}
-
 impl AbPair {
     /// Opens both models, binds the same random inputs to each, and warms both up.
     pub fn open(
@@ -65,9 +49,10 @@ impl AbPair {
         shapes: &ShapeRequest,
         batch: Option<i64>,
     ) -> Result<AbPair> {
-        let (mut base, base_created, base_memory) = open_side(runtime, base_path, settings)?;
+        let (mut base, base_created, base_memory) =
+            bench::open_measured(runtime, base_path, settings)?;
         let (mut candidate, cand_created, cand_memory) =
-            open_side(runtime, candidate_path, settings)?;
+            bench::open_measured(runtime, candidate_path, settings)?;
         if !same_inputs(&base.spec, &candidate.spec) {
             bail!(
                 "the base model {} and the candidate take different inputs, so they cannot be timed on the same data; \
@@ -76,28 +61,12 @@ impl AbPair {
             );
         }
         let resolution = candidate.spec.resolve(shapes, batch)?;
-        let batch = batch
-            .or_else(|| {
-                resolution
-                    .inputs
-                    .first()
-                    .and_then(|i| i.shape.first().copied())
-            })
-            .unwrap_or(1);
+        let batch = bench::batch_size(batch, &resolution);
         let mut first_ms = [0.0; 2];
         for (i, model) in [&mut base, &mut candidate].into_iter().enumerate() {
             // The same seed for both: identical input values.
-            bench::bind_random(
-                model,
-                &resolution.inputs,
-                &mut StdRng::seed_from_u64(settings.seed),
-            )?;
-            let t = Instant::now();
-            model.run_bound()?;
-            first_ms[i] = t.elapsed().as_secs_f64() * 1000.0;
-            for _ in 1..settings.warmup {
-                model.run_bound()?;
-            }
+            let mut rng = StdRng::seed_from_u64(settings.seed);
+            first_ms[i] = bench::prepare(model, &resolution.inputs, &mut rng, settings.warmup)?;
         }
         let side = |model, created: Duration, first_run_ms, memory| Side {
             model,

@@ -13,7 +13,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{ModelSpec, ResolvedInput, ShapeRequest, TensorData};
+use crate::model::{ModelSpec, Resolution, ResolvedInput, ShapeRequest, TensorData};
 use crate::runtime::{Feed, LoadedModel, Runtime, SessionSettings};
 use crate::stats::{self, Summary};
 use crate::system::{self, GpuInfo};
@@ -125,10 +125,7 @@ pub fn run(
     if settings.iterations == 0 {
         bail!("--iterations 0: at least one timed run is needed; use --iterations 1000 or more");
     }
-    let model_file_bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-    let before = system::rss();
-    let (mut model, created) = runtime.open(path, &settings.session)?;
-    let after = system::rss();
+    let (mut model, created, memory) = open_measured(runtime, path, settings)?;
     let spec = model.spec.clone();
     if !settings.batches.is_empty() && !spec.batch_is_dynamic() {
         bail!(
@@ -149,22 +146,10 @@ pub fn run(
     for batch in batches {
         let resolution = spec.resolve(shapes, batch)?;
         defaulted_dims = resolution.defaulted.clone();
-        bind_random(&mut model, &resolution.inputs, &mut rng)?;
-        let first = Instant::now();
-        model.run_bound()?;
-        first_run_ms.get_or_insert(ms(first.elapsed()));
-        let batch_size = batch
-            .or_else(|| {
-                resolution
-                    .inputs
-                    .first()
-                    .and_then(|i| i.shape.first().copied())
-            })
-            .unwrap_or(1);
+        let first_ms = prepare(&mut model, &resolution.inputs, &mut rng, settings.warmup)?;
+        first_run_ms.get_or_insert(first_ms);
+        let batch_size = batch_size(batch, &resolution);
         let label = format!("batch {batch_size}");
-        for _ in 1..settings.warmup {
-            model.run_bound()?;
-        }
         let started = Instant::now();
         let samples_ns = time_loop(
             &mut model,
@@ -190,9 +175,8 @@ pub fn run(
             first_run_ms: first_run_ms.unwrap_or(0.0),
         },
         memory: MemoryUse {
-            model_file_bytes,
-            load_growth_bytes: after.current_bytes.saturating_sub(before.current_bytes),
             peak_rss_bytes: system::rss().peak_bytes,
+            ..memory
         },
         gpu: system::gpu_info(),
         defaulted_dims,
@@ -200,6 +184,54 @@ pub fn run(
         notes,
     };
     Ok((result, spec))
+}
+
+/// Opens a session, measuring its creation time and the resident memory it added. The peak is
+/// filled in when the bench ends.
+pub fn open_measured(
+    runtime: &Runtime,
+    path: &Path,
+    settings: &BenchSettings,
+) -> Result<(LoadedModel, Duration, MemoryUse)> {
+    let before = system::rss();
+    let (model, created) = runtime.open(path, &settings.session)?;
+    let after = system::rss();
+    let memory = MemoryUse {
+        model_file_bytes: std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
+        load_growth_bytes: after.current_bytes.saturating_sub(before.current_bytes),
+        peak_rss_bytes: 0,
+    };
+    Ok((model, created, memory))
+}
+
+/// Binds random inputs, times the first run (part of the cold start), then runs the rest of
+/// the warmup. Returns the first run's milliseconds.
+pub fn prepare(
+    model: &mut LoadedModel,
+    inputs: &[ResolvedInput],
+    rng: &mut StdRng,
+    warmup: u64,
+) -> Result<Millis> {
+    bind_random(model, inputs, rng)?;
+    let first = Instant::now();
+    model.run_bound()?;
+    let first_ms = ms(first.elapsed());
+    for _ in 1..warmup {
+        model.run_bound()?;
+    }
+    Ok(first_ms)
+}
+
+/// The batch size actually run: the one asked for, else the first input's first dim.
+pub fn batch_size(batch: Option<i64>, resolution: &Resolution) -> i64 {
+    batch
+        .or_else(|| {
+            resolution
+                .inputs
+                .first()
+                .and_then(|i| i.shape.first().copied())
+        })
+        .unwrap_or(1)
 }
 
 /// Makes random inputs for `inputs` and binds them to the session.
