@@ -7,6 +7,7 @@
 pub mod actions;
 pub mod ab;
 pub mod app;
+pub mod baseline;
 pub mod bench;
 pub mod cli;
 pub mod compare;
@@ -88,6 +89,10 @@ async fn dispatch(cli: cli::Cli) -> anyhow::Result<Outcome> {
         cli::Command::Gate(args) => app::gate(&cli.global, args).and_then(verdict_outcome),
         cli::Command::Comment(args) => app::comment(args).await.map(|_| Outcome::Pass),
         cli::Command::Env => app::env(&cli.global).map(|_| Outcome::Pass),
+        cli::Command::Baseline(cli::BaselineCommand::Approve(args)) => {
+            baseline::approve::run(&cli.global, args).map(|_| Outcome::Pass)
+        }
+        cli::Command::History(args) => baseline::history::run(args).map(|_| Outcome::Pass),
         cli::Command::Schema => {
             print!("{}", results::json_schema());
             Ok(Outcome::Pass)
