@@ -62,6 +62,8 @@ pub enum Command {
     Baseline(BaselineCommand),
     /// Show a model's baseline approvals and how its numbers moved.
     History(HistoryArgs),
+    /// Check a release candidate's results against the production baseline (exit 1 unless all pass).
+    Check(CheckArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -108,6 +110,28 @@ pub struct HistoryArgs {
     /// Print the history as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The release candidate's results file.
+    #[arg(long, value_name = "FILE")]
+    pub candidate: PathBuf,
+    /// The production baseline file.
+    #[arg(long, value_name = "FILE", required_unless_present = "model", conflicts_with = "model")]
+    pub baseline: Option<PathBuf>,
+    /// Take the baseline and criteria of this model of the gate config.
+    #[arg(long, value_name = "NAME")]
+    pub model: Option<String>,
+    /// The gate config (default modelgate.toml with --model; built-in criteria without either).
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Count skipped lines (latency on other hardware) as passed.
+    #[arg(long)]
+    pub allow_skipped: bool,
+    /// Write the checklist as JSON here.
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -9,6 +9,7 @@ pub mod ab;
 pub mod app;
 pub mod baseline;
 pub mod bench;
+pub mod check;
 pub mod cli;
 pub mod compare;
 pub mod config;
@@ -93,6 +94,7 @@ async fn dispatch(cli: cli::Cli) -> anyhow::Result<Outcome> {
             baseline::approve::run(&cli.global, args).map(|_| Outcome::Pass)
         }
         cli::Command::History(args) => baseline::history::run(args).map(|_| Outcome::Pass),
+        cli::Command::Check(args) => check::run(args),
         cli::Command::Schema => {
             print!("{}", results::json_schema());
             Ok(Outcome::Pass)
