@@ -15,7 +15,9 @@ use std::process::Command;
 use anyhow::{anyhow, bail, Context, Result};
 
 use super::history::{self, HistoryEntry};
-use super::{change_table, check_results_for_model, display_path, key_numbers, read_current, Current};
+use super::{
+    change_table, check_results_for_model, display_path, key_numbers, read_current, Current,
+};
 use crate::app;
 use crate::cli::{ApproveArgs, GlobalArgs};
 use crate::config::{GateConfig, ModelConfig};
@@ -34,7 +36,8 @@ pub fn run(global: &GlobalArgs, args: &ApproveArgs) -> Result<()> {
     let model = super::find_model(&config, &args.model, &args.config)?;
     let candidate = root.join(&model.candidate);
     app::check_model_file(&candidate)?;
-    let sha = system::sha256_file(&candidate).with_context(|| format!("cannot read model file {}", candidate.display()))?;
+    let sha = system::sha256_file(&candidate)
+        .with_context(|| format!("cannot read model file {}", candidate.display()))?;
     let baseline_path = model.baseline_path(&root);
     let shown = display_path(&baseline_path);
     let current = match read_current(&baseline_path)? {
@@ -65,7 +68,8 @@ pub fn run(global: &GlobalArgs, args: &ApproveArgs) -> Result<()> {
             (measure(global, args, model, &root)?, "measured".to_string())
         }
     };
-    if let Some(why) = hardware_difference(&baseline, current.as_ref(), args.from_results.is_none()) {
+    if let Some(why) = hardware_difference(&baseline, current.as_ref(), args.from_results.is_none())
+    {
         if !args.force {
             bail!(
                 "{source} was measured on other hardware than {why}, so the gate could not compare latencies with it; \
@@ -88,9 +92,22 @@ pub fn run(global: &GlobalArgs, args: &ApproveArgs) -> Result<()> {
     baseline.provenance = Some(provenance.clone());
 
     println!("{}: {shown} (version {version})", model.name);
-    print!("{}", change_table(current.as_ref().map(key_numbers).as_ref(), &key_numbers(&baseline)));
-    let commit = provenance.commit.as_deref().map(|c| format!(" at commit {}", c.get(..12).unwrap_or(c))).unwrap_or_default();
-    println!("  approved by {}{commit}, from {}", provenance.approved_by, provenance.source);
+    print!(
+        "{}",
+        change_table(
+            current.as_ref().map(key_numbers).as_ref(),
+            &key_numbers(&baseline)
+        )
+    );
+    let commit = provenance
+        .commit
+        .as_deref()
+        .map(|c| format!(" at commit {}", c.get(..12).unwrap_or(c)))
+        .unwrap_or_default();
+    println!(
+        "  approved by {}{commit}, from {}",
+        provenance.approved_by, provenance.source
+    );
     if !args.yes {
         if !interactive {
             bail!("{NOT_INTERACTIVE}");
@@ -102,8 +119,12 @@ pub fn run(global: &GlobalArgs, args: &ApproveArgs) -> Result<()> {
     }
 
     if let Some(folder) = baseline_path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(folder)
-            .with_context(|| format!("cannot create folder {}; check that it is not a file and that you may write there", display_path(folder)))?;
+        std::fs::create_dir_all(folder).with_context(|| {
+            format!(
+                "cannot create folder {}; check that it is not a file and that you may write there",
+                display_path(folder)
+            )
+        })?;
     }
     results::write_json_atomic(&baseline_path, &baseline)?;
     let entry = HistoryEntry::new(version, &baseline, &provenance);
@@ -114,15 +135,33 @@ pub fn run(global: &GlobalArgs, args: &ApproveArgs) -> Result<()> {
             display_path(&history_path)
         )
     })?;
-    println!("{shown} written (version {version}); history appended to {}", display_path(&history_path));
+    println!(
+        "{shown} written (version {version}); history appended to {}",
+        display_path(&history_path)
+    );
     Ok(())
 }
 
 /// Measures the model's candidate now, alone, with the config's bench and eval settings.
-fn measure(global: &GlobalArgs, args: &ApproveArgs, model: &ModelConfig, root: &Path) -> Result<ResultsFile> {
+fn measure(
+    global: &GlobalArgs,
+    args: &ApproveArgs,
+    model: &ModelConfig,
+    root: &Path,
+) -> Result<ResultsFile> {
     let provider = args.ep.map(|e| e.provider()).unwrap_or(model.bench.ep);
-    let runtime = app::load_runtime(global, &SessionSettings { provider, ..Default::default() })?;
-    let options = GateOptions { root: root.to_path_buf(), provider: Some(provider), ..Default::default() };
+    let runtime = app::load_runtime(
+        global,
+        &SessionSettings {
+            provider,
+            ..Default::default()
+        },
+    )?;
+    let options = GateOptions {
+        root: root.to_path_buf(),
+        provider: Some(provider),
+        ..Default::default()
+    };
     let mut progress = app::progress_bar();
     gate::measure_candidate(model, &runtime, &options, &mut progress)
 }
@@ -130,7 +169,11 @@ fn measure(global: &GlobalArgs, args: &ApproveArgs, model: &ModelConfig, root: &
 /// Why the new results' latencies could not be compared where the gate runs, naming what they
 /// were compared with: the current baseline's hardware when there is one (the hardware the gate
 /// has been held to), else this machine's. Results measured here match this machine.
-fn hardware_difference(new: &ResultsFile, current: Option<&ResultsFile>, measured_here: bool) -> Option<String> {
+fn hardware_difference(
+    new: &ResultsFile,
+    current: Option<&ResultsFile>,
+    measured_here: bool,
+) -> Option<String> {
     if let Some(current) = current {
         let why = current.environment.hardware_difference(&new.environment)?;
         return Some(format!("the current baseline ({why})"));
@@ -139,7 +182,12 @@ fn hardware_difference(new: &ResultsFile, current: Option<&ResultsFile>, measure
         return None;
     }
     let env = &new.environment;
-    let here = system::fingerprint(Path::new(&new.model.path), &new.model.sha256, &env.onnxruntime_version, &env.execution_provider);
+    let here = system::fingerprint(
+        Path::new(&new.model.path),
+        &new.model.sha256,
+        &env.onnxruntime_version,
+        &env.execution_provider,
+    );
     let why = here.hardware_difference(env)?;
     Some(format!("this machine ({why})"))
 }
@@ -153,16 +201,28 @@ fn approver(flag: Option<&str>, root: &Path) -> Result<String> {
         }
         return Ok(name.to_string());
     }
-    if let Some(actor) = std::env::var("GITHUB_ACTOR").ok().map(|a| a.trim().to_string()).filter(|a| !a.is_empty()) {
+    if let Some(actor) = std::env::var("GITHUB_ACTOR")
+        .ok()
+        .map(|a| a.trim().to_string())
+        .filter(|a| !a.is_empty())
+    {
         return Ok(actor);
     }
-    git(root, &["config", "user.name"])
-        .ok_or_else(|| anyhow!("no approver known: pass --approver NAME (or set GITHUB_ACTOR or git config user.name)"))
+    git(root, &["config", "user.name"]).ok_or_else(|| {
+        anyhow!(
+            "no approver known: pass --approver NAME (or set GITHUB_ACTOR or git config user.name)"
+        )
+    })
 }
 
 /// A git command's trimmed output, or None when git, the repository or the value is missing.
 fn git(root: &Path, args: &[&str]) -> Option<String> {
-    let out = Command::new("git").arg("-C").arg(root).args(args).output().ok()?;
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(args)
+        .output()
+        .ok()?;
     let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
     (out.status.success() && !text.is_empty()).then_some(text)
 }
@@ -172,6 +232,12 @@ fn confirm(question: &str) -> Result<bool> {
     eprint!("{question}");
     std::io::stderr().flush().ok();
     let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer).context("cannot read the answer from stdin")?;
-    Ok(matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .context("cannot read the answer from stdin")?;
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
 }

@@ -11,7 +11,9 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
-use super::{columns, display_path, key_numbers, ms_or_dash, pct_change, pct_or_dash, pts_change, short_sha};
+use super::{
+    columns, display_path, key_numbers, ms_or_dash, pct_change, pct_or_dash, pts_change, short_sha,
+};
 use crate::cli::HistoryArgs;
 use crate::config::GateConfig;
 use crate::results::{Provenance, ResultsFile};
@@ -62,7 +64,10 @@ pub fn parse(text: &str, shown: &str) -> Result<Vec<HistoryEntry>> {
             continue;
         }
         let entry = serde_json::from_str(line).map_err(|e| {
-            anyhow::anyhow!("{shown} line {} is not a history entry ({e}); fix or remove that line", i + 1)
+            anyhow::anyhow!(
+                "{shown} line {} is not a history entry ({e}); fix or remove that line",
+                i + 1
+            )
         })?;
         entries.push(entry);
     }
@@ -74,7 +79,10 @@ pub fn read_if_exists(path: &Path) -> Result<Vec<HistoryEntry>> {
     match std::fs::read_to_string(path) {
         Ok(text) => parse(&text, &display_path(path)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(vec![]),
-        Err(e) => bail!("cannot read history {} ({e}); check its permissions", display_path(path)),
+        Err(e) => bail!(
+            "cannot read history {} ({e}); check its permissions",
+            display_path(path)
+        ),
     }
 }
 
@@ -89,11 +97,16 @@ pub fn append(path: &Path, entry: &HistoryEntry) -> Result<()> {
     let mut line = serde_json::to_string(entry).context("cannot serialise the history entry")?;
     line.push('\n');
     // A last line edited by hand without its newline would otherwise be glued to this one.
-    let unterminated = std::fs::read(path).map(|b| b.last().is_some_and(|c| *c != b'\n')).unwrap_or(false);
+    let unterminated = std::fs::read(path)
+        .map(|b| b.last().is_some_and(|c| *c != b'\n'))
+        .unwrap_or(false);
     if unterminated {
         line.insert(0, '\n');
     }
-    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
     file.write_all(line.as_bytes())?;
     file.sync_all()?;
     Ok(())
@@ -103,21 +116,40 @@ pub fn append(path: &Path, entry: &HistoryEntry) -> Result<()> {
 pub fn table(name: &str, entries: &[HistoryEntry]) -> String {
     let chain: Vec<String> = entries.iter().map(|e| format!("v{}", e.version)).collect();
     let mut out = format!("{name}: {}\n", chain.join(" -> "));
-    let mut rows = vec![["version", "date", "approver", "model", "commit", "p50", "p95", "p99", "accuracy", "recall"]
-        .map(String::from)
-        .to_vec()];
+    let mut rows = vec![[
+        "version", "date", "approver", "model", "commit", "p50", "p95", "p99", "accuracy", "recall",
+    ]
+    .map(String::from)
+    .to_vec()];
     let mut previous: Option<&HistoryEntry> = None;
     for e in entries {
         let before = |f: fn(&HistoryEntry) -> Option<f64>| previous.and_then(f);
-        let with = |value: String, change: String| if change.is_empty() { value } else { format!("{value} ({change})") };
-        let ms = |f: fn(&HistoryEntry) -> Option<f64>| with(ms_or_dash(f(e)), pct_change(before(f), f(e)));
-        let share = |f: fn(&HistoryEntry) -> Option<f64>| with(pct_or_dash(f(e)), pts_change(before(f), f(e)));
+        let with = |value: String, change: String| {
+            if change.is_empty() {
+                value
+            } else {
+                format!("{value} ({change})")
+            }
+        };
+        let ms = |f: fn(&HistoryEntry) -> Option<f64>| {
+            with(ms_or_dash(f(e)), pct_change(before(f), f(e)))
+        };
+        let share = |f: fn(&HistoryEntry) -> Option<f64>| {
+            with(pct_or_dash(f(e)), pts_change(before(f), f(e)))
+        };
         rows.push(vec![
             format!("v{}", e.version),
-            e.approved_at.get(..10).unwrap_or(&e.approved_at).to_string(),
+            e.approved_at
+                .get(..10)
+                .unwrap_or(&e.approved_at)
+                .to_string(),
             e.approved_by.clone(),
             short_sha(&e.model_sha256).to_string(),
-            e.commit.as_deref().map(|c| c.get(..8).unwrap_or(c)).unwrap_or("-").to_string(),
+            e.commit
+                .as_deref()
+                .map(|c| c.get(..8).unwrap_or(c))
+                .unwrap_or("-")
+                .to_string(),
             ms(|e| e.p50_ms),
             ms(|e| e.p95_ms),
             ms(|e| e.p99_ms),
@@ -150,7 +182,10 @@ pub fn run(args: &HistoryArgs) -> Result<()> {
         bail!("history {shown} has no entries; approve a baseline with `modelgate baseline approve --model {}`", model.name);
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&entries).context("cannot serialise the history")?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&entries).context("cannot serialise the history")?
+        );
     } else {
         print!("{}", table(&model.name, &entries));
     }

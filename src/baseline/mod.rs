@@ -45,7 +45,9 @@ pub fn key_numbers(results: &ResultsFile) -> KeyNumbers {
         p95_ms: run.map(|r| r.summary.p95_ms),
         p99_ms: run.map(|r| r.summary.p99_ms),
         accuracy: metrics.map(|m| m.accuracy),
-        recall: positive.map(|p| p.recall).or(metrics.map(|m| m.macro_recall)),
+        recall: positive
+            .map(|p| p.recall)
+            .or(metrics.map(|m| m.macro_recall)),
         recall_name: match positive {
             Some(p) => format!("recall ({})", p.name),
             None => "macro recall".into(),
@@ -65,22 +67,37 @@ pub fn display_path(path: &Path) -> String {
 
 /// The history file beside a baseline: `baselines/<name>.history.jsonl`.
 pub fn history_path(baseline: &Path) -> PathBuf {
-    let stem = baseline.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let stem = baseline
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
     baseline.with_file_name(format!("{stem}.history.jsonl"))
 }
 
 /// The folder a config's relative paths start from.
 pub fn config_root(config: &Path) -> PathBuf {
-    config.parent().filter(|p| !p.as_os_str().is_empty()).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."))
+    config
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."))
 }
 
 /// A model of the config by name, or an error listing the names there are.
-pub fn find_model<'a>(config: &'a crate::config::GateConfig, name: &str, path: &Path) -> Result<&'a ModelConfig> {
+pub fn find_model<'a>(
+    config: &'a crate::config::GateConfig,
+    name: &str,
+    path: &Path,
+) -> Result<&'a ModelConfig> {
     match config.models.iter().find(|m| m.name == name) {
         Some(model) => Ok(model),
         None => {
             let names: Vec<&str> = config.models.iter().map(|m| m.name.as_str()).collect();
-            bail!("no model `{name}` in {}; its models are: {}", path.display(), names.join(", "))
+            bail!(
+                "no model `{name}` in {}; its models are: {}",
+                path.display(),
+                names.join(", ")
+            )
         }
     }
 }
@@ -103,7 +120,11 @@ pub fn check_results_for_model(
             short_sha(candidate_sha256)
         );
     }
-    let stem = model.candidate.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let stem = model
+        .candidate
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
     if results.model.name != model.name && results.model.name != stem {
         bail!(
             "results file {source} is for model `{}`, not `{}`; give the results of `{}` ({candidate})",
@@ -112,7 +133,12 @@ pub fn check_results_for_model(
             model.name
         );
     }
-    if results.bench.as_ref().and_then(BenchResult::primary).is_none() {
+    if results
+        .bench
+        .as_ref()
+        .and_then(BenchResult::primary)
+        .is_none()
+    {
         bail!("results file {source} has no bench results; add them with `modelgate bench {candidate} --json {source}`");
     }
     if model.dataset.is_some() && results.eval.is_none() {
@@ -159,14 +185,19 @@ pub fn read_current(path: &Path) -> Result<Current> {
     }
     match serde_json::from_value::<ResultsFile>(value) {
         Ok(results) => Ok(Current::Valid(Box::new(results))),
-        Err(e) => Ok(Current::Malformed(format!("it does not match schema version {SCHEMA_VERSION}: {e}"))),
+        Err(e) => Ok(Current::Malformed(format!(
+            "it does not match schema version {SCHEMA_VERSION}: {e}"
+        ))),
     }
 }
 
 /// Relative change in percent, signed: `+3.1 %`.
 pub fn pct_change(old: Option<f64>, new: Option<f64>) -> String {
     match (old, new) {
-        (Some(old), Some(new)) if old > 0.0 => format!("{:+.1} %", not_negative_zero((new / old - 1.0) * 100.0, 0.05)),
+        (Some(old), Some(new)) if old > 0.0 => format!(
+            "{:+.1} %",
+            not_negative_zero((new / old - 1.0) * 100.0, 0.05)
+        ),
         _ => String::new(),
     }
 }
@@ -174,7 +205,9 @@ pub fn pct_change(old: Option<f64>, new: Option<f64>) -> String {
 /// Change of a fraction in percentage points, signed: `-0.58 pts`.
 pub fn pts_change(old: Option<f64>, new: Option<f64>) -> String {
     match (old, new) {
-        (Some(old), Some(new)) => format!("{:+.2} pts", not_negative_zero((new - old) * 100.0, 0.005)),
+        (Some(old), Some(new)) => {
+            format!("{:+.2} pts", not_negative_zero((new - old) * 100.0, 0.005))
+        }
         _ => String::new(),
     }
 }
@@ -195,17 +228,30 @@ pub fn ms_or_dash(ms: Option<f64>) -> String {
 
 /// A fraction as a percentage, or `-`.
 pub fn pct_or_dash(fraction: Option<f64>) -> String {
-    fraction.map(|f| format!("{:.2} %", f * 100.0)).unwrap_or_else(|| "-".into())
+    fraction
+        .map(|f| format!("{:.2} %", f * 100.0))
+        .unwrap_or_else(|| "-".into())
 }
 
 /// Left-aligned columns, two spaces apart, each line indented by two spaces.
 pub fn columns(rows: &[Vec<String>]) -> String {
     let count = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> =
-        (0..count).map(|i| rows.iter().filter_map(|r| r.get(i)).map(|c| c.chars().count()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..count)
+        .map(|i| {
+            rows.iter()
+                .filter_map(|r| r.get(i))
+                .map(|c| c.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
     let mut out = String::new();
     for row in rows {
-        let cells: Vec<String> = row.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
         let _ = writeln!(out, "  {}", cells.join("  ").trim_end());
     }
     out
@@ -215,16 +261,28 @@ pub fn columns(rows: &[Vec<String>]) -> String {
 pub fn change_table(current: Option<&KeyNumbers>, new: &KeyNumbers) -> String {
     let old = |f: fn(&KeyNumbers) -> Option<f64>| current.and_then(f);
     let latency = |label: &str, f: fn(&KeyNumbers) -> Option<f64>| {
-        vec![label.to_string(), ms_or_dash(old(f)), ms_or_dash(f(new)), pct_change(old(f), f(new))]
+        vec![
+            label.to_string(),
+            ms_or_dash(old(f)),
+            ms_or_dash(f(new)),
+            pct_change(old(f), f(new)),
+        ]
     };
     let share = |label: &str, f: fn(&KeyNumbers) -> Option<f64>| {
-        vec![label.to_string(), pct_or_dash(old(f)), pct_or_dash(f(new)), pts_change(old(f), f(new))]
+        vec![
+            label.to_string(),
+            pct_or_dash(old(f)),
+            pct_or_dash(f(new)),
+            pts_change(old(f), f(new)),
+        ]
     };
     let rows = vec![
         vec!["".into(), "current".into(), "new".into(), "change".into()],
         vec![
             "model sha256".into(),
-            current.map(|c| short_sha(&c.model_sha256).to_string()).unwrap_or_else(|| "-".into()),
+            current
+                .map(|c| short_sha(&c.model_sha256).to_string())
+                .unwrap_or_else(|| "-".into()),
             short_sha(&new.model_sha256).to_string(),
             match current {
                 Some(c) if c.model_sha256 == new.model_sha256 => "same model".into(),
