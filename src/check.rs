@@ -110,6 +110,11 @@ pub fn check(
             .filter(|c| matches!(c.rule, Rule::RatioAtMost { .. }))
             .map(line_of),
     );
+    if candidate.bench.is_none() {
+        let why =
+            "the candidate has no bench results; add them with `modelgate bench MODEL --json FILE`";
+        lines.push(plain("latency", Mark::Fail, why.into()));
+    }
     let (base_eval, cand_eval) = (baseline.eval.as_ref(), candidate.eval.as_ref());
     match (&accuracy_error, base_eval, cand_eval) {
         (Some(error), _, _) => {
@@ -265,5 +270,65 @@ mod tests {
         ];
         assert!(!passed(&failing, true));
         assert!(passed(&[], false));
+    }
+
+    fn fixture() -> ResultsFile {
+        results::parse(include_str!("baseline/testdata/cancer.json")).unwrap()
+    }
+
+    fn marks(lines: &[CheckLine]) -> Vec<(&str, Mark)> {
+        lines.iter().map(|l| (l.name.as_str(), l.mark)).collect()
+    }
+
+    #[test]
+    fn a_candidate_without_bench_or_eval_results_fails_instead_of_passing_quietly() {
+        let model = ModelConfig::named("cancer", "models/cancer_fp32.onnx");
+        let criteria = Criteria {
+            min_recall: Some(0.8),
+            ..Criteria::default()
+        };
+        let baseline = fixture();
+        let mut candidate = fixture();
+        candidate.bench = None;
+        candidate.eval = None;
+        let (_, lines) = check(
+            &model,
+            &criteria,
+            &candidate,
+            &baseline,
+            Path::new("b.json"),
+        );
+        let expected = [
+            ("latency", Mark::Fail),
+            ("accuracy and recall", Mark::Fail),
+            ("minimum recall", Mark::Fail),
+            ("no new errors or failed samples", Mark::Fail),
+        ];
+        assert_eq!(marks(&lines), expected);
+    }
+
+    #[test]
+    fn a_baseline_against_itself_passes_and_a_required_improvement_does_not() {
+        let model = ModelConfig::named("cancer", "models/cancer_fp32.onnx");
+        // The fixture holds 20 runs: far too few for a tight tail, so the tolerances are wide.
+        let mut criteria = Criteria {
+            min_recall: Some(0.8),
+            max_p50_regression_pct: 100.0,
+            max_p95_regression_pct: 10_000.0,
+            max_p99_regression_pct: 10_000.0,
+            ..Criteria::default()
+        };
+        let baseline = fixture();
+        let (_, lines) = check(&model, &criteria, &baseline, &baseline, Path::new("b.json"));
+        assert!(passed(&lines, false), "{lines:#?}");
+        assert_eq!(lines.len(), 7, "{lines:#?}");
+        criteria.min_latency_improvement_pct = Some(5.0);
+        let (_, lines) = check(&model, &criteria, &baseline, &baseline, Path::new("b.json"));
+        assert_eq!(lines[0].name, "p50 latency 5 % faster");
+        assert_eq!(lines[0].mark, Mark::Fail);
+        assert!(
+            lines[1..].iter().all(|l| l.mark == Mark::Pass),
+            "{lines:#?}"
+        );
     }
 }
