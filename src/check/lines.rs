@@ -7,6 +7,7 @@ use super::{CheckLine, Mark};
 use crate::compare::{self, Criterion, ModelComparison, Rule, Status};
 use crate::eval::EvalResult;
 
+/// A line with no numbers, only a reason.
 pub fn plain(name: &str, mark: Mark, detail: String) -> CheckLine {
     CheckLine {
         name: name.into(),
