@@ -63,12 +63,87 @@ pub enum Command {
         #[arg(value_enum, default_value = "results")]
         file: SchemaFile,
     },
+    /// Manage the committed baselines.
+    #[command(subcommand)]
+    Baseline(BaselineCommand),
+    /// Show a model's baseline approvals and how its numbers moved.
+    History(HistoryArgs),
+    /// Check a release candidate's results against the production baseline (exit 1 unless all pass).
+    Check(CheckArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum SchemaFile {
     Results,
     Comparison,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BaselineCommand {
+    /// Make baselines/<name>.json from a results file or a fresh measurement, and log it.
+    Approve(ApproveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    /// The model's name in the gate config.
+    #[arg(long, value_name = "NAME")]
+    pub model: String,
+    /// The gate config.
+    #[arg(long, default_value = "modelgate.toml", value_name = "PATH")]
+    pub config: PathBuf,
+    /// Approve this results file (from bench and eval --json) instead of measuring now.
+    #[arg(long, value_name = "FILE")]
+    pub from_results: Option<PathBuf>,
+    /// Write without asking (needed when stdin is not a terminal).
+    #[arg(long, short)]
+    pub yes: bool,
+    /// Approve results from other hardware than the current baseline's, or replace a malformed baseline.
+    #[arg(long)]
+    pub force: bool,
+    /// Who approves (else GITHUB_ACTOR, else git config user.name).
+    #[arg(long, value_name = "NAME")]
+    pub approver: Option<String>,
+    /// A note kept in the baseline's provenance.
+    #[arg(long, value_name = "TEXT")]
+    pub note: Option<String>,
+    /// Execution provider to measure with (overrides the config).
+    #[arg(long, value_enum, env = "MODELGATE_EP")]
+    pub ep: Option<EpArg>,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// The model's name in the gate config.
+    pub name: String,
+    /// The gate config.
+    #[arg(long, default_value = "modelgate.toml", value_name = "PATH")]
+    pub config: PathBuf,
+    /// Print the history as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The release candidate's results file.
+    #[arg(long, value_name = "FILE")]
+    pub candidate: PathBuf,
+    /// The production baseline file.
+    #[arg(long, value_name = "FILE", required_unless_present = "model", conflicts_with = "model")]
+    pub baseline: Option<PathBuf>,
+    /// Take the baseline and criteria of this model of the gate config.
+    #[arg(long, value_name = "NAME")]
+    pub model: Option<String>,
+    /// The gate config (default modelgate.toml with --model; built-in criteria without either).
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Count skipped lines (latency on other hardware) as passed.
+    #[arg(long)]
+    pub allow_skipped: bool,
+    /// Write the checklist as JSON here.
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -296,6 +296,26 @@ fn measure(
     Ok(Measured { candidate, base })
 }
 
+/// Measures the model's candidate alone (no A/B) with the config's bench settings and evaluates
+/// it on its dataset: the results `modelgate baseline approve` records when it measures.
+pub fn measure_candidate(
+    model: &ModelConfig,
+    runtime: &Runtime,
+    options: &GateOptions,
+    progress: bench::Progress,
+) -> Result<ResultsFile> {
+    let candidate_path = options.root.join(&model.candidate);
+    crate::app::check_model_file(&candidate_path)?;
+    let settings = bench_settings(model, options);
+    let shapes = ShapeRequest { shapes: model.bench.shapes.clone(), dims: model.bench.dims.clone() };
+    let (bench, spec) = bench::run(runtime, &candidate_path, &settings, &shapes, progress)?;
+    let provider = settings.session.provider.name();
+    let mut candidate = results::new_results(&runtime.library, &candidate_path, Some(&model.name), provider, spec)?;
+    candidate.bench = Some(bench);
+    candidate.eval = evaluate(model, runtime, &candidate_path, &settings.session, options)?;
+    Ok(candidate)
+}
+
 /// Most runs per model the adaptive loop takes, which bounds the bootstrap's cost too.
 const MAX_ADAPTIVE_RUNS: u64 = 200_000;
 

@@ -7,7 +7,9 @@
 pub mod ab;
 pub mod actions;
 pub mod app;
+pub mod baseline;
 pub mod bench;
+pub mod check;
 pub mod cli;
 pub mod compare;
 pub mod config;
@@ -91,6 +93,11 @@ async fn dispatch(cli: cli::Cli) -> anyhow::Result<Outcome> {
         cli::Command::Report(args) => app::report(args).map(|_| Outcome::Pass),
         cli::Command::Comment(args) => app::comment(args).await.map(|_| Outcome::Pass),
         cli::Command::Env => app::env(&cli.global).map(|_| Outcome::Pass),
+        cli::Command::Baseline(cli::BaselineCommand::Approve(args)) => {
+            baseline::approve::run(&cli.global, args).map(|_| Outcome::Pass)
+        }
+        cli::Command::History(args) => baseline::history::run(args).map(|_| Outcome::Pass),
+        cli::Command::Check(args) => check::run(args),
         cli::Command::Schema { file } => {
             let schema = match file {
                 cli::SchemaFile::Results => results::json_schema(),

@@ -45,6 +45,24 @@ pub struct ResultsFile {
     pub bench: Option<BenchResult>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eval: Option<EvalResult>,
+    /// Who approved this file as a baseline, and from what; only baselines carry it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<Provenance>,
+}
+
+/// How a results file became a baseline, written by `modelgate baseline approve`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Provenance {
+    /// The approver: `--approver`, else `GITHUB_ACTOR`, else `git config user.name`.
+    pub approved_by: String,
+    /// RFC 3339 time of the approval.
+    pub approved_at: String,
+    /// `git rev-parse HEAD` of the repository holding the config, when it is in one.
+    pub commit: Option<String>,
+    /// The results file approved, or `measured` when approve measured the model itself.
+    pub source: String,
+    /// Free text from `--note`.
+    pub note: Option<String>,
 }
 
 /// A results file for `path` with no sections yet: the model record and this machine's
@@ -78,6 +96,7 @@ pub fn new_results(
         onnxruntime: library.clone(),
         bench: None,
         eval: None,
+        provenance: None,
     })
 }
 
