@@ -130,7 +130,12 @@ pub struct CheckArgs {
     #[arg(long, value_name = "FILE")]
     pub candidate: PathBuf,
     /// The production baseline file.
-    #[arg(long, value_name = "FILE", required_unless_present = "model", conflicts_with = "model")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "model",
+        conflicts_with = "model"
+    )]
     pub baseline: Option<PathBuf>,
     /// Take the baseline and criteria of this model of the gate config.
     #[arg(long, value_name = "NAME")]

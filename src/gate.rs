@@ -307,10 +307,19 @@ pub fn measure_candidate(
     let candidate_path = options.root.join(&model.candidate);
     crate::app::check_model_file(&candidate_path)?;
     let settings = bench_settings(model, options);
-    let shapes = ShapeRequest { shapes: model.bench.shapes.clone(), dims: model.bench.dims.clone() };
+    let shapes = ShapeRequest {
+        shapes: model.bench.shapes.clone(),
+        dims: model.bench.dims.clone(),
+    };
     let (bench, spec) = bench::run(runtime, &candidate_path, &settings, &shapes, progress)?;
     let provider = settings.session.provider.name();
-    let mut candidate = results::new_results(&runtime.library, &candidate_path, Some(&model.name), provider, spec)?;
+    let mut candidate = results::new_results(
+        &runtime.library,
+        &candidate_path,
+        Some(&model.name),
+        provider,
+        spec,
+    )?;
     candidate.bench = Some(bench);
     candidate.eval = evaluate(model, runtime, &candidate_path, &settings.session, options)?;
     Ok(candidate)

@@ -3,6 +3,13 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // Rust ignores SIGPIPE, so `modelgate ... | head` would end in a panic on the next print;
+    // take the default action instead and end quietly, as command-line tools do.
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to the default before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
