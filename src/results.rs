@@ -152,6 +152,18 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     })?;
     file.write_all(bytes)
         .with_context(|| format!("cannot write {}", path.display()))?;
+    // A temporary file is private (0600); give the result the old file's mode, or the usual
+    // 0644 for a new one, so a committed baseline stays readable.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)
+            .map(|m| m.permissions().mode())
+            .unwrap_or(0o644);
+        let _ = file
+            .as_file()
+            .set_permissions(std::fs::Permissions::from_mode(mode));
+    }
     file.as_file()
         .sync_all()
         .with_context(|| format!("cannot flush {}", path.display()))?;
@@ -208,6 +220,15 @@ mod tests {
             std::fs::read_to_string(&path).unwrap(),
             "{\n  \"a\": 1\n}\n"
         );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let fresh = dir.path().join("fresh.json");
+            write_json_atomic(&fresh, &2).unwrap();
+            let mode = std::fs::metadata(&fresh).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o644, "a new file is readable by others");
+            std::fs::remove_file(&fresh).unwrap();
+        }
         let leftovers = std::fs::read_dir(dir.path()).unwrap().count();
         assert_eq!(leftovers, 1, "no temporary file is left behind");
         let err = write_json_atomic(&dir.path().join("missing/r.json"), &1)
