@@ -199,3 +199,28 @@ fn bad_input_is_one_clear_line_and_exit_2() {
         assert_user_error(&out, expected);
     }
 }
+
+#[test]
+fn onnx_runtime_log_lines_show_only_with_verbose() {
+    let tiny = model("tiny.onnx");
+    let quiet = modelgate(&["bench", tiny.to_str().unwrap(), "--iterations", "10"]);
+    assert!(quiet.status.success());
+    assert!(
+        !support::stderr(&quiet).contains("[onnxruntime"),
+        "{}",
+        support::stderr(&quiet)
+    );
+    let verbose = modelgate(&[
+        "bench",
+        tiny.to_str().unwrap(),
+        "--iterations",
+        "10",
+        "--verbose",
+    ]);
+    assert!(verbose.status.success());
+    assert!(
+        support::stderr(&verbose).contains("[onnxruntime"),
+        "{}",
+        support::stderr(&verbose)
+    );
+}
