@@ -18,8 +18,9 @@ use crate::runtime::{LoadedModel, Runtime};
 use crate::system;
 
 /// Runs per block: short enough that drift within a block is small, long enough that switching
-/// models (and their caches) is a small share of the time.
-const BLOCK: u64 = 25;
+/// models (and their caches) is a small share of the time. The comparison's block bootstrap
+/// resamples these same blocks.
+const BLOCK: u64 = crate::compare::BLOCK_RUNS as u64;
 
 struct Side {
     model: LoadedModel,
@@ -88,9 +89,10 @@ impl AbPair {
         })
     }
 
-    /// Times `runs` more runs of each model, in alternating blocks.
+    /// Times `runs` more runs of each model, in alternating blocks of [`BLOCK`] runs,
+    /// rounded up to whole blocks, so the comparison's block bootstrap sees the real blocks.
     pub fn extend(&mut self, runs: u64, progress: Progress) -> Result<()> {
-        let target = self.candidate.samples_ns.len() as u64 + runs;
+        let target = self.candidate.samples_ns.len() as u64 + runs.div_ceil(BLOCK) * BLOCK;
         let started = Instant::now();
         while (self.candidate.samples_ns.len() as u64) < target {
             let n = BLOCK.min(target - self.candidate.samples_ns.len() as u64);

@@ -1,25 +1,30 @@
 //! The latency half of a comparison: two samples of run times, judged at p50, p95 and p99.
 //!
-//! Each percentile gets a bootstrap 95 % confidence interval of the candidate/baseline ratio and a
+//! Each percentile gets a block-bootstrap 95 % confidence interval of the candidate/baseline ratio and a
 //! test: Mann-Whitney U for the median (with the Hodges-Lehmann shift as its effect size), and a
 //! two-sample exceedance test for the tails. Welch's t on log latencies and Cohen's d describe the
 //! shift of the mean. Nothing is decided here; `finalize` decides once the p-values are corrected.
 
 use crate::config::Criteria;
-use crate::stats::{self, Interval};
+use crate::stats::{self, Blocks, Interval};
 
 use super::{Criterion, LatencyPair, LatencySource, Rule, Status, TestRecord};
 
 /// Bootstrap resamples per interval; 2,000 keeps the interval's own noise well under 1 %.
 const RESAMPLES: usize = 2000;
 
-/// Two samples of latencies in milliseconds and where the baseline's came from.
+/// Two samples of latencies in milliseconds, in the order they were timed, and where the
+/// baseline's came from.
 pub struct LatencyInput<'a> {
     pub baseline_ms: &'a [f64],
     pub candidate_ms: &'a [f64],
     pub source: LatencySource,
     pub seed: u64,
 }
+
+/// Runs per bootstrap block: the same-runner A/B's block length, so that in an A/B each drawn
+/// block pair is one base block and the candidate block timed beside it.
+pub const BLOCK_RUNS: usize = 25;
 
 /// Pushes the latency tests onto `tests` and returns the latency criteria and numbers.
 pub fn compare_latency(
@@ -71,8 +76,17 @@ pub fn compare_latency(
 
     let mut out = Vec::new();
     for (i, (name, q, tolerance_pct)) in limits.into_iter().enumerate() {
+        // Noise comes in bursts, so runs are resampled in blocks (see stats::block_bootstrap);
+        // an A/B's base and candidate blocks were timed together and are drawn together.
+        let pairing = if input.source == LatencySource::SameRunnerAb {
+            Blocks::Paired
+        } else {
+            Blocks::Independent
+        };
+        let seed = input.seed.wrapping_add(i as u64);
         let ci =
-            stats::bootstrap_ratio_ci(a, b, q, RESAMPLES, 0.95, input.seed.wrapping_add(i as u64));
+            stats::block_bootstrap_ratio_ci(a, b, BLOCK_RUNS, pairing, q, RESAMPLES, 0.95, seed)
+                .or_else(|| stats::bootstrap_ratio_ci(a, b, q, RESAMPLES, 0.95, seed));
         let ratio = stats::ratio_point(a, b, q);
         let test_index = tests.len();
         let record = if q == 0.5 {

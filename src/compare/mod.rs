@@ -11,7 +11,7 @@ mod latency;
 use serde::{Deserialize, Serialize};
 
 pub use accuracy::{compare_accuracy, recall_floor};
-pub use latency::{compare_latency, LatencyInput};
+pub use latency::{compare_latency, LatencyInput, BLOCK_RUNS};
 
 use crate::config::Criteria;
 use crate::stats::{self, Interval};

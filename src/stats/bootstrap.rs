@@ -12,7 +12,7 @@ use rand::{Rng, SeedableRng};
 use super::describe::{is_sorted_finite, lerp, percentile, Interval};
 use super::dist::{in_open_unit, positive_finite};
 
-fn all_positive_finite(xs: &[f64]) -> bool {
+pub(super) fn all_positive_finite(xs: &[f64]) -> bool {
     !xs.is_empty() && xs.iter().all(|&x| positive_finite(x))
 }
 
@@ -35,7 +35,7 @@ pub fn ratio_point(a: &[f64], b: &[f64], q: f64) -> Option<f64> {
 }
 
 /// Type-7 quantile of an unsorted buffer, reordering it in place; O(n).
-fn quantile_in_place(buf: &mut [f64], q: f64) -> f64 {
+pub(super) fn quantile_in_place(buf: &mut [f64], q: f64) -> f64 {
     let h = (buf.len() - 1) as f64 * q;
     let lo = h.floor() as usize;
     let (_, &mut x_lo, above) = buf.select_nth_unstable_by(lo, f64::total_cmp);

@@ -30,6 +30,7 @@
 //!   [`paired_difference_ci`];
 //! - many tests at once: [`holm`].
 
+mod block_bootstrap;
 mod bootstrap;
 mod describe;
 mod dist;
@@ -40,6 +41,7 @@ mod paired;
 mod shift;
 mod two_sample;
 
+pub use block_bootstrap::{block_bootstrap_ratio_ci, Blocks};
 pub use bootstrap::{bootstrap_ratio_ci, ratio_point, samples_for_ratio_half_width};
 pub use describe::{percentile, summarize, Interval, Summary, TukeyOutliers};
 pub use exceedance::exceedance_test;
