@@ -40,12 +40,45 @@ pub fn bench_table(results: &ResultsFile, bench: &BenchResult) -> String {
         env.cpu_model,
         results.onnxruntime.version
     );
+    let interface = &results.model.interface;
+    for (kind, specs) in [
+        ("input ", &interface.inputs),
+        ("output", &interface.outputs),
+    ] {
+        for spec in specs {
+            let _ = writeln!(
+                out,
+                "  {kind} {} {:?} [{}]",
+                spec.name,
+                spec.elem,
+                crate::model::format_dims(&spec.dims)
+            );
+        }
+    }
     for run in &bench.runs {
         let s = &run.summary;
+        let shapes: Vec<String> = run
+            .inputs
+            .iter()
+            .map(|i| {
+                format!(
+                    "{} {}",
+                    i.name,
+                    i.shape
+                        .iter()
+                        .map(|d| d.to_string())
+                        .collect::<Vec<_>>()
+                        .join("x")
+                )
+            })
+            .collect();
         let _ = writeln!(
             out,
-            "\n  batch {}  ({} timed runs in {:.1} s)",
-            run.batch, s.n, run.wall_time_s
+            "\n  batch {}  ({} timed runs in {:.1} s; {})",
+            run.batch,
+            s.n,
+            run.wall_time_s,
+            shapes.join(", ")
         );
         let _ = writeln!(
             out,
