@@ -79,14 +79,13 @@ pub fn compare_latency(
         // Noise comes in bursts, so runs are resampled in blocks (see stats::block_bootstrap);
         // an A/B's base and candidate blocks were timed together and are drawn together.
         let pairing = if input.source == LatencySource::SameRunnerAb {
-            Blocks::Paired
+            Blocks::Paired(BLOCK_RUNS)
         } else {
-            Blocks::Independent
+            Blocks::Independent(BLOCK_RUNS)
         };
         let seed = input.seed.wrapping_add(i as u64);
-        let ci =
-            stats::block_bootstrap_ratio_ci(a, b, BLOCK_RUNS, pairing, q, RESAMPLES, 0.95, seed)
-                .or_else(|| stats::bootstrap_ratio_ci(a, b, q, RESAMPLES, 0.95, seed));
+        let ci = stats::block_bootstrap_ratio_ci(a, b, pairing, q, RESAMPLES, 0.95, seed)
+            .or_else(|| stats::bootstrap_ratio_ci(a, b, q, RESAMPLES, 0.95, seed));
         let ratio = stats::ratio_point(a, b, q);
         let test_index = tests.len();
         let record = if q == 0.5 {

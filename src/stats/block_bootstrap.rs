@@ -14,39 +14,43 @@ use rand::{Rng, SeedableRng};
 use super::bootstrap::{all_positive_finite, quantile_in_place};
 use super::describe::{percentile, Interval};
 
-/// How the blocks of the two samples are drawn.
+/// How the two samples are cut into blocks of consecutive runs, and how the blocks are drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Blocks {
     /// Block k of the baseline and block k of the candidate were timed together: draw them
-    /// together.
-    Paired,
-    /// The two samples come from separate runs: draw each one's blocks on its own.
-    Independent,
+    /// together. Holds the runs per block.
+    Paired(usize),
+    /// The two samples come from separate runs: draw each one's blocks on its own. Holds the
+    /// runs per block.
+    Independent(usize),
 }
 
 /// Percentile block-bootstrap interval for `quantile_q(b) / quantile_q(a)` (candidate over
-/// baseline). Each sample is cut into consecutive blocks of `block_len` runs (a trailing partial
+/// baseline). Each sample is cut into consecutive blocks of the given length (a trailing partial
 /// block is dropped); each replicate draws as many blocks as there are, with replacement, and
-/// takes the ratio of the type-7 quantiles of the drawn runs. With `block_len = 1` and
-/// `Independent` this is the ordinary percentile bootstrap. `None` when a sample has fewer than
+/// takes the ratio of the type-7 quantiles of the drawn runs. With `Independent(1)` this is the
+/// ordinary percentile bootstrap. `None` when a sample has fewer than
 /// two blocks, holds a value that is not finite and positive, `Paired` is asked for samples of
 /// different block counts, `resamples < 2`, or `q`/`confidence` is out of range.
 pub fn block_bootstrap_ratio_ci(
     a: &[f64],
     b: &[f64],
-    block_len: usize,
     blocks: Blocks,
     q: f64,
     resamples: usize,
     confidence: f64,
     seed: u64,
 ) -> Option<Interval> {
+    let (block_len, paired) = match blocks {
+        Blocks::Paired(len) => (len, true),
+        Blocks::Independent(len) => (len, false),
+    };
     let valid = (0.0..=1.0).contains(&q) && confidence > 0.0 && confidence < 1.0 && resamples >= 2;
     if !valid || block_len == 0 || !all_positive_finite(a) || !all_positive_finite(b) {
         return None;
     }
     let (ka, kb) = (a.len() / block_len, b.len() / block_len);
-    if ka < 2 || kb < 2 || (blocks == Blocks::Paired && ka != kb) {
+    if ka < 2 || kb < 2 || (paired && ka != kb) {
         return None;
     }
     let mut rng = StdRng::seed_from_u64(seed);
@@ -60,10 +64,7 @@ pub fn block_bootstrap_ratio_ci(
         buf_b.clear();
         for _ in 0..ka.max(kb) {
             let ia = rng.random_range(0..ka);
-            let ib = match blocks {
-                Blocks::Paired => ia,
-                Blocks::Independent => rng.random_range(0..kb),
-            };
+            let ib = if paired { ia } else { rng.random_range(0..kb) };
             if buf_a.len() < ka * block_len {
                 buf_a.extend_from_slice(&a[ia * block_len..(ia + 1) * block_len]);
             }
@@ -124,22 +125,22 @@ mod tests {
         //   (1, False, 0.95)  -> 1.339015, 1.429509
         let (a, b) = samples();
         let cases = [
-            (25, Blocks::Paired, 0.5, 1.026197, 1.070816),
-            (25, Blocks::Paired, 0.95, 1.029478, 1.436253),
-            (25, Blocks::Independent, 0.95, 1.029504, 1.436227),
-            (1, Blocks::Independent, 0.95, 1.339015, 1.429509),
+            (Blocks::Paired(25), 0.5, 1.026197, 1.070816),
+            (Blocks::Paired(25), 0.95, 1.029478, 1.436253),
+            (Blocks::Independent(25), 0.95, 1.029504, 1.436227),
+            (Blocks::Independent(1), 0.95, 1.339015, 1.429509),
         ];
-        for (len, blocks, q, lower, upper) in cases {
-            let ci = block_bootstrap_ratio_ci(&a, &b, len, blocks, q, 20_000, 0.95, 7).unwrap();
+        for (blocks, q, lower, upper) in cases {
+            let ci = block_bootstrap_ratio_ci(&a, &b, blocks, q, 20_000, 0.95, 7).unwrap();
             // Monte Carlo error of 20,000 replicates against 100,000.
             assert!(
                 (ci.lower - lower).abs() < 0.01,
-                "{len} {blocks:?} {q}: lower {} vs {lower}",
+                "{blocks:?} {q}: lower {} vs {lower}",
                 ci.lower
             );
             assert!(
                 (ci.upper - upper).abs() < 0.015,
-                "{len} {blocks:?} {q}: upper {} vs {upper}",
+                "{blocks:?} {q}: upper {} vs {upper}",
                 ci.upper
             );
         }
@@ -149,9 +150,9 @@ mod tests {
     fn a_burst_widens_the_interval_instead_of_faking_a_tail_regression() {
         let (a, b) = samples();
         let iid =
-            block_bootstrap_ratio_ci(&a, &b, 1, Blocks::Independent, 0.95, 5000, 0.95, 1).unwrap();
+            block_bootstrap_ratio_ci(&a, &b, Blocks::Independent(1), 0.95, 5000, 0.95, 1).unwrap();
         let blocked =
-            block_bootstrap_ratio_ci(&a, &b, 25, Blocks::Paired, 0.95, 5000, 0.95, 1).unwrap();
+            block_bootstrap_ratio_ci(&a, &b, Blocks::Paired(25), 0.95, 5000, 0.95, 1).unwrap();
         assert!(
             iid.lower > 1.3,
             "one burst looks like a 30 % tail regression run by run: {iid:?}"
@@ -166,15 +167,15 @@ mod tests {
     fn degenerate_inputs_give_none_and_seeds_repeat() {
         let (a, b) = samples();
         assert_eq!(
-            block_bootstrap_ratio_ci(&a[..30], &b, 25, Blocks::Paired, 0.5, 100, 0.95, 1),
+            block_bootstrap_ratio_ci(&a[..30], &b, Blocks::Paired(25), 0.5, 100, 0.95, 1),
             None
         );
         assert_eq!(
-            block_bootstrap_ratio_ci(&a[..20], &b, 25, Blocks::Independent, 0.5, 100, 0.95, 1),
+            block_bootstrap_ratio_ci(&a[..20], &b, Blocks::Independent(25), 0.5, 100, 0.95, 1),
             None
         );
         assert_eq!(
-            block_bootstrap_ratio_ci(&a, &b, 0, Blocks::Paired, 0.5, 100, 0.95, 1),
+            block_bootstrap_ratio_ci(&a, &b, Blocks::Paired(0), 0.5, 100, 0.95, 1),
             None
         );
         assert_eq!(
@@ -190,10 +191,10 @@ mod tests {
             ),
             None
         );
-        let once = block_bootstrap_ratio_ci(&a, &b, 25, Blocks::Paired, 0.9, 200, 0.95, 9);
+        let once = block_bootstrap_ratio_ci(&a, &b, Blocks::Paired(25), 0.9, 200, 0.95, 9);
         assert_eq!(
             once,
-            block_bootstrap_ratio_ci(&a, &b, 25, Blocks::Paired, 0.9, 200, 0.95, 9)
+            block_bootstrap_ratio_ci(&a, &b, Blocks::Paired(25), 0.9, 200, 0.95, 9)
         );
     }
 }
