@@ -182,8 +182,7 @@ mod tests {
             block_bootstrap_ratio_ci(
                 &[1.0, f64::NAN],
                 &b,
-                1,
-                Blocks::Independent,
+                Blocks::Independent(1),
                 0.5,
                 100,
                 0.95,
