@@ -239,61 +239,50 @@ fn measure(
     options: &GateOptions,
     progress: bench::Progress,
 ) -> Result<Measured> {
+    let Some(base) = base_model_file(model, &options.root)? else {
+        let candidate = measure_candidate(model, runtime, options, progress)?;
+        return Ok(Measured {
+            candidate,
+            base: None,
+        });
+    };
     let candidate_path = options.root.join(&model.candidate);
     crate::app::check_model_file(&candidate_path)?;
     let settings = bench_settings(model, options);
-    let shapes = ShapeRequest {
-        shapes: model.bench.shapes.clone(),
-        dims: model.bench.dims.clone(),
-    };
-    let base_file = base_model_file(model, &options.root)?;
-    let (cand_bench, base_bench, spec, base_spec) = match &base_file {
-        Some(base) => {
-            let mut ab = AbPair::open(
-                runtime,
-                base.path(),
-                &candidate_path,
-                &settings,
-                &shapes,
-                model.bench.batch,
-            )?;
-            adaptive_ab(&mut ab, model, criteria, progress)?;
-            let (spec, base_spec) = (ab.candidate_spec().clone(), ab.base_spec().clone());
-            let (base_bench, cand_bench) = ab.into_results()?;
-            (cand_bench, Some(base_bench), spec, Some(base_spec))
-        }
-        None => {
-            let (bench, spec) = bench::run(runtime, &candidate_path, &settings, &shapes, progress)?;
-            (bench, None, spec, None)
-        }
-    };
-    let provider = settings.session.provider.name();
-    let mut candidate = results::new_results(
-        &runtime.library,
+    let mut ab = AbPair::open(
+        runtime,
+        base.path(),
         &candidate_path,
-        Some(&model.name),
-        provider,
-        spec,
+        &settings,
+        &shape_request(model),
+        model.bench.batch,
     )?;
-    candidate.bench = Some(cand_bench);
-    candidate.eval = evaluate(model, runtime, &candidate_path, &settings.session, options)?;
-    let base = match (base_file, base_bench, base_spec) {
-        (Some(file), Some(bench), Some(spec)) => {
-            let mut base = results::new_results(
-                &runtime.library,
-                file.path(),
-                Some(&model.name),
-                provider,
-                spec,
-            )?;
-            base.model.path = file.label.clone();
-            base.bench = Some(bench);
-            base.eval = evaluate(model, runtime, file.path(), &settings.session, options)?;
-            Some(base)
-        }
-        _ => None,
-    };
-    Ok(Measured { candidate, base })
+    adaptive_ab(&mut ab, model, criteria, progress)?;
+    let (spec, base_spec) = (ab.candidate_spec().clone(), ab.base_spec().clone());
+    let (base_bench, cand_bench) = ab.into_results()?;
+    let candidate = finish_results(
+        model,
+        runtime,
+        options,
+        &candidate_path,
+        &settings,
+        spec,
+        cand_bench,
+    )?;
+    let mut base_results = finish_results(
+        model,
+        runtime,
+        options,
+        base.path(),
+        &settings,
+        base_spec,
+        base_bench,
+    )?;
+    base_results.model.path = base.label.clone();
+    Ok(Measured {
+        candidate,
+        base: Some(base_results),
+    })
 }
 
 /// Measures the model's candidate alone (no A/B) with the config's bench settings and evaluates
@@ -307,22 +296,48 @@ pub fn measure_candidate(
     let candidate_path = options.root.join(&model.candidate);
     crate::app::check_model_file(&candidate_path)?;
     let settings = bench_settings(model, options);
-    let shapes = ShapeRequest {
+    let (bench, spec) = bench::run(
+        runtime,
+        &candidate_path,
+        &settings,
+        &shape_request(model),
+        progress,
+    )?;
+    finish_results(
+        model,
+        runtime,
+        options,
+        &candidate_path,
+        &settings,
+        spec,
+        bench,
+    )
+}
+
+fn shape_request(model: &ModelConfig) -> ShapeRequest {
+    ShapeRequest {
         shapes: model.bench.shapes.clone(),
         dims: model.bench.dims.clone(),
-    };
-    let (bench, spec) = bench::run(runtime, &candidate_path, &settings, &shapes, progress)?;
+    }
+}
+
+/// A results file for one measured model file: its record and fingerprint, the bench result,
+/// and its evaluation on the model's dataset.
+fn finish_results(
+    model: &ModelConfig,
+    runtime: &Runtime,
+    options: &GateOptions,
+    path: &Path,
+    settings: &BenchSettings,
+    spec: crate::model::ModelSpec,
+    bench: BenchResult,
+) -> Result<ResultsFile> {
     let provider = settings.session.provider.name();
-    let mut candidate = results::new_results(
-        &runtime.library,
-        &candidate_path,
-        Some(&model.name),
-        provider,
-        spec,
-    )?;
-    candidate.bench = Some(bench);
-    candidate.eval = evaluate(model, runtime, &candidate_path, &settings.session, options)?;
-    Ok(candidate)
+    let mut results =
+        results::new_results(&runtime.library, path, Some(&model.name), provider, spec)?;
+    results.bench = Some(bench);
+    results.eval = evaluate(model, runtime, path, &settings.session, options)?;
+    Ok(results)
 }
 
 /// Most runs per model the adaptive loop takes, which bounds the bootstrap's cost too.
