@@ -206,6 +206,13 @@ def one_gate_run(args, scenario, tmp):
     p50 = criteria["p50 latency"]
     cand = read_json(os.path.join(results_dir, "resnet.json"))["bench"]["runs"][0]["samples_ms"]
     base = read_json(os.path.join(results_dir, "resnet.base.json"))["bench"]["runs"][0]["samples_ms"]
+    def ratio(c):
+        return 1.0 + c["change"] / 100.0 if c["change"] is not None else None
+
+    def ci(c):
+        return [c["ci"]["lower"], c["ci"]["upper"]] if c["ci"] else None
+
+    p95, p99 = criteria["p95 latency"], criteria["p99 latency"]
     return {
         "scenario": scenario,
         "exit_code": code,
@@ -214,8 +221,13 @@ def one_gate_run(args, scenario, tmp):
         "p50_status": p50["status"],
         "p95_status": criteria["p95 latency"]["status"],
         "p99_status": criteria["p99 latency"]["status"],
-        "p50_ratio": 1.0 + p50["change"] / 100.0 if p50["change"] is not None else None,
-        "p50_ci": [p50["ci"]["lower"], p50["ci"]["upper"]] if p50["ci"] else None,
+        "p50_ratio": ratio(p50),
+        "p50_ci": ci(p50),
+        "p95_ratio": ratio(p95),
+        "p95_ci": ci(p95),
+        "p99_ratio": ratio(p99),
+        "p99_ci": ci(p99),
+        "reasons": model["reasons"],
         "runs_per_side": len(cand),
         "base_mean_ms": mean(base),
         "cand_mean_ms": mean(cand),
@@ -292,6 +304,19 @@ def gate_report(args):
               f"{pct(over(prev, 1.05), len(prev))} | "
               f"{median(same):.3f} ({min(same):.3f}..{max(same):.3f}) | "
               f"{median(prev):.3f} ({min(prev):.3f}..{max(prev):.3f}) |")
+    false_fails = [r for r in records
+                   if SCENARIOS[r["scenario"]][0] == "models/resnet_small.onnx"
+                   and r["verdict"] == "fail"]
+    if false_fails:
+        print("\nA/A runs that failed:\n")
+        for r in false_fails:
+            failed = [q for q in ("p50", "p95", "p99") if r[f"{q}_status"] == "fail"]
+            detail = ", ".join(
+                f"{q} ratio {r[f'{q}_ratio']:.3f} (CI {r[f'{q}_ci'][0]:.3f} .. {r[f'{q}_ci'][1]:.3f})"
+                if r.get(f"{q}_ci") else f"{q} (ratio not recorded)"
+                for q in failed)
+            print(f"- run {r['index'] + 1} ({r['scenario']}, {r['runs_per_side']} runs per side): "
+                  f"{detail}")
     walls = [r["wall_s"] for r in records]
     print(f"\n{len(records)} gate runs, {sum(walls) / 60:.1f} min in all; "
           f"longest run {max(walls):.1f} s")
