@@ -24,6 +24,7 @@ line per gate run to --out and resumes where a previous call stopped.
 import argparse
 import csv
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -254,6 +255,27 @@ def gate_study(args):
                   f"n {record['runs_per_side']} {record['wall_s']:.1f}s", flush=True)
 
 
+def binom_cdf(k, n, p):
+    return sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(k + 1))
+
+
+def clopper_pearson(k, n, confidence=0.95):
+    """Exact (Clopper-Pearson) interval for a rate of k in n, by bisection on binomial tails."""
+    alpha = (1 - confidence) / 2
+
+    def root(f):  # f increases in p; the p where f(p) = alpha
+        lo, hi = 0.0, 1.0
+        for _ in range(60):
+            mid = (lo + hi) / 2
+            lo, hi = (lo, mid) if f(mid) > alpha else (mid, hi)
+        return (lo + hi) / 2
+
+    # Lower: P(X >= k) = alpha; upper: P(X <= k) = alpha, i.e. -P(X <= k) = -alpha.
+    lower = 0.0 if k == 0 else root(lambda p: 1 - binom_cdf(k - 1, n, p))
+    upper = 1.0 if k == n else 1 - root(lambda q: binom_cdf(k, n, 1 - q))
+    return lower, upper
+
+
 def pct(k, n):
     return f"{k}/{n} ({100.0 * k / n:.0f} %)" if n else "0/0"
 
@@ -288,6 +310,24 @@ def gate_report(args):
               f"({max(r['runs_per_side'] for r in rs)}) |")
 
     print()
+    print("| scenario | runs | verdict fail, rate (95 % Clopper-Pearson interval) "
+          "| p50 criterion fail, rate (95 % interval) |")
+    print("|---|---|---|---|")
+    groups = [(name, [r for r in records if r["scenario"] == name]) for name in SCENARIOS]
+    groups.append(("A/A, both tolerances",
+                   [r for r in records if r["scenario"].startswith("A/A")]))
+    for name, rs in groups:
+        if not rs:
+            continue
+        n = len(rs)
+        cells = []
+        for key in ("verdict", "p50_status"):
+            k = sum(1 for r in rs if r[key] == "fail")
+            lo, hi = clopper_pearson(k, n)
+            cells.append(f"{k}/{n} = {100.0 * k / n:.1f} % ({100 * lo:.1f} .. {100 * hi:.1f} %)")
+        print(f"| {name} | {n} | {cells[0]} | {cells[1]} |")
+
+    print()
     print("| candidate | runs | naive 10 %, same-run base | naive 10 %, previous run's base "
           "| naive 5 %, same-run base | naive 5 %, previous run's base "
           "| mean ratio, same run: median (min..max) | vs previous run: median (min..max) |")
@@ -320,6 +360,30 @@ def gate_report(args):
     walls = [r["wall_s"] for r in records]
     print(f"\n{len(records)} gate runs, {sum(walls) / 60:.1f} min in all; "
           f"longest run {max(walls):.1f} s")
+
+
+def tail_clusters(args):
+    """Whether one A/B run's slowest samples come in bursts (blocks) or one at a time.
+
+    The gate times base and candidate in alternating blocks of 25 runs (src/ab.rs). If the top
+    1 % of the samples were independent, they would fall in about as many blocks as there are
+    such samples; if something else on the machine causes them, they crowd into a few blocks of
+    one side, and an interval that treats samples as independent is too narrow at the tail.
+    """
+    block = 25
+    for side in ("base", "candidate"):
+        name = "resnet.base.json" if side == "base" else "resnet.json"
+        samples = read_json(os.path.join(args.results_dir, name))["bench"]["runs"][0]["samples_ms"]
+        ranked = sorted(samples)
+        cut = ranked[int(0.99 * (len(ranked) - 1))]
+        top = [i for i, x in enumerate(samples) if x > cut]
+        blocks = {i // block for i in top}
+        n_blocks = math.ceil(len(samples) / block)
+        expected = n_blocks * (1 - (1 - 1 / n_blocks) ** len(top))
+        per_block = sorted((sum(1 for i in top if i // block == b) for b in blocks), reverse=True)
+        print(f"{side}: {len(samples)} runs, p99 {cut:.3f} ms, {len(top)} runs above it fall in "
+              f"{len(blocks)} of {n_blocks} blocks (about {expected:.0f} if independent); "
+              f"most crowded blocks hold {per_block[:5]}")
 
 
 def main(argv=None):
@@ -366,6 +430,10 @@ def main(argv=None):
     p = sub.add_parser("gate-report", help="tables from the gate study's JSON lines")
     p.add_argument("log")
     p.set_defaults(func=gate_report)
+
+    p = sub.add_parser("tail-clusters", help="do one gate run's slowest samples come in bursts?")
+    p.add_argument("results_dir", help="a gate --results-dir holding resnet.json and resnet.base.json")
+    p.set_defaults(func=tail_clusters)
 
     args = parser.parse_args(argv)
     args.func(args)
