@@ -365,25 +365,30 @@ def gate_report(args):
 def tail_clusters(args):
     """Whether one A/B run's slowest samples come in bursts (blocks) or one at a time.
 
-    The gate times base and candidate in alternating blocks of 25 runs (src/ab.rs). If the top
-    1 % of the samples were independent, they would fall in about as many blocks as there are
-    such samples; if something else on the machine causes them, they crowd into a few blocks of
-    one side, and an interval that treats samples as independent is too narrow at the tail.
+    The gate times base and candidate in alternating blocks of 25 runs (src/ab.rs). Take the
+    runs above the p99 of both sides pooled: if they were independent of one another, they would
+    split about evenly between the sides and fall in about as many blocks as there are such runs;
+    if bursts of other work on the machine cause them, they crowd into a few blocks of one side,
+    and an interval that treats runs as independent is too narrow at the tail.
     """
     block = 25
-    for side in ("base", "candidate"):
-        name = "resnet.base.json" if side == "base" else "resnet.json"
-        samples = read_json(os.path.join(args.results_dir, name))["bench"]["runs"][0]["samples_ms"]
-        ranked = sorted(samples)
-        cut = ranked[int(0.99 * (len(ranked) - 1))]
+    sides = {}
+    for side, name in (("base", "resnet.base.json"), ("candidate", "resnet.json")):
+        path = os.path.join(args.results_dir, name)
+        sides[side] = read_json(path)["bench"]["runs"][0]["samples_ms"]
+    pooled = sorted(sides["base"] + sides["candidate"])
+    cut = pooled[int(0.99 * (len(pooled) - 1))]
+    print(f"pooled p99 {cut:.3f} ms over {len(pooled)} runs")
+    for side, samples in sides.items():
+        own_p99 = sorted(samples)[int(0.99 * (len(samples) - 1))]
         top = [i for i, x in enumerate(samples) if x > cut]
-        blocks = {i // block for i in top}
         n_blocks = math.ceil(len(samples) / block)
+        counts = sorted((sum(1 for i in top if i // block == b) for b in {i // block for i in top}),
+                        reverse=True)
         expected = n_blocks * (1 - (1 - 1 / n_blocks) ** len(top))
-        per_block = sorted((sum(1 for i in top if i // block == b) for b in blocks), reverse=True)
-        print(f"{side}: {len(samples)} runs, p99 {cut:.3f} ms, {len(top)} runs above it fall in "
-              f"{len(blocks)} of {n_blocks} blocks (about {expected:.0f} if independent); "
-              f"most crowded blocks hold {per_block[:5]}")
+        print(f"{side}: {len(samples)} runs, own p99 {own_p99:.3f} ms; {len(top)} runs above the "
+              f"pooled p99, in {len(counts)} of {n_blocks} blocks (about {expected:.0f} if "
+              f"independent); most crowded blocks hold {counts[:6]}")
 
 
 def main(argv=None):
