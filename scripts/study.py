@@ -16,8 +16,10 @@ run under the interpreter given by --python (it needs onnxruntime, numpy, pillow
     # 4. the gate study: A/A and A/B gate runs (slow; run it in the background)
     python3 scripts/study.py gate --modelgate BIN --ort-lib LIB --runs 50 --out study.jsonl
     python3 scripts/study.py gate-report study.jsonl
+    # do one gate run's slowest samples come in bursts? (DIR from gate --results-dir)
+    python3 scripts/study.py tail-clusters DIR
 
-Every subcommand takes --rounds (default 5); the gate study appends one JSON
+latency and eval take --rounds (default 5); the gate study appends one JSON
 line per gate run to --out and resumes where a previous call stopped.
 """
 
