@@ -1,0 +1,451 @@
+#!/usr/bin/env python3
+"""Measure modelgate against plain Python, and the gate's false-fail and detection rates.
+
+Why this exists: the figures in docs/benchmarks.md must be reproducible by one
+command each, and a ratio measured on a busy machine is only honest when both
+tools run side by side, interleaved, with medians over rounds. This script
+drives the modelgate binary (and the plain-Python baselines in scripts/) and
+prints markdown tables. Python 3 standard library only; the Python baselines
+run under the interpreter given by --python (it needs onnxruntime, numpy, pillow).
+
+    # 1. bench p50, modelgate vs a plain Python loop (interleaved rounds, medians)
+    python3 scripts/study.py latency --modelgate BIN --ort-lib LIB --python PY \\
+        --model models/tiny.onnx --iterations 20000
+    # 3. eval throughput vs Python, and per-sample agreement of the predictions
+    python3 scripts/study.py eval --modelgate BIN --ort-lib LIB --python PY
+    # 4. the gate study: A/A and A/B gate runs (slow; run it in the background)
+    python3 scripts/study.py gate --modelgate BIN --ort-lib LIB --runs 50 --out study.jsonl
+    python3 scripts/study.py gate-report study.jsonl
+    # do one gate run's slowest samples come in bursts? (DIR from gate --results-dir)
+    python3 scripts/study.py tail-clusters DIR
+
+latency and eval take --rounds (default 5); the gate study appends one JSON
+line per gate run to --out and resumes where a previous call stopped.
+"""
+
+import argparse
+import csv
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run(cmd, check=True):
+    """Runs a command, returns (exit code, stdout); a failure shows the command and its stderr."""
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if check and proc.returncode != 0:
+        raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr}")
+    return proc.returncode, proc.stdout
+
+
+def read_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def median(values):
+    return statistics.median(values) if values else float("nan")
+
+
+# ---------------------------------------------------------------- 1. bench p50
+
+
+def latency(args):
+    """modelgate bench's p50 against python_bench.py's, interleaved; the order flips each round."""
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "r.json")
+        for rnd in range(1, args.rounds + 1):
+            mg_cmd = [args.modelgate, "--ort-lib", args.ort_lib, "bench", args.model,
+                      "--iterations", str(args.iterations), "--warmup", str(args.warmup),
+                      "--intra-threads", str(args.threads), "--json", out]
+            py_cmd = [args.python, "scripts/python_bench.py", args.model,
+                      "--iterations", str(args.iterations), "--warmup", str(args.warmup),
+                      "--threads", str(args.threads), "--json", out]
+
+            def modelgate_p50_us():
+                run(mg_cmd)
+                return read_json(out)["bench"]["runs"][0]["summary"]["p50_ms"] * 1000.0
+
+            def python_p50_us():
+                run(py_cmd)
+                return read_json(out)["p50_us"]
+
+            if rnd % 2 == 1:
+                mg = modelgate_p50_us()
+                py = python_p50_us()
+            else:
+                py = python_p50_us()
+                mg = modelgate_p50_us()
+            rows.append((mg, py, mg / py))
+            print(f"round {rnd}: modelgate {mg:.2f} us, python {py:.2f} us, ratio {mg / py:.3f}",
+                  file=sys.stderr)
+        print(f"\n`{' '.join(mg_cmd[:-2])}` vs `{' '.join(py_cmd[:-2])}`\n")
+    print("| round | modelgate p50 (us) | Python p50 (us) | modelgate / Python |")
+    print("|---|---|---|---|")
+    for i, (mg, py, r) in enumerate(rows, 1):
+        print(f"| {i} | {mg:.2f} | {py:.2f} | {r:.3f} |")
+    print(f"| **median** | **{median([r[0] for r in rows]):.2f}** | "
+          f"**{median([r[1] for r in rows]):.2f}** | **{median([r[2] for r in rows]):.3f}** |")
+
+
+# ---------------------------------------------------------------- 3. eval throughput
+
+
+def eval_compare(args):
+    """Whole-pipeline samples/s of modelgate eval and python_eval.py, and per-sample agreement."""
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        mg_json = os.path.join(tmp, "mg.json")
+        py_json = os.path.join(tmp, "py.json")
+        py_preds = os.path.join(tmp, "py_preds.csv")
+        mg_cmd = [args.modelgate, "--ort-lib", args.ort_lib, "eval", args.model,
+                  "--dataset", args.manifest, "--color", "gray", "--batch", str(args.batch),
+                  "--intra-threads", str(args.threads), "--json", mg_json]
+        py_cmd = [args.python, "scripts/python_eval.py", "--model", args.model,
+                  "--manifest", args.manifest, "--batch", str(args.batch),
+                  "--repeat", str(args.py_repeat),
+                  "--threads", str(args.threads), "--json", py_json, "--dump-preds", py_preds]
+
+        def modelgate_rate():
+            if os.path.exists(mg_json):
+                os.remove(mg_json)  # eval adds to an existing results file; start fresh
+            run(mg_cmd)
+            return read_json(mg_json)["eval"]["throughput_samples_per_s"]
+
+        def python_rate():
+            run(py_cmd)
+            return read_json(py_json)["samples_per_s_median"]
+
+        for rnd in range(1, args.rounds + 1):
+            if rnd % 2 == 1:
+                mg = modelgate_rate()
+                py = python_rate()
+            else:
+                py = python_rate()
+                mg = modelgate_rate()
+            rows.append((mg, py, mg / py))
+            print(f"round {rnd}: modelgate {mg:.0f}/s, python {py:.0f}/s, ratio {mg / py:.2f}",
+                  file=sys.stderr)
+
+        results = read_json(mg_json)["eval"]
+        classes = results["dataset"]["classes"]
+        mg_preds = {s["id"]: classes[s["pred"]] for s in results["samples"]}
+        with open(py_preds, newline="") as f:
+            python = {r["id"]: r["pred"] for r in csv.DictReader(f)}
+    same = sum(1 for k, v in python.items() if mg_preds.get(k) == v)
+    missing = [k for k in python if k not in mg_preds]
+    print(f"\n`{' '.join(mg_cmd[:-2])}` vs `{' '.join(py_cmd[:-4])}`\n")
+    print("| round | modelgate samples/s | Python samples/s | modelgate / Python |")
+    print("|---|---|---|---|")
+    for i, (mg, py, r) in enumerate(rows, 1):
+        print(f"| {i} | {mg:.0f} | {py:.0f} | {r:.2f} |")
+    print(f"| **median** | **{median([r[0] for r in rows]):.0f}** | "
+          f"**{median([r[1] for r in rows]):.0f}** | **{median([r[2] for r in rows]):.2f}** |")
+    print(f"\nsame argmax on {same}/{len(python)} samples "
+          f"({len(missing)} Python ids missing from modelgate's results)")
+    if missing:
+        print("first missing ids:", missing[:5])
+
+
+# ---------------------------------------------------------------- 4. the gate study
+
+# name -> (candidate model, p50 tolerance in percent)
+SCENARIOS = {
+    "A/A tol 5": ("models/resnet_small.onnx", 5.0),
+    "A/B tol 5": ("models/resnet_small_slow5.onnx", 5.0),
+    "A/A tol 2": ("models/resnet_small.onnx", 2.0),
+    "A/B tol 2": ("models/resnet_small_slow5.onnx", 2.0),
+}
+
+CONFIG = """\
+[[models]]
+name = "resnet"
+candidate = "{candidate}"
+base_model = "{base}"
+
+[models.bench]
+iterations = {iterations}
+warmup = {warmup}
+intra_threads = 1
+max_time_s = {max_time_s}
+
+[models.criteria]
+max_p50_regression_pct = {tolerance}
+"""
+
+
+def mean(values):
+    return sum(values) / len(values)
+
+
+def one_gate_run(args, scenario, tmp):
+    """One `modelgate gate` run; returns the record the study keeps."""
+    candidate, tolerance = SCENARIOS[scenario]
+    cfg = os.path.join(tmp, "gate.toml")
+    with open(cfg, "w") as f:
+        f.write(CONFIG.format(candidate=os.path.join(ROOT, candidate),
+                              base=os.path.join(ROOT, "models/resnet_small.onnx"),
+                              iterations=args.iterations, warmup=args.warmup,
+                              max_time_s=args.max_time_s, tolerance=tolerance))
+    out = os.path.join(tmp, "comparison.json")
+    results_dir = os.path.join(tmp, "results")
+    cmd = [args.modelgate, "--ort-lib", args.ort_lib, "gate", "--config", cfg,
+           "--json", out, "--allow-new", "--results-dir", results_dir]
+    started = time.monotonic()
+    code, _ = run(cmd, check=False)
+    wall_s = time.monotonic() - started
+    if code not in (0, 1):
+        raise SystemExit(f"gate run ended with exit code {code}: {' '.join(cmd)}")
+    model = read_json(out)["models"][0]
+    criteria = {c["name"]: c for c in model["criteria"]}
+    p50 = criteria["p50 latency"]
+    cand = read_json(os.path.join(results_dir, "resnet.json"))["bench"]["runs"][0]["samples_ms"]
+    base = read_json(os.path.join(results_dir, "resnet.base.json"))["bench"]["runs"][0]["samples_ms"]
+    def ratio(c):
+        return 1.0 + c["change"] / 100.0 if c["change"] is not None else None
+
+    def ci(c):
+        return [c["ci"]["lower"], c["ci"]["upper"]] if c["ci"] else None
+
+    p95, p99 = criteria["p95 latency"], criteria["p99 latency"]
+    return {
+        "scenario": scenario,
+        "exit_code": code,
+        "wall_s": round(wall_s, 3),
+        "verdict": model["verdict"],
+        "p50_status": p50["status"],
+        "p95_status": criteria["p95 latency"]["status"],
+        "p99_status": criteria["p99 latency"]["status"],
+        "p50_ratio": ratio(p50),
+        "p50_ci": ci(p50),
+        "p95_ratio": ratio(p95),
+        "p95_ci": ci(p95),
+        "p99_ratio": ratio(p99),
+        "p99_ci": ci(p99),
+        "reasons": model["reasons"],
+        "runs_per_side": len(cand),
+        "base_mean_ms": mean(base),
+        "cand_mean_ms": mean(cand),
+    }
+
+
+def gate_study(args):
+    """Round-robin over the scenarios, so the machine's drift is spread over all of them alike."""
+    done = []
+    if os.path.exists(args.out):
+        with open(args.out) as f:
+            done = [json.loads(line) for line in f if line.strip()]
+    scenarios = list(SCENARIOS)
+    with tempfile.TemporaryDirectory() as tmp, open(args.out, "a") as log:
+        for i in range(len(done), args.runs * len(scenarios)):
+            scenario = scenarios[i % len(scenarios)]
+            record = one_gate_run(args, scenario, tmp)
+            record["index"] = i
+            log.write(json.dumps(record) + "\n")
+            log.flush()
+            print(f"[{time.strftime('%H:%M:%S')}] {i + 1}/{args.runs * len(scenarios)} "
+                  f"{scenario}: {record['verdict']} p50 {record['p50_status']} "
+                  f"ratio {record['p50_ratio']:.3f} CI {record['p50_ci']} "
+                  f"n {record['runs_per_side']} {record['wall_s']:.1f}s", flush=True)
+
+
+def binom_cdf(k, n, p):
+    return sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(k + 1))
+
+
+def clopper_pearson(k, n, confidence=0.95):
+    """Exact (Clopper-Pearson) interval for a rate of k in n, by bisection on binomial tails."""
+    alpha = (1 - confidence) / 2
+
+    def root(f):  # f increases in p; the p where f(p) = alpha
+        lo, hi = 0.0, 1.0
+        for _ in range(60):
+            mid = (lo + hi) / 2
+            lo, hi = (lo, mid) if f(mid) > alpha else (mid, hi)
+        return (lo + hi) / 2
+
+    # Lower: P(X >= k) = alpha; upper: P(X <= k) = alpha, i.e. -P(X <= k) = -alpha.
+    lower = 0.0 if k == 0 else root(lambda p: 1 - binom_cdf(k - 1, n, p))
+    upper = 1.0 if k == n else 1 - root(lambda q: binom_cdf(k, n, 1 - q))
+    return lower, upper
+
+
+def pct(k, n):
+    return f"{k}/{n} ({100.0 * k / n:.0f} %)" if n else "0/0"
+
+
+def gate_report(args):
+    """Tables from the study's JSON lines."""
+    with open(args.log) as f:
+        records = [json.loads(line) for line in f if line.strip()]
+    records.sort(key=lambda r: r["index"])
+    # The naive rule as users apply it: today's candidate mean against a base mean measured in
+    # an earlier, separate run (the previous gate run's base, whatever its scenario).
+    for prev, rec in zip(records, records[1:]):
+        rec["prev_base_mean_ms"] = prev["base_mean_ms"]
+
+    print("| scenario | runs | gate verdict fail | p50 fail | p50 inconclusive | p50 pass "
+          "| p95/p99 fail | median p50 ratio | wall s median (max) | runs/side median (max) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for name in SCENARIOS:
+        rs = [r for r in records if r["scenario"] == name]
+        if not rs:
+            continue
+        n = len(rs)
+        count = lambda key, value: sum(1 for r in rs if r[key] == value)  # noqa: E731
+        tails = sum(1 for r in rs if "fail" in (r["p95_status"], r["p99_status"]))
+        print(f"| {name} | {n} | {pct(count('verdict', 'fail'), n)} | "
+              f"{pct(count('p50_status', 'fail'), n)} | "
+              f"{pct(count('p50_status', 'inconclusive'), n)} | "
+              f"{pct(count('p50_status', 'pass'), n)} | {pct(tails, n)} | "
+              f"{median([r['p50_ratio'] for r in rs]):.3f} | "
+              f"{median([r['wall_s'] for r in rs]):.1f} ({max(r['wall_s'] for r in rs):.1f}) | "
+              f"{median([r['runs_per_side'] for r in rs]):.0f} "
+              f"({max(r['runs_per_side'] for r in rs)}) |")
+
+    print()
+    print("| scenario | runs | verdict fail, rate (95 % Clopper-Pearson interval) "
+          "| p50 criterion fail, rate (95 % interval) |")
+    print("|---|---|---|---|")
+    groups = [(name, [r for r in records if r["scenario"] == name]) for name in SCENARIOS]
+    groups.append(("A/A, both tolerances",
+                   [r for r in records if r["scenario"].startswith("A/A")]))
+    for name, rs in groups:
+        if not rs:
+            continue
+        n = len(rs)
+        cells = []
+        for key in ("verdict", "p50_status"):
+            k = sum(1 for r in rs if r[key] == "fail")
+            lo, hi = clopper_pearson(k, n)
+            cells.append(f"{k}/{n} = {100.0 * k / n:.1f} % ({100 * lo:.1f} .. {100 * hi:.1f} %)")
+        print(f"| {name} | {n} | {cells[0]} | {cells[1]} |")
+
+    print()
+    print("| candidate | runs | naive 10 %, same-run base | naive 10 %, previous run's base "
+          "| naive 5 %, same-run base | naive 5 %, previous run's base "
+          "| mean ratio, same run: median (min..max) | vs previous run: median (min..max) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for label, model in (("A (itself)", "models/resnet_small.onnx"),
+                         ("B (slow5)", "models/resnet_small_slow5.onnx")):
+        # The naive rule ignores the tolerance setting: pool both tolerances' runs per candidate.
+        rs = [r for r in records if SCENARIOS[r["scenario"]][0] == model]
+        same = [r["cand_mean_ms"] / r["base_mean_ms"] for r in rs]
+        prev = [r["cand_mean_ms"] / r["prev_base_mean_ms"] for r in rs if "prev_base_mean_ms" in r]
+        over = lambda ratios, t: sum(1 for x in ratios if x > t)  # noqa: E731
+        print(f"| {label} | {len(rs)} | {pct(over(same, 1.10), len(same))} | "
+              f"{pct(over(prev, 1.10), len(prev))} | {pct(over(same, 1.05), len(same))} | "
+              f"{pct(over(prev, 1.05), len(prev))} | "
+              f"{median(same):.3f} ({min(same):.3f}..{max(same):.3f}) | "
+              f"{median(prev):.3f} ({min(prev):.3f}..{max(prev):.3f}) |")
+    false_fails = [r for r in records
+                   if SCENARIOS[r["scenario"]][0] == "models/resnet_small.onnx"
+                   and r["verdict"] == "fail"]
+    if false_fails:
+        print("\nA/A runs that failed:\n")
+        for r in false_fails:
+            failed = [q for q in ("p50", "p95", "p99") if r[f"{q}_status"] == "fail"]
+            detail = ", ".join(
+                f"{q} ratio {r[f'{q}_ratio']:.3f} (CI {r[f'{q}_ci'][0]:.3f} .. {r[f'{q}_ci'][1]:.3f})"
+                if r.get(f"{q}_ci") else f"{q} (ratio not recorded)"
+                for q in failed)
+            print(f"- run {r['index'] + 1} ({r['scenario']}, {r['runs_per_side']} runs per side): "
+                  f"{detail}")
+    walls = [r["wall_s"] for r in records]
+    print(f"\n{len(records)} gate runs, {sum(walls) / 60:.1f} min in all; "
+          f"longest run {max(walls):.1f} s")
+
+
+def tail_clusters(args):
+    """Whether one A/B run's slowest samples come in bursts (blocks) or one at a time.
+
+    The gate times base and candidate in alternating blocks of 25 runs (src/ab.rs). Take the
+    runs above the p99 of both sides pooled: if they were independent of one another, they would
+    split about evenly between the sides and fall in about as many blocks as there are such runs;
+    if bursts of other work on the machine cause them, they crowd into a few blocks of one side,
+    and an interval that treats runs as independent is too narrow at the tail.
+    """
+    block = 25
+    sides = {}
+    for side, name in (("base", "resnet.base.json"), ("candidate", "resnet.json")):
+        path = os.path.join(args.results_dir, name)
+        sides[side] = read_json(path)["bench"]["runs"][0]["samples_ms"]
+    pooled = sorted(sides["base"] + sides["candidate"])
+    cut = pooled[int(0.99 * (len(pooled) - 1))]
+    print(f"pooled p99 {cut:.3f} ms over {len(pooled)} runs")
+    for side, samples in sides.items():
+        own_p99 = sorted(samples)[int(0.99 * (len(samples) - 1))]
+        top = [i for i, x in enumerate(samples) if x > cut]
+        n_blocks = math.ceil(len(samples) / block)
+        counts = sorted((sum(1 for i in top if i // block == b) for b in {i // block for i in top}),
+                        reverse=True)
+        expected = n_blocks * (1 - (1 - 1 / n_blocks) ** len(top))
+        print(f"{side}: {len(samples)} runs, own p99 {own_p99:.3f} ms; {len(top)} runs above the "
+              f"pooled p99, in {len(counts)} of {n_blocks} blocks (about {expected:.0f} if "
+              f"independent); most crowded blocks hold {counts[:6]}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def tools(p, python=True):
+        p.add_argument("--modelgate", default=os.path.join(ROOT, "target/release/modelgate"),
+                       help="the modelgate binary")
+        p.add_argument("--ort-lib", required=True, help="libonnxruntime.so, the same for both")
+        if python:
+            p.add_argument("--python", default=sys.executable,
+                           help="interpreter with onnxruntime, numpy and pillow")
+        p.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
+
+    p = sub.add_parser("latency", help="bench p50: modelgate vs scripts/python_bench.py")
+    tools(p)
+    p.add_argument("--model", default="models/tiny.onnx")
+    p.add_argument("--iterations", type=int, default=20000)
+    p.add_argument("--warmup", type=int, default=200)
+    p.add_argument("--threads", type=int, default=1, help="intra-op threads for both tools")
+    p.set_defaults(func=latency)
+
+    p = sub.add_parser("eval", help="eval samples/s and predictions: modelgate vs python_eval.py")
+    tools(p)
+    p.add_argument("--model", default="models/digits_fp32.onnx")
+    p.add_argument("--manifest", default="models/data/digits/test.csv")
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--threads", type=int, default=1, help="intra-op threads for both tools")
+    p.add_argument("--py-repeat", type=int, default=1,
+                   help="passes per python_eval.py process, median taken (default 1: one pass, "
+                        "as modelgate eval makes)")
+    p.set_defaults(func=eval_compare)
+
+    p = sub.add_parser("gate", help="A/A and A/B gate runs, appended to --out as JSON lines")
+    tools(p, python=False)
+    p.add_argument("--runs", type=int, default=50, help="gate runs per scenario (default 50)")
+    p.add_argument("--iterations", type=int, default=1000)
+    p.add_argument("--warmup", type=int, default=20)
+    p.add_argument("--max-time-s", type=float, default=20.0)
+    p.add_argument("--out", default="study.jsonl")
+    p.set_defaults(func=gate_study)
+
+    p = sub.add_parser("gate-report", help="tables from the gate study's JSON lines")
+    p.add_argument("log")
+    p.set_defaults(func=gate_report)
+
+    p = sub.add_parser("tail-clusters", help="do one gate run's slowest samples come in bursts?")
+    p.add_argument("results_dir", help="a gate --results-dir holding resnet.json and resnet.base.json")
+    p.set_defaults(func=tail_clusters)
+
+    args = parser.parse_args(argv)
+    args.func(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
