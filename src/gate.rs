@@ -368,9 +368,13 @@ fn adaptive_ab(
         let checked = Instant::now();
         let (list, _) = compare::compare_latency(&input, criteria, &mut tests);
         let analysis_s = checked.elapsed().as_secs_f64();
-        // The stopping rule looks at raw p-values; the verdict later uses Holm-adjusted ones.
+        // Holm across the latency tests, as the verdict will apply it (the verdict's family also
+        // holds the accuracy tests, so it can only be stricter): stopping on raw p-values would
+        // leave criteria that the verdict then finds inconclusive with budget unspent.
+        let raw: Vec<f64> = tests.iter().map(|t| t.p_value).collect();
+        let adjusted = crate::stats::holm(&raw).unwrap_or_else(|| vec![1.0; raw.len()]);
         let inconclusive = list.iter().any(|c| {
-            let p = c.test.and_then(|i| tests.get(i)).map(|t| t.p_value);
+            let p = c.test.and_then(|i| adjusted.get(i)).copied();
             compare::decide(c, p, criteria.significance) == Status::Inconclusive
         });
         // Doubling the runs roughly doubles the next analysis: keep room for it.
