@@ -97,26 +97,17 @@ pub fn bench_table(results: &ResultsFile, bench: &BenchResult) -> String {
             Some(c) => format!("(95 % CI {} .. {})", fmt_ms(c.lower), fmt_ms(c.upper)),
             None => "(too few runs for a CI)".to_string(),
         };
-        let _ = writeln!(
-            out,
-            "    p50   {:>12}  {}",
-            fmt_ms(s.p50_ms),
-            ci(&s.p50_ci_ms)
-        );
-        let _ = writeln!(out, "    p90   {:>12}", fmt_ms(s.p90_ms));
-        let _ = writeln!(
-            out,
-            "    p95   {:>12}  {}",
-            fmt_ms(s.p95_ms),
-            ci(&s.p95_ci_ms)
-        );
-        let _ = writeln!(
-            out,
-            "    p99   {:>12}  {}",
-            fmt_ms(s.p99_ms),
-            ci(&s.p99_ci_ms)
-        );
-        let _ = writeln!(out, "    p99.9 {:>12}", fmt_ms(s.p999_ms));
+        let rows = [
+            ("p50  ", s.p50_ms, Some(&s.p50_ci_ms)),
+            ("p90  ", s.p90_ms, None),
+            ("p95  ", s.p95_ms, Some(&s.p95_ci_ms)),
+            ("p99  ", s.p99_ms, Some(&s.p99_ci_ms)),
+            ("p99.9", s.p999_ms, None),
+        ];
+        for (label, value, interval) in rows {
+            let interval = interval.map(|c| format!("  {}", ci(c))).unwrap_or_default();
+            let _ = writeln!(out, "    {label} {:>12}{interval}", fmt_ms(value));
+        }
         let _ = writeln!(
             out,
             "    min   {:>12}   max {}",
