@@ -6,7 +6,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
-use support::{assert_user_error, model, modelgate, root, stderr, stdout};
+use support::{assert_exit, assert_user_error, model, modelgate, root, stderr, stdout};
 
 /// A gate config for one model, in a fresh folder with a `baselines/` beside it.
 struct Gate {
@@ -72,13 +72,7 @@ fn identical_models_pass_with_same_runner_ab() {
     let gate = Gate::new(&cancer("cancer_fp32.onnx", Some("cancer_fp32.onnx"), ""));
     let report = gate.path("report.md");
     let (out, comparison) = gate.run(&["--report", report.to_str().unwrap()]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    assert_exit(&out, 0);
     assert_eq!(comparison["verdict"], "pass");
     assert_eq!(
         comparison["models"][0]["latency_source"]["kind"],
@@ -97,13 +91,7 @@ fn lower_recall_fails_the_gate_with_exit_1() {
         "[models.criteria]\nmin_recall = 0.85\n",
     ));
     let (out, comparison) = gate.run(&[]);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    assert_exit(&out, 1);
     assert_eq!(comparison["verdict"], "fail");
     let recall = criterion(&comparison, "recall (malignant)");
     assert_eq!(recall["status"], "fail");
@@ -124,13 +112,7 @@ fn a_much_slower_model_fails_on_latency() {
     let body = cancer("cancer_slow.onnx", Some("cancer_fp32.onnx"), "");
     let gate = Gate::new(&body);
     let (out, comparison) = gate.run(&[]);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    assert_exit(&out, 1);
     let p50 = criterion(&comparison, "p50 latency");
     assert_eq!(p50["status"], "fail", "{p50}");
     assert!(p50["ci"]["lower"].as_f64().unwrap() > 1.05);
@@ -168,13 +150,7 @@ fn committed_baseline_from_other_hardware_is_not_compared_on_latency() {
     baseline["environment"]["cpu_model"] = "Some Other CPU".into();
     std::fs::write(gate.path("baselines/cancer.json"), baseline.to_string()).unwrap();
     let (out, comparison) = gate.run(&[]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    assert_exit(&out, 0);
     let source = &comparison["models"][0]["latency_source"];
     assert_eq!(source["kind"], "not_comparable");
     assert!(
@@ -244,13 +220,7 @@ fn compare_judges_two_results_files() {
         "--json",
         file("cmp.json").to_str().unwrap(),
     ]);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    assert_exit(&out, 1);
     let comparison: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(file("cmp.json")).unwrap()).unwrap();
     assert_eq!(

@@ -65,6 +65,17 @@ pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// Asserts the exit code, showing both output streams when it differs.
+pub fn assert_exit(out: &Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{}{}",
+        stdout(out),
+        stderr(out)
+    );
+}
+
 /// Asserts exit code 2 with one `error:` line naming `expected`, and no panic.
 pub fn assert_user_error(out: &Output, expected: &str) {
     let err = stderr(out);
