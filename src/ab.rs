@@ -4,6 +4,15 @@
 //! base model last week and the candidate today mixes that drift into the comparison. Timing them
 //! side by side in short alternating blocks (ABBA order, so neither always goes first) makes drift
 //! hit both alike, so what is left is the difference between the models.
+//!
+//! Two sessions in one process must not disturb each other, and neither may be favoured:
+//! - they share one thread pool, or with explicit thread counts their pools do not spin while
+//!   idle: with a pool each and ONNX Runtime's default spinning, the idle session's workers
+//!   busy-wait on the cores the running one needs (a model A/B'd against itself measured a p95
+//!   4.5x its `bench` p95; see docs/benchmarks.md);
+//! - the first runs after each switch are discarded, while caches refill with the other model;
+//! - both warm up by count and by time, in alternating rounds, and which model opens the first
+//!   block (and so warmed up last) is drawn per gate run.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -22,6 +31,14 @@ use crate::system;
 /// resamples these same blocks.
 const BLOCK: u64 = crate::compare::BLOCK_RUNS as u64;
 
+/// Untimed runs after each switch between the models: at least this many...
+const SWITCH_RUNS: u64 = 2;
+/// ...and at least this long, so a fast model's first runs on refilled caches drop out too.
+const SWITCH_TIME: Duration = Duration::from_millis(2);
+
+/// Warmup rounds per model: warmup alternates between the two this many times.
+const WARMUP_ROUNDS: u64 = 4;
+
 struct Side {
     model: LoadedModel,
     samples_ns: Vec<u64>,
@@ -38,6 +55,8 @@ pub struct AbPair {
     settings: BenchSettings,
     timed: Duration,
     blocks: u64,
+    /// Whether the base model opens the even blocks (and the candidate the odd ones).
+    base_first: bool,
 }
 
 impl AbPair {
@@ -50,10 +69,17 @@ impl AbPair {
         shapes: &ShapeRequest,
         batch: Option<i64>,
     ) -> Result<AbPair> {
+        let mut settings = settings.clone();
+        let session = &mut settings.session;
+        if session.intra_threads.is_none() && session.inter_threads.is_none() {
+            session.shared_pool = true;
+        } else {
+            session.spinning = false;
+        }
         let (mut base, base_created, base_memory) =
-            bench::open_measured(runtime, base_path, settings)?;
+            bench::open_measured(runtime, base_path, &settings)?;
         let (mut candidate, cand_created, cand_memory) =
-            bench::open_measured(runtime, candidate_path, settings)?;
+            bench::open_measured(runtime, candidate_path, &settings)?;
         if !same_inputs(&base.spec, &candidate.spec) {
             bail!(
                 "the base model {} and the candidate take different inputs, so they cannot be timed on the same data; \
@@ -67,7 +93,21 @@ impl AbPair {
         for (i, model) in [&mut base, &mut candidate].into_iter().enumerate() {
             // The same seed for both: identical input values.
             let mut rng = StdRng::seed_from_u64(settings.seed);
-            first_ms[i] = bench::prepare(model, &resolution.inputs, &mut rng, settings.warmup)?;
+            first_ms[i] = bench::prepare(model, &resolution.inputs, &mut rng)?;
+        }
+        let base_first = coin();
+        // Alternating warmup rounds, ending with the model that opens the first block.
+        let runs = settings.warmup.div_ceil(WARMUP_ROUNDS);
+        let seconds = settings.warmup_s / WARMUP_ROUNDS as f64;
+        for _ in 0..WARMUP_ROUNDS {
+            let order = if base_first {
+                [&mut candidate, &mut base]
+            } else {
+                [&mut base, &mut candidate]
+            };
+            for model in order {
+                bench::warm_up(model, runs, seconds)?;
+            }
         }
         let side = |model, created: Duration, first_run_ms, memory| Side {
             model,
@@ -83,9 +123,10 @@ impl AbPair {
             candidate: side(candidate, cand_created, first_ms[1], cand_memory),
             resolution,
             batch,
-            settings: settings.clone(),
+            settings,
             timed: Duration::ZERO,
             blocks: 0,
+            base_first,
         })
     }
 
@@ -96,17 +137,23 @@ impl AbPair {
         let started = Instant::now();
         while (self.candidate.samples_ns.len() as u64) < target {
             let n = BLOCK.min(target - self.candidate.samples_ns.len() as u64);
-            let order = if self.blocks.is_multiple_of(2) {
+            let base_opens = self.blocks.is_multiple_of(2) == self.base_first;
+            let order = if base_opens {
                 [true, false]
             } else {
                 [false, true]
             };
-            for is_base in order {
+            for (i, is_base) in order.into_iter().enumerate() {
                 let side = if is_base {
                     &mut self.base
                 } else {
                     &mut self.candidate
                 };
+                // ABBA order: a block's first model ran last in the block before (or warmed up
+                // last), so the switch to be discarded is the one to its second model.
+                if i == 1 {
+                    bench::warm_up(&mut side.model, SWITCH_RUNS, SWITCH_TIME.as_secs_f64())?;
+                }
                 let samples =
                     bench::time_loop(&mut side.model, n, Duration::ZERO, "", &mut |_, _, _| {})?;
                 side.samples_ns.extend(samples);
@@ -177,6 +224,14 @@ impl AbPair {
     pub fn base_spec(&self) -> &ModelSpec {
         &self.base.model.spec
     }
+}
+
+/// A fair coin for which model opens the A/B, from the clock's nanoseconds.
+fn coin() -> bool {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() & 1 == 1)
+        .unwrap_or(true)
 }
 
 fn same_inputs(a: &ModelSpec, b: &ModelSpec) -> bool {

@@ -36,6 +36,17 @@ pub fn load_runtime(global: &GlobalArgs, session: &SessionSettings) -> Result<Ru
 /// Fails early, with the path, when a model file is missing or unreadable.
 pub fn check_model_file(path: &Path) -> Result<()> {
     match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() && meta.len() < 1024 => {
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("cannot read model file {}", path.display()))?;
+            if crate::gitref::is_lfs_pointer(&bytes) {
+                bail!(
+                    "model {} is a Git LFS pointer, not the model; fetch the file with `git lfs pull` (actions/checkout with lfs: true)",
+                    path.display()
+                );
+            }
+            Ok(())
+        }
         Ok(meta) if meta.is_file() => Ok(()),
         Ok(_) => bail!(
             "model {} is a folder, not an .onnx file; give the path of the model file",
@@ -188,10 +199,12 @@ pub fn compare(args: &CompareArgs) -> Result<Verdict> {
         candidate,
         base: None,
     };
+    // Both files are the user's explicit choice: the baseline is the reference for everything.
     let judged = gate::judge(
         &model,
         &criteria,
         &measured,
+        None,
         Some(&baseline),
         &args.baseline,
     );
@@ -219,6 +232,7 @@ pub fn gate(global: &GlobalArgs, args: &GateArgs) -> Result<Verdict> {
         from_results: args.from_results.clone(),
         results_dir: args.results_dir.clone(),
         provider: args.ep.map(|e| e.provider()),
+        base_ref: args.base_ref.clone(),
     };
     let runtime = if options.from_results.is_some() {
         None

@@ -24,7 +24,11 @@ pub type Millis = f64;
 /// What to measure and how long.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BenchSettings {
+    /// Discarded runs before timing, at least...
     pub warmup: u64,
+    /// ...and at least this many seconds of them.
+    #[serde(default)]
+    pub warmup_s: f64,
     pub iterations: u64,
     pub min_time_s: f64,
     /// Batch sizes swept; empty means the model's own (or defaulted) first dim.
@@ -38,6 +42,7 @@ impl Default for BenchSettings {
     fn default() -> Self {
         BenchSettings {
             warmup: 50,
+            warmup_s: 0.0,
             iterations: 1000,
             min_time_s: 0.0,
             batches: vec![],
@@ -102,6 +107,53 @@ pub struct BenchResult {
 }
 
 impl BenchResult {
+    /// The first bench setting that differs from `other`'s in a way that changes latency:
+    /// session options, batch size or input shapes. Run counts and warmup do not.
+    pub fn settings_difference(&self, other: &BenchResult) -> Option<String> {
+        let (a, b) = (&self.settings.session, &other.settings.session);
+        let threads = |n: Option<usize>| n.map_or_else(|| "default".to_string(), |n| n.to_string());
+        let shapes = |r: &BenchResult| {
+            r.primary()
+                .map(|run| {
+                    run.inputs
+                        .iter()
+                        .map(|i| format!("{:?}", i.shape))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .unwrap_or_default()
+        };
+        let batch = |r: &BenchResult| r.primary().map_or(0, |run| run.batch).to_string();
+        let pairs = [
+            (
+                "provider",
+                a.provider.name().to_string(),
+                b.provider.name().to_string(),
+            ),
+            (
+                "opt level",
+                format!("{:?}", a.opt_level),
+                format!("{:?}", b.opt_level),
+            ),
+            (
+                "intra-op threads",
+                threads(a.intra_threads),
+                threads(b.intra_threads),
+            ),
+            (
+                "inter-op threads",
+                threads(a.inter_threads),
+                threads(b.inter_threads),
+            ),
+            ("batch", batch(self), batch(other)),
+            ("input shapes", shapes(self), shapes(other)),
+        ];
+        pairs
+            .into_iter()
+            .find(|(_, x, y)| x != y)
+            .map(|(what, x, y)| format!("different bench settings: {what} {x} vs {y}"))
+    }
+
     /// The run at batch 1, or the first one; what comparisons use by default.
     pub fn primary(&self) -> Option<&BatchRun> {
         self.runs
@@ -146,7 +198,12 @@ pub fn run(
     for batch in batches {
         let resolution = spec.resolve(shapes, batch)?;
         defaulted_dims = resolution.defaulted.clone();
-        let first_ms = prepare(&mut model, &resolution.inputs, &mut rng, settings.warmup)?;
+        let first_ms = prepare(&mut model, &resolution.inputs, &mut rng)?;
+        warm_up(
+            &mut model,
+            settings.warmup.saturating_sub(1),
+            settings.warmup_s,
+        )?;
         first_run_ms.get_or_insert(first_ms);
         let batch_size = batch_size(batch, &resolution);
         let label = format!("batch {batch_size}");
@@ -204,22 +261,30 @@ pub fn open_measured(
     Ok((model, created, memory))
 }
 
-/// Binds random inputs, times the first run (part of the cold start), then runs the rest of
-/// the warmup. Returns the first run's milliseconds.
+/// Binds random inputs and times the first run (part of the cold start), which also counts as
+/// the first warmup run. Returns its milliseconds.
 pub fn prepare(
     model: &mut LoadedModel,
     inputs: &[ResolvedInput],
     rng: &mut StdRng,
-    warmup: u64,
 ) -> Result<Millis> {
     bind_random(model, inputs, rng)?;
     let first = Instant::now();
     model.run_bound()?;
-    let first_ms = ms(first.elapsed());
-    for _ in 1..warmup {
+    Ok(ms(first.elapsed()))
+}
+
+/// Untimed runs until at least `runs` more have been made and `seconds` have passed. Returns
+/// the runs made.
+pub fn warm_up(model: &mut LoadedModel, runs: u64, seconds: f64) -> Result<u64> {
+    let started = Instant::now();
+    let min_time = Duration::from_secs_f64(seconds.clamp(0.0, 600.0));
+    let mut done = 0;
+    while done < runs || started.elapsed() < min_time {
         model.run_bound()?;
+        done += 1;
     }
-    Ok(first_ms)
+    Ok(done)
 }
 
 /// The batch size actually run: the one asked for, else the first input's first dim.

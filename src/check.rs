@@ -80,7 +80,14 @@ pub fn check(
         candidate: candidate.clone(),
         base: None,
     };
-    let mut judged = gate::judge(model, criteria, &measured, Some(baseline), baseline_path);
+    let mut judged = gate::judge(
+        model,
+        criteria,
+        &measured,
+        None,
+        Some(baseline),
+        baseline_path,
+    );
     // An accuracy comparison that could not be made (samples missing) must not stop the other
     // criteria from being decided; it becomes the reason on the accuracy lines instead.
     let accuracy_error = judged.error.take();

@@ -325,6 +325,10 @@ pub struct GateArgs {
     /// Execution provider for every model (overrides the config).
     #[arg(long, value_enum, env = "MODELGATE_EP")]
     pub ep: Option<EpArg>,
+    /// Git ref or commit of the pull request's base, for every model without base_model
+    /// (overrides the config's base_ref; "merge-base" finds it from the default branch).
+    #[arg(long, value_name = "REF", env = "MODELGATE_BASE_REF")]
+    pub base_ref: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -401,6 +405,8 @@ impl SessionArgs {
             },
             intra_threads: self.intra_threads,
             inter_threads: self.inter_threads,
+            spinning: true,
+            shared_pool: false,
         })
     }
 }
@@ -424,6 +430,7 @@ impl BenchArgs {
         }
         let settings = BenchSettings {
             warmup: self.warmup,
+            warmup_s: 0.0,
             iterations: self.iterations,
             min_time_s: self.min_time,
             batches: self.batch.clone(),

@@ -75,7 +75,11 @@ fn default_eval_batch() -> usize {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BenchConfig {
+    /// Discarded runs before timing, at least...
     pub warmup: u64,
+    /// ...and at least this many seconds of them, so a fast model's caches, clocks and
+    /// allocator settle too.
+    pub warmup_s: f64,
     /// Timed runs per model, at least.
     pub iterations: u64,
     pub min_time_s: f64,
@@ -97,6 +101,7 @@ impl Default for BenchConfig {
     fn default() -> Self {
         BenchConfig {
             warmup: 50,
+            warmup_s: 1.0,
             iterations: 1000,
             min_time_s: 0.0,
             max_time_s: 30.0,
@@ -321,6 +326,12 @@ impl GateConfig {
             let bench = &model.bench;
             if bench.iterations == 0 {
                 bail!("{prefix}bench.iterations = 0: at least one timed run is needed");
+            }
+            if !bench.warmup_s.is_finite() || !(0.0..=600.0).contains(&bench.warmup_s) {
+                bail!(
+                    "{prefix}bench.warmup_s = {}: give 0 to 600 seconds, e.g. 1",
+                    bench.warmup_s
+                );
             }
             if !bench.max_time_s.is_finite() || bench.max_time_s <= 0.0 {
                 bail!(

@@ -7,16 +7,19 @@
 //! itself, and the verdict, come from the compare module.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
 use crate::ab::AbPair;
 use crate::bench::{self, BenchResult, BenchSettings};
-use crate::compare::{self, Comparison, LatencyInput, LatencySource, ModelComparison, Status};
+use crate::compare::{
+    self, Comparison, LatencyInput, LatencySource, ModelComparison, QualityReference, Reference,
+    ReferenceInputs, Status,
+};
 use crate::config::{Criteria, GateConfig, ModelConfig};
 use crate::eval::{self, EvalResult, EvalSettings};
+use crate::gitref;
 use crate::model::ShapeRequest;
 use crate::results::{self, ResultsFile};
 use crate::runtime::{Provider, Runtime, SessionSettings};
@@ -34,6 +37,9 @@ pub struct GateOptions {
     pub results_dir: Option<PathBuf>,
     /// Provider for every model, overriding the config (the action's `provider` input).
     pub provider: Option<Provider>,
+    /// Base ref for every model without a `base_model`, overriding the config's `base_ref`
+    /// (`--base-ref`; the action passes the pull request's base commit).
+    pub base_ref: Option<String>,
 }
 
 /// Measured results of one model: the candidate, and the base model when timed side by side.
@@ -50,10 +56,13 @@ pub fn run(
     progress: bench::Progress,
 ) -> Comparison {
     let mut models = Vec::new();
-    let mut significance = crate::config::Criteria::default().significance;
+    let significance = config
+        .models
+        .first()
+        .map(|m| config.criteria_for(m).significance)
+        .unwrap_or_else(|| Criteria::default().significance);
     for model in &config.models {
         let criteria = config.criteria_for(model);
-        significance = criteria.significance;
         let comparison =
             gate_model(model, &criteria, runtime, options, progress).unwrap_or_else(|e| {
                 ModelComparison::failed(
@@ -85,72 +94,63 @@ fn gate_model(
     } else {
         None
     };
+    // The base comes from the trusted checkout (config path or git), never from a results file.
+    let base = base_model_file(model, options)?;
     let measured = match (&options.from_results, runtime) {
         (Some(dir), _) => load_measured(dir, &model.name)?,
-        (None, Some(runtime)) => measure(model, criteria, runtime, options, progress)?,
+        (None, Some(runtime)) => {
+            measure(model, criteria, runtime, options, base.as_ref(), progress)?
+        }
         (None, None) => bail!("no ONNX Runtime loaded to measure model `{}`", model.name),
     };
     if let Some(dir) = &options.results_dir {
         write_measured(dir, &model.name, &measured)?;
     }
-    Ok(judge(
+    let mut judged = judge(
         model,
         criteria,
         &measured,
+        base.as_ref().map(|b| b.sha256.as_str()),
         baseline.as_ref(),
         &baseline_path,
-    ))
+    );
+    if let Some(base) = &base {
+        judged
+            .notes
+            .insert(0, format!("base model: {}", base.label));
+    }
+    Ok(judged)
 }
 
-/// Compares measured results with the base (A/B) or the committed baseline.
+/// Judges measured results. Each criterion's reference is chosen by [`Reference::choose`]:
+/// quality against the approved `baseline`, latency against the base model timed beside the
+/// candidate when its results are of `trusted_base_sha256`, else the baseline on matching
+/// hardware and settings.
 pub fn judge(
     model: &ModelConfig,
     criteria: &Criteria,
     measured: &Measured,
+    trusted_base_sha256: Option<&str>,
     baseline: Option<&ResultsFile>,
     baseline_path: &Path,
 ) -> ModelComparison {
     let candidate = &measured.candidate;
+    let reference = Reference::choose(&ReferenceInputs {
+        candidate,
+        base: measured.base.as_ref(),
+        trusted_base_sha256,
+        baseline,
+        has_dataset: model.dataset.is_some() || candidate.eval.is_some(),
+    });
     let mut tests = Vec::new();
-    let mut notes = Vec::new();
+    let mut notes = reference.notes.clone();
     let cand_run = candidate.bench.as_ref().and_then(BenchResult::primary);
-    let (source, base_samples): (LatencySource, &[f64]) = match (&measured.base, baseline) {
-        (Some(base), _) => (
-            LatencySource::SameRunnerAb,
-            base.bench
-                .as_ref()
-                .and_then(BenchResult::primary)
-                .map(|r| r.samples_ms.as_slice())
-                .unwrap_or(&[]),
-        ),
-        (None, Some(baseline)) => match baseline
-            .environment
-            .hardware_difference(&candidate.environment)
-        {
-            None => (
-                LatencySource::CommittedBaseline,
-                baseline
-                    .bench
-                    .as_ref()
-                    .and_then(BenchResult::primary)
-                    .map(|r| r.samples_ms.as_slice())
-                    .unwrap_or(&[]),
-            ),
-            Some(reason) => (
-                LatencySource::NotComparable {
-                    reason: format!("different hardware ({reason})"),
-                },
-                &[],
-            ),
-        },
-        (None, None) => (LatencySource::None, &[]),
-    };
-    let cand_samples = cand_run.map(|r| r.samples_ms.as_slice()).unwrap_or(&[]);
+    let source = reference.latency.source.clone();
     let seed =
         u64::from_str_radix(candidate.model.sha256.get(..12).unwrap_or("0"), 16).unwrap_or(0);
     let input = LatencyInput {
-        baseline_ms: base_samples,
-        candidate_ms: cand_samples,
+        baseline_ms: reference.latency.samples_ms,
+        candidate_ms: cand_run.map(|r| r.samples_ms.as_slice()).unwrap_or(&[]),
         source: source.clone(),
         seed,
     };
@@ -159,29 +159,43 @@ pub fn judge(
     } else {
         (vec![], None)
     };
+    if let LatencySource::Rejected { reason } = &source {
+        criteria_list.push(compare::required(
+            "latency reference",
+            false,
+            reason.clone(),
+        ));
+    }
 
-    let base_eval: Option<&EvalResult> = measured
-        .base
-        .as_ref()
-        .and_then(|b| b.eval.as_ref())
-        .or_else(|| baseline.and_then(|b| b.eval.as_ref()));
     let mut accuracy = None;
     let mut error = None;
-    if let Some(cand_eval) = &candidate.eval {
-        match base_eval {
-            Some(base_eval) => {
-                match compare::compare_accuracy(base_eval, cand_eval, criteria, &mut tests) {
-                    Ok((comparison, list)) => {
-                        accuracy = Some(comparison);
-                        criteria_list.extend(list);
-                    }
-                    Err(e) => error = Some(format!("{e:#}")),
+    if model.dataset.is_some() && candidate.eval.is_none() {
+        criteria_list.push(compare::required(
+            "evaluation",
+            false,
+            "the results have no evaluation although the config gives a dataset; measure with the dataset".into(),
+        ));
+    }
+    match (&reference.quality, &candidate.eval) {
+        (QualityReference::Baseline(base_eval), Some(cand_eval)) => {
+            match compare::compare_accuracy(base_eval, cand_eval, criteria, &mut tests) {
+                Ok((comparison, list)) => {
+                    accuracy = Some(comparison);
+                    criteria_list.extend(list);
                 }
-            }
-            None => {
-                notes.push("no baseline evaluation: accuracy and recall are not compared".into())
+                Err(e) => error = Some(format!("{e:#}")),
             }
         }
+        (QualityReference::BaselineWithoutEval, _) => criteria_list.push(compare::required(
+            "approved baseline",
+            false,
+            "the approved baseline has no evaluation, so accuracy and recall cannot be judged; \
+             re-approve it with `modelgate baseline approve`"
+                .into(),
+        )),
+        _ => {}
+    }
+    if let Some(cand_eval) = &candidate.eval {
         criteria_list.extend(compare::recall_floor(cand_eval, criteria));
     }
     let peak_mb = candidate
@@ -200,6 +214,7 @@ pub fn judge(
     ModelComparison {
         name: model.name.clone(),
         verdict: compare::Verdict::Pass,
+        significance: criteria.significance,
         reasons: vec![],
         candidate_path: model.candidate.display().to_string(),
         candidate_sha256: candidate.model.sha256.clone(),
@@ -219,6 +234,7 @@ fn bench_settings(model: &ModelConfig, options: &GateOptions) -> BenchSettings {
     let b = &model.bench;
     BenchSettings {
         warmup: b.warmup,
+        warmup_s: b.warmup_s,
         iterations: b.iterations,
         min_time_s: b.min_time_s,
         batches: b.batch.map(|n| vec![n]).unwrap_or_default(),
@@ -227,27 +243,34 @@ fn bench_settings(model: &ModelConfig, options: &GateOptions) -> BenchSettings {
             opt_level: b.opt_level,
             intra_threads: b.intra_threads,
             inter_threads: b.inter_threads,
+            spinning: true,
+            shared_pool: false,
         },
         seed: 0,
     }
 }
 
+/// Measures the candidate: beside the base model in an A/B when there is a base and the model
+/// changed, else alone.
 fn measure(
     model: &ModelConfig,
     criteria: &Criteria,
     runtime: &Runtime,
     options: &GateOptions,
+    base: Option<&BaseFile>,
     progress: bench::Progress,
 ) -> Result<Measured> {
-    let Some(base) = base_model_file(model, &options.root)? else {
+    let candidate_path = options.root.join(&model.candidate);
+    crate::app::check_model_file(&candidate_path)?;
+    let candidate_sha = crate::system::sha256_file(&candidate_path)
+        .with_context(|| format!("cannot read model file {}", candidate_path.display()))?;
+    let Some(base) = base.filter(|b| b.sha256 != candidate_sha) else {
         let candidate = measure_candidate(model, runtime, options, progress)?;
         return Ok(Measured {
             candidate,
             base: None,
         });
     };
-    let candidate_path = options.root.join(&model.candidate);
-    crate::app::check_model_file(&candidate_path)?;
     let settings = bench_settings(model, options);
     let mut ab = AbPair::open(
         runtime,
@@ -416,10 +439,12 @@ fn evaluate(
     Ok(Some(eval::run(&mut loaded, &settings, &mut |_, _| {})?))
 }
 
-/// The base model's file: a path from the config, or the candidate's path at a git ref.
-struct BaseFile {
+/// The base model's file: a path from the config, or the candidate's path at the base commit;
+/// with its SHA-256, which is what any base results must match.
+pub struct BaseFile {
     path: PathBuf,
     label: String,
+    sha256: String,
     _temp: Option<tempfile::TempDir>,
 }
 
@@ -429,42 +454,39 @@ impl BaseFile {
     }
 }
 
-fn base_model_file(model: &ModelConfig, root: &Path) -> Result<Option<BaseFile>> {
+fn base_model_file(model: &ModelConfig, options: &GateOptions) -> Result<Option<BaseFile>> {
+    let root = &options.root;
     if let Some(path) = &model.base_model {
         let full = root.join(path);
         crate::app::check_model_file(&full)
             .with_context(|| format!("model `{}`: base_model", model.name))?;
+        let sha256 = crate::system::sha256_file(&full)
+            .with_context(|| format!("cannot read base_model {}", full.display()))?;
         return Ok(Some(BaseFile {
             path: full,
             label: path.display().to_string(),
+            sha256,
             _temp: None,
         }));
     }
-    let Some(reference) = &model.base_ref else {
+    let Some(reference) = options.base_ref.as_deref().or(model.base_ref.as_deref()) else {
         return Ok(None);
     };
-    let spec = format!("{}:{}", reference, model.candidate.display());
-    let output = Command::new("git")
-        .arg("-C")
-        .arg(root)
-        .args(["show", &spec])
-        .output();
-    let bytes = match output {
-        Ok(out) if out.status.success() => out.stdout,
-        Ok(out) => bail!(
-            "model `{}`: base_ref {reference}: git cannot show {} there ({}); fetch the ref (actions/checkout with fetch-depth: 0) or set base_model",
-            model.name,
-            model.candidate.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ),
-        Err(e) => bail!("model `{}`: base_ref needs git ({e}); install git or set base_model", model.name),
-    };
+    let context = || format!("model `{}`", model.name);
+    let base = gitref::resolve(root, reference).with_context(context)?;
+    let bytes = gitref::read_at(root, &base.commit, &model.candidate).with_context(context)?;
     let dir = tempfile::tempdir().context("cannot create a temporary folder for the base model")?;
     let path = dir.path().join("base.onnx");
-    std::fs::write(&path, bytes).context("cannot write the base model")?;
+    std::fs::write(&path, &bytes).context("cannot write the base model")?;
     Ok(Some(BaseFile {
         path,
-        label: spec,
+        label: format!(
+            "{} at {} ({})",
+            model.candidate.display(),
+            base.commit.get(..12).unwrap_or(&base.commit),
+            base.label
+        ),
+        sha256: crate::system::sha256_hex(&bytes),
         _temp: Some(dir),
     }))
 }

@@ -17,6 +17,7 @@ pub mod dataset;
 pub mod eval;
 pub mod gate;
 pub mod github;
+pub mod gitref;
 pub mod metrics;
 pub mod model;
 pub mod ortlib;

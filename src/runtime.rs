@@ -57,7 +57,7 @@ pub enum OptLevel {
 }
 
 /// How a session is opened.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SessionSettings {
     pub provider: Provider,
     pub opt_level: OptLevel,
@@ -65,6 +65,32 @@ pub struct SessionSettings {
     pub intra_threads: Option<usize>,
     /// Threads across operators; ONNX Runtime's default when absent.
     pub inter_threads: Option<usize>,
+    /// Whether idle pool threads busy-wait for work (ONNX Runtime's default). A same-runner A/B
+    /// turns it off: two sessions' spinning pools would steal each other's cores.
+    #[serde(default = "spinning_default")]
+    pub spinning: bool,
+    /// Whether the session runs on the process's shared thread pool (default sizes, spinning)
+    /// instead of its own: how a same-runner A/B with default threads keeps two sessions from
+    /// competing for the cores, while each runs as it would alone.
+    #[serde(default)]
+    pub shared_pool: bool,
+}
+
+fn spinning_default() -> bool {
+    true
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        SessionSettings {
+            provider: Provider::default(),
+            opt_level: OptLevel::default(),
+            intra_threads: None,
+            inter_threads: None,
+            spinning: true,
+            shared_pool: false,
+        }
+    }
 }
 
 /// The loaded library, as recorded in results.
@@ -101,7 +127,11 @@ impl Runtime {
                     eprintln!("[onnxruntime {level:?} {category}] {message}");
                 }
             });
+        // A shared pool at ONNX Runtime's default sizes, which only sessions that ask for it use
+        // (a same-runner A/B's two sessions); every other session keeps its own pool.
+        let pool = ort::environment::GlobalThreadPoolOptions::default();
         let environment = builder
+            .with_global_thread_pool(pool)
             .with_name("modelgate")
             .with_telemetry(false)
             .with_logger(logger)
@@ -142,6 +172,17 @@ impl Runtime {
             builder = builder
                 .with_intra_threads(n)
                 .map_err(|e| anyhow!("--intra-threads {n}: {e}"))?;
+        }
+        if !settings.shared_pool {
+            builder = builder
+                .with_independent_thread_pool()
+                .map_err(|e| anyhow!("cannot give the session its own thread pool: {e}"))?;
+        }
+        if !settings.spinning {
+            builder = builder
+                .with_intra_op_spinning(false)
+                .and_then(|b| b.with_inter_op_spinning(false))
+                .map_err(|e| anyhow!("cannot turn off thread spinning: {e}"))?;
         }
         if let Some(n) = settings.inter_threads {
             builder = builder

@@ -52,7 +52,6 @@ impl Fingerprint {
                 self.execution_provider.clone(),
                 other.execution_provider.clone(),
             ),
-            ("GPU", gpu(self), gpu(other)),
             (
                 "ONNX Runtime",
                 self.onnxruntime_version.clone(),
@@ -60,10 +59,14 @@ impl Fingerprint {
             ),
             ("architecture", self.arch.clone(), other.arch.clone()),
         ];
+        // The GPU matters only when the model runs on it.
+        let on_gpu = self.execution_provider != "cpu" || other.execution_provider != "cpu";
+        let gpu_pair = on_gpu.then(|| ("GPU", gpu(self), gpu(other)));
         pairs
             .into_iter()
+            .chain(gpu_pair)
             .find(|(_, a, b)| a != b)
-            .map(|(what, a, b)| format!("different {what}: {a} vs {b}"))
+            .map(|(what, a, b)| format!("different {what}: {a:?} vs {b:?}"))
     }
 }
 
@@ -236,6 +239,27 @@ mod tests {
         other.cpu_cores = base.cpu_cores + 2;
         let diff = base.hardware_difference(&other).unwrap();
         assert!(diff.starts_with("different cores"), "{diff}");
+
+        let gpu = |name: &str| GpuInfo {
+            name: name.into(),
+            driver: "1".into(),
+            memory_used_bytes: 0,
+            memory_total_bytes: 0,
+            power_watts: None,
+        };
+        let mut a = base.clone();
+        let mut b = base.clone();
+        a.gpu = Some(gpu("NVIDIA H100"));
+        b.gpu = Some(gpu("NVIDIA A10"));
+        assert_eq!(a.hardware_difference(&b), None, "the GPU is idle under cpu");
+        a.execution_provider = "cuda".into();
+        b.execution_provider = "cuda".into();
+        let diff = a.hardware_difference(&b).unwrap();
+        assert!(diff.starts_with("different GPU"), "{diff}");
+        b.cpu_model = "X\n::error title=forged::y".into();
+        b.gpu = a.gpu.clone();
+        let diff = a.hardware_difference(&b).unwrap();
+        assert!(!diff.contains('\n'), "escaped: {diff}");
     }
 
     #[test]

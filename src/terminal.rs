@@ -269,7 +269,11 @@ pub fn comparison_table(comparison: &Comparison) -> String {
         let source = match &model.latency_source {
             LatencySource::SameRunnerAb => "same-runner A/B".to_string(),
             LatencySource::CommittedBaseline => "committed baseline (same hardware)".to_string(),
-            LatencySource::NotComparable { reason } => format!("not comparable: {reason}"),
+            LatencySource::NotComparable { reason } => {
+                format!("committed baseline, advisory only: {reason}")
+            }
+            LatencySource::ModelUnchanged => "nothing: the model is unchanged".to_string(),
+            LatencySource::Rejected { reason } => format!("rejected reference: {reason}"),
             LatencySource::None => "no baseline".to_string(),
         };
         let _ = writeln!(out, "  latency compared against: {source}");

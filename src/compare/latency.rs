@@ -44,7 +44,13 @@ pub fn compare_latency(
     let (a, b) = (input.baseline_ms, input.candidate_ms);
     if !comparable || a.is_empty() || b.is_empty() {
         let why = match &input.source {
-            LatencySource::NotComparable { reason } => format!("not comparable: {reason}"),
+            LatencySource::NotComparable { reason } => {
+                format!("not judged ({reason}); the baseline's figure is advisory")
+            }
+            LatencySource::ModelUnchanged => {
+                "model unchanged (same SHA-256 as the base): not re-judged".to_string()
+            }
+            LatencySource::Rejected { reason } => format!("no trustworthy reference: {reason}"),
             _ => "no baseline latency to compare against".to_string(),
         };
         let skipped = limits
@@ -52,7 +58,7 @@ pub fn compare_latency(
             .map(|(name, q, tolerance_pct)| Criterion {
                 name: name.to_string(),
                 unit: "ms".into(),
-                baseline: None,
+                baseline: quantile(a, *q),
                 candidate: quantile(b, *q),
                 change: None,
                 ci: None,

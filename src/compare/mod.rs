@@ -7,11 +7,13 @@
 
 mod accuracy;
 mod latency;
+mod reference;
 
 use serde::{Deserialize, Serialize};
 
 pub use accuracy::{compare_accuracy, recall_floor};
 pub use latency::{compare_latency, LatencyInput, BLOCK_RUNS};
+pub use reference::{LatencyReference, QualityReference, Reference, ReferenceInputs};
 
 use crate::config::Criteria;
 use crate::stats::{self, Interval};
@@ -74,6 +76,8 @@ pub enum Rule {
     AtLeast { floor: f64 },
     /// Fail unless every prediction is unchanged.
     Identical,
+    /// Fail unless something the verdict needs is there (an evaluation, a trustworthy reference).
+    Required,
 }
 
 /// One line of the verdict table.
@@ -119,8 +123,13 @@ pub enum LatencySource {
     SameRunnerAb,
     /// The committed baseline, measured on matching hardware.
     CommittedBaseline,
-    /// The committed baseline came from other hardware: its absolute numbers are not used.
+    /// The committed baseline came from other hardware or bench settings: its numbers are
+    /// advisory only.
     NotComparable { reason: String },
+    /// The candidate is the base model itself (same SHA-256): latency is not re-judged.
+    ModelUnchanged,
+    /// Base results were given that are not of the base model: the model fails.
+    Rejected { reason: String },
     /// Nothing to compare against.
     None,
 }
@@ -166,6 +175,8 @@ pub struct LatencyPair {
 pub struct ModelComparison {
     pub name: String,
     pub verdict: Verdict,
+    /// The model's own significance level, from its criteria.
+    pub significance: f64,
     pub reasons: Vec<String>,
     pub candidate_path: String,
     pub candidate_sha256: String,
@@ -187,6 +198,7 @@ impl ModelComparison {
         ModelComparison {
             name: name.to_string(),
             verdict: Verdict::Error,
+            significance: crate::config::Criteria::default().significance,
             reasons: vec![error.clone()],
             candidate_path: candidate_path.to_string(),
             candidate_sha256: String::new(),
@@ -221,8 +233,9 @@ pub fn json_schema() -> String {
     text
 }
 
-/// Applies Holm's correction across every test of every model, decides each criterion, and
-/// derives the verdicts. `allow_new` turns a missing baseline into "new" instead of a failure.
+/// Applies Holm's correction across every test of every model, decides each criterion at its
+/// model's own significance level, and derives the verdicts. `allow_new` turns a missing
+/// baseline into "new" instead of a failure; `significance` is the level the file reports.
 pub fn finalize(
     mut models: Vec<ModelComparison>,
     significance: f64,
@@ -241,12 +254,12 @@ pub fn finalize(
         for test in &mut model.tests {
             test.adjusted_p = next.next();
             test.decision = match test.adjusted_p {
-                Some(p) if p < significance => "significant".into(),
+                Some(p) if p < model.significance => "significant".into(),
                 Some(_) => "not significant".into(),
                 None => "not computed".into(),
             };
         }
-        decide_model(model, significance, allow_new);
+        decide_model(model, allow_new);
     }
     let verdict = overall(&models);
     Comparison {
@@ -271,7 +284,8 @@ fn overall(models: &[ModelComparison]) -> Verdict {
     }
 }
 
-fn decide_model(model: &mut ModelComparison, significance: f64, allow_new: bool) {
+fn decide_model(model: &mut ModelComparison, allow_new: bool) {
+    let significance = model.significance;
     if model.error.is_some() {
         model.verdict = Verdict::Error;
         return;
@@ -293,8 +307,9 @@ fn decide_model(model: &mut ModelComparison, significance: f64, allow_new: bool)
         .filter(|c| c.status == Status::Fail)
         .map(|c| format!("{}: {}", c.name, c.detail))
         .collect();
-    let missing_baseline =
-        model.baseline_path.is_none() && model.latency_source == LatencySource::None;
+    // Quality is judged only against an approved baseline, so without one nothing vouches for
+    // the model's predictions, whatever its latency did.
+    let missing_baseline = model.baseline_path.is_none();
     model.verdict = if !reasons.is_empty() {
         Verdict::Fail
     } else if missing_baseline && allow_new {
@@ -342,11 +357,28 @@ pub fn decide(criterion: &Criterion, adjusted_p: Option<f64>, significance: f64)
             Some(_) => Status::Fail,
             None => Status::Skipped,
         },
-        Rule::Identical => match criterion.candidate {
+        Rule::Identical | Rule::Required => match criterion.candidate {
             Some(v) if v >= 1.0 => Status::Pass,
             Some(_) => Status::Fail,
             None => Status::Skipped,
         },
+    }
+}
+
+/// A criterion that fails with `detail` when `present` is false: something the verdict needs.
+pub fn required(name: &str, present: bool, detail: String) -> Criterion {
+    Criterion {
+        name: name.into(),
+        unit: String::new(),
+        baseline: None,
+        candidate: Some(if present { 1.0 } else { 0.0 }),
+        change: None,
+        ci: None,
+        test: None,
+        rule: Rule::Required,
+        status: if present { Status::Pass } else { Status::Fail },
+        detail,
+        needed_runs: None,
     }
 }
 

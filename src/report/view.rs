@@ -207,7 +207,14 @@ fn latency_source(source: &LatencySource, text: Text) -> String {
             "committed baseline, measured on matching hardware".into()
         }
         LatencySource::NotComparable { reason } => format!(
-            "not comparable: different hardware ({}); latency criteria skipped",
+            "committed baseline, not comparable ({}); its latency is advisory and not judged",
+            text.of(reason)
+        ),
+        LatencySource::ModelUnchanged => {
+            "none needed: the model is unchanged from the base (same SHA-256)".into()
+        }
+        LatencySource::Rejected { reason } => format!(
+            "rejected: {}; the model fails until the base is measured here",
             text.of(reason)
         ),
         LatencySource::None => "none, so latency is not compared".into(),

@@ -1,0 +1,226 @@
+//! The base model from git: which commit a pull request starts from, and a model file as it was
+//! there.
+//!
+//! A ref comes from the config or the command line, both of which a pull request can edit, so it
+//! is validated before git sees it and passed after `--end-of-options`: `--output=x` is refused,
+//! never run. Paths are read relative to the config's folder, as every other path in the config.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+/// The `base_ref` value that asks for the merge base of `HEAD` with the default branch.
+pub const MERGE_BASE: &str = "merge-base";
+
+/// A ref resolved to a commit, and how it was found (for the report).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BaseCommit {
+    pub commit: String,
+    pub label: String,
+}
+
+/// Refuses what cannot be a ref name, a commit or a rev expression such as `HEAD~1`: empty,
+/// leading `-` (git would read an option), `:` (a path), whitespace or control characters.
+pub fn validate_ref(reference: &str) -> Result<()> {
+    let bad = reference.is_empty()
+        || reference.len() > 256
+        || reference.starts_with('-')
+        || reference
+            .chars()
+            .any(|c| c == ':' || c.is_whitespace() || c.is_control());
+    if bad {
+        bail!(
+            "base_ref {reference:?} is not a git ref; use a branch, tag or commit such as origin/main, or {MERGE_BASE:?}"
+        );
+    }
+    Ok(())
+}
+
+fn git(root: &Path) -> Command {
+    let mut command = Command::new("git");
+    command.arg("-C").arg(root);
+    command
+}
+
+/// Runs git and returns its trimmed stdout, or None when git fails.
+fn git_output(root: &Path, args: &[&str]) -> Result<Option<String>> {
+    let output = git(root)
+        .args(args)
+        .output()
+        .context("base_ref needs git; install git or set base_model")?;
+    Ok(output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string()))
+}
+
+/// The commit `reference` names, after validating it.
+fn rev_parse(root: &Path, reference: &str) -> Result<Option<String>> {
+    validate_ref(reference)?;
+    let peeled = format!("{reference}^{{commit}}");
+    git_output(
+        root,
+        &[
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            "--end-of-options",
+            &peeled,
+        ],
+    )
+}
+
+/// Resolves a `base_ref` to a commit. [`MERGE_BASE`] is the merge base of `HEAD` with the
+/// pull request's base branch (`GITHUB_BASE_REF` in a pull-request workflow), else with the
+/// remote's default branch, else with a local `main` or `master`.
+pub fn resolve(root: &Path, reference: &str) -> Result<BaseCommit> {
+    if reference != MERGE_BASE {
+        let Some(commit) = rev_parse(root, reference)? else {
+            bail!(
+                "base_ref {reference}: git knows no such commit in {}; fetch it (actions/checkout with fetch-depth: 0) or pass --base-ref",
+                root.display()
+            );
+        };
+        return Ok(BaseCommit {
+            commit,
+            label: reference.to_string(),
+        });
+    }
+    let branch = default_branch(root)?;
+    let Some(head) = rev_parse(root, "HEAD")? else {
+        bail!(
+            "base_ref = \"{MERGE_BASE}\": {} is not a git checkout with a commit; run the gate in the repository or set base_model",
+            root.display()
+        );
+    };
+    let Some(commit) = git_output(root, &["merge-base", "--end-of-options", &head, &branch])?
+    else {
+        bail!("base_ref = \"{MERGE_BASE}\": HEAD and {branch} share no history; fetch the full history (fetch-depth: 0) or pass --base-ref");
+    };
+    Ok(BaseCommit {
+        commit,
+        label: format!("merge base of HEAD and {branch}"),
+    })
+}
+
+/// The branch a pull request merges into.
+fn default_branch(root: &Path) -> Result<String> {
+    let mut candidates = Vec::new();
+    if let Ok(base) = std::env::var("GITHUB_BASE_REF") {
+        if !base.is_empty() {
+            candidates.push(format!("origin/{base}"));
+        }
+    }
+    if let Some(head) = git_output(
+        root,
+        &[
+            "symbolic-ref",
+            "--quiet",
+            "--short",
+            "refs/remotes/origin/HEAD",
+        ],
+    )? {
+        candidates.push(head);
+    }
+    candidates.extend(["origin/main", "origin/master", "main", "master"].map(String::from));
+    for candidate in candidates {
+        if validate_ref(&candidate).is_ok() && rev_parse(root, &candidate)?.is_some() {
+            return Ok(candidate);
+        }
+    }
+    bail!(
+        "base_ref = \"{MERGE_BASE}\": no default branch found (origin/main, origin/master, main, master); \
+         fetch it (actions/checkout with fetch-depth: 0) or pass --base-ref with the base commit"
+    )
+}
+
+/// The bytes of `path` (relative to `root`, the config's folder, or absolute inside the
+/// repository) as committed at `commit`.
+pub fn read_at(root: &Path, commit: &str, path: &Path) -> Result<Vec<u8>> {
+    let spec = format!("{commit}:{}", repo_relative(root, path)?);
+    let output = git(root)
+        .args(["show", "--end-of-options", &spec])
+        .output()
+        .context("base_ref needs git; install git or set base_model")?;
+    if !output.status.success() {
+        bail!(
+            "{} is not in commit {} ({}); commit the model there, fetch the history (fetch-depth: 0), or set base_model",
+            path.display(),
+            short(commit),
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    if is_lfs_pointer(&output.stdout) {
+        bail!(
+            "{} at commit {} is a Git LFS pointer, not the model; fetch the LFS objects (git lfs fetch origin {}) or set base_model",
+            path.display(),
+            short(commit),
+            short(commit)
+        );
+    }
+    Ok(output.stdout)
+}
+
+/// `path` as git's `<commit>:<path>` wants it: `./` relative to `root` (git reads it from the
+/// `-C` folder), or an absolute path made relative to the repository's top.
+fn repo_relative(root: &Path, path: &Path) -> Result<String> {
+    if path.is_relative() {
+        return Ok(format!("./{}", path.display()));
+    }
+    let top = git_output(root, &["rev-parse", "--show-toplevel"])?
+        .map(PathBuf::from)
+        .with_context(|| format!("{} is not in a git repository", root.display()))?;
+    let canonical = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+    let relative = canonical(path)
+        .strip_prefix(canonical(&top))
+        .map(Path::to_path_buf)
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "{} is outside the git repository {}; set base_model instead of base_ref",
+                path.display(),
+                top.display()
+            )
+        })?;
+    Ok(relative.display().to_string())
+}
+
+/// Whether `bytes` are a Git LFS pointer file instead of the content it points to.
+pub fn is_lfs_pointer(bytes: &[u8]) -> bool {
+    bytes.len() < 1024 && bytes.starts_with(b"version https://git-lfs.github.com/spec/")
+}
+
+fn short(commit: &str) -> &str {
+    commit.get(..12).unwrap_or(commit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refs_that_git_would_read_as_options_or_paths_are_refused() {
+        for bad in [
+            "",
+            "--output=x",
+            "-p",
+            "HEAD:models/a.onnx",
+            "main branch",
+            "a\nb",
+        ] {
+            let err = validate_ref(bad).unwrap_err().to_string();
+            assert!(err.contains("is not a git ref"), "{bad:?}: {err}");
+            assert!(!err.contains('\n'), "one line: {err}");
+        }
+        for good in ["HEAD", "HEAD~1", "origin/main", "v1.2", "0123abcd"] {
+            validate_ref(good).unwrap();
+        }
+    }
+
+    #[test]
+    fn lfs_pointers_are_recognised() {
+        let pointer = b"version https://git-lfs.github.com/spec/v1\noid sha256:4d7a\nsize 12345\n";
+        assert!(is_lfs_pointer(pointer));
+        assert!(!is_lfs_pointer(b"\x08\x07\x12\x04onnx"));
+    }
+}
