@@ -25,6 +25,16 @@ impl Gate {
         self.dir.path().join(name)
     }
 
+    /// Commits the repository's approved cancer baseline (evaluated on the same test set).
+    fn with_baseline(self) -> Gate {
+        std::fs::copy(
+            root().join("baselines/cancer.json"),
+            self.path("baselines/cancer.json"),
+        )
+        .unwrap();
+        self
+    }
+
     fn run(&self, extra: &[&str]) -> (std::process::Output, serde_json::Value) {
         let config = self.path("modelgate.toml");
         let json = self.path("comparison.json");
@@ -44,7 +54,19 @@ impl Gate {
     }
 }
 
-/// The cancer classifier with its data; `candidate` and `base` are model file names.
+/// A copy of `models/<name>` in `dir` that runs the same but has other bytes (an unknown
+/// protobuf field appended), so it is a different file to the gate: a retrained model that
+/// learned the same thing.
+fn respun(dir: &Path, name: &str) -> PathBuf {
+    let mut bytes = std::fs::read(model(name)).unwrap();
+    bytes.extend_from_slice(&[0xC0, 0x3E, 0x01]);
+    let path = dir.join(format!("respun_{name}"));
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// The cancer classifier with its data; `candidate` and `base` are model file names in models/
+/// or paths.
 fn cancer(candidate: &str, base: Option<&str>, extra: &str) -> String {
     let base = base
         .map(|b| format!("base_model = {:?}\n", model(b)))
@@ -69,7 +91,14 @@ fn criterion<'a>(comparison: &'a serde_json::Value, name: &str) -> &'a serde_jso
 
 #[test]
 fn identical_models_pass_with_same_runner_ab() {
-    let gate = Gate::new(&cancer("cancer_fp32.onnx", Some("cancer_fp32.onnx"), ""));
+    let dir = tempfile::tempdir().unwrap();
+    let candidate = respun(dir.path(), "cancer_fp32.onnx");
+    let gate = Gate::new(&cancer(
+        candidate.to_str().unwrap(),
+        Some("cancer_fp32.onnx"),
+        "",
+    ))
+    .with_baseline();
     let report = gate.path("report.md");
     let (out, comparison) = gate.run(&["--report", report.to_str().unwrap()]);
     assert_exit(&out, 0);
@@ -84,12 +113,58 @@ fn identical_models_pass_with_same_runner_ab() {
 }
 
 #[test]
+fn an_unchanged_model_is_not_re_timed_but_its_quality_is_judged() {
+    let gate = Gate::new(&cancer(
+        "cancer_fp32.onnx",
+        Some("cancer_fp32.onnx"),
+        "[models.criteria]\nmax_p95_ms = 1000\n",
+    ))
+    .with_baseline();
+    let (out, comparison) = gate.run(&[]);
+    assert_exit(&out, 0);
+    let model = &comparison["models"][0];
+    assert_eq!(model["latency_source"]["kind"], "model_unchanged");
+    let p50 = criterion(&comparison, "p50 latency");
+    assert_eq!(p50["status"], "skipped");
+    assert!(p50["detail"].as_str().unwrap().contains("model unchanged"));
+    assert_eq!(criterion(&comparison, "accuracy")["status"], "pass");
+    assert_eq!(
+        criterion(&comparison, "p95 latency limit")["status"],
+        "pass"
+    );
+}
+
+#[test]
+fn quality_is_judged_against_the_approved_baseline_not_the_base_model() {
+    // The base model is the low-recall one and so is the candidate: against the base nothing
+    // dropped, but against the approved baseline recall fell 6.25 points.
+    let dir = tempfile::tempdir().unwrap();
+    let candidate = respun(dir.path(), "cancer_lowrecall.onnx");
+    let gate = Gate::new(&cancer(
+        candidate.to_str().unwrap(),
+        Some("cancer_lowrecall.onnx"),
+        "",
+    ))
+    .with_baseline();
+    let (out, comparison) = gate.run(&[]);
+    assert_exit(&out, 1);
+    assert_eq!(
+        comparison["models"][0]["latency_source"]["kind"],
+        "same_runner_ab"
+    );
+    let recall = criterion(&comparison, "recall (malignant)");
+    assert_eq!(recall["status"], "fail", "{recall}");
+    assert!((recall["change"].as_f64().unwrap() + 6.25).abs() < 1e-6);
+}
+
+#[test]
 fn lower_recall_fails_the_gate_with_exit_1() {
     let gate = Gate::new(&cancer(
         "cancer_lowrecall.onnx",
         Some("cancer_fp32.onnx"),
         "[models.criteria]\nmin_recall = 0.85\n",
-    ));
+    ))
+    .with_baseline();
     let (out, comparison) = gate.run(&[]);
     assert_exit(&out, 1);
     assert_eq!(comparison["verdict"], "fail");
@@ -110,7 +185,7 @@ fn lower_recall_fails_the_gate_with_exit_1() {
 #[test]
 fn a_much_slower_model_fails_on_latency() {
     let body = cancer("cancer_slow.onnx", Some("cancer_fp32.onnx"), "");
-    let gate = Gate::new(&body);
+    let gate = Gate::new(&body).with_baseline();
     let (out, comparison) = gate.run(&[]);
     assert_exit(&out, 1);
     let p50 = criterion(&comparison, "p50 latency");
@@ -174,7 +249,8 @@ fn results_measured_by_one_job_are_judged_by_another() {
         "cancer_lowrecall.onnx",
         Some("cancer_fp32.onnx"),
         "",
-    ));
+    ))
+    .with_baseline();
     let results = gate.path("artifact");
     let (out, first) = gate.run(&["--results-dir", results.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
@@ -186,6 +262,31 @@ fn results_measured_by_one_job_are_judged_by_another() {
         second["models"][0]["criteria"].as_array().unwrap().len()
     );
     assert_eq!(criterion(&second, "recall (malignant)")["status"], "fail");
+
+    // Whoever made the directory cannot choose the reference: a base file that is the
+    // candidate itself is refused (its SHA-256 is not the base model's), and quality is still
+    // judged against the approved baseline.
+    std::fs::copy(
+        results.join("cancer.json"),
+        results.join("cancer.base.json"),
+    )
+    .unwrap();
+    let (out, forged) = gate.run(&["--from-results", results.to_str().unwrap()]);
+    assert_exit(&out, 1);
+    assert_eq!(forged["models"][0]["latency_source"]["kind"], "rejected");
+    assert_eq!(criterion(&forged, "latency reference")["status"], "fail");
+    assert_eq!(criterion(&forged, "recall (malignant)")["status"], "fail");
+
+    // Removing the evaluation does not make the accuracy criteria vanish.
+    let mut candidate: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(results.join("cancer.json")).unwrap())
+            .unwrap();
+    candidate.as_object_mut().unwrap().remove("eval");
+    std::fs::write(results.join("cancer.json"), candidate.to_string()).unwrap();
+    std::fs::remove_file(results.join("cancer.base.json")).unwrap();
+    let (out, no_eval) = gate.run(&["--from-results", results.to_str().unwrap()]);
+    assert_exit(&out, 1);
+    assert_eq!(criterion(&no_eval, "evaluation")["status"], "fail");
 }
 
 #[test]

@@ -154,3 +154,128 @@ fn short(sha: &str) -> String {
         printable
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The repository's approved cancer baseline: a real results file with bench and eval.
+    fn results() -> ResultsFile {
+        crate::results::parse(include_str!("../../baselines/cancer.json")).unwrap()
+    }
+
+    fn with_sha(sha: &str) -> ResultsFile {
+        let mut r = results();
+        r.model.sha256 = sha.into();
+        r
+    }
+
+    fn inputs<'a>(
+        candidate: &'a ResultsFile,
+        base: Option<&'a ResultsFile>,
+        trusted: Option<&'a str>,
+        baseline: Option<&'a ResultsFile>,
+    ) -> ReferenceInputs<'a> {
+        ReferenceInputs {
+            candidate,
+            base,
+            trusted_base_sha256: trusted,
+            baseline,
+            has_dataset: true,
+        }
+    }
+
+    #[test]
+    fn quality_is_always_the_approved_baseline() {
+        let (candidate, base, baseline) = (with_sha("cc"), with_sha("bb"), with_sha("aa"));
+        let chosen = Reference::choose(&inputs(
+            &candidate,
+            Some(&base),
+            Some("bb"),
+            Some(&baseline),
+        ));
+        // The same numbers sit in both files here, so check which file's evaluation it is.
+        let QualityReference::Baseline(eval) = chosen.quality else {
+            panic!("{:?}", chosen.quality);
+        };
+        assert!(std::ptr::eq(eval, baseline.eval.as_ref().unwrap()));
+        let none = Reference::choose(&inputs(&candidate, Some(&base), Some("bb"), None));
+        assert_eq!(none.quality, QualityReference::NoBaseline);
+        let mut no_eval = baseline.clone();
+        no_eval.eval = None;
+        let chosen = Reference::choose(&inputs(&candidate, None, None, Some(&no_eval)));
+        assert_eq!(chosen.quality, QualityReference::BaselineWithoutEval);
+        let mut no_dataset = inputs(&candidate, None, None, Some(&no_eval));
+        no_dataset.has_dataset = false;
+        assert_eq!(
+            Reference::choose(&no_dataset).quality,
+            QualityReference::NotEvaluated
+        );
+    }
+
+    #[test]
+    fn latency_uses_the_base_only_when_it_is_the_trusted_base() {
+        let (candidate, base, baseline) = (with_sha("cc"), with_sha("bb"), with_sha("aa"));
+        let ab = Reference::choose(&inputs(
+            &candidate,
+            Some(&base),
+            Some("bb"),
+            Some(&baseline),
+        ));
+        assert_eq!(ab.latency.source, LatencySource::SameRunnerAb);
+        assert!(std::ptr::eq(ab.latency.samples_ms, primary_samples(&base)));
+
+        // Base results of another model (here: the candidate passed off as the base).
+        let forged = Reference::choose(&inputs(&candidate, Some(&candidate), Some("bb"), None));
+        assert!(
+            matches!(forged.latency.source, LatencySource::Rejected { .. }),
+            "{:?}",
+            forged.latency.source
+        );
+        assert!(forged.latency.samples_ms.is_empty());
+
+        // Base results with no base configured are not used.
+        let loose = Reference::choose(&inputs(&candidate, Some(&base), None, Some(&baseline)));
+        assert_eq!(loose.latency.source, LatencySource::CommittedBaseline);
+        assert_eq!(loose.notes.len(), 1);
+    }
+
+    #[test]
+    fn an_unchanged_model_is_not_re_judged() {
+        let candidate = with_sha("bb");
+        let chosen = Reference::choose(&inputs(&candidate, None, Some("bb"), None));
+        assert_eq!(chosen.latency.source, LatencySource::ModelUnchanged);
+    }
+
+    #[test]
+    fn the_committed_baseline_counts_only_on_matching_hardware_and_settings() {
+        let (candidate, baseline) = (with_sha("cc"), with_sha("aa"));
+        let same = Reference::choose(&inputs(&candidate, None, None, Some(&baseline)));
+        assert_eq!(same.latency.source, LatencySource::CommittedBaseline);
+
+        let mut threads = candidate.clone();
+        threads
+            .bench
+            .as_mut()
+            .unwrap()
+            .settings
+            .session
+            .intra_threads = Some(4);
+        let chosen = Reference::choose(&inputs(&threads, None, None, Some(&baseline)));
+        match chosen.latency.source {
+            LatencySource::NotComparable { reason } => {
+                assert!(reason.contains("intra-op threads 1 vs 4"), "{reason}")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(!chosen.latency.samples_ms.is_empty(), "shown as advisory");
+
+        let mut cpu = candidate.clone();
+        cpu.environment.cpu_model = "Other CPU".into();
+        let chosen = Reference::choose(&inputs(&cpu, None, None, Some(&baseline)));
+        assert!(matches!(
+            chosen.latency.source,
+            LatencySource::NotComparable { .. }
+        ));
+    }
+}

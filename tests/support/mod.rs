@@ -53,6 +53,8 @@ pub fn modelgate(args: &[&str]) -> Output {
         .arg(ort_lib())
         .args(args)
         .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_BASE_REF")
+        .env_remove("MODELGATE_BASE_REF")
         .output()
         .expect("run modelgate")
 }

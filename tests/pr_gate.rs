@@ -1,0 +1,231 @@
+//! The gate as a pull request meets it: a git repository holding the project's own config,
+//! models, data and approved baselines on `main`, cloned, with one commit on top that changes a
+//! model, and the README's gate command run in the clone with no extra flags.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use support::{assert_exit, modelgate, root, stdout};
+
+/// Copies `relative` (a file or folder) from the repository into `dest`.
+fn copy(relative: &str, dest: &Path) {
+    let from = root().join(relative);
+    let to = dest.join(relative);
+    if from.is_dir() {
+        for entry in std::fs::read_dir(&from).unwrap() {
+            let name = entry.unwrap().file_name();
+            copy(&format!("{relative}/{}", name.to_string_lossy()), dest);
+        }
+    } else {
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(from, to).unwrap();
+    }
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.name=Test", "-c", "user.email=test@example.com"])
+        .args([
+            "-c",
+            "init.defaultBranch=main",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .output()
+        .expect("run git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// `main` of a project set up as this repository is, and a clone of it to make the PR in.
+struct Project {
+    _dir: tempfile::TempDir,
+    clone: PathBuf,
+}
+
+impl Project {
+    /// The shipped config with fewer timed runs, so each model's A/B takes a second or two.
+    fn new() -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        let main = dir.path().join("main");
+        for path in ["models/data", "baselines"] {
+            copy(path, &main);
+        }
+        for model in [
+            "cancer_fp32",
+            "cancer_slow",
+            "cancer_lowrecall",
+            "digits_fp32",
+            "digits_lowrecall",
+        ] {
+            copy(&format!("models/{model}.onnx"), &main);
+        }
+        let config = std::fs::read_to_string(root().join("modelgate.toml"))
+            .unwrap()
+            .replace(
+                "iterations = 2000",
+                "iterations = 400\nwarmup_s = 0.2\nmax_time_s = 4",
+            );
+        assert!(config.contains("base_ref = \"merge-base\""), "{config}");
+        std::fs::write(main.join("modelgate.toml"), config).unwrap();
+        git(&main, &["init", "-q"]);
+        git(&main, &["add", "-A"]);
+        git(&main, &["commit", "-qm", "models and approved baselines"]);
+        let clone = dir.path().join("clone");
+        git(
+            dir.path(),
+            &[
+                "clone",
+                "-q",
+                main.to_str().unwrap(),
+                clone.to_str().unwrap(),
+            ],
+        );
+        Project { _dir: dir, clone }
+    }
+
+    /// One commit on top of main: `from` copied over `to`, both in models/.
+    fn swap(&self, from: &str, to: &str) {
+        std::fs::copy(
+            self.clone.join("models").join(from),
+            self.clone.join("models").join(to),
+        )
+        .unwrap();
+        git(
+            &self.clone,
+            &["commit", "-qam", &format!("use {from} as {to}")],
+        );
+    }
+
+    fn gate(&self, extra: &[&str]) -> (Output, serde_json::Value) {
+        let config = self.clone.join("modelgate.toml");
+        let json = self.clone.join("comparison.json");
+        let mut args = vec![
+            "gate",
+            "--config",
+            config.to_str().unwrap(),
+            "--json",
+            json.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let out = modelgate(&args);
+        let comparison = std::fs::read_to_string(&json)
+            .map(|t| serde_json::from_str(&t).unwrap())
+            .unwrap_or_default();
+        (out, comparison)
+    }
+}
+
+fn model<'a>(comparison: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    comparison["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == name)
+        .unwrap_or_else(|| panic!("no model {name}"))
+}
+
+fn status<'a>(model: &'a serde_json::Value, criterion: &str) -> &'a serde_json::Value {
+    &model["criteria"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == criterion)
+        .unwrap_or_else(|| panic!("no criterion {criterion} in {model}"))["status"]
+}
+
+#[test]
+fn main_itself_passes_with_models_unchanged() {
+    let project = Project::new();
+    let (out, comparison) = project.gate(&[]);
+    assert_exit(&out, 0);
+    for name in ["cancer", "digits"] {
+        let m = model(&comparison, name);
+        assert_eq!(m["latency_source"]["kind"], "model_unchanged", "{name}");
+        assert_eq!(status(m, "accuracy"), "pass", "{name}");
+    }
+}
+
+#[test]
+fn a_pr_that_swaps_in_a_lower_recall_model_fails() {
+    let project = Project::new();
+    project.swap("digits_lowrecall.onnx", "digits_fp32.onnx");
+    let (out, comparison) = project.gate(&[]);
+    assert_exit(&out, 1);
+    let digits = model(&comparison, "digits");
+    assert_eq!(digits["verdict"], "fail");
+    assert_eq!(digits["latency_source"]["kind"], "same_runner_ab");
+    assert_eq!(status(digits, "accuracy"), "fail");
+    assert_eq!(status(digits, "macro recall"), "fail");
+    assert_eq!(model(&comparison, "cancer")["verdict"], "pass");
+    assert!(
+        digits["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("merge base of HEAD and origin/main"),
+        "{}",
+        digits["notes"]
+    );
+}
+
+#[test]
+fn a_pr_that_swaps_in_a_slower_model_fails_on_p50() {
+    let project = Project::new();
+    project.swap("cancer_slow.onnx", "cancer_fp32.onnx");
+    let (out, comparison) = project.gate(&[]);
+    assert_exit(&out, 1);
+    let cancer = model(&comparison, "cancer");
+    assert_eq!(cancer["latency_source"]["kind"], "same_runner_ab");
+    assert_eq!(status(cancer, "p50 latency"), "fail");
+    assert_eq!(status(cancer, "accuracy"), "pass", "same predictions");
+    assert!(stdout(&out).contains("FAIL"), "{}", stdout(&out));
+}
+
+#[test]
+fn the_base_commit_can_be_given_and_bad_refs_are_refused() {
+    let project = Project::new();
+    let base = git(&project.clone, &["rev-parse", "HEAD"]);
+    project.swap("cancer_slow.onnx", "cancer_fp32.onnx");
+    // The action passes the pull request's base commit.
+    let (out, comparison) = project.gate(&["--base-ref", &base]);
+    assert_exit(&out, 1);
+    assert_eq!(status(model(&comparison, "cancer"), "p50 latency"), "fail");
+
+    // A ref git would read as an option never reaches git.
+    let (out, comparison) = project.gate(&["--base-ref=--output=written-by-git"]);
+    assert_exit(&out, 2);
+    let error = model(&comparison, "cancer")["error"].as_str().unwrap();
+    assert!(error.contains("is not a git ref"), "{error}");
+    assert!(!project.clone.join("written-by-git").exists());
+    let (out, comparison) = project.gate(&["--base-ref", "no-such-branch"]);
+    assert_exit(&out, 2);
+    let error = model(&comparison, "digits")["error"].as_str().unwrap();
+    assert!(error.contains("base_ref no-such-branch"), "{error}");
+}
+
+#[test]
+fn a_git_lfs_pointer_is_named_with_the_fix() {
+    let project = Project::new();
+    std::fs::write(
+        project.clone.join("models/cancer_fp32.onnx"),
+        "version https://git-lfs.github.com/spec/v1\noid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\nsize 839\n",
+    )
+    .unwrap();
+    git(&project.clone, &["commit", "-qam", "lfs"]);
+    let (out, comparison) = project.gate(&[]);
+    assert_exit(&out, 2);
+    let error = model(&comparison, "cancer")["error"].as_str().unwrap();
+    assert!(
+        error.contains("Git LFS pointer") && error.contains("git lfs pull"),
+        "{error}"
+    );
+}
