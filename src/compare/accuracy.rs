@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use anyhow::{bail, Result};
 
 use crate::config::Criteria;
-use crate::eval::EvalResult;
+use crate::eval::{EvalResult, SampleRecord};
 use crate::stats;
 
 use super::{AccuracyComparison, ChangedSample, Criterion, Rule, Status, TestRecord};
@@ -43,7 +43,20 @@ pub fn compare_accuracy(
                 sample.id
             );
         };
+        // Labels are the data's, not the model's: a results file that disagrees with the
+        // approved baseline about them is judging other data.
+        if base.label != sample.label {
+            bail!(
+                "sample {:?} is labeled {} in the candidate's results but {} in the baseline's; the dataset changed, so re-approve the baseline on it",
+                sample.id, sample.label, base.label
+            );
+        }
         pairs.push((*base, sample));
+    }
+    if baseline.positive_class != candidate.positive_class {
+        bail!(
+            "the candidate's results name another positive class than the baseline's; use the baseline's postprocessing or re-approve the baseline"
+        );
     }
     if pairs.len() != baseline.samples.len() {
         bail!(
@@ -84,7 +97,7 @@ pub fn compare_accuracy(
     });
 
     // Recall: the positive class's when there is one, else macro recall over the classes.
-    let positive = candidate.positive_class;
+    let positive = baseline.positive_class;
     let (recall_name, base_recall, cand_recall, recall_test, recall_ci, wilson) = match positive {
         Some(p) => {
             let pos: Vec<(bool, bool)> = pairs
@@ -121,8 +134,8 @@ pub fn compare_accuracy(
         }
         None => (
             "macro recall".to_string(),
-            baseline.metrics.macro_recall,
-            candidate.metrics.macro_recall,
+            macro_recall(&pairs, classes.len(), |(b, _)| b.pred),
+            macro_recall(&pairs, classes.len(), |(_, c)| c.pred),
             acc_test,
             None,
             None,
@@ -208,6 +221,29 @@ pub fn compare_accuracy(
 
 /// The recall floor, judged on the candidate alone (so it applies to new models too): the Wilson
 /// 95 % lower bound of the positive class's recall, or macro recall when there is no positive class.
+type Pair<'a> = (&'a SampleRecord, &'a SampleRecord);
+
+/// Macro recall over `classes` classes of the predictions `pred` picks from each pair, from the
+/// per-sample records (never from a results file's own summary), as eval computes it: a class
+/// with no samples counts as recall 0.
+fn macro_recall(pairs: &[Pair], classes: usize, pred: impl Fn(&Pair) -> usize) -> f64 {
+    let mut hits = vec![0u64; classes];
+    let mut support = vec![0u64; classes];
+    for pair in pairs {
+        let label = pair.1.label;
+        if label < classes {
+            support[label] += 1;
+            hits[label] += u64::from(pred(pair) == label);
+        }
+    }
+    let sum: f64 = hits
+        .iter()
+        .zip(&support)
+        .map(|(h, n)| if *n == 0 { 0.0 } else { *h as f64 / *n as f64 })
+        .sum();
+    sum / classes.max(1) as f64
+}
+
 pub fn recall_floor(candidate: &EvalResult, criteria: &Criteria) -> Option<Criterion> {
     let floor = criteria.min_recall?;
     let metrics = &candidate.metrics;
