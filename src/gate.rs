@@ -153,6 +153,12 @@ pub fn judge(
         candidate_ms: cand_samples,
         source: source.clone(),
         seed,
+        // A same-runner A/B is timed by the adaptive loop: the verdict is its last look.
+        looks: if source == LatencySource::SameRunnerAb {
+            compare::PLANNED_LOOKS
+        } else {
+            1
+        },
     };
     let (mut criteria_list, latency) = if cand_run.is_some() {
         compare::compare_latency(&input, criteria, &mut tests)
@@ -363,6 +369,7 @@ fn adaptive_ab(
             candidate_ms: &cand,
             source: LatencySource::SameRunnerAb,
             seed: 1,
+            looks: compare::PLANNED_LOOKS,
         };
         let mut tests = Vec::new();
         let checked = Instant::now();

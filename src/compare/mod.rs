@@ -11,7 +11,10 @@ mod latency;
 use serde::{Deserialize, Serialize};
 
 pub use accuracy::{compare_accuracy, recall_floor};
-pub use latency::{compare_latency, LatencyInput, BLOCK_RUNS};
+pub use latency::{
+    adaptive_looks, compare_latency, judge_latency, LastLook, LatencyInput, BLOCK_RUNS,
+    PLANNED_LOOKS,
+};
 
 use crate::config::Criteria;
 use crate::stats::{self, Interval};
