@@ -54,7 +54,7 @@ pub const BLOCK_RUNS: usize = 25;
 fn block_runs(runs: usize) -> usize {
     (1..=BLOCK_RUNS)
         .rev()
-        .filter(|len| BLOCK_RUNS % len == 0)
+        .filter(|len| BLOCK_RUNS.is_multiple_of(*len))
         .find(|len| runs / len >= stats::MIN_BLOCKS)
         .unwrap_or(1)
 }
