@@ -15,7 +15,7 @@ use crate::ab::AbPair;
 use crate::bench::{self, BenchResult, BenchSettings};
 use crate::compare::{
     self, Comparison, LatencyInput, LatencySource, ModelComparison, QualityReference, Reference,
-    ReferenceInputs, Status,
+    ReferenceInputs,
 };
 use crate::config::{Criteria, GateConfig, ModelConfig};
 use crate::eval::{self, EvalResult, EvalSettings};
@@ -146,13 +146,18 @@ pub fn judge(
     let mut notes = reference.notes.clone();
     let cand_run = candidate.bench.as_ref().and_then(BenchResult::primary);
     let source = reference.latency.source.clone();
-    let seed =
-        u64::from_str_radix(candidate.model.sha256.get(..12).unwrap_or("0"), 16).unwrap_or(0);
+    let seed = latency_seed(&candidate.model.sha256);
     let input = LatencyInput {
         baseline_ms: reference.latency.samples_ms,
         candidate_ms: cand_run.map(|r| r.samples_ms.as_slice()).unwrap_or(&[]),
         source: source.clone(),
         seed,
+        // A same-runner A/B is timed by the adaptive loop: the verdict is its last look.
+        looks: if source == LatencySource::SameRunnerAb {
+            compare::PLANNED_LOOKS
+        } else {
+            1
+        },
     };
     let (mut criteria_list, latency) = if cand_run.is_some() {
         compare::compare_latency(&input, criteria, &mut tests)
@@ -280,7 +285,13 @@ fn measure(
         &shape_request(model),
         model.bench.batch,
     )?;
-    adaptive_ab(&mut ab, model, criteria, progress)?;
+    adaptive_ab(
+        &mut ab,
+        model,
+        criteria,
+        latency_seed(&candidate_sha),
+        progress,
+    )?;
     let (spec, base_spec) = (ab.candidate_spec().clone(), ab.base_spec().clone());
     let (base_bench, cand_bench) = ab.into_results()?;
     let candidate = finish_results(
@@ -364,14 +375,23 @@ fn finish_results(
 }
 
 /// Most runs per model the adaptive loop takes, which bounds the bootstrap's cost too.
-const MAX_ADAPTIVE_RUNS: u64 = 200_000;
+const MAX_ADAPTIVE_RUNS: usize = 200_000;
 
-/// Times A/B blocks until no latency criterion is inconclusive or the model's time budget
-/// (timing and analysis together) is spent.
+/// The seed of a model's latency bootstraps: from the candidate's SHA-256, so the adaptive loop
+/// and the verdict draw the same resamples.
+fn latency_seed(sha256: &str) -> u64 {
+    u64::from_str_radix(sha256.get(..12).unwrap_or("0"), 16).unwrap_or(0)
+}
+
+/// Times A/B blocks for the planned looks (see [`compare::adaptive_looks`]): the configured runs
+/// first, then twice as many at each look while a latency criterion is inconclusive and the
+/// model's time budget (timing and analysis together) allows. Every look's intervals are
+/// corrected for all the planned looks, so looking again cannot buy a pass or a fail.
 fn adaptive_ab(
     ab: &mut AbPair,
     model: &ModelConfig,
     criteria: &Criteria,
+    seed: u64,
     progress: bench::Progress,
 ) -> Result<()> {
     let started = Instant::now();
@@ -379,40 +399,24 @@ fn adaptive_ab(
     while started.elapsed().as_secs_f64() < model.bench.min_time_s {
         ab.extend(model.bench.iterations, progress)?;
     }
-    loop {
-        let (base, cand) = ab.samples_ms();
-        let input = LatencyInput {
-            baseline_ms: &base,
-            candidate_ms: &cand,
-            source: LatencySource::SameRunnerAb,
-            seed: 1,
-        };
-        let mut tests = Vec::new();
-        let checked = Instant::now();
-        let (list, _) = compare::compare_latency(&input, criteria, &mut tests);
-        let analysis_s = checked.elapsed().as_secs_f64();
-        // Holm across the latency tests, as the verdict will apply it (the verdict's family also
-        // holds the accuracy tests, so it can only be stricter): stopping on raw p-values would
-        // leave criteria that the verdict then finds inconclusive with budget unspent.
-        let raw: Vec<f64> = tests.iter().map(|t| t.p_value).collect();
-        let adjusted = crate::stats::holm(&raw).unwrap_or_else(|| vec![1.0; raw.len()]);
-        let inconclusive = list.iter().any(|c| {
-            let p = c.test.and_then(|i| adjusted.get(i)).copied();
-            compare::decide(c, p, criteria.significance) == Status::Inconclusive
-        });
-        // Doubling the runs roughly doubles the next analysis: keep room for it.
-        let left = model.bench.max_time_s - started.elapsed().as_secs_f64() - 2.0 * analysis_s;
-        let n = cand.len() as u64;
-        if !inconclusive || left <= 0.0 || n >= MAX_ADAPTIVE_RUNS {
-            return Ok(());
+    let first_runs = ab.samples_ms().1.len();
+    let mut last_look = Instant::now();
+    compare::adaptive_looks(first_runs, criteria, seed, |runs| {
+        let have = ab.samples_ms().1.len();
+        if runs > have {
+            // Doubling the runs roughly doubles the next analysis: keep room for it.
+            let analysis_s = last_look.elapsed().as_secs_f64();
+            let left = model.bench.max_time_s - started.elapsed().as_secs_f64() - 2.0 * analysis_s;
+            let affordable = left / ab.seconds_per_pair().max(1e-9);
+            if runs > MAX_ADAPTIVE_RUNS || ((runs - have) as f64) > affordable {
+                return Ok(None);
+            }
+            ab.extend((runs - have) as u64, progress)?;
         }
-        let affordable = (left / ab.seconds_per_pair().max(1e-9)) as u64;
-        let more = n.min(affordable).min(MAX_ADAPTIVE_RUNS - n);
-        if more < 50 {
-            return Ok(());
-        }
-        ab.extend(more, progress)?;
-    }
+        last_look = Instant::now();
+        Ok::<_, anyhow::Error>(Some(ab.samples_ms()))
+    })?;
+    Ok(())
 }
 
 fn evaluate(

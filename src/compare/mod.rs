@@ -12,7 +12,10 @@ mod reference;
 use serde::{Deserialize, Serialize};
 
 pub use accuracy::{compare_accuracy, recall_floor};
-pub use latency::{compare_latency, LatencyInput, BLOCK_RUNS};
+pub use latency::{
+    adaptive_looks, compare_latency, judge_latency, LastLook, LatencyInput, BLOCK_RUNS,
+    PLANNED_LOOKS,
+};
 pub use reference::{LatencyReference, QualityReference, Reference, ReferenceInputs};
 
 use crate::config::Criteria;

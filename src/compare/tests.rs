@@ -301,6 +301,7 @@ fn latency_comparison_detects_a_clear_slowdown_and_skips_other_hardware() {
         candidate_ms: &slow,
         source: LatencySource::SameRunnerAb,
         seed: 3,
+        looks: 1,
     };
     let mut tests = Vec::new();
     let (criteria, pair) = compare_latency(&input, &Criteria::default(), &mut tests);
@@ -332,6 +333,7 @@ fn latency_comparison_detects_a_clear_slowdown_and_skips_other_hardware() {
         candidate_ms: &slow,
         source: LatencySource::NotComparable { reason },
         seed: 3,
+        looks: 1,
     };
     let (criteria, pair) = compare_latency(&input, &Criteria::default(), &mut Vec::new());
     assert!(pair.is_none());

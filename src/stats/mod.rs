@@ -41,7 +41,7 @@ mod paired;
 mod shift;
 mod two_sample;
 
-pub use block_bootstrap::{block_bootstrap_ratio_ci, Blocks};
+pub use block_bootstrap::{block_bootstrap_ratio_ci, Blocks, MIN_BLOCKS};
 pub use bootstrap::{bootstrap_ratio_ci, ratio_point, samples_for_ratio_half_width};
 pub use describe::{percentile, summarize, Interval, Summary, TukeyOutliers};
 pub use exceedance::exceedance_test;
