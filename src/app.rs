@@ -217,6 +217,16 @@ pub fn compare(args: &CompareArgs) -> Result<Verdict> {
     finish_comparison(&comparison, args.json.as_deref(), None, None)
 }
 
+/// `modelgate memory-probe`, run by the gate in a child process.
+pub fn memory_probe(global: &GlobalArgs, args: &crate::cli::MemoryProbeArgs) -> Result<()> {
+    let spec: crate::memprobe::ProbeSpec =
+        serde_json::from_str(&args.spec).context("memory-probe: --spec is not a probe")?;
+    let runtime = load_runtime(global, &spec.session)?;
+    let result = crate::memprobe::run_probe(&runtime, &spec)?;
+    println!("{}", serde_json::to_string(&result)?);
+    Ok(())
+}
+
 /// `modelgate gate`.
 pub fn gate(global: &GlobalArgs, args: &GateArgs) -> Result<Verdict> {
     let config = GateConfig::load(&args.config)?;

@@ -65,7 +65,8 @@ pub struct MemoryUse {
     pub model_file_bytes: u64,
     /// Resident memory gained by opening the session.
     pub load_growth_bytes: u64,
-    /// Peak resident memory of the whole process by the end of the bench.
+    /// Peak resident memory of a process holding only this model: the bench's own, or in the
+    /// gate a separate probe process that opens and runs just this model.
     pub peak_rss_bytes: u64,
 }
 

@@ -70,6 +70,16 @@ pub enum Command {
     History(HistoryArgs),
     /// Check a release candidate's results against the production baseline (exit 1 unless all pass).
     Check(CheckArgs),
+    /// Internal: one model's peak memory on its own, for the gate (prints JSON).
+    #[command(hide = true)]
+    MemoryProbe(MemoryProbeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MemoryProbeArgs {
+    /// The probe as JSON.
+    #[arg(long)]
+    pub spec: String,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

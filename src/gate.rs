@@ -20,6 +20,7 @@ use crate::compare::{
 use crate::config::{Criteria, GateConfig, ModelConfig};
 use crate::eval::{self, EvalResult, EvalSettings};
 use crate::gitref;
+use crate::memprobe::{self, ProbeSpec};
 use crate::model::ShapeRequest;
 use crate::results::{self, ResultsFile};
 use crate::runtime::{Provider, Runtime, SessionSettings};
@@ -369,6 +370,20 @@ fn finish_results(
     let provider = settings.session.provider.name();
     let mut results =
         results::new_results(&runtime.library, path, Some(&model.name), provider, spec)?;
+    let mut bench = bench;
+    let probe = ProbeSpec {
+        model: path.to_path_buf(),
+        session: settings.session.clone(),
+        shapes: model.bench.shapes.clone(),
+        dims: model.bench.dims.clone(),
+        batch: model.bench.batch,
+    };
+    match memprobe::measure_alone(Path::new(&runtime.library.path), &probe) {
+        Ok(peak) => bench.memory.peak_rss_bytes = peak,
+        Err(e) => bench.notes.push(format!(
+            "peak memory is this whole process's, not the model's alone ({e:#})"
+        )),
+    }
     results.bench = Some(bench);
     results.eval = evaluate(model, runtime, path, &settings.session, options)?;
     Ok(results)

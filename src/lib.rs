@@ -18,6 +18,7 @@ pub mod eval;
 pub mod gate;
 pub mod github;
 pub mod gitref;
+pub mod memprobe;
 pub mod metrics;
 pub mod model;
 pub mod ortlib;
@@ -99,6 +100,9 @@ async fn dispatch(cli: cli::Cli) -> anyhow::Result<Outcome> {
         }
         cli::Command::History(args) => baseline::history::run(args).map(|_| Outcome::Pass),
         cli::Command::Check(args) => check::run(args),
+        cli::Command::MemoryProbe(args) => {
+            app::memory_probe(&cli.global, args).map(|_| Outcome::Pass)
+        }
         cli::Command::Schema { file } => {
             let schema = match file {
                 cli::SchemaFile::Results => results::json_schema(),

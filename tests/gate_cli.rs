@@ -362,3 +362,33 @@ fn bad_config_and_baselines_are_errors_with_exit_2() {
         "/nonexistent/modelgate.toml",
     );
 }
+
+#[test]
+fn peak_memory_is_each_models_own() {
+    // A larger model A/B'd first, then the small cancer model: the gate process's own peak holds
+    // both resnet sessions, but the cancer model's figure and its limit are for it alone.
+    let dir = tempfile::tempdir().unwrap();
+    let resnet = respun(dir.path(), "resnet_small.onnx");
+    let body = format!(
+        "[[models]]\nname = \"resnet\"\ncandidate = {:?}\nbase_model = {:?}\n\
+         [models.bench]\niterations = 200\nwarmup_s = 0.1\nmax_time_s = 2\n\n{}",
+        resnet,
+        model("resnet_small.onnx"),
+        cancer("cancer_fp32.onnx", None, ""),
+    );
+    let gate = Gate::new(&body);
+    let results = gate.path("results");
+    let (out, _) = gate.run(&["--allow-new", "--results-dir", results.to_str().unwrap()]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let peak = |file: &str| {
+        let r: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(results.join(file)).unwrap()).unwrap();
+        r["bench"]["memory"]["peak_rss_bytes"].as_u64().unwrap()
+    };
+    let (resnet_peak, cancer_peak) = (peak("resnet.json"), peak("cancer.json"));
+    assert!(
+        cancer_peak < resnet_peak,
+        "cancer {cancer_peak} should be below resnet {resnet_peak}"
+    );
+    assert!(peak("resnet.base.json") > 0);
+}

@@ -1,0 +1,81 @@
+//! Peak memory of one model on its own, measured in a child process.
+//!
+//! A process's peak resident memory only grows: by the time the gate has timed the base and the
+//! candidate side by side, and maybe other models before them, its own peak says nothing about
+//! one model. So each model's memory is measured in a fresh `modelgate` process that loads ONNX
+//! Runtime, opens only that model with the same settings, runs it a few times on the same input
+//! shapes, and reports its peak.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
+
+use crate::model::ShapeRequest;
+use crate::runtime::{Runtime, SessionSettings};
+
+/// Runs after opening the model: enough for ONNX Runtime's arenas to reach their working size.
+const RUNS: u64 = 10;
+
+/// What the child process measures, passed to it as JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbeSpec {
+    pub model: PathBuf,
+    pub session: SessionSettings,
+    pub shapes: BTreeMap<String, Vec<i64>>,
+    pub dims: BTreeMap<String, i64>,
+    pub batch: Option<i64>,
+}
+
+/// What the child process prints.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ProbeResult {
+    pub peak_rss_bytes: u64,
+}
+
+/// The child's side: opens and runs the model, then returns this process's peak.
+pub fn run_probe(runtime: &Runtime, spec: &ProbeSpec) -> Result<ProbeResult> {
+    let (mut model, _) = runtime.open(&spec.model, &spec.session)?;
+    let request = ShapeRequest {
+        shapes: spec.shapes.clone(),
+        dims: spec.dims.clone(),
+    };
+    let resolution = model.spec.resolve(&request, spec.batch)?;
+    crate::bench::bind_random(
+        &mut model,
+        &resolution.inputs,
+        &mut StdRng::seed_from_u64(0),
+    )?;
+    for _ in 0..RUNS {
+        model.run_bound()?;
+    }
+    Ok(ProbeResult {
+        peak_rss_bytes: crate::system::rss().peak_bytes,
+    })
+}
+
+/// The parent's side: runs `modelgate memory-probe` on `spec` with the same ONNX Runtime
+/// library, and returns the child's peak resident memory in bytes.
+pub fn measure_alone(library: &Path, spec: &ProbeSpec) -> Result<u64> {
+    let exe = std::env::current_exe().context("cannot find the modelgate executable")?;
+    let json = serde_json::to_string(spec).context("cannot encode the memory probe")?;
+    let output = Command::new(exe)
+        .arg("--ort-lib")
+        .arg(library)
+        .args(["memory-probe", "--spec", &json])
+        .output()
+        .context("cannot start the memory probe")?;
+    if !output.status.success() {
+        bail!(
+            "the memory probe failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    let result: ProbeResult =
+        serde_json::from_slice(&output.stdout).context("the memory probe printed no result")?;
+    Ok(result.peak_rss_bytes)
+}
