@@ -15,6 +15,11 @@ use sha2::{Digest, Sha256};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Fingerprint {
     pub cpu_model: String,
+    /// The CPU's family, model and stepping numbers and cache size from /proc/cpuinfo, which
+    /// tell apart hosts whose model string is only a brand ("AMD EPYC"); empty where unknown
+    /// (and in files written before it was recorded).
+    #[serde(default)]
+    pub cpu_signature: String,
     /// Logical cores the process may use.
     pub cpu_cores: usize,
     pub memory_total_bytes: u64,
@@ -40,8 +45,17 @@ impl Fingerprint {
                 .map(|g| g.name.clone())
                 .unwrap_or_else(|| "none".into())
         };
+        // Files from before the signature was recorded have none: compare what both have.
+        let signature = |f: &Fingerprint| {
+            if self.cpu_signature.is_empty() || other.cpu_signature.is_empty() {
+                String::new()
+            } else {
+                f.cpu_signature.clone()
+            }
+        };
         let pairs = [
             ("CPU", self.cpu_model.clone(), other.cpu_model.clone()),
+            ("CPU signature", signature(self), signature(other)),
             (
                 "cores",
                 self.cpu_cores.to_string(),
@@ -108,6 +122,7 @@ pub fn fingerprint(
     let os_release = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
     Fingerprint {
         cpu_model: proc_field(&cpuinfo, "model name").unwrap_or_else(|| "unknown".into()),
+        cpu_signature: cpu_signature(&cpuinfo),
         cpu_cores: std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1),
@@ -130,6 +145,21 @@ pub fn fingerprint(
         model_sha256: model_sha256.to_string(),
         git_commit: git_commit(model),
     }
+}
+
+/// `family 25 model 1 stepping 1 cache 512 KB`, from the first processor's fields.
+fn cpu_signature(cpuinfo: &str) -> String {
+    let fields = [
+        ("family", "cpu family"),
+        ("model", "model"),
+        ("stepping", "stepping"),
+        ("cache", "cache size"),
+    ];
+    fields
+        .iter()
+        .filter_map(|(label, key)| proc_field(cpuinfo, key).map(|v| format!("{label} {v}")))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn proc_field(text: &str, key: &str) -> Option<String> {
@@ -216,6 +246,17 @@ mod tests {
     }
 
     #[test]
+    fn cpu_signature_reads_the_first_processor() {
+        let text = "processor\t: 0\ncpu family\t: 25\nmodel\t\t: 1\nmodel name\t: AMD EPYC\n\
+                    stepping\t: 1\ncache size\t: 512 KB\n\nprocessor\t: 1\ncpu family\t: 25\n";
+        assert_eq!(
+            cpu_signature(text),
+            "family 25 model 1 stepping 1 cache 512 KB"
+        );
+        assert_eq!(cpu_signature(""), "");
+    }
+
+    #[test]
     fn sha256_matches_known_digest() {
         // printf abc | sha256sum
         assert_eq!(
@@ -256,6 +297,14 @@ mod tests {
         b.execution_provider = "cuda".into();
         let diff = a.hardware_difference(&b).unwrap();
         assert!(diff.starts_with("different GPU"), "{diff}");
+        let mut c = base.clone();
+        c.cpu_signature = "family 6 model 85 stepping 7 cache 36608 KB".into();
+        if !base.cpu_signature.is_empty() {
+            let diff = base.hardware_difference(&c).unwrap();
+            assert!(diff.starts_with("different CPU signature"), "{diff}");
+        }
+        c.cpu_signature.clear();
+        assert_eq!(base.hardware_difference(&c), None, "an old file has none");
         b.cpu_model = "X\n::error title=forged::y".into();
         b.gpu = a.gpu.clone();
         let diff = a.hardware_difference(&b).unwrap();
