@@ -179,10 +179,9 @@ impl Runtime {
                 .map_err(|e| anyhow!("cannot give the session its own thread pool: {e}"))?;
         }
         if !settings.spinning {
-            builder = builder
-                .with_intra_op_spinning(false)
-                .and_then(|b| b.with_inter_op_spinning(false))
-                .map_err(|e| anyhow!("cannot turn off thread spinning: {e}"))?;
+            let spinning = |e| anyhow!("cannot turn off thread spinning: {e}");
+            builder = builder.with_intra_op_spinning(false).map_err(spinning)?;
+            builder = builder.with_inter_op_spinning(false).map_err(spinning)?;
         }
         if let Some(n) = settings.inter_threads {
             builder = builder

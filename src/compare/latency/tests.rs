@@ -89,7 +89,7 @@ fn rate(count: usize, trials: usize) -> f64 {
 }
 
 #[test]
-#[ignore = "about 8 minutes in a debug build: run with `cargo test -- --ignored`"]
+#[ignore = "minutes in a debug build; .ci/run runs it optimised: cargo test --release --lib -- --ignored"]
 fn at_the_limit_repeated_looks_neither_pass_nor_fail_more_than_the_significance_allows() {
     let t = simulate(1.05, 200, 1);
     for i in 0..3 {
@@ -107,7 +107,7 @@ fn at_the_limit_repeated_looks_neither_pass_nor_fail_more_than_the_significance_
 }
 
 #[test]
-#[ignore = "about 4 minutes in a debug build: run with `cargo test -- --ignored`"]
+#[ignore = "minutes in a debug build; .ci/run runs it optimised: cargo test --release --lib -- --ignored"]
 fn identical_models_rarely_fail_and_a_15_percent_slowdown_almost_always_does() {
     let same = simulate(1.0, 100, 2);
     assert!(rate(same.any_fail, same.trials) <= 0.01, "{:?}", same.fail);
