@@ -301,6 +301,14 @@ pub fn comparison_table(comparison: &Comparison) -> String {
         for reason in &model.reasons {
             let _ = writeln!(out, "  reason: {reason}");
         }
+        // The base the latency was timed against, so a log shows which commit it was.
+        for note in model.notes.iter().filter(|n| n.starts_with("base model: ")) {
+            let clean: String = note
+                .chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect();
+            let _ = writeln!(out, "  {clean}");
+        }
     }
     let _ = writeln!(out, "verdict: {}", comparison.verdict.label());
     out
