@@ -87,13 +87,13 @@ pub fn resolve(root: &Path, reference: &str) -> Result<BaseCommit> {
             label: reference.to_string(),
         });
     }
-    let branch = default_branch(root)?;
     let Some(head) = rev_parse(root, "HEAD")? else {
         bail!(
             "base_ref = \"{MERGE_BASE}\": {} is not a git checkout with a commit; run the gate in the repository or set base_model",
             root.display()
         );
     };
+    let branch = default_branch(root)?;
     let Some(commit) = git_output(root, &["merge-base", "--end-of-options", &head, &branch])?
     else {
         bail!("base_ref = \"{MERGE_BASE}\": HEAD and {branch} share no history; fetch the full history (fetch-depth: 0) or pass --base-ref");
