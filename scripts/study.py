@@ -16,6 +16,8 @@ run under the interpreter given by --python (it needs onnxruntime, numpy, pillow
     # 4. the gate study: A/A and A/B gate runs (slow; run it in the background)
     python3 scripts/study.py gate --modelgate BIN --ort-lib LIB --runs 50 --out study.jsonl
     python3 scripts/study.py gate-report study.jsonl
+    # 5. the A/B's own p95 against bench's p95 of the same model, same minute
+    python3 scripts/study.py fairness --modelgate BIN --ort-lib LIB --model models/resnet_small.onnx
     # do one gate run's slowest samples come in bursts? (DIR from gate --results-dir)
     python3 scripts/study.py tail-clusters DIR
 
@@ -282,6 +284,45 @@ def gate_study(args):
                       f"{record['wall_s']:.1f}s", flush=True)
 
 
+def fairness(args):
+    """The A/B's own p95 against `bench`'s p95 of the same model, measured in the same minute:
+    each round runs `bench` alone, then the gate's A/B of the model against a respun copy, with
+    the gate's default settings; the order flips each round."""
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = os.path.join(tmp, "respun.onnx")
+        respun(args.model, copy)
+        cfg = os.path.join(tmp, "gate.toml")
+        with open(cfg, "w") as f:
+            f.write(CONFIG.format(candidate=copy, base=os.path.abspath(args.model)))
+        bench_out, gate_out = os.path.join(tmp, "b.json"), os.path.join(tmp, "c.json")
+
+        def bench_p95():
+            run([args.modelgate, "--ort-lib", args.ort_lib, "bench", args.model,
+                 "--iterations", "1000", "--json", bench_out])
+            return read_json(bench_out)["bench"]["runs"][0]["summary"]["p95_ms"]
+
+        def ab_p95():
+            run([args.modelgate, "--ort-lib", args.ort_lib, "gate", "--config", cfg,
+                 "--allow-new", "--json", gate_out], check=False)
+            criteria = {c["name"]: c for c in read_json(gate_out)["models"][0]["criteria"]}
+            return criteria["p95 latency"]["baseline"], criteria["p95 latency"]["candidate"]
+
+        for rnd in range(args.rounds):
+            if rnd % 2 == 0:
+                b = bench_p95()
+                base, cand = ab_p95()
+            else:
+                base, cand = ab_p95()
+                b = bench_p95()
+            rows.append((b, base, cand))
+            print(f"round {rnd + 1}: bench p95 {b:.3f} ms, A/B p95 base {base:.3f} ms, "
+                  f"candidate {cand:.3f} ms, ratio {cand / b:.2f}", flush=True)
+    ratios = [c / b for b, _, c in rows]
+    print(f"\nmedian A/B p95 / bench p95: {median(ratios):.2f} "
+          f"(min {min(ratios):.2f}, max {max(ratios):.2f}) over {len(rows)} rounds")
+
+
 def binom_cdf(k, n, p):
     return sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(k + 1))
 
@@ -439,6 +480,11 @@ def main(argv=None):
     p.add_argument("--slow15", help="a resnet_small variant about 1.15x slower, for that scenario")
     p.add_argument("--out", default="study.jsonl")
     p.set_defaults(func=gate_study)
+
+    p = sub.add_parser("fairness", help="the A/B's p95 against bench's p95 of the same model")
+    tools(p, python=False)
+    p.add_argument("--model", default="models/resnet_small.onnx")
+    p.set_defaults(func=fairness)
 
     p = sub.add_parser("gate-report", help="tables from the gate study's JSON lines")
     p.add_argument("log")

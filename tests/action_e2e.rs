@@ -28,6 +28,13 @@ fn config(dir: &Path, candidate: &str) -> PathBuf {
     );
     let path = dir.join("modelgate.toml");
     std::fs::write(&path, body).unwrap();
+    // The approved baseline, which accuracy and recall are judged against.
+    std::fs::create_dir_all(dir.join("baselines")).unwrap();
+    std::fs::copy(
+        root().join("baselines/cancer.json"),
+        dir.join("baselines/cancer.json"),
+    )
+    .unwrap();
     path
 }
 

@@ -191,7 +191,7 @@ fn latency_from_other_hardware_is_skipped_and_passes_only_when_allowed() {
     assert_eq!(with_mark(&marks, "skip"), skipped, "{text}");
     assert!(with_mark(&marks, "fail").is_empty(), "{text}");
     assert!(
-        text.contains("not comparable: different hardware (different CPU:"),
+        text.contains("latency not comparable: different CPU:"),
         "{text}"
     );
     assert!(text.contains("--allow-skipped"), "{text}");
