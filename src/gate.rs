@@ -278,6 +278,8 @@ fn measure(
         });
     };
     let settings = bench_settings(model, options);
+    // The time budget covers opening and warming up both models too.
+    let started = Instant::now();
     let mut ab = AbPair::open(
         runtime,
         base.path(),
@@ -288,6 +290,7 @@ fn measure(
     )?;
     adaptive_ab(
         &mut ab,
+        started,
         model,
         criteria,
         latency_seed(&candidate_sha),
@@ -400,16 +403,16 @@ fn latency_seed(sha256: &str) -> u64 {
 
 /// Times A/B blocks for the planned looks (see [`compare::adaptive_looks`]): the configured runs
 /// first, then twice as many at each look while a latency criterion is inconclusive and the
-/// model's time budget (timing and analysis together) allows. Every look's intervals are
+/// model's time budget (from `started`: opening, warmup, timing and analysis together) allows. Every look's intervals are
 /// corrected for all the planned looks, so looking again cannot buy a pass or a fail.
 fn adaptive_ab(
     ab: &mut AbPair,
+    started: Instant,
     model: &ModelConfig,
     criteria: &Criteria,
     seed: u64,
     progress: bench::Progress,
 ) -> Result<()> {
-    let started = Instant::now();
     ab.extend(model.bench.iterations, progress)?;
     while started.elapsed().as_secs_f64() < model.bench.min_time_s {
         ab.extend(model.bench.iterations, progress)?;
