@@ -132,10 +132,19 @@ impl AbPair {
 
     /// Times `runs` more runs of each model, in alternating blocks of [`BLOCK`] runs,
     /// rounded up to whole blocks, so the comparison's block bootstrap sees the real blocks.
-    pub fn extend(&mut self, runs: u64, progress: Progress) -> Result<()> {
+    /// Stops early, at a block boundary, once `deadline` has passed: a runner that slows down
+    /// midway must not stretch the model's time budget.
+    pub fn extend(
+        &mut self,
+        runs: u64,
+        deadline: Option<Instant>,
+        progress: Progress,
+    ) -> Result<()> {
         let target = self.candidate.samples_ns.len() as u64 + runs.div_ceil(BLOCK) * BLOCK;
         let started = Instant::now();
-        while (self.candidate.samples_ns.len() as u64) < target {
+        while (self.candidate.samples_ns.len() as u64) < target
+            && deadline.is_none_or(|d| Instant::now() < d)
+        {
             let n = BLOCK.min(target - self.candidate.samples_ns.len() as u64);
             let base_opens = self.blocks.is_multiple_of(2) == self.base_first;
             let order = if base_opens {

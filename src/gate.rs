@@ -7,7 +7,7 @@
 //! itself, and the verdict, come from the compare module.
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
@@ -403,8 +403,9 @@ fn latency_seed(sha256: &str) -> u64 {
 
 /// Times A/B blocks for the planned looks (see [`compare::adaptive_looks`]): the configured runs
 /// first, then twice as many at each look while a latency criterion is inconclusive and the
-/// model's time budget (from `started`: opening, warmup, timing and analysis together) allows. Every look's intervals are
-/// corrected for all the planned looks, so looking again cannot buy a pass or a fail.
+/// model's time budget (from `started`: opening, warmup, timing and analysis together) allows;
+/// a look whose runs the budget ran out on is taken with the runs timed. Every look's intervals
+/// are corrected for all the planned looks, so looking again cannot buy a pass or a fail.
 fn adaptive_ab(
     ab: &mut AbPair,
     started: Instant,
@@ -413,9 +414,9 @@ fn adaptive_ab(
     seed: u64,
     progress: bench::Progress,
 ) -> Result<()> {
-    ab.extend(model.bench.iterations, progress)?;
+    ab.extend(model.bench.iterations, None, progress)?;
     while started.elapsed().as_secs_f64() < model.bench.min_time_s {
-        ab.extend(model.bench.iterations, progress)?;
+        ab.extend(model.bench.iterations, None, progress)?;
     }
     let first_runs = ab.samples_ms().1.len();
     let mut last_look = Instant::now();
@@ -424,12 +425,14 @@ fn adaptive_ab(
         if runs > have {
             // Doubling the runs roughly doubles the next analysis: keep room for it.
             let analysis_s = last_look.elapsed().as_secs_f64();
-            let left = model.bench.max_time_s - started.elapsed().as_secs_f64() - 2.0 * analysis_s;
+            let elapsed = started.elapsed().as_secs_f64();
+            let left = model.bench.max_time_s - elapsed - 2.0 * analysis_s;
             let affordable = left / ab.seconds_per_pair().max(1e-9);
             if runs > MAX_ADAPTIVE_RUNS || ((runs - have) as f64) > affordable {
                 return Ok(None);
             }
-            ab.extend((runs - have) as u64, progress)?;
+            let deadline = started + Duration::from_secs_f64(left.max(0.0) + elapsed);
+            ab.extend((runs - have) as u64, Some(deadline), progress)?;
         }
         last_look = Instant::now();
         Ok::<_, anyhow::Error>(Some(ab.samples_ms()))
