@@ -36,21 +36,11 @@ impl Gate {
     }
 
     fn run(&self, extra: &[&str]) -> (std::process::Output, serde_json::Value) {
-        let config = self.path("modelgate.toml");
-        let json = self.path("comparison.json");
-        let mut args = vec![
-            "gate",
-            "--config",
-            config.to_str().unwrap(),
-            "--json",
-            json.to_str().unwrap(),
-        ];
-        args.extend_from_slice(extra);
-        let out = modelgate(&args);
-        let comparison = std::fs::read_to_string(&json)
-            .map(|t| serde_json::from_str(&t).unwrap())
-            .unwrap_or_default();
-        (out, comparison)
+        support::gate(
+            &self.path("modelgate.toml"),
+            &self.path("comparison.json"),
+            extra,
+        )
     }
 }
 

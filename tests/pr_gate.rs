@@ -7,7 +7,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use support::{assert_exit, modelgate, root, stdout};
+use support::{assert_exit, root, stdout};
 
 /// Copies `relative` (a file or folder) from the repository into `dest`.
 fn copy(relative: &str, dest: &Path) {
@@ -107,21 +107,11 @@ impl Project {
     }
 
     fn gate(&self, extra: &[&str]) -> (Output, serde_json::Value) {
-        let config = self.clone.join("modelgate.toml");
-        let json = self.clone.join("comparison.json");
-        let mut args = vec![
-            "gate",
-            "--config",
-            config.to_str().unwrap(),
-            "--json",
-            json.to_str().unwrap(),
-        ];
-        args.extend_from_slice(extra);
-        let out = modelgate(&args);
-        let comparison = std::fs::read_to_string(&json)
-            .map(|t| serde_json::from_str(&t).unwrap())
-            .unwrap_or_default();
-        (out, comparison)
+        support::gate(
+            &self.clone.join("modelgate.toml"),
+            &self.clone.join("comparison.json"),
+            extra,
+        )
     }
 }
 

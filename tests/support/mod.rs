@@ -59,6 +59,24 @@ pub fn modelgate(args: &[&str]) -> Output {
         .expect("run modelgate")
 }
 
+/// Runs `modelgate gate --config CONFIG --json JSON EXTRA...` and returns its output and the
+/// comparison it wrote (null when it wrote none).
+pub fn gate(config: &Path, json: &Path, extra: &[&str]) -> (Output, serde_json::Value) {
+    let mut args = vec![
+        "gate",
+        "--config",
+        config.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let out = modelgate(&args);
+    let comparison = std::fs::read_to_string(json)
+        .map(|t| serde_json::from_str(&t).unwrap())
+        .unwrap_or_default();
+    (out, comparison)
+}
+
 pub fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
