@@ -189,6 +189,11 @@ impl AbPair {
         (ms(&self.base.samples_ns), ms(&self.candidate.samples_ns))
     }
 
+    /// Runs of each model timed so far.
+    pub fn runs(&self) -> usize {
+        self.candidate.samples_ns.len()
+    }
+
     /// Seconds spent timing so far.
     pub fn timed_s(&self) -> f64 {
         self.timed.as_secs_f64()

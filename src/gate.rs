@@ -368,17 +368,15 @@ fn finish_results(
     path: &Path,
     settings: &BenchSettings,
     spec: crate::model::ModelSpec,
-    bench: BenchResult,
+    mut bench: BenchResult,
 ) -> Result<ResultsFile> {
     let provider = settings.session.provider.name();
     let mut results =
         results::new_results(&runtime.library, path, Some(&model.name), provider, spec)?;
-    let mut bench = bench;
     let probe = ProbeSpec {
         model: path.to_path_buf(),
         session: settings.session.clone(),
-        shapes: model.bench.shapes.clone(),
-        dims: model.bench.dims.clone(),
+        shapes: shape_request(model),
         batch: model.bench.batch,
     };
     match memprobe::measure_alone(Path::new(&runtime.library.path), &probe) {
@@ -418,10 +416,10 @@ fn adaptive_ab(
     while started.elapsed().as_secs_f64() < model.bench.min_time_s {
         ab.extend(model.bench.iterations, None, progress)?;
     }
-    let first_runs = ab.samples_ms().1.len();
+    let first_runs = ab.runs();
     let mut last_look = Instant::now();
     compare::adaptive_looks(first_runs, criteria, seed, |runs| {
-        let have = ab.samples_ms().1.len();
+        let have = ab.runs();
         if runs > have {
             // Doubling the runs roughly doubles the next analysis: keep room for it.
             let analysis_s = last_look.elapsed().as_secs_f64();

@@ -6,7 +6,6 @@
 //! Runtime, opens only that model with the same settings, runs it a few times on the same input
 //! shapes, and reports its peak.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -26,8 +25,7 @@ const RUNS: u64 = 10;
 pub struct ProbeSpec {
     pub model: PathBuf,
     pub session: SessionSettings,
-    pub shapes: BTreeMap<String, Vec<i64>>,
-    pub dims: BTreeMap<String, i64>,
+    pub shapes: ShapeRequest,
     pub batch: Option<i64>,
 }
 
@@ -40,11 +38,7 @@ pub struct ProbeResult {
 /// The child's side: opens and runs the model, then returns this process's peak.
 pub fn run_probe(runtime: &Runtime, spec: &ProbeSpec) -> Result<ProbeResult> {
     let (mut model, _) = runtime.open(&spec.model, &spec.session)?;
-    let request = ShapeRequest {
-        shapes: spec.shapes.clone(),
-        dims: spec.dims.clone(),
-    };
-    let resolution = model.spec.resolve(&request, spec.batch)?;
+    let resolution = model.spec.resolve(&spec.shapes, spec.batch)?;
     crate::bench::bind_random(
         &mut model,
         &resolution.inputs,

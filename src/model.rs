@@ -51,7 +51,7 @@ pub struct ModelSpec {
 }
 
 /// Shape choices from the command line: `--shape NAME=1x3x224x224` and `--dim SYMBOL=8`.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ShapeRequest {
     pub shapes: BTreeMap<String, Vec<i64>>,
     pub dims: BTreeMap<String, i64>,

@@ -219,8 +219,6 @@ pub fn compare_accuracy(
     Ok((comparison, out))
 }
 
-/// The recall floor, judged on the candidate alone (so it applies to new models too): the Wilson
-/// 95 % lower bound of the positive class's recall, or macro recall when there is no positive class.
 type Pair<'a> = (&'a SampleRecord, &'a SampleRecord);
 
 /// Macro recall over `classes` classes of the predictions `pred` picks from each pair, from the
@@ -244,6 +242,8 @@ fn macro_recall(pairs: &[Pair], classes: usize, pred: impl Fn(&Pair) -> usize) -
     sum / classes.max(1) as f64
 }
 
+/// The recall floor, judged on the candidate alone (so it applies to new models too): the Wilson
+/// 95 % lower bound of the positive class's recall, or macro recall when there is no positive class.
 pub fn recall_floor(candidate: &EvalResult, criteria: &Criteria) -> Option<Criterion> {
     let floor = criteria.min_recall?;
     let metrics = &candidate.metrics;

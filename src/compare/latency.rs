@@ -263,11 +263,8 @@ fn quantile_criterion(
 /// The latency criteria of one look, each decided as the verdict will decide it: with Holm's
 /// correction across the latency tests. The verdict's family also holds the accuracy tests, so
 /// it can only be stricter; deciding on raw p-values instead would stop the adaptive A/B on
-/// criteria the verdict then finds inconclusive, with budget unspent.
-pub fn judge_latency(input: &LatencyInput, criteria: &Criteria) -> Vec<Criterion> {
-    judge_with(input, criteria, RESAMPLES)
-}
-
+/// criteria the verdict then finds inconclusive, with budget unspent. `resamples` bootstrap
+/// replicates per interval.
 fn judge_with(input: &LatencyInput, criteria: &Criteria, resamples: usize) -> Vec<Criterion> {
     let mut tests = Vec::new();
     let (mut list, _) = compare_with(input, criteria, &mut tests, resamples);

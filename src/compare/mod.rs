@@ -13,8 +13,7 @@ use serde::{Deserialize, Serialize};
 
 pub use accuracy::{compare_accuracy, recall_floor};
 pub use latency::{
-    adaptive_looks, compare_latency, judge_latency, LastLook, LatencyInput, BLOCK_RUNS,
-    PLANNED_LOOKS,
+    adaptive_looks, compare_latency, LastLook, LatencyInput, BLOCK_RUNS, PLANNED_LOOKS,
 };
 pub use reference::{LatencyReference, QualityReference, Reference, ReferenceInputs};
 
