@@ -98,11 +98,29 @@ fn heredoc_delimiter(value: &str) -> String {
 /// on `file` when given. Print it on its own line to stdout.
 pub fn error_annotation(title: &str, message: &str, file: Option<&str>) -> String {
     let mut props = Vec::new();
+    // The text may quote a results file or dataset: one line, bounded, then escaped.
+    use crate::text::{clean, TEXT_MAX_CHARS, VALUE_MAX_CHARS};
     if let Some(file) = file {
-        props.push(format!("file={}", escape_property(file)));
+        props.push(format!(
+            "file={}",
+            escape_property(&clean(file, VALUE_MAX_CHARS))
+        ));
     }
-    props.push(format!("title={}", escape_property(title)));
-    format!("::error {}::{}", props.join(","), escape_data(message))
+    props.push(format!(
+        "title={}",
+        escape_property(&clean(title, VALUE_MAX_CHARS))
+    ));
+    // Line breaks are kept (escaped below, as the toolkit does); each line is cleaned.
+    let message: Vec<String> = message
+        .split('\n')
+        .take(50)
+        .map(|line| clean(line, TEXT_MAX_CHARS))
+        .collect();
+    format!(
+        "::error {}::{}",
+        props.join(","),
+        escape_data(&message.join("\n"))
+    )
 }
 
 /// Escapes a workflow command's message, as the runner's `toolkit` does.

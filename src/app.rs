@@ -11,7 +11,8 @@ use std::path::PathBuf;
 
 use crate::bench;
 use crate::cli::{
-    BenchArgs, CommentArgs, CompareArgs, EvalArgs, GateArgs, GlobalArgs, ReportArgs, ReportFormat,
+    AnnotateArgs, BenchArgs, CommentArgs, CompareArgs, EvalArgs, GateArgs, GlobalArgs, ReportArgs,
+    ReportFormat,
 };
 use crate::compare::{self, Comparison, Verdict};
 use crate::config::{GateConfig, ModelConfig};
@@ -22,6 +23,7 @@ use crate::results;
 use crate::runtime::{Runtime, SessionSettings};
 use crate::system;
 use crate::terminal;
+use crate::text;
 
 /// Loads ONNX Runtime as the global flags and environment say.
 pub fn load_runtime(global: &GlobalArgs, session: &SessionSettings) -> Result<Runtime> {
@@ -29,7 +31,7 @@ pub fn load_runtime(global: &GlobalArgs, session: &SessionSettings) -> Result<Ru
         explicit: global.ort_lib.clone(),
         want_gpu: session.provider != crate::runtime::Provider::Cpu,
     };
-    let choice = ortlib::locate(&request, &mut |line| eprintln!("{line}"))?;
+    let choice = ortlib::locate(&request, &mut |line| eprintln!("{}", text::log_text(line)))?;
     Runtime::load(&choice, global.verbose)
 }
 
@@ -98,7 +100,10 @@ pub fn bench(global: &GlobalArgs, args: &BenchArgs) -> Result<()> {
         results::new_results(&runtime.library, &args.model, None, &bench.provider, spec)?;
     results.bench = Some(bench);
     if let Some(bench) = &results.bench {
-        print!("{}", terminal::bench_table(&results, bench));
+        print!(
+            "{}",
+            text::log_text(&terminal::bench_table(&results, bench))
+        );
     }
     if let Some(path) = &args.json {
         results::write_json_atomic(path, &results)?;
@@ -165,7 +170,10 @@ pub fn eval(global: &GlobalArgs, args: &EvalArgs) -> Result<()> {
             spec,
         )?,
     };
-    print!("{}", terminal::eval_table(&results.model.path, &result));
+    print!(
+        "{}",
+        text::log_text(&terminal::eval_table(&results.model.path, &result))
+    );
     results.eval = Some(result);
     if let Some(path) = &args.json {
         results::write_json_atomic(path, &results)?;
@@ -243,6 +251,7 @@ pub fn gate(global: &GlobalArgs, args: &GateArgs) -> Result<Verdict> {
         results_dir: args.results_dir.clone(),
         provider: args.ep.map(|e| e.provider()),
         base_ref: args.base_ref.clone(),
+        candidate_ref: args.candidate_ref.clone(),
     };
     let runtime = if options.from_results.is_some() {
         None
@@ -278,7 +287,7 @@ pub fn report(args: &ReportArgs) -> Result<()> {
     match &args.out {
         Some(path) => results::write_atomic(path, text.as_bytes()),
         None => {
-            print!("{text}");
+            print!("{}", crate::text::log_text(&text));
             Ok(())
         }
     }
@@ -286,8 +295,7 @@ pub fn report(args: &ReportArgs) -> Result<()> {
 
 /// Reads a comparison file, checking its schema version.
 fn load_comparison(path: &Path) -> Result<Comparison> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read comparison {}", path.display()))?;
+    let text = results::read_capped(path, results::RESULTS_MAX_BYTES, "comparison")?;
     let value: serde_json::Value = serde_json::from_str(&text).with_context(|| {
         format!(
             "comparison {} is not JSON; write it with gate --json",
@@ -314,7 +322,10 @@ fn finish_comparison(
     report: Option<&Path>,
     template: Option<&Path>,
 ) -> Result<Verdict> {
-    print!("{}", terminal::comparison_table(comparison));
+    print!(
+        "{}",
+        text::log_text(&terminal::comparison_table(comparison))
+    );
     if let Some(path) = json {
         results::write_json_atomic(path, comparison)?;
         println!("comparison written to {}", path.display());
@@ -334,8 +345,7 @@ pub async fn comment(args: &CommentArgs) -> Result<()> {
         Some(pr) => pr,
         None => pr_from_event()?,
     };
-    let body = std::fs::read_to_string(&args.body_file)
-        .with_context(|| format!("cannot read --body-file {}", args.body_file.display()))?;
+    let body = results::read_capped(&args.body_file, 16 * 1024 * 1024, "--body-file")?;
     let token = std::env::var("GITHUB_TOKEN").unwrap_or_default();
     let api = std::env::var("GITHUB_API_URL")
         .ok()
@@ -361,7 +371,7 @@ pub async fn comment(args: &CommentArgs) -> Result<()> {
     };
     println!("comment {action}: {}", outcome.url);
     if std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true") {
-        publish_to_actions(args, &body, &outcome.url)?;
+        publish_to_actions(args, &outcome.url)?;
     }
     Ok(())
 }
@@ -386,30 +396,12 @@ fn pr_from_event() -> Result<u64> {
         .context("the event has no pull request number (not a pull_request event?); pass --pr N")
 }
 
-/// Job summary, step outputs and one error annotation per failed criterion.
-fn publish_to_actions(args: &CommentArgs, body: &str, url: &str) -> Result<()> {
-    let comparison: Option<Comparison> = match &args.comparison {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read --comparison {}", path.display()))?;
-            Some(serde_json::from_str(&text).with_context(|| {
-                format!("--comparison {} is not a comparison file", path.display())
-            })?)
-        }
-        None => None,
+/// The step outputs of a posted comment: the verdict, the report and the comment's URL.
+fn publish_to_actions(args: &CommentArgs, url: &str) -> Result<()> {
+    let verdict = match &args.comparison {
+        Some(path) => load_comparison(path)?.verdict.label(),
+        None => "unknown",
     };
-    if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") {
-        let summary = match &comparison {
-            Some(c) => crate::report::render(c, crate::report::Kind::Summary, None)?,
-            None => body.to_string(),
-        };
-        crate::actions::append_step_summary(Path::new(&path), &summary)
-            .context("cannot write GITHUB_STEP_SUMMARY")?;
-    }
-    let verdict = comparison
-        .as_ref()
-        .map(|c| c.verdict.label())
-        .unwrap_or("unknown");
     if let Some(path) = std::env::var_os("GITHUB_OUTPUT") {
         let report = args.body_file.display().to_string();
         crate::actions::write_outputs(
@@ -422,7 +414,19 @@ fn publish_to_actions(args: &CommentArgs, body: &str, url: &str) -> Result<()> {
         )
         .context("cannot write GITHUB_OUTPUT")?;
     }
-    for model in comparison.iter().flat_map(|c| &c.models) {
+    Ok(())
+}
+
+/// `modelgate annotate`: the job summary (when `GITHUB_STEP_SUMMARY` is set) and one error
+/// annotation per failed criterion or model error, whether or not a comment is posted.
+pub fn annotate(args: &AnnotateArgs) -> Result<()> {
+    let comparison = load_comparison(&args.comparison)?;
+    if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
+        let summary = crate::report::render(&comparison, crate::report::Kind::Summary, None)?;
+        crate::actions::append_step_summary(Path::new(&path), &summary)
+            .context("cannot write GITHUB_STEP_SUMMARY")?;
+    }
+    for model in &comparison.models {
         for criterion in model
             .criteria
             .iter()
@@ -447,6 +451,24 @@ fn publish_to_actions(args: &CommentArgs, body: &str, url: &str) -> Result<()> {
                     None
                 )
             );
+        }
+        // A failure no criterion explains: no approved baseline.
+        let explained = model.error.is_some()
+            || model
+                .criteria
+                .iter()
+                .any(|c| c.status == compare::Status::Fail);
+        if model.verdict == Verdict::Fail && !explained {
+            for reason in &model.reasons {
+                println!(
+                    "{}",
+                    crate::actions::error_annotation(
+                        &format!("modelgate: {}", model.name),
+                        reason,
+                        Some(&model.candidate_path)
+                    )
+                );
+            }
         }
     }
     Ok(())

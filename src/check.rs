@@ -247,7 +247,7 @@ pub fn run(args: &CheckArgs) -> Result<Outcome> {
         passed: passed(&lines, args.allow_skipped),
         lines,
     };
-    print!("{}", render(&report));
+    print!("{}", crate::text::log_text(&render(&report)));
     if let Some(path) = &args.json {
         results::write_json_atomic(path, &report)?;
         println!("checklist written to {}", path.display());

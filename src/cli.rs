@@ -55,6 +55,8 @@ pub enum Command {
     Report(ReportArgs),
     /// Post (or update) the sticky pull-request comment.
     Comment(CommentArgs),
+    /// In GitHub Actions: one error annotation per failed criterion, and the job summary.
+    Annotate(AnnotateArgs),
     /// Show the ONNX Runtime library modelgate loads (fetching it if needed) and this machine.
     Env,
     /// Print the JSON Schema of the results file (or of the comparison file).
@@ -105,6 +107,13 @@ pub struct ApproveArgs {
     /// Approve this results file (from bench and eval --json) instead of measuring now.
     #[arg(long, value_name = "FILE")]
     pub from_results: Option<PathBuf>,
+    /// The model file is the candidate as committed at COMMIT (read from git, as data), not the
+    /// checkout's.
+    #[arg(long, value_name = "COMMIT")]
+    pub candidate_ref: Option<String>,
+    /// Refuse unless the model file's SHA-256 is this one (what the approver reviewed).
+    #[arg(long, value_name = "HEX")]
+    pub expect_sha256: Option<String>,
     /// Write without asking (needed when stdin is not a terminal).
     #[arg(long, short)]
     pub yes: bool,
@@ -339,6 +348,17 @@ pub struct GateArgs {
     /// (overrides the config's base_ref; "merge-base" finds it from the default branch).
     #[arg(long, value_name = "REF", env = "MODELGATE_BASE_REF")]
     pub base_ref: Option<String>,
+    /// Read every model's candidate file from this commit (the pull request's head), as data,
+    /// and judge it with this checkout's config, dataset and baselines.
+    #[arg(long, value_name = "COMMIT")]
+    pub candidate_ref: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AnnotateArgs {
+    /// The comparison JSON (from gate --json).
+    #[arg(long, value_name = "FILE")]
+    pub comparison: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -41,6 +41,9 @@ pub struct GateOptions {
     /// Base ref for every model without a `base_model`, overriding the config's `base_ref`
     /// (`--base-ref`; the action passes the pull request's base commit).
     pub base_ref: Option<String>,
+    /// Commit to read every model's candidate file from (`--candidate-ref`): the pull request's
+    /// models judged by this checkout's config, dataset and baselines.
+    pub candidate_ref: Option<String>,
 }
 
 /// Measured results of one model: the candidate, and the base model when timed side by side.
@@ -97,13 +100,30 @@ fn gate_model(
     };
     // The base comes from the trusted checkout (config path or git), never from a results file.
     let base = base_model_file(model, options)?;
-    let measured = match (&options.from_results, runtime) {
-        (Some(dir), _) => load_measured(dir, &model.name)?,
-        (None, Some(runtime)) => {
-            measure(model, criteria, runtime, options, base.as_ref(), progress)?
+    let at_ref = match options.candidate_ref.as_deref() {
+        Some(reference) => Some(candidate_at_ref(model, &options.root, reference)?),
+        None => None,
+    };
+    let run_model = at_ref.as_ref().map_or(model, |c| &c.model);
+    let mut measured = match (&options.from_results, runtime) {
+        (Some(dir), _) => {
+            let measured = load_measured(dir, &model.name)?;
+            check_candidate_sha(run_model, options, &measured.candidate)?;
+            measured
         }
+        (None, Some(runtime)) => measure(
+            run_model,
+            criteria,
+            runtime,
+            options,
+            base.as_ref(),
+            progress,
+        )?,
         (None, None) => bail!("no ONNX Runtime loaded to measure model `{}`", model.name),
     };
+    if let Some(at_ref) = &at_ref {
+        measured.candidate.model.path = at_ref.label.clone();
+    }
     if let Some(dir) = &options.results_dir {
         write_measured(dir, &model.name, &measured)?;
     }
@@ -120,7 +140,84 @@ fn gate_model(
             .notes
             .insert(0, format!("base model: {}", base.label));
     }
+    if let Some(at_ref) = &at_ref {
+        judged
+            .notes
+            .insert(0, format!("candidate model: {}", at_ref.label));
+    }
+    if let Some(dir) = &options.from_results {
+        judged.notes.insert(
+            0,
+            format!(
+                "unverified: the candidate's figures were measured by another run and read from {}; this run checked only which model they are of",
+                dir.display()
+            ),
+        );
+    }
     Ok(judged)
+}
+
+/// A model's candidate file as committed at `--candidate-ref`, read from git into a temporary
+/// file: the model config to measure it with (its candidate path pointing there), and a label.
+pub struct CandidateAtRef {
+    pub model: ModelConfig,
+    pub label: String,
+    _temp: tempfile::TempDir,
+}
+
+/// Reads `model`'s candidate file as committed at `reference` (relative to `root`, the config's
+/// folder) into a temporary file. The commit's files are only read: nothing is checked out.
+pub fn candidate_at_ref(
+    model: &ModelConfig,
+    root: &Path,
+    reference: &str,
+) -> Result<CandidateAtRef> {
+    let context = || format!("model `{}`: --candidate-ref", model.name);
+    if reference == gitref::MERGE_BASE {
+        bail!("--candidate-ref {reference:?}: give the pull request's head commit");
+    }
+    let commit = gitref::resolve(root, reference).with_context(context)?;
+    let bytes = gitref::read_at(root, &commit.commit, &model.candidate).with_context(context)?;
+    let dir =
+        tempfile::tempdir().context("cannot create a temporary folder for the candidate model")?;
+    let path = dir.path().join("candidate.onnx");
+    std::fs::write(&path, &bytes).context("cannot write the candidate model")?;
+    let mut at_ref = model.clone();
+    at_ref.candidate = path;
+    Ok(CandidateAtRef {
+        model: at_ref,
+        label: format!(
+            "{} at {}",
+            model.candidate.display(),
+            commit.commit.get(..12).unwrap_or(&commit.commit)
+        ),
+        _temp: dir,
+    })
+}
+
+/// Results read with `--from-results` must be of the configured candidate file (at
+/// `--candidate-ref` when given), not of whatever model the run that wrote them chose.
+fn check_candidate_sha(
+    model: &ModelConfig,
+    options: &GateOptions,
+    measured: &ResultsFile,
+) -> Result<()> {
+    let path = options.root.join(&model.candidate);
+    if !path.exists() && options.candidate_ref.is_none() {
+        // Judging results without the model file (a results-only artifact): nothing to check.
+        return Ok(());
+    }
+    let sha = crate::system::sha256_file(&path)
+        .with_context(|| format!("cannot read model file {}", path.display()))?;
+    if measured.model.sha256 != sha {
+        bail!(
+            "--from-results: {}.json is of a model with SHA-256 {:?}, not the candidate {} (SHA-256 {sha}); measure the candidate",
+            model.name,
+            crate::text::clean(&measured.model.sha256, 80),
+            model.candidate.display()
+        );
+    }
+    Ok(())
 }
 
 /// Judges measured results. Each criterion's reference is chosen by [`Reference::choose`]:
@@ -495,7 +592,7 @@ fn base_model_file(model: &ModelConfig, options: &GateOptions) -> Result<Option<
     let Some(reference) = options.base_ref.as_deref().or(model.base_ref.as_deref()) else {
         return Ok(None);
     };
-    let context = || format!("model `{}`", model.name);
+    let context = || format!("model `{}`: base_ref", model.name);
     let base = gitref::resolve(root, reference).with_context(context)?;
     let bytes = gitref::read_at(root, &base.commit, &model.candidate).with_context(context)?;
     let dir = tempfile::tempdir().context("cannot create a temporary folder for the base model")?;

@@ -31,7 +31,7 @@ pub fn validate_ref(reference: &str) -> Result<()> {
             .any(|c| c == ':' || c.is_whitespace() || c.is_control());
     if bad {
         bail!(
-            "base_ref {reference:?} is not a git ref; use a branch, tag or commit such as origin/main, or {MERGE_BASE:?}"
+            "{reference:?} is not a git ref; use a branch, tag or commit such as origin/main, or {MERGE_BASE:?} for a base"
         );
     }
     Ok(())
@@ -78,7 +78,7 @@ pub fn resolve(root: &Path, reference: &str) -> Result<BaseCommit> {
     if reference != MERGE_BASE {
         let Some(commit) = rev_parse(root, reference)? else {
             bail!(
-                "base_ref {reference}: git knows no such commit in {}; fetch it (actions/checkout with fetch-depth: 0) or pass --base-ref",
+                "{reference}: git knows no such commit in {}; fetch it (actions/checkout with fetch-depth: 0, or git fetch origin COMMIT)",
                 root.display()
             );
         };
@@ -152,12 +152,44 @@ pub fn read_at(root: &Path, commit: &str, path: &Path) -> Result<Vec<u8>> {
         );
     }
     if is_lfs_pointer(&output.stdout) {
-        bail!(
-            "{} at commit {} is a Git LFS pointer, not the model; fetch the LFS objects (git lfs fetch origin {}) or set base_model",
+        return smudge(root, commit, path, &output.stdout);
+    }
+    Ok(output.stdout)
+}
+
+/// The content a Git LFS pointer stands for, through `git lfs smudge` (which fetches the object
+/// from the remote when it is not here yet).
+fn smudge(root: &Path, commit: &str, path: &Path, pointer: &[u8]) -> Result<Vec<u8>> {
+    use std::io::Write;
+    let refuse = |why: &str| {
+        anyhow::anyhow!(
+            "{} at commit {} is a Git LFS pointer and git lfs could not fetch it ({why}); install git-lfs, or fetch the objects with `git lfs fetch origin {}`",
             path.display(),
             short(commit),
             short(commit)
-        );
+        )
+    };
+    let mut child = git(root)
+        .args(["lfs", "smudge", "--"])
+        .arg(path)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| refuse(&e.to_string()))?;
+    // A pointer is under 1 KiB, well within a pipe's buffer.
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(pointer)
+            .map_err(|e| refuse(&e.to_string()))?;
+    }
+    let output = child
+        .wait_with_output()
+        .map_err(|e| refuse(&e.to_string()))?;
+    if !output.status.success() || is_lfs_pointer(&output.stdout) {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let why = stderr.lines().next().unwrap_or("no output").trim();
+        return Err(refuse(&format!("{why:?}")));
     }
     Ok(output.stdout)
 }

@@ -30,6 +30,7 @@ pub mod runtime;
 pub mod stats;
 pub mod system;
 pub mod terminal;
+pub mod text;
 
 use std::ffi::OsString;
 
@@ -60,7 +61,7 @@ pub async fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
         Ok(Outcome::Pass) => 0,
         Ok(Outcome::Fail) => 1,
         Err(e) => {
-            eprintln!("error: {}", one_line(&format!("{e:#}")));
+            eprintln!("error: {}", text::log_text(&one_line(&format!("{e:#}"))));
             EXIT_ERROR
         }
     }
@@ -94,6 +95,7 @@ async fn dispatch(cli: cli::Cli) -> anyhow::Result<Outcome> {
         cli::Command::Gate(args) => app::gate(&cli.global, args).and_then(verdict_outcome),
         cli::Command::Report(args) => app::report(args).map(|_| Outcome::Pass),
         cli::Command::Comment(args) => app::comment(args).await.map(|_| Outcome::Pass),
+        cli::Command::Annotate(args) => app::annotate(args).map(|_| Outcome::Pass),
         cli::Command::Env => app::env(&cli.global).map(|_| Outcome::Pass),
         cli::Command::Baseline(cli::BaselineCommand::Approve(args)) => {
             baseline::approve::run(&cli.global, args).map(|_| Outcome::Pass)

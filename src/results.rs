@@ -107,9 +107,33 @@ pub fn now_rfc3339() -> String {
 
 /// Reads a results (or baseline) file, checking the schema version first.
 pub fn load(path: &Path) -> Result<ResultsFile> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read results file {}", path.display()))?;
+    let text = read_capped(path, RESULTS_MAX_BYTES, "results file")?;
     parse(&text).with_context(|| format!("results file {}", path.display()))
+}
+
+/// Largest results or comparison file read: far above what 200,000 timed runs and a labeled
+/// dataset make, and a bound on what a crafted file can make modelgate hold in memory.
+pub const RESULTS_MAX_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Reads a text file that may come from elsewhere (an artifact, a pull request), refusing one
+/// larger than `max_bytes` before reading it.
+pub fn read_capped(path: &Path, max_bytes: u64, what: &str) -> Result<String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)
+        .with_context(|| format!("cannot read {what} {}", path.display()))?;
+    let mut text = String::new();
+    // Read one byte past the limit, so a file that grows while read is caught too.
+    file.take(max_bytes + 1)
+        .read_to_string(&mut text)
+        .with_context(|| format!("cannot read {what} {} as UTF-8 text", path.display()))?;
+    if text.len() as u64 > max_bytes {
+        bail!(
+            "{what} {} is larger than {} MiB; it is not a file modelgate wrote",
+            path.display(),
+            max_bytes / (1024 * 1024)
+        );
+    }
+    Ok(text)
 }
 
 /// Parses results JSON; see [`load`].

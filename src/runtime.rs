@@ -124,7 +124,10 @@ impl Runtime {
         let logger: ort::logging::LoggerFunction =
             Arc::new(move |level, category, _id, _location, message| {
                 if verbose {
-                    eprintln!("[onnxruntime {level:?} {category}] {message}");
+                    eprintln!(
+                        "[onnxruntime {level:?} {category}] {}",
+                        crate::text::clean(message, crate::text::TEXT_MAX_CHARS)
+                    );
                 }
             });
         // A shared pool at ONNX Runtime's default sizes, which only sessions that ask for it use

@@ -40,6 +40,16 @@ fn config(dir: &Path, candidate: &str) -> PathBuf {
 
 /// Runs the action once, as the runner would on a pull_request event.
 fn run_action(fake: &FakeGithub, dir: &Path, config: &Path) -> ActionRun {
+    run_action_with(fake, dir, config, &[])
+}
+
+/// Runs the action with inputs besides the config.
+fn run_action_with(
+    fake: &FakeGithub,
+    dir: &Path,
+    config: &Path,
+    inputs: &[(&str, &str)],
+) -> ActionRun {
     let event = serde_json::json!({
         "number": PR,
         "pull_request": { "number": PR, "head": { "repo": { "full_name": format!("{OWNER}/{NAME}") } } },
@@ -48,12 +58,9 @@ fn run_action(fake: &FakeGithub, dir: &Path, config: &Path) -> ActionRun {
     std::fs::write(&event_path, event.to_string()).unwrap();
     let action = root().join("action.yml");
     let temp = tempfile::tempdir_in(dir).unwrap().keep();
-    let mut run = ActionRun::new(
-        &action,
-        &[("config", config.to_str().unwrap())],
-        event,
-        &temp,
-    );
+    let mut all = vec![("config", config.to_str().unwrap())];
+    all.extend_from_slice(inputs);
+    let mut run = ActionRun::new(&action, &all, event, &temp);
     for (key, value) in [
         ("repository", format!("{OWNER}/{NAME}")),
         ("event_name", "pull_request".to_string()),
@@ -172,11 +179,11 @@ async fn failing_gate_annotates_comments_and_fails_the_action() {
     let config = config(dir.path(), "cancer_lowrecall.onnx");
     let run = tokio::task::block_in_place(|| run_action(&fake, dir.path(), &config));
     assert_eq!(step(&run, "gate").outputs["verdict"], "fail");
-    let comment = step(&run, "comment");
+    let annotate = step(&run, "annotate");
     assert!(
-        comment.stdout.contains("::error file=") && comment.stdout.contains("title=modelgate"),
+        annotate.stdout.contains("::error file=") && annotate.stdout.contains("title=modelgate"),
         "{}",
-        comment.stdout
+        annotate.stdout
     );
     assert_eq!(fake.comments(OWNER, NAME, PR).len(), 1);
     let last = run
@@ -185,4 +192,47 @@ async fn failing_gate_annotates_comments_and_fails_the_action() {
         .find(|s| s.exit_code != 0)
         .expect("the verdict step fails");
     assert_eq!(last.exit_code, 1, "{}{}", last.stdout, last.stderr);
+}
+
+/// Dependabot's pull requests get a read-only token: the comment fails, which is a warning, and
+/// the check still carries the annotations, the job summary and the verdict.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_comment_is_a_warning_and_annotations_and_summary_stay() {
+    let fake = FakeGithub::start().await;
+    fake.add_workflow_token(TOKEN, true);
+    fake.add_pull_request(OWNER, NAME, PR);
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), "cancer_lowrecall.onnx");
+    let run = tokio::task::block_in_place(|| run_action(&fake, dir.path(), &config));
+    let comment = step(&run, "comment");
+    assert_eq!(comment.exit_code, 0, "{}{}", comment.stdout, comment.stderr);
+    assert!(
+        comment
+            .stdout
+            .contains("::warning title=modelgate comment::posting the comment"),
+        "{}",
+        comment.stdout
+    );
+    assert!(fake.comments(OWNER, NAME, PR).is_empty());
+    assert!(step(&run, "annotate").stdout.contains("::error file="));
+    let summary = std::fs::read_to_string(dir.path().join("summary.md")).unwrap();
+    assert!(summary.contains("recall"), "{summary}");
+    let failed: Vec<_> = run.steps.values().filter(|s| s.exit_code != 0).collect();
+    assert_eq!(failed.len(), 1, "only the verdict fails the check");
+    assert_eq!(failed[0].exit_code, 1);
+}
+
+/// `comment: never` still annotates the check and writes the job summary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_comment_still_annotates_and_summarises() {
+    let fake = fake().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), "cancer_lowrecall.onnx");
+    let run = tokio::task::block_in_place(|| {
+        run_action_with(&fake, dir.path(), &config, &[("comment", "never")])
+    });
+    assert!(fake.comments(OWNER, NAME, PR).is_empty());
+    assert!(step(&run, "annotate").stdout.contains("title=modelgate%3A cancer"));
+    let summary = std::fs::read_to_string(dir.path().join("summary.md")).unwrap();
+    assert!(summary.contains("cancer"), "{summary}");
 }

@@ -199,7 +199,10 @@ fn the_base_commit_can_be_given_and_bad_refs_are_refused() {
     let (out, comparison) = project.gate(&["--base-ref", "no-such-branch"]);
     assert_exit(&out, 2);
     let error = model(&comparison, "digits")["error"].as_str().unwrap();
-    assert!(error.contains("base_ref no-such-branch"), "{error}");
+    assert!(
+        error.contains("base_ref: no-such-branch: git knows no such commit"),
+        "{error}"
+    );
 }
 
 #[test]

@@ -34,10 +34,31 @@ pub fn run(global: &GlobalArgs, args: &ApproveArgs) -> Result<()> {
     let config = GateConfig::load(&args.config)?;
     let root = super::config_root(&args.config);
     let model = super::find_model(&config, &args.model, &args.config)?;
-    let candidate = root.join(&model.candidate);
+    // With --candidate-ref the model file is read from git into a temporary file, and measured
+    // there; the baseline still names the configured path.
+    let at_ref = match &args.candidate_ref {
+        Some(reference) => Some(gate::candidate_at_ref(model, &root, reference)?),
+        None => None,
+    };
+    let measured_model = at_ref.as_ref().map_or(model, |c| &c.model);
+    let candidate = root.join(&measured_model.candidate);
     app::check_model_file(&candidate)?;
     let sha = system::sha256_file(&candidate)
         .with_context(|| format!("cannot read model file {}", candidate.display()))?;
+    if let Some(expected) = &args.expect_sha256 {
+        let expected = expected.trim().to_ascii_lowercase();
+        if expected.len() != 64 || !expected.bytes().all(|b| b.is_ascii_hexdigit()) {
+            bail!(
+                "--expect-sha256 is not a SHA-256 (64 hex digits); copy it from the gate's report"
+            );
+        }
+        if expected != sha {
+            bail!(
+                "model `{}`: the candidate's SHA-256 is {sha}, not the expected {expected}; the pull request changed after review, so review it again",
+                model.name
+            );
+        }
+    }
     let baseline_path = model.baseline_path(&root);
     let shown = display_path(&baseline_path);
     let current = match read_current(&baseline_path)? {
@@ -65,7 +86,10 @@ pub fn run(global: &GlobalArgs, args: &ApproveArgs) -> Result<()> {
             if !args.yes && !interactive {
                 bail!("{NOT_INTERACTIVE}");
             }
-            (measure(global, args, model, &root)?, "measured".to_string())
+            (
+                measure(global, args, measured_model, &root)?,
+                "measured".to_string(),
+            )
         }
     };
     if let Some(why) = hardware_difference(&baseline, current.as_ref(), args.from_results.is_none())
@@ -94,10 +118,10 @@ pub fn run(global: &GlobalArgs, args: &ApproveArgs) -> Result<()> {
     println!("{}: {shown} (version {version})", model.name);
     print!(
         "{}",
-        change_table(
+        crate::text::log_text(&change_table(
             current.as_ref().map(key_numbers).as_ref(),
             &key_numbers(&baseline)
-        )
+        ))
     );
     let commit = provenance
         .commit
@@ -106,7 +130,8 @@ pub fn run(global: &GlobalArgs, args: &ApproveArgs) -> Result<()> {
         .unwrap_or_default();
     println!(
         "  approved by {}{commit}, from {}",
-        provenance.approved_by, provenance.source
+        crate::text::clean(&provenance.approved_by, crate::text::VALUE_MAX_CHARS),
+        crate::text::clean(&provenance.source, crate::text::VALUE_MAX_CHARS)
     );
     if !args.yes {
         if !interactive {

@@ -187,7 +187,7 @@ pub fn run(args: &HistoryArgs) -> Result<()> {
             serde_json::to_string_pretty(&entries).context("cannot serialise the history")?
         );
     } else {
-        print!("{}", table(&model.name, &entries));
+        print!("{}", crate::text::log_text(&table(&model.name, &entries)));
     }
     Ok(())
 }

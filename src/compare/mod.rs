@@ -318,7 +318,12 @@ fn decide_model(model: &mut ModelComparison, allow_new: bool) {
         reasons.push("no baseline yet: approve one with `modelgate baseline approve`".into());
         Verdict::New
     } else if missing_baseline {
-        reasons.push("no baseline to compare against: commit one with `modelgate baseline approve`, or pass --allow-new".into());
+        reasons.push(
+            "no baseline to compare against: approve one (`modelgate baseline approve`, or the \
+             approve workflow in docs/action.md), or accept new models with --allow-new (the \
+             action's `allow-new: true` input)"
+                .into(),
+        );
         Verdict::Fail
     } else {
         Verdict::Pass

@@ -50,15 +50,15 @@ pub(crate) fn fit_comment_body(body: &str, marker: &str, full_report: &str) -> S
     kept
 }
 
-/// The longest prefix of whole lines of `text` within `budget`; a first line longer
-/// than the budget is cut at a character boundary instead.
+/// The longest prefix of whole lines of `text` within `budget`; a line longer than the whole
+/// budget, which could never fit, is cut at a character boundary instead of dropped.
 fn take_lines(text: &str, budget: usize) -> String {
     let mut kept = String::new();
     let mut used = 0;
     for line in text.split_inclusive('\n') {
         let len = github_len(line);
         if used + len > budget {
-            if kept.is_empty() {
+            if kept.is_empty() || len > budget {
                 for c in line.chars() {
                     let c_len = c.len_utf16() + usize::from(c == '\n');
                     if used + c_len > budget {
@@ -106,6 +106,22 @@ mod tests {
         assert!(got.contains("job summary of this workflow run"));
         let before_note = got.split("\n\n> [!WARNING]").next().unwrap();
         assert!(before_note.lines().all(|l| format!("{l}\n") == line));
+    }
+
+    #[test]
+    fn over_long_line_after_a_heading_is_cut_not_dropped() {
+        let line = "x".repeat(70_000);
+        let got = fit_comment_body(&format!("# Report\n{line}\n"), MARKER, "the job summary");
+        assert!(
+            github_len(&got) <= COMMENT_BODY_MAX_CHARS,
+            "{}",
+            github_len(&got)
+        );
+        assert!(got.starts_with("# Report\nxxx"));
+        let kept = got.matches('x').count();
+        assert!(kept > 60_000, "only {kept} of the line kept");
+        assert!(got.ends_with(MARKER));
+        assert!(got.contains("comment limit"));
     }
 
     #[test]

@@ -41,17 +41,12 @@ pub fn escape_md(text: &str) -> String {
                 out.push('\\');
                 out.push(c);
             }
-            c if c.is_control() || is_bidi_control(c) => {}
+            c if c.is_control() || crate::text::is_bidi_control(c) => {}
             c => out.push(c),
         }
         last_was_break = is_break;
     }
     out
-}
-
-/// Explicit direction marks and overrides, which can make text read differently from its bytes.
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}')
 }
 
 #[cfg(test)]

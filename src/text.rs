@@ -1,0 +1,139 @@
+//! Text from outside the program, made safe to print.
+//!
+//! Results files, datasets, model files and pull requests are written by whoever opened the pull
+//! request, and modelgate quotes them: a CPU model, a sample id, a note, a node name in an ONNX
+//! Runtime warning. On a GitHub Actions runner every line of a step's stdout and stderr whose
+//! text starts with `::` is a workflow command (`::error::`, `::add-mask::`, `::stop-commands::`),
+//! and a lone carriage return ends a line too. So such text is cut to a length, stripped of
+//! control and direction characters ([`clean`]), and everything modelgate prints passes through
+//! [`log_text`], which keeps any line from starting with `::`. Markdown has its own escaping
+//! (report::escape); annotations escape their message as the runner's toolkit does.
+
+/// Longest untrusted value quoted in a message (a CPU model, a sample id, a path).
+pub const VALUE_MAX_CHARS: usize = 200;
+
+/// Longest untrusted text quoted whole (a note, an error from a results file).
+pub const TEXT_MAX_CHARS: usize = 2_000;
+
+/// Explicit direction marks and overrides, which make text read differently from its bytes.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}')
+}
+
+/// Characters that must not reach a log: controls (line breaks and carriage returns included),
+/// direction overrides, and the Unicode line and paragraph separators.
+fn is_unprintable(c: char) -> bool {
+    c.is_control() || is_bidi_control(c) || matches!(c, '\u{2028}' | '\u{2029}' | '\u{FEFF}')
+}
+
+/// `text` on one line: each run of unprintable characters becomes one space, and text longer
+/// than `max_chars` is cut with an ellipsis.
+pub fn clean(text: &str, max_chars: usize) -> String {
+    let mut out = String::with_capacity(text.len().min(max_chars * 4));
+    let mut count = 0;
+    let mut last_was_gap = false;
+    for c in text.chars() {
+        if count == max_chars {
+            out.push('…');
+            break;
+        }
+        if is_unprintable(c) {
+            if !last_was_gap {
+                out.push(' ');
+                count += 1;
+            }
+            last_was_gap = true;
+            continue;
+        }
+        out.push(c);
+        count += 1;
+        last_was_gap = false;
+    }
+    out
+}
+
+/// What modelgate prints, made safe for a CI log line by line: unprintable characters other
+/// than line breaks and tabs dropped, and a line that would start with `::` (after leading
+/// whitespace, which the runner skips) prefixed with `> `, so the runner reads no command.
+pub fn log_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let kept: String = line
+            .chars()
+            .map(|c| {
+                if c == '\t' {
+                    c
+                } else if is_unprintable(c) {
+                    ' '
+                } else {
+                    c
+                }
+            })
+            .collect();
+        if kept.trim_start().starts_with("::") {
+            out.push_str("> ");
+        }
+        out.push_str(&kept);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// How the Actions runner reads a log: lines end at `\n`, `\r\n` or a lone `\r` (.NET's
+    /// StreamReader.ReadLine), and a line is a command when its text, leading whitespace
+    /// trimmed, starts with `::`.
+    fn runner_commands(log: &str) -> Vec<String> {
+        log.replace("\r\n", "\n")
+            .split(['\n', '\r'])
+            .map(str::trim_start)
+            .filter(|l| l.starts_with("::"))
+            .map(String::from)
+            .collect()
+    }
+
+    #[test]
+    fn clean_keeps_text_on_one_line_and_cuts_it() {
+        assert_eq!(clean("Intel Xeon", 200), "Intel Xeon");
+        assert_eq!(
+            clean("X\n::error title=forged::pwned", 200),
+            "X ::error title=forged::pwned"
+        );
+        assert_eq!(clean("a\r\n\r\nb\u{202E}c\u{2028}d", 200), "a b c d");
+        assert_eq!(clean("abcdef", 3), "abc…");
+        assert_eq!(clean("ééé", 2), "éé…");
+        assert_eq!(clean("", 5), "");
+    }
+
+    #[test]
+    fn no_line_of_a_log_starts_a_workflow_command() {
+        // Each is a command as it stands, except the last two, which other readers may break.
+        let hostile = [
+            "::error title=forged::pwned",
+            "  ::warning::x",
+            "ok\n::add-mask::secret",
+            "ok\r::stop-commands::t",
+            "\t::notice::z",
+            "ok\u{2028}::error::y",
+            "ok\u{85}::error::next-line",
+        ];
+        for (i, text) in hostile.iter().enumerate() {
+            assert_eq!(runner_commands(text).len(), usize::from(i < 5), "{text:?}");
+            let safe = log_text(text);
+            assert_eq!(
+                runner_commands(&safe),
+                Vec::<String>::new(),
+                "{text:?} -> {safe:?}"
+            );
+            assert!(safe.contains("::"), "the text stays readable: {safe:?}");
+        }
+        // Ordinary output is unchanged.
+        let table = "model  p95\n  cancer  1.2 ms\n";
+        assert_eq!(log_text(table), table);
+    }
+}
