@@ -232,7 +232,9 @@ async fn no_comment_still_annotates_and_summarises() {
         run_action_with(&fake, dir.path(), &config, &[("comment", "never")])
     });
     assert!(fake.comments(OWNER, NAME, PR).is_empty());
-    assert!(step(&run, "annotate").stdout.contains("title=modelgate%3A cancer"));
+    assert!(step(&run, "annotate")
+        .stdout
+        .contains("title=modelgate%3A cancer"));
     let summary = std::fs::read_to_string(dir.path().join("summary.md")).unwrap();
     assert!(summary.contains("cancer"), "{summary}");
 }

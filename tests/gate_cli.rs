@@ -382,3 +382,68 @@ fn peak_memory_is_each_models_own() {
     );
     assert!(peak("resnet.base.json") > 0);
 }
+
+/// Lines a GitHub Actions runner would read as workflow commands: it ends lines at `\n`, `\r\n`
+/// and a lone `\r`, and skips leading whitespace.
+fn runner_commands(log: &str) -> Vec<String> {
+    log.split(['\n', '\r'])
+        .map(str::trim_start)
+        .filter(|l| l.starts_with("::"))
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn text_from_a_results_file_never_reaches_the_log_as_a_workflow_command() {
+    let gate = Gate::new(&cancer(
+        "cancer_lowrecall.onnx",
+        Some("cancer_fp32.onnx"),
+        "",
+    ))
+    .with_baseline();
+    let results = gate.path("artifact");
+    let (out, _) = gate.run(&["--results-dir", results.to_str().unwrap()]);
+    assert_exit(&out, 1);
+    let file = results.join("cancer.json");
+    let mut candidate: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    candidate["environment"]["cpu_model"] = "X\n::error title=forged::cpu".into();
+    candidate["bench"]["notes"] = serde_json::json!([
+        "ok\r::warning title=forged::note",
+        "  ::add-mask::forged-mask\n::stop-commands::forged"
+    ]);
+    std::fs::write(&file, candidate.to_string()).unwrap();
+    // Without the base file the committed baseline's hardware is compared, so the CPU model is
+    // quoted in the report.
+    std::fs::remove_file(results.join("cancer.base.json")).unwrap();
+
+    let (out, comparison) = gate.run(&["--from-results", results.to_str().unwrap()]);
+    assert_exit(&out, 1);
+    let log = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(log.contains("forged"), "the hostile text is shown: {log}");
+    assert_eq!(runner_commands(&log), Vec::<String>::new(), "{log}");
+
+    // The annotations modelgate writes are its own commands, whatever they quote.
+    let json = gate.path("comparison.json");
+    std::fs::write(&json, comparison.to_string()).unwrap();
+    let out = modelgate(&["annotate", "--comparison", json.to_str().unwrap()]);
+    assert_exit(&out, 0);
+    let commands = runner_commands(&stdout(&out));
+    assert!(!commands.is_empty());
+    for command in commands {
+        assert!(command.starts_with("::error file="), "{command}");
+    }
+
+    // A sample id the baseline does not know is quoted in the model's error.
+    candidate["eval"]["samples"][0]["id"] = "s\n::error title=forged::id".into();
+    std::fs::write(&file, candidate.to_string()).unwrap();
+    let (out, comparison) = gate.run(&["--from-results", results.to_str().unwrap()]);
+    assert_exit(&out, 2);
+    assert!(comparison["models"][0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("::error title=forged::id"));
+    let log = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(log.contains("forged::id"), "{log}");
+    assert_eq!(runner_commands(&log), Vec::<String>::new(), "{log}");
+}

@@ -222,3 +222,155 @@ fn a_git_lfs_pointer_is_named_with_the_fix() {
         "{error}"
     );
 }
+
+/// A fork's pull request that swaps in a lower-recall model and, in the same commit, re-approves
+/// the baseline to match it: its own tree passes, but the gate the workflow runs (main's
+/// checkout, the pull request's commit fetched as git objects and read with --candidate-ref)
+/// fails it, since the baselines and config are main's.
+#[test]
+fn a_fork_that_forges_its_baseline_still_fails_the_trusted_gate() {
+    let project = Project::new();
+    project.swap("digits_lowrecall.onnx", "digits_fp32.onnx");
+    let approve = support::modelgate(&[
+        "baseline",
+        "approve",
+        "--model",
+        "digits",
+        "--config",
+        project.clone.join("modelgate.toml").to_str().unwrap(),
+        "--yes",
+        "--force",
+        "--approver",
+        "fork",
+    ]);
+    assert_exit(&approve, 0);
+    git(
+        &project.clone,
+        &["commit", "-qam", "approve my own baseline"],
+    );
+    let (out, _) = project.gate(&[]);
+    assert_exit(&out, 0);
+    let head = git(&project.clone, &["rev-parse", "HEAD"]);
+
+    // The workflow's checkout of main, and the pull request's commit fetched, not checked out.
+    let trusted = project.clone.parent().unwrap().join("trusted");
+    let main = project.clone.parent().unwrap().join("main");
+    git(
+        trusted.parent().unwrap(),
+        &[
+            "clone",
+            "-q",
+            main.to_str().unwrap(),
+            trusted.to_str().unwrap(),
+        ],
+    );
+    git(
+        &trusted,
+        &[
+            "fetch",
+            "-q",
+            project.clone.to_str().unwrap(),
+            "HEAD:refs/remotes/pull/1/head",
+        ],
+    );
+    let fp32 = std::fs::read(trusted.join("models/digits_fp32.onnx")).unwrap();
+    let (out, comparison) = support::gate(
+        &trusted.join("modelgate.toml"),
+        &trusted.join("comparison.json"),
+        &[&format!("--candidate-ref={head}")],
+    );
+    assert_exit(&out, 1);
+    let digits = model(&comparison, "digits");
+    assert_eq!(digits["verdict"], "fail");
+    assert_eq!(status(digits, "macro recall"), "fail");
+    assert_eq!(status(digits, "accuracy"), "fail");
+    let lowrecall = std::fs::read(root().join("models/digits_lowrecall.onnx")).unwrap();
+    assert_eq!(
+        digits["candidate_sha256"],
+        modelgate::system::sha256_hex(&lowrecall),
+        "the pull request's model was judged"
+    );
+    assert_eq!(digits["candidate_path"], "models/digits_fp32.onnx");
+    assert!(
+        digits["notes"][0].as_str().unwrap().starts_with(&format!(
+            "candidate model: models/digits_fp32.onnx at {}",
+            &head[..12]
+        )),
+        "{}",
+        digits["notes"]
+    );
+    assert_eq!(model(&comparison, "cancer")["verdict"], "pass");
+    // Nothing of the pull request was written to the checkout.
+    assert_eq!(
+        std::fs::read(trusted.join("models/digits_fp32.onnx")).unwrap(),
+        fp32
+    );
+    assert_eq!(
+        git(&trusted, &["status", "--porcelain"]),
+        "?? comparison.json"
+    );
+
+    // A commit that is not there, or a ref git would read as an option, is an error (exit 2).
+    let (out, _) = support::gate(
+        &trusted.join("modelgate.toml"),
+        &trusted.join("comparison.json"),
+        &["--candidate-ref=--output=x"],
+    );
+    assert_exit(&out, 2);
+    assert!(!trusted.join("x").exists());
+}
+
+/// `baseline approve --candidate-ref` approves the reviewed model only: another SHA-256 than the
+/// one given is refused and nothing is written.
+#[test]
+fn approving_a_commits_model_checks_the_reviewed_sha256() {
+    let project = Project::new();
+    let main = git(&project.clone, &["rev-parse", "HEAD"]);
+    project.swap("cancer_slow.onnx", "cancer_fp32.onnx");
+    let head = git(&project.clone, &["rev-parse", "HEAD"]);
+    git(&project.clone, &["checkout", "-q", &main]);
+    let config = project.clone.join("modelgate.toml");
+    let before = std::fs::read(project.clone.join("baselines/cancer.json")).unwrap();
+    let approve = |sha: &str| {
+        support::modelgate(&[
+            "baseline",
+            "approve",
+            "--model",
+            "cancer",
+            "--config",
+            config.to_str().unwrap(),
+            "--candidate-ref",
+            &head,
+            "--expect-sha256",
+            sha,
+            "--yes",
+            "--approver",
+            "maintainer",
+        ])
+    };
+    let slow = modelgate::system::sha256_hex(
+        &std::fs::read(root().join("models/cancer_slow.onnx")).unwrap(),
+    );
+    let fp32 = modelgate::system::sha256_hex(
+        &std::fs::read(root().join("models/cancer_fp32.onnx")).unwrap(),
+    );
+    let out = approve(&fp32);
+    assert_exit(&out, 2);
+    assert!(
+        support::stderr(&out).contains("not the expected"),
+        "{}",
+        support::stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read(project.clone.join("baselines/cancer.json")).unwrap(),
+        before
+    );
+    let out = approve(&slow);
+    assert_exit(&out, 0);
+    let written: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(project.clone.join("baselines/cancer.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(written["model"]["sha256"], slow);
+    assert_eq!(written["model"]["path"], "models/cancer_fp32.onnx");
+}
