@@ -283,7 +283,7 @@ async fn read_only_token_gives_permission_error_with_the_fix() {
         "{message}"
     );
     assert!(message.contains("Resource not accessible by integration"));
-    assert!(message.contains("workflow_run") && message.contains("forks"));
+    assert!(message.contains("pull_request_target") && message.contains("forks"));
     assert_eq!(fake.count("POST", "/comments"), 1, "a 403 is not retried");
 }
 

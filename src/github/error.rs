@@ -67,8 +67,8 @@ pub enum GithubError {
     #[error(
         "GitHub refused to write the comment on {repo}#{pr} (403 {message}): give the token write \
          access by adding the block below to the workflow or job (`issues: write` also works for \
-         comments); pull_request runs from forks always get a read-only token, so post the \
-         comment from a separate `workflow_run` workflow instead\n\
+         comments); pull_request runs from forks always get a read-only token, so use the \
+         pull_request_target workflow in docs/action.md, whose comment job holds the write token\n\
          permissions:\n  pull-requests: write"
     )]
     Permission {
