@@ -374,3 +374,92 @@ fn approving_a_commits_model_checks_the_reviewed_sha256() {
     assert_eq!(written["model"]["sha256"], slow);
     assert_eq!(written["model"]["path"], "models/cancer_fp32.onnx");
 }
+
+/// Models kept in Git LFS: the trusted checkout has only pointers (as `actions/checkout` without
+/// `lfs: true` leaves them), and modelgate reads the pull request's model and the base model
+/// through `git lfs smudge`, which fetches the objects from the remote. Needs git-lfs; without
+/// it the test says so and checks nothing.
+#[test]
+fn models_in_git_lfs_are_read_through_lfs_at_each_commit() {
+    let has_lfs = Command::new("git")
+        .args(["lfs", "version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_lfs {
+        eprintln!("git-lfs is not installed; skipping the Git LFS test");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let origin = dir.path().join("origin.git");
+    let work = dir.path().join("work");
+    let url = format!("file://{}", origin.display());
+    git(
+        dir.path(),
+        &["init", "-q", "--bare", origin.to_str().unwrap()],
+    );
+    std::fs::create_dir_all(&work).unwrap();
+    git(&work, &["init", "-q"]);
+    git(&work, &["lfs", "install", "--local"]);
+    git(&work, &["lfs", "track", "*.onnx"]);
+    copy("models/data/breast_cancer", &work);
+    copy("baselines/cancer.json", &work);
+    std::fs::create_dir_all(work.join("models")).unwrap();
+    std::fs::copy(
+        root().join("models/cancer_fp32.onnx"),
+        work.join("models/cancer.onnx"),
+    )
+    .unwrap();
+    std::fs::write(
+        work.join("modelgate.toml"),
+        "[[models]]\nname = \"cancer\"\ncandidate = \"models/cancer.onnx\"\nbase_ref = \"merge-base\"\n\
+         [models.dataset]\npath = \"models/data/breast_cancer/test.csv\"\n\
+         [models.postprocess]\nactivation = \"sigmoid\"\nclass_names = [\"benign\", \"malignant\"]\n\
+         [models.bench]\niterations = 300\nwarmup = 5\nwarmup_s = 0.2\nmax_time_s = 4\n",
+    )
+    .unwrap();
+    git(&work, &["add", "-A"]);
+    git(&work, &["commit", "-qm", "models in LFS"]);
+    git(&work, &["remote", "add", "origin", &url]);
+    git(&work, &["push", "-q", "origin", "main"]);
+    // The pull request: a slower model, pushed as GitHub stores it.
+    std::fs::copy(
+        root().join("models/cancer_slow.onnx"),
+        work.join("models/cancer.onnx"),
+    )
+    .unwrap();
+    git(&work, &["commit", "-qam", "a slower model"]);
+    git(&work, &["push", "-q", "origin", "HEAD:refs/pull/1/head"]);
+    let head = git(&work, &["rev-parse", "HEAD"]);
+
+    let trusted = dir.path().join("trusted");
+    let out = Command::new("git")
+        .env("GIT_LFS_SKIP_SMUDGE", "1")
+        .args(["clone", "-q", "-b", "main", &url, trusted.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pointer = std::fs::read(trusted.join("models/cancer.onnx")).unwrap();
+    assert!(pointer.starts_with(b"version https://git-lfs"), "a pointer");
+    git(&trusted, &["fetch", "-q", "origin", "refs/pull/1/head"]);
+    let (out, comparison) = support::gate(
+        &trusted.join("modelgate.toml"),
+        &trusted.join("comparison.json"),
+        &[&format!("--candidate-ref={head}")],
+    );
+    assert_exit(&out, 1);
+    let cancer = model(&comparison, "cancer");
+    let slow = std::fs::read(root().join("models/cancer_slow.onnx")).unwrap();
+    assert_eq!(
+        cancer["candidate_sha256"],
+        modelgate::system::sha256_hex(&slow)
+    );
+    assert_eq!(
+        cancer["latency_source"]["kind"], "same_runner_ab",
+        "base read through LFS too"
+    );
+    assert_eq!(status(cancer, "p50 latency"), "fail");
+}
