@@ -1,14 +1,28 @@
 #!/usr/bin/env bash
 # Installs the modelgate binary for the composite action (action.yml).
 #
-# First choice: the prebuilt release asset for this platform,
-#   modelgate-<version>-<target>.tar.gz with modelgate-<version>-<target>.tar.gz.sha256 beside it,
-# from the GitHub release <version> of the action's repository, checked with sha256sum -c.
-# Otherwise it builds from source with cargo: from the action's own checkout when the wanted
-# version is the action's own ref (the reliable fallback), else from the repository at that ref.
+# A release (a version vX.Y.Z whose sums are committed in the action's own checkout as
+# releases/<version>.sha256, see docs/releasing.md): the asset modelgate-<version>-<target>.tar.gz
+# is downloaded from the GitHub release <version> of the action's repository and checked against
+# the committed digest. The digest never comes from the release itself: whoever can replace an
+# asset can replace a checksum file beside it, but not the action's checkout, which the caller
+# pinned by tag or commit. A mismatch stops the install; it never falls back to a build, which
+# would hide the tampering.
+# Anything else (a branch or commit, or a platform without a release build): a build from source
+# with cargo, from the action's own checkout when the wanted version is the action's own ref,
+# else from the repository at that ref.
+#
+# The install folder doubles as a cache folder (action.yml restores it with actions/cache, keyed
+# on what `--cache-key` prints). A cache entry can be written by any job of the repository, so
+# a cached release binary is never trusted by name: the verified archive is kept in the folder
+# and checked against the committed digest again on every install.
+#
+# Usage: install-modelgate.sh              install, and write `path` to GITHUB_OUTPUT
+#        install-modelgate.sh --cache-key  write `key` to GITHUB_OUTPUT: the cache key for this
+#                                          install, empty when it should not be cached; never fails
 #
 # Environment (set by action.yml; every value arrives through env, never pasted into the script):
-#   MODELGATE_INSTALL_DIR  where bin/modelgate goes (required)
+#   MODELGATE_INSTALL_DIR  where bin/modelgate goes (required); also the cached folder
 #   MODELGATE_VERSION      the `version` input: a release tag, branch or commit; empty means the
 #                          action's own ref
 #   ACTION_REPOSITORY      github.action_repository (owner/name); may be empty, see below
@@ -16,9 +30,31 @@
 #   ACTION_PATH            github.action_path: the action's checkout
 #   GITHUB_SERVER_URL      https://github.com unless on GitHub Enterprise
 #   GITHUB_PATH            when set, the bin folder is added to it for the job's later steps
-#   GITHUB_OUTPUT          when set, the binary's path is written to it as `path`
+#   GITHUB_OUTPUT          when set, the binary's path (or the cache key) is written to it
 set -euo pipefail
 
+mode=install
+case "${1:-}" in
+"") ;;
+--cache-key) mode=cache-key ;;
+*)
+    echo "usage: install-modelgate.sh [--cache-key]" >&2
+    exit 2
+    ;;
+esac
+
+# In --cache-key mode every doubt means "do not cache": the install step that follows reports
+# the problem properly.
+no_cache() {
+    if [[ -n "${GITHUB_OUTPUT:-}" ]]; then
+        echo "key=" >>"$GITHUB_OUTPUT"
+    fi
+    exit 0
+}
+
+if [[ "$mode" == cache-key && (-z "${MODELGATE_INSTALL_DIR:-}" || -z "${ACTION_PATH:-}") ]]; then
+    no_cache
+fi
 : "${MODELGATE_INSTALL_DIR:?MODELGATE_INSTALL_DIR must name the install folder}"
 : "${ACTION_PATH:?ACTION_PATH must name the action checkout}"
 server="${GITHUB_SERVER_URL:-https://github.com}"
@@ -35,17 +71,19 @@ if [[ -z "$repo" || -z "$ref" ]] &&
 fi
 
 version="${MODELGATE_VERSION:-$ref}"
-# The version lands in a URL and in cargo's arguments: allow ref characters only, and no
-# leading dash that a program could read as an option.
+# The version lands in a URL, a file name and cargo's arguments: allow ref characters only, and
+# no leading dash that a program could read as an option.
 if [[ -n "$version" && ! "$version" =~ ^[A-Za-z0-9_.+][A-Za-z0-9_.+/-]*$ ]]; then
+    if [[ "$mode" == cache-key ]]; then
+        no_cache
+    fi
     echo "::error title=modelgate version::'$version' is not a tag, branch or commit name (letters, digits, . _ + / -)" >&2
     exit 2
 fi
 
 bin_dir="$MODELGATE_INSTALL_DIR/bin"
-mkdir -p "$bin_dir"
-work="$(mktemp -d "${RUNNER_TEMP:-/tmp}/modelgate-install.XXXXXX")"
-trap 'rm -rf "$work"' EXIT
+archive_dir="$MODELGATE_INSTALL_DIR/archives"
+source_key_file="$MODELGATE_INSTALL_DIR/source-build.key"
 
 # The Rust target triple of this runner, for the release asset's name; empty where no
 # release asset is built.
@@ -58,6 +96,77 @@ target_triple() {
     *) echo "" ;;
     esac
 }
+
+# sha256_of FILE...: `DIGEST  NAME` lines, with sha256sum (Linux) or shasum (macOS).
+sha256_of() {
+    if command -v sha256sum >/dev/null 2>&1; then
+        sha256sum "$@"
+    else
+        shasum --algorithm 256 "$@"
+    fi
+}
+
+digest_of() {
+    sha256_of "$1" | awk '{ print tolower($1) }'
+}
+
+target="$(target_triple)"
+asset="modelgate-${version}-${target}.tar.gz"
+
+# The committed digest of this runner's asset, or empty when there is none: the version is not
+# a release (release.yml only makes vX.Y.Z), its sums are not in the action's checkout, or they
+# list no build for this target. A listed line that is not a digest is an error, not "none".
+committed_digest() {
+    local sums="$ACTION_PATH/releases/${version}.sha256" line
+    if [[ -z "$target" || ! "$version" =~ ^v[0-9]+\.[0-9]+\.[0-9]+$ || ! -f "$sums" ]]; then
+        return 0
+    fi
+    # sha256sum writes `DIGEST  NAME`, or `DIGEST *NAME` in binary mode.
+    line="$(awk -v asset="$asset" '$2 == asset || $2 == "*" asset { print tolower($1); exit }' "$sums")"
+    if [[ -n "$line" && ! "$line" =~ ^[0-9a-f]{64}$ ]]; then
+        echo "::error title=modelgate install::releases/${version}.sha256 in the action's checkout lists $asset without a SHA-256 digest" >&2
+        exit 2
+    fi
+    echo "$line"
+}
+
+# What a source build is made from, as a cache key part; empty when that cannot be pinned
+# down, and then the build is not cached. The action's checkout is hashed (its build inputs)
+# rather than named by its ref, because a branch ref moves; only a full commit id pins
+# another ref.
+source_key() {
+    if [[ -f "$ACTION_PATH/Cargo.toml" && (-z "${MODELGATE_VERSION:-}" || "${MODELGATE_VERSION:-}" == "$ref") ]]; then
+        # A local action (`uses: ./`) is the caller's own working tree: not cached.
+        if [[ -z "$ref" ]]; then
+            return 0
+        fi
+        local tree
+        tree="$(cd "$ACTION_PATH" && find Cargo.toml Cargo.lock build.rs src templates schemas -type f 2>/dev/null |
+            LC_ALL=C sort | while IFS= read -r file; do sha256_of "$file"; done | sha256_of | awk '{ print $1 }')"
+        echo "checkout-$tree"
+    elif [[ "$version" =~ ^[0-9a-f]{40}$ ]]; then
+        echo "commit-$version"
+    fi
+}
+
+if [[ "$mode" == cache-key ]]; then
+    expected="$(committed_digest 2>/dev/null)" || no_cache
+    if [[ -n "$expected" ]]; then
+        key="modelgate-bin-${target}-${version}-${expected}"
+    else
+        key="$(source_key)"
+        key="${key:+modelgate-bin-${target:-$(uname -s)-$(uname -m)}-source-$key}"
+    fi
+    echo "Cache key for the modelgate install: ${key:-none (not cached)}" >&2
+    if [[ -n "${GITHUB_OUTPUT:-}" ]]; then
+        echo "key=$key" >>"$GITHUB_OUTPUT"
+    fi
+    exit 0
+fi
+
+mkdir -p "$bin_dir"
+work="$(mktemp -d "${RUNNER_TEMP:-/tmp}/modelgate-install.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
 
 # fetch URL FILE: 0 when downloaded, 1 when the server says 404 (no such asset), 2 on any
 # other failure (network, 5xx), so a caller can tell "not released" from "could not ask".
@@ -75,49 +184,43 @@ fetch() {
     esac
 }
 
-sha256_check() {
-    if command -v sha256sum >/dev/null 2>&1; then
-        sha256sum --check --strict "$@"
-    else
-        shasum --algorithm 256 --check --strict "$@"
-    fi
-}
-
-# Downloads and verifies the release asset and sets installed=true; leaves it false when there
-# is none to use. Called as a plain command, not in a condition, so that set -e holds inside.
+# Installs the release asset checked against the committed digest $1 and sets installed=true;
+# leaves it false when the asset cannot be downloaded. Called as a plain command, not in a
+# condition, so that set -e holds inside.
 installed=false
 install_release() {
-    local target asset base status=0 expected
-    target="$(target_triple)"
-    if [[ -z "$repo" || -z "$version" || -z "$target" ]]; then
-        return 0
+    local expected="$1" cached="$archive_dir/$asset" actual status=0
+    if [[ -f "$cached" ]]; then
+        actual="$(digest_of "$cached")"
+        if [[ "$actual" == "$expected" ]]; then
+            echo "Re-verified the cached $asset against releases/${version}.sha256." >&2
+        else
+            echo "::warning title=modelgate install::the cached $asset has SHA-256 $actual, not the committed $expected; discarding it and downloading the release asset. Delete this cache entry." >&2
+            rm -f "$cached"
+        fi
     fi
-    asset="modelgate-${version}-${target}.tar.gz"
-    base="${server}/${repo}/releases/download/${version}"
-    fetch "$base/$asset" "$work/$asset" || status=$?
-    if [[ "$status" -ne 0 ]]; then
-        echo "No release asset $asset for $repo $version; building from source." >&2
-        return 0
-    fi
-    # A binary that was published without its checksum, or whose checksum does not match,
-    # is refused outright rather than replaced by a build: either means the release is broken
-    # or tampered with, and someone should look.
-    if ! fetch "$base/$asset.sha256" "$work/$asset.sha256"; then
-        echo "::error title=modelgate install::$asset is published without $asset.sha256; refusing an unverified binary. Pin \`version\` to a commit to build from source instead." >&2
-        exit 2
-    fi
-    expected="$(awk 'NR == 1 { print tolower($1) }' "$work/$asset.sha256")"
-    if [[ ! "$expected" =~ ^[0-9a-f]{64}$ ]]; then
-        echo "::error title=modelgate install::$asset.sha256 does not hold a SHA-256 digest" >&2
-        exit 2
-    fi
-    printf '%s  %s\n' "$expected" "$asset" >"$work/check.sha256"
-    if ! (cd "$work" && sha256_check check.sha256); then
-        echo "::error title=modelgate install::$asset does not match $asset.sha256; refusing it" >&2
-        exit 2
+    if [[ ! -f "$cached" ]]; then
+        if [[ -z "$repo" ]]; then
+            echo "::warning title=modelgate install::the action's repository is unknown here, so its release $version cannot be downloaded; building from source" >&2
+            return 0
+        fi
+        fetch "${server}/${repo}/releases/download/${version}/${asset}" "$work/$asset" || status=$?
+        if [[ "$status" -ne 0 ]]; then
+            # The committed sums say this release exists, so a missing asset is worth a warning;
+            # a build from the action's trusted source is still safe.
+            echo "::warning title=modelgate install::the release asset $asset of $repo $version could not be downloaded; building from source, which takes several minutes" >&2
+            return 0
+        fi
+        actual="$(digest_of "$work/$asset")"
+        if [[ "$actual" != "$expected" ]]; then
+            echo "::error title=modelgate install::the downloaded $asset has SHA-256 $actual, but releases/${version}.sha256 in the action's checkout commits $expected; refusing it" >&2
+            exit 2
+        fi
+        mkdir -p "$archive_dir"
+        mv "$work/$asset" "$cached"
     fi
     mkdir -p "$work/unpacked"
-    tar -xzf "$work/$asset" -C "$work/unpacked"
+    tar -xzf "$cached" -C "$work/unpacked"
     local found
     found="$(find "$work/unpacked" -type f -name modelgate -print -quit)"
     if [[ -z "$found" ]]; then
@@ -126,10 +229,18 @@ install_release() {
     fi
     install -m 0755 "$found" "$bin_dir/modelgate"
     installed=true
-    echo "Installed modelgate $version from the release asset $asset (SHA-256 $expected)." >&2
+    echo "Installed modelgate $version from the release asset $asset (SHA-256 $expected, as committed in releases/${version}.sha256)." >&2
 }
 
 install_from_source() {
+    local key
+    key="$(source_key)"
+    if [[ -n "$key" && -x "$bin_dir/modelgate" && -f "$source_key_file" && "$(cat "$source_key_file")" == "$key" ]]; then
+        echo "Using the cached source build of modelgate ($key)." >&2
+        return 0
+    fi
+    rm -f "$bin_dir/modelgate" "$source_key_file"
+    echo "no release of ${version:-this ref}${target:+ for $target}; building from source, which takes several minutes" >&2
     if ! command -v cargo >/dev/null 2>&1; then
         echo "::error title=modelgate install::no release binary for '${version:-this ref}' on this runner and no cargo to build one. Add dtolnay/rust-toolchain@stable before this action, or set \`version\` to a release tag." >&2
         exit 2
@@ -147,13 +258,21 @@ install_from_source() {
         echo "::error title=modelgate install::cannot tell where to build modelgate '$version' from: the action's repository is unknown here (a local \`uses: ./\` action builds only its own checkout; leave \`version\` empty)." >&2
         exit 2
     fi
-    if ! cargo install --locked --root "$MODELGATE_INSTALL_DIR" "${source[@]}"; then
+    if ! cargo install --locked --force --root "$MODELGATE_INSTALL_DIR" "${source[@]}"; then
         echo "::error title=modelgate install::building modelgate with cargo failed (its message is above); set \`version\` to a release tag to use a prebuilt binary" >&2
         exit 2
     fi
+    if [[ -n "$key" ]]; then
+        echo "$key" >"$source_key_file"
+    fi
 }
 
-install_release
+expected="$(committed_digest)"
+if [[ -n "$expected" ]]; then
+    # Whatever a restored cache left in bin/ is not trusted: only a verified archive installs.
+    rm -f "$bin_dir/modelgate"
+    install_release "$expected"
+fi
 if [[ "$installed" == false ]]; then
     install_from_source
 fi

@@ -1,6 +1,6 @@
 //! A small stand-in for the GitHub Actions runner: runs the `run:` steps of our composite
 //! action.yml with bash, the way the runner does for a composite action, so the action's own
-//! shell is what the end-to-end test exercises.
+//! shell is what the end-to-end test exercises. Its `uses:` steps (the cache) are skipped.
 //!
 //! It evaluates the `${{ }}` expressions the action uses (`inputs.*`, `steps.*.outputs.*`,
 //! `github.*`, `runner.temp`, and `==`/`!=` joined by `&&`), gives each step its own
@@ -80,6 +80,11 @@ impl ActionRun {
                 .unwrap_or_else(|| format!("step{index}"));
             let name = step["name"].as_str().unwrap_or("");
             if skip.contains(&id.as_str()) || skip.contains(&name) {
+                continue;
+            }
+            // A `uses:` step is another action (actions/cache): played as a cache miss, which
+            // leaves nothing behind.
+            if !step["uses"].is_badvalue() {
                 continue;
             }
             if let Some(condition) = step["if"].as_str() {
