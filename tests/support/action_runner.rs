@@ -3,14 +3,17 @@
 //! shell is what the end-to-end test exercises. Its `uses:` steps (the cache) are skipped.
 //!
 //! It evaluates the `${{ }}` expressions the action uses (`inputs.*`, `steps.*.outputs.*`,
-//! `github.*`, `runner.temp`, and `==`/`!=` joined by `&&`), gives each step its own
+//! `github.*`, `runner.temp`) with the shared evaluator in `expr`, gives each step its own
 //! GITHUB_OUTPUT file and parses it (both `key=value` and the `key<<DELIM` heredoc form).
+//! `workflow_runner` runs whole workflow jobs; this one stays for the action alone.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use yaml_rust2::{Yaml, YamlLoader};
+
+use super::expr;
 
 /// What a step left behind.
 #[derive(Debug, Default, Clone)]
@@ -135,73 +138,31 @@ impl ActionRun {
 
     /// Replaces each `${{ expr }}` in `text`.
     pub fn interpolate(&self, text: &str) -> String {
-        let mut out = String::new();
-        let mut rest = text;
-        while let Some(start) = rest.find("${{") {
-            out.push_str(&rest[..start]);
-            let end = rest[start..]
-                .find("}}")
-                .map(|e| start + e)
-                .expect("closed expression");
-            out.push_str(&self.evaluate(rest[start + 3..end].trim()));
-            rest = &rest[end + 2..];
-        }
-        out.push_str(rest);
-        out
+        expr::interpolate(text, &self.context())
     }
 
     fn truthy(&self, condition: &str) -> bool {
-        let value = self.evaluate(
-            condition
-                .trim()
-                .trim_start_matches("${{")
-                .trim_end_matches("}}")
-                .trim(),
-        );
-        !(value.is_empty() || value == "false" || value == "0")
+        expr::condition(condition, &self.context(), expr::Status::default())
     }
 
-    fn evaluate(&self, expr: &str) -> String {
-        if expr.contains("&&") {
-            let all = expr
-                .split("&&")
-                .all(|part| self.evaluate(part.trim()) == "true");
-            return all.to_string();
+    /// The expression context: `inputs`, `steps`, `runner.temp` and `github` with the event.
+    fn context(&self) -> serde_json::Value {
+        let mut github = serde_json::Map::new();
+        for (key, value) in &self.github {
+            github.insert(key.clone(), value.clone().into());
         }
-        for op in ["!=", "=="] {
-            if let Some((lhs, rhs)) = expr.split_once(op) {
-                let equal = self.value(lhs.trim()) == self.value(rhs.trim());
-                return (equal == (op == "==")).to_string();
-            }
-        }
-        self.value(expr)
-    }
-
-    fn value(&self, term: &str) -> String {
-        if let Some(literal) = term.strip_prefix('\'').and_then(|t| t.strip_suffix('\'')) {
-            return literal.to_string();
-        }
-        let parts: Vec<&str> = term.split('.').collect();
-        match parts.as_slice() {
-            ["inputs", name] => self.inputs.get(*name).cloned().unwrap_or_default(),
-            ["steps", id, "outputs", name] => self
-                .steps
-                .get(*id)
-                .and_then(|s| s.outputs.get(*name))
-                .cloned()
-                .unwrap_or_default(),
-            ["runner", "temp"] => self.temp.display().to_string(),
-            ["github", "event", path @ ..] => {
-                let pointer = format!("/{}", path.join("/"));
-                match self.event.pointer(&pointer) {
-                    Some(serde_json::Value::String(s)) => s.clone(),
-                    Some(serde_json::Value::Null) | None => String::new(),
-                    Some(other) => other.to_string(),
-                }
-            }
-            ["github", name] => self.github.get(*name).cloned().unwrap_or_default(),
-            _ => panic!("the test runner does not know the expression `{term}`"),
-        }
+        github.insert("event".into(), self.event.clone());
+        let steps: serde_json::Map<String, serde_json::Value> = self
+            .steps
+            .iter()
+            .map(|(id, s)| (id.clone(), serde_json::json!({ "outputs": s.outputs })))
+            .collect();
+        serde_json::json!({
+            "inputs": self.inputs,
+            "steps": steps,
+            "github": github,
+            "runner": { "temp": self.temp.display().to_string() },
+        })
     }
 }
 

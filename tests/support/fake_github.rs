@@ -33,6 +33,8 @@ pub enum Endpoint {
     Create,
     /// `PATCH .../issues/comments/{id}`
     Update,
+    /// `GET .../pulls/{pr}`
+    Pull,
 }
 
 /// A scripted failure for the next request to an endpoint.
@@ -63,6 +65,22 @@ pub struct StoredComment {
     pub body: String,
 }
 
+/// What `GET /repos/{owner}/{repo}/pulls/{n}` answers for a pull request.
+#[derive(Debug, Clone)]
+pub struct PullRequest {
+    pub number: u64,
+    /// open or closed.
+    pub state: String,
+    pub head_sha: String,
+    pub head_ref: String,
+    /// `owner/name` of the repository the head branch lives in (a fork's, or the base's).
+    pub head_repo: String,
+    pub base_ref: String,
+    pub base_sha: String,
+    /// Who opened it.
+    pub author: String,
+}
+
 #[derive(Debug, Clone)]
 pub(super) enum Identity {
     User(String),
@@ -75,6 +93,7 @@ pub(super) struct Inner {
     pub(super) tokens: HashMap<String, Identity>,
     pub(super) repo_ids: Vec<(String, String)>,
     pub(super) prs: Vec<(String, String, u64)>,
+    pub(super) pulls: Vec<(String, String, PullRequest)>,
     pub(super) comments: Vec<StoredComment>,
     pub(super) next_id: u64,
     pub(super) faults: VecDeque<(Endpoint, Fault)>,
@@ -148,6 +167,27 @@ impl FakeGithub {
             inner.repo_ids.push((owner.into(), repo.into()));
         }
         inner.prs.push((owner.into(), repo.into(), pr));
+    }
+
+    /// Makes `owner/repo#pr` exist with the details `GET .../pulls/{n}` answers (a later call
+    /// for the same number replaces them, as a push to the pull request would).
+    pub fn set_pull_request(&self, owner: &str, repo: &str, pull: PullRequest) {
+        let number = pull.number;
+        {
+            let mut inner = self.inner();
+            inner
+                .pulls
+                .retain(|(o, r, p)| !(o == owner && r == repo && p.number == number));
+            inner.pulls.push((owner.into(), repo.into(), pull));
+        }
+        let known = self
+            .inner()
+            .prs
+            .iter()
+            .any(|(o, r, p)| o == owner && r == repo && *p == number);
+        if !known {
+            self.add_pull_request(owner, repo, number);
+        }
     }
 
     /// Stores a comment as if `login` had written it; returns its id.

@@ -26,6 +26,7 @@ pub fn router(prefix: &str, state: Shared) -> Router {
             get(list_by_name).post(create_comment),
         )
         .route("/repositories/{id}/issues/{pr}/comments", get(list_by_id))
+        .route("/repos/{owner}/{repo}/pulls/{pr}", get(get_pull))
         .route(
             "/repos/{owner}/{repo}/issues/comments/{id}",
             patch(update_comment),
@@ -141,6 +142,32 @@ async fn get_user(State(state): State<Shared>, headers: HeaderMap) -> Response {
             Json(json!({ "login": login, "id": 1, "type": "User" })).into_response()
         }
     }
+}
+
+async fn get_pull(
+    State(state): State<Shared>,
+    Path((owner, repo, pr)): Path<(String, String, u64)>,
+    headers: HeaderMap,
+) -> Response {
+    let mut inner = state.lock().unwrap();
+    if let Err(response) = gate(&mut inner, &headers, Endpoint::Pull) {
+        return response;
+    }
+    let Some((_, _, pull)) = inner
+        .pulls
+        .iter()
+        .find(|(o, r, p)| *o == owner && *r == repo && p.number == pr)
+    else {
+        return error(StatusCode::NOT_FOUND, "Not Found");
+    };
+    Json(json!({
+        "number": pull.number,
+        "state": pull.state,
+        "head": { "sha": pull.head_sha, "ref": pull.head_ref, "repo": { "full_name": pull.head_repo } },
+        "base": { "ref": pull.base_ref, "sha": pull.base_sha, "repo": { "full_name": format!("{owner}/{repo}") } },
+        "user": { "login": pull.author, "type": "User" },
+    }))
+    .into_response()
 }
 
 async fn list_by_name(

@@ -3,8 +3,11 @@
 #![allow(dead_code)]
 
 pub mod action_runner;
+pub mod commands;
+pub mod expr;
 pub mod fake_github;
 mod fake_routes;
+pub mod workflow_runner;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
