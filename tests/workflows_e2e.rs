@@ -68,7 +68,8 @@ fn sha256(path: &Path) -> String {
 }
 
 fn ok(dir: &Path, args: &[&str]) -> String {
-    git(dir, args).unwrap_or_else(|e| panic!("{e}"))
+    let out = git(dir, args).unwrap_or_else(|e| panic!("{e}"));
+    out.trim().to_string()
 }
 
 /// A project on GitHub: a bare "origin" (what actions/checkout clones) and a working clone to
@@ -94,7 +95,10 @@ impl Project {
             "data/test.csv",
         );
         for file in ["cancer.json", "cancer.history.jsonl"] {
-            copy(root().join("baselines").join(file), &format!("baselines/{file}"));
+            copy(
+                root().join("baselines").join(file),
+                &format!("baselines/{file}"),
+            );
         }
         for file in [GATE, APPROVE] {
             copy(root().join(file), file);
@@ -102,7 +106,10 @@ impl Project {
         std::fs::write(work.join("modelgate.toml"), CONFIG).unwrap();
         std::fs::write(work.join("README.md"), "models\n").unwrap();
         let origin = dir.path().join("origin.git");
-        ok(dir.path(), &["init", "--quiet", "--initial-branch=main", "work"]);
+        ok(
+            dir.path(),
+            &["init", "--quiet", "--initial-branch=main", "work"],
+        );
         for (key, value) in [
             ("user.name", "Maintainer"),
             ("user.email", "maintainer@example.com"),
@@ -111,12 +118,23 @@ impl Project {
             ok(&work, &["config", key, value]);
         }
         ok(&work, &["add", "-A"]);
-        ok(&work, &["commit", "--quiet", "-m", "models, data and approved baselines"]);
+        ok(
+            &work,
+            &[
+                "commit",
+                "--quiet",
+                "-m",
+                "models, data and approved baselines",
+            ],
+        );
         ok(
             dir.path(),
             &["clone", "--quiet", "--bare", "work", "origin.git"],
         );
-        ok(&work, &["remote", "add", "origin", origin.to_str().unwrap()]);
+        ok(
+            &work,
+            &["remote", "add", "origin", origin.to_str().unwrap()],
+        );
         ok(&work, &["fetch", "--quiet", "origin"]);
         Project { dir, work, origin }
     }
@@ -134,11 +152,17 @@ impl Project {
         if exists {
             ok(&self.work, &["checkout", "--quiet", branch]);
         } else {
-            ok(&self.work, &["checkout", "--quiet", "-b", branch, "origin/main"]);
+            ok(
+                &self.work,
+                &["checkout", "--quiet", "-b", branch, "origin/main"],
+            );
         }
         edit(&self.work);
         ok(&self.work, &["add", "-A"]);
-        ok(&self.work, &["commit", "--quiet", "-m", &format!("change for #{number}")]);
+        ok(
+            &self.work,
+            &["commit", "--quiet", "-m", &format!("change for #{number}")],
+        );
         let refspec = format!("+HEAD:refs/pull/{number}/head");
         ok(&self.work, &["push", "--quiet", "origin", &refspec]);
         ok(&self.work, &["rev-parse", "HEAD"])
@@ -230,7 +254,10 @@ fn setting(
         api_url: fake.api_root.clone(),
         event_name: event_name.to_string(),
         event,
-        github: github.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        github: github
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
         vars: Default::default(),
         inputs,
         modelgate: PathBuf::from(env!("CARGO_BIN_EXE_modelgate")),
@@ -249,7 +276,14 @@ async fn fake() -> FakeGithub {
 fn run_gate(project: &Project, fake: &FakeGithub, pr: &Pr, token: &str) -> WorkflowRun {
     pr.register(fake, project);
     let event = pr.event(project, "synchronize");
-    let setting = setting(project, fake, "pull_request_target", event, &pr.author, token);
+    let setting = setting(
+        project,
+        fake,
+        "pull_request_target",
+        event,
+        &pr.author,
+        token,
+    );
     // The base branch's copy of the workflow is what pull_request_target runs.
     let workflow = project.work.join("base-gate.yml");
     std::fs::write(&workflow, project.file_at("main", GATE)).unwrap();
@@ -261,8 +295,13 @@ fn run_gate(project: &Project, fake: &FakeGithub, pr: &Pr, token: &str) -> Workf
 
 fn comparison(run: &WorkflowRun) -> Value {
     let path = run.setting.store.join("modelgate-report/comparison.json");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}\n{}", path.display(), run.jobs["measure"].describe()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}\n{}",
+            path.display(),
+            run.jobs["measure"].describe()
+        )
+    });
     serde_json::from_str(&text).unwrap()
 }
 
@@ -296,7 +335,10 @@ fn expressions_follow_github() {
         "github": { "event": { "pull_request": { "number": 7 } }, "event_name": "pull_request" },
     });
     let text = |e: &str| expr::to_text(&expr::evaluate(e, &ctx, Status::default()));
-    assert_eq!(text("vars.MODELGATE_RUNNER || 'ubuntu-latest'"), "ubuntu-latest");
+    assert_eq!(
+        text("vars.MODELGATE_RUNNER || 'ubuntu-latest'"),
+        "ubuntu-latest"
+    );
     assert_eq!(text("steps.gate.outputs.report-path"), "/r.md");
     assert_eq!(text("github.event.pull_request.number"), "7");
     assert_eq!(text("github.event.pull_request.number == '7'"), "true");
@@ -307,7 +349,11 @@ fn expressions_follow_github() {
         failed: true,
         cancelled: false,
     };
-    assert!(!expr::condition("steps.gate.outputs.report-path != ''", &ctx, failed));
+    assert!(!expr::condition(
+        "steps.gate.outputs.report-path != ''",
+        &ctx,
+        failed
+    ));
     assert!(expr::condition(
         "always() && steps.gate.outputs.report-path != ''",
         &ctx,
@@ -327,7 +373,9 @@ fn the_runner_reads_workflow_commands_as_github_does() {
     assert_eq!(error.properties["title"], "a:b");
     assert_eq!(error.message, "line one\nline two");
     assert!(runner.process("::unknown::x").is_none());
-    assert!(runner.process("text ##[warning]old form anywhere").is_some());
+    assert!(runner
+        .process("text ##[warning]old form anywhere")
+        .is_some());
     assert!(runner.process("::stop-commands::tok123").is_some());
     assert!(runner.process("::error::ignored while stopped").is_none());
     assert!(runner.process("::tok123::").is_some(), "resumes");
@@ -345,7 +393,11 @@ async fn a_fork_that_forges_a_pass_still_fails() {
     let base_baseline: Value =
         serde_json::from_str(&project.file_at("main", "baselines/cancer.json")).unwrap();
     let head_sha = project.push_pr(11, "fork-main", |work| {
-        std::fs::copy(model("cancer_lowrecall.onnx"), work.join("models/cancer.onnx")).unwrap();
+        std::fs::copy(
+            model("cancer_lowrecall.onnx"),
+            work.join("models/cancer.onnx"),
+        )
+        .unwrap();
         // Its own baseline: the low-recall model's hash with recall numbers to match.
         let mut baseline = base_baseline.clone();
         baseline["model"]["sha256"] = json!(lowrecall_sha);
@@ -356,7 +408,10 @@ async fn a_fork_that_forges_a_pass_still_fails() {
         let config = CONFIG
             .replace("min_recall = 0.80", "min_recall = 0.0")
             .replace("max_recall_drop_pts = 0.5", "max_recall_drop_pts = 100.0")
-            .replace("max_accuracy_drop_pts = 0.5", "max_accuracy_drop_pts = 100.0");
+            .replace(
+                "max_accuracy_drop_pts = 0.5",
+                "max_accuracy_drop_pts = 100.0",
+            );
         std::fs::write(work.join("modelgate.toml"), config).unwrap();
         std::fs::create_dir_all(work.join("results")).unwrap();
         std::fs::write(work.join("results/verdict"), "pass\n").unwrap();
@@ -377,11 +432,23 @@ async fn a_fork_that_forges_a_pass_still_fails() {
 
     let measure = &run.jobs["measure"];
     assert_job(measure, "failure");
-    assert_eq!(measure.step("gate").outputs["verdict"], "fail", "{}", measure.describe());
+    assert_eq!(
+        measure.step("gate").outputs["verdict"],
+        "fail",
+        "{}",
+        measure.describe()
+    );
     let comparison = comparison(&run);
-    assert_eq!(criterion(&comparison, "recall")["status"], "fail", "{comparison}");
+    assert_eq!(
+        criterion(&comparison, "recall")["status"],
+        "fail",
+        "{comparison}"
+    );
     let text = comparison.to_string();
-    assert!(text.contains(&lowrecall_sha), "the PR's model was judged: {comparison}");
+    assert!(
+        text.contains(&lowrecall_sha),
+        "the PR's model was judged: {comparison}"
+    );
     let base_model_sha = base_baseline["model"]["sha256"].as_str().unwrap();
     assert!(
         text.contains(base_model_sha),
@@ -407,8 +474,15 @@ async fn a_fork_that_forges_a_pass_still_fails() {
         "{}",
         comments[0].body
     );
-    assert!(comments[0].body.contains(&lowrecall_sha[..12]), "{}", comments[0].body);
-    assert_eq!(run.permissions("comment"), map(&[("pull-requests", "write")]));
+    assert!(
+        comments[0].body.contains(&lowrecall_sha[..12]),
+        "{}",
+        comments[0].body
+    );
+    assert_eq!(
+        run.permissions("comment"),
+        map(&[("pull-requests", "write")])
+    );
     assert_eq!(run.permissions("measure"), map(&[("contents", "read")]));
     for job in run.jobs.values() {
         for step in job.all_steps() {
@@ -453,7 +527,10 @@ async fn a_same_repo_pr_passes_and_its_comment_is_updated_not_duplicated() {
     };
     let first = tokio::task::block_in_place(|| run_gate(&project, &fake, &pr, TOKEN));
     assert_job(&first.jobs["measure"], "success");
-    assert_eq!(first.jobs["measure"].step("gate").outputs["verdict"], "pass");
+    assert_eq!(
+        first.jobs["measure"].step("gate").outputs["verdict"],
+        "pass"
+    );
     assert_job(&first.jobs["comment"], "success");
     let comments = fake.comments(OWNER, NAME, 12);
     assert_eq!(comments.len(), 1, "{}", first.jobs["comment"].describe());
@@ -508,7 +585,11 @@ async fn a_read_only_token_warns_and_the_verdict_stands() {
         "{}",
         comment.describe()
     );
-    assert!(comment.annotations("error").is_empty(), "{:?}", comment.commands());
+    assert!(
+        comment.annotations("error").is_empty(),
+        "{:?}",
+        comment.commands()
+    );
 }
 
 /// Scenario 2: text a pull request controls (a results file here: modelgate prints no free
@@ -517,17 +598,52 @@ async fn a_read_only_token_warns_and_the_verdict_stands() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn workflow_commands_in_untrusted_results_are_never_executed() {
     let fake = fake().await;
+    let job = tokio::task::block_in_place(|| {
+        judge_forged_results(&fake, "s\n::error title=forged::pwned-id")
+    });
+    assert_no_forged_command(&job);
+}
+
+/// The runner also reads the older `##[name]` form anywhere in a line (its fallback,
+/// `ActionCommand.TryParse`), so a quoted value that starts a line with `> ` is not enough.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_older_command_form_mid_line_is_never_executed() {
+    let fake = fake().await;
+    let job = tokio::task::block_in_place(|| {
+        judge_forged_results(
+            &fake,
+            "s\n::error title=forged::pwned-id ##[warning]pwned-v1",
+        )
+    });
+    assert_no_forged_command(&job);
+}
+
+/// Runs `gate --from-results` (then `report` and `annotate`) as workflow steps on a results
+/// file whose free text carries workflow commands; a second gate step reads one whose first
+/// sample id is `sample_id`.
+fn judge_forged_results(fake: &FakeGithub, sample_id: &str) -> JobRun {
     let project = Project::new();
     let results = project.dir.path().join("results");
     std::fs::create_dir_all(&results).unwrap();
     let mut forged: Value =
         serde_json::from_str(&project.file_at("main", "baselines/cancer.json")).unwrap();
     forged["environment"]["cpu_model"] = json!("EPYC\n::error title=forged::pwned-cpu");
-    forged["environment"]["os"] = json!("Linux\r\n::warning::pwned-os");
     forged["model"]["path"] = json!("models/cancer.onnx\n::add-mask::pwned-path");
-    forged["provenance"]["note"] = json!("note ##[error]pwned-note");
-    forged["eval"]["dataset"]["path"] = json!("data/test.csv\n  ::set-output name=verdict::pwned-dataset");
+    forged["eval"]["dataset"]["path"] =
+        json!("data/test.csv\n  ::set-output name=verdict::pwned-dataset");
+    // Notes are quoted in the report; the runner also reads the older `##[name]` form
+    // anywhere in a line, not only at its start.
+    forged["bench"]["notes"] = json!([
+        "ok\r::warning title=forged::pwned-note",
+        "  ::add-mask::pwned-mask\n::stop-commands::pwned",
+        "quoted ##[error]pwned-mid-line",
+    ]);
     std::fs::write(results.join("cancer.json"), forged.to_string()).unwrap();
+    // A sample id the baseline does not know is quoted in the model's error.
+    let ids = project.dir.path().join("results-ids");
+    std::fs::create_dir_all(&ids).unwrap();
+    forged["eval"]["samples"][0]["id"] = json!(sample_id);
+    std::fs::write(ids.join("cancer.json"), forged.to_string()).unwrap();
     let workflow = project.dir.path().join("judge.yml");
     std::fs::write(
         &workflow,
@@ -547,6 +663,14 @@ jobs:
             --json "$RUNNER_TEMP/comparison.json" --report "$RUNNER_TEMP/report.md" || status=$?
           echo "exit=$status" >>"$GITHUB_OUTPUT"
           "$MODELGATE" report --comparison "$RUNNER_TEMP/comparison.json" --format summary
+      - id: ids
+        env:
+          RESULTS: ${{ vars.RESULTS_IDS }}
+          MODELGATE: ${{ vars.MODELGATE }}
+        run: |
+          status=0
+          "$MODELGATE" gate --config modelgate.toml --from-results "$RESULTS" || status=$?
+          echo "exit=$status" >>"$GITHUB_OUTPUT"
       - if: always()
         env:
           MODELGATE: ${{ vars.MODELGATE }}
@@ -563,21 +687,38 @@ jobs:
     };
     let mut setting = setting(
         &project,
-        &fake,
+        fake,
         "pull_request_target",
         pr.event(&project, "opened"),
         "mallory",
         TOKEN,
     );
-    setting.vars.insert("RESULTS".into(), results.display().to_string());
-    setting.vars.insert("MODELGATE".into(), env!("CARGO_BIN_EXE_modelgate").into());
+    setting
+        .vars
+        .insert("RESULTS".into(), results.display().to_string());
+    setting
+        .vars
+        .insert("RESULTS_IDS".into(), ids.display().to_string());
+    setting
+        .vars
+        .insert("MODELGATE".into(), env!("CARGO_BIN_EXE_modelgate").into());
     let mut run = WorkflowRun::new(&workflow, setting);
-    let job = tokio::task::block_in_place(|| run.run_job("judge"));
+    let job = run.run_job("judge");
     let gate = job.step("gate");
     assert!(gate.outputs.contains_key("exit"), "{}", job.describe());
-    let everything: String = job.all_steps().iter().map(|s| s.log.clone()).collect();
+    assert_eq!(job.step("ids").outputs["exit"], "2", "{}", job.describe());
+    job
+}
+
+fn assert_no_forged_command(job: &JobRun) {
+    // The report escapes markdown (`pwned\-note`); the text is there all the same.
+    let everything: String = job
+        .all_steps()
+        .iter()
+        .map(|s| s.log.replace('\\', ""))
+        .collect();
     assert!(
-        everything.contains("pwned"),
+        everything.contains("pwned-note") && everything.contains("pwned-id"),
         "the planted text reaches modelgate's output, so this test can fail: {}",
         job.describe()
     );
@@ -589,7 +730,11 @@ jobs:
             job.describe()
         );
     }
-    assert_ne!(gate.outputs.get("verdict").map(String::as_str), Some("pwned-dataset"));
+    let gate = job.step("gate");
+    assert_ne!(
+        gate.outputs.get("verdict").map(String::as_str),
+        Some("pwned-dataset")
+    );
 }
 
 /// Scenario 5: a maintainer approves the pull request's model as the new baseline with the
@@ -602,7 +747,11 @@ async fn approving_a_baseline_takes_another_person_and_the_right_model() {
     let pr = Pr {
         number: 15,
         head_sha: project.push_pr(15, "recall-tradeoff", |work| {
-            std::fs::copy(model("cancer_lowrecall.onnx"), work.join("models/cancer.onnx")).unwrap();
+            std::fs::copy(
+                model("cancer_lowrecall.onnx"),
+                work.join("models/cancer.onnx"),
+            )
+            .unwrap();
         }),
         head_ref: "recall-tradeoff".into(),
         head_repo: repository(),
@@ -662,7 +811,10 @@ async fn approving_a_baseline_takes_another_person_and_the_right_model() {
     assert_job(commit, "success");
     let after = project.main_sha();
     assert_ne!(after, before);
-    assert_eq!(ok(&project.origin, &["rev-parse", &format!("{after}^")]), before);
+    assert_eq!(
+        ok(&project.origin, &["rev-parse", &format!("{after}^")]),
+        before
+    );
     let changed = ok(&project.origin, &["diff", "--name-only", &before, &after]);
     assert_eq!(
         changed.lines().collect::<Vec<_>>(),
@@ -670,7 +822,10 @@ async fn approving_a_baseline_takes_another_person_and_the_right_model() {
     );
     let history_after = project.file_at("main", "baselines/cancer.history.jsonl");
     assert!(history_after.starts_with(&history_before));
-    assert_eq!(history_after.lines().count(), history_before.lines().count() + 1);
+    assert_eq!(
+        history_after.lines().count(),
+        history_before.lines().count() + 1
+    );
     let baseline: Value =
         serde_json::from_str(&project.file_at("main", "baselines/cancer.json")).unwrap();
     assert_eq!(baseline["model"]["sha256"], lowrecall_sha.as_str());
@@ -678,6 +833,14 @@ async fn approving_a_baseline_takes_another_person_and_the_right_model() {
     // The gate now judges the pull request against the approved baseline: quality passes.
     let rerun = tokio::task::block_in_place(|| run_gate(&project, &fake, &pr, TOKEN));
     let comparison = comparison(&rerun);
-    assert_eq!(criterion(&comparison, "accuracy")["status"], "pass", "{comparison}");
-    assert_eq!(criterion(&comparison, "recall")["status"], "pass", "{comparison}");
+    assert_eq!(
+        criterion(&comparison, "accuracy")["status"],
+        "pass",
+        "{comparison}"
+    );
+    assert_eq!(
+        criterion(&comparison, "recall")["status"],
+        "pass",
+        "{comparison}"
+    );
 }

@@ -99,10 +99,24 @@ fn parse_v2(line: &str, stop_token: Option<&str>) -> Option<WorkflowCommand> {
         return None;
     }
     let mut properties = BTreeMap::new();
-    for prop in props.unwrap_or("").trim().split(',').filter(|p| !p.is_empty()) {
+    for prop in props
+        .unwrap_or("")
+        .trim()
+        .split(',')
+        .filter(|p| !p.is_empty())
+    {
         if let Some((key, value)) = prop.split_once('=') {
             if !key.is_empty() && !value.is_empty() {
-                let value = unescape(value, &[("%0D", "\r"), ("%0A", "\n"), ("%3A", ":"), ("%2C", ","), ("%25", "%")]);
+                let value = unescape(
+                    value,
+                    &[
+                        ("%0D", "\r"),
+                        ("%0A", "\n"),
+                        ("%3A", ":"),
+                        ("%2C", ","),
+                        ("%25", "%"),
+                    ],
+                );
                 properties.insert(key.to_lowercase(), value);
             }
         }
@@ -110,7 +124,10 @@ fn parse_v2(line: &str, stop_token: Option<&str>) -> Option<WorkflowCommand> {
     Some(WorkflowCommand {
         name: name.to_lowercase(),
         properties,
-        message: unescape(&rest[end + 2..], &[("%0D", "\r"), ("%0A", "\n"), ("%25", "%")]),
+        message: unescape(
+            &rest[end + 2..],
+            &[("%0D", "\r"), ("%0A", "\n"), ("%25", "%")],
+        ),
         line: line.to_string(),
     })
 }
@@ -126,7 +143,13 @@ fn parse_v1(line: &str, stop_token: Option<&str>) -> Option<WorkflowCommand> {
     if !registered(name, stop_token) {
         return None;
     }
-    let table = [("%3B", ";"), ("%0D", "\r"), ("%0A", "\n"), ("%5D", "]"), ("%25", "%")];
+    let table = [
+        ("%3B", ";"),
+        ("%0D", "\r"),
+        ("%0A", "\n"),
+        ("%5D", "]"),
+        ("%25", "%"),
+    ];
     let mut properties = BTreeMap::new();
     for prop in props.unwrap_or("").split(';').filter(|p| !p.is_empty()) {
         if let Some((key, value)) = prop.split_once('=') {

@@ -164,11 +164,7 @@ impl WorkflowRun {
             spec
         };
         spec.as_hash()
-            .map(|map| {
-                map.iter()
-                    .map(|(k, v)| (text(k), text(v)))
-                    .collect()
-            })
+            .map(|map| map.iter().map(|(k, v)| (text(k), text(v))).collect())
             .unwrap_or_default()
     }
 
@@ -277,7 +273,12 @@ struct JobState {
 impl JobState {
     /// The expression context. `inputs` is the action's inside a composite, else the
     /// workflow_dispatch inputs.
-    fn context(&self, steps: &Map<String, Value>, action_inputs: &Map<String, Value>, env: &Value) -> Value {
+    fn context(
+        &self,
+        steps: &Map<String, Value>,
+        action_inputs: &Map<String, Value>,
+        env: &Value,
+    ) -> Value {
         let mut github: Map<String, Value> = self
             .setting
             .github
@@ -286,7 +287,10 @@ impl JobState {
             .collect();
         github.insert("event".into(), self.setting.event.clone());
         github.insert("event_name".into(), self.setting.event_name.clone().into());
-        github.insert("workspace".into(), self.workspace.display().to_string().into());
+        github.insert(
+            "workspace".into(),
+            self.workspace.display().to_string().into(),
+        );
         github.insert("job".into(), self.job.clone().into());
         github.insert("api_url".into(), self.setting.api_url.clone().into());
         let inputs: Map<String, Value> = if action_inputs.is_empty() {
@@ -302,7 +306,12 @@ impl JobState {
             );
             action_inputs.clone()
         };
-        let token = self.setting.github.get("token").cloned().unwrap_or_default();
+        let token = self
+            .setting
+            .github
+            .get("token")
+            .cloned()
+            .unwrap_or_default();
         json!({
             "github": github,
             "env": env,
@@ -446,7 +455,13 @@ impl JobState {
         std::fs::create_dir_all(workspace).unwrap();
         let mut log = git(
             workspace,
-            &["clone", "--quiet", "--no-checkout", self.setting.origin.to_str().unwrap(), "."],
+            &[
+                "clone",
+                "--quiet",
+                "--no-checkout",
+                self.setting.origin.to_str().unwrap(),
+                ".",
+            ],
         )?;
         let wanted = with
             .get("ref")
@@ -454,9 +469,26 @@ impl JobState {
             .cloned()
             .or_else(|| self.setting.github.get("sha").cloned())
             .ok_or("no ref to check out")?;
-        let branch = git(workspace, &["rev-parse", "--verify", "--quiet", &format!("refs/remotes/origin/{wanted}")]);
+        let branch = git(
+            workspace,
+            &[
+                "rev-parse",
+                "--verify",
+                "--quiet",
+                &format!("refs/remotes/origin/{wanted}"),
+            ],
+        );
         log += &if branch.is_ok() {
-            git(workspace, &["checkout", "--quiet", "-B", &wanted, &format!("origin/{wanted}")])?
+            git(
+                workspace,
+                &[
+                    "checkout",
+                    "--quiet",
+                    "-B",
+                    &wanted,
+                    &format!("origin/{wanted}"),
+                ],
+            )?
         } else {
             git(workspace, &["checkout", "--quiet", "--detach", &wanted])?
         };
@@ -464,7 +496,10 @@ impl JobState {
     }
 
     fn upload(&self, with: &BTreeMap<String, String>) -> Result<String, String> {
-        let name = with.get("name").cloned().unwrap_or_else(|| "artifact".into());
+        let name = with
+            .get("name")
+            .cloned()
+            .unwrap_or_else(|| "artifact".into());
         let path = PathBuf::from(&with["path"]);
         let target = self.setting.store.join(&name);
         if target.exists() {
@@ -478,7 +513,10 @@ impl JobState {
             usize::from(path.is_file())
         };
         if files == 0 {
-            let message = format!("No files were found with the provided path: {}. No artifacts will be uploaded.", path.display());
+            let message = format!(
+                "No files were found with the provided path: {}. No artifacts will be uploaded.",
+                path.display()
+            );
             return match with.get("if-no-files-found").map(String::as_str) {
                 Some("error") => Err(message),
                 _ => Ok(message),
@@ -497,7 +535,9 @@ impl JobState {
         let name = &with["name"];
         let source = self.setting.store.join(name);
         if !source.is_dir() {
-            return Err(format!("Unable to download artifact(s): Artifact not found for name: {name}"));
+            return Err(format!(
+                "Unable to download artifact(s): Artifact not found for name: {name}"
+            ));
         }
         let target = with
             .get("path")
@@ -517,7 +557,10 @@ impl JobState {
         dir: &Path,
     ) {
         self.counter += 1;
-        let files = self.temp.join("_runner_file_commands").join(self.counter.to_string());
+        let files = self
+            .temp
+            .join("_runner_file_commands")
+            .join(self.counter.to_string());
         std::fs::create_dir_all(&files).unwrap();
         let file = |name: &str| {
             let path = files.join(name);
@@ -582,7 +625,12 @@ impl JobState {
         reader.read_to_end(&mut bytes).unwrap();
         let status = child.wait().unwrap();
         record.log = String::from_utf8_lossy(&bytes).into_owned();
-        record.outcome = if status.success() { "success" } else { "failure" }.into();
+        record.outcome = if status.success() {
+            "success"
+        } else {
+            "failure"
+        }
+        .into();
         for line in record.log.lines() {
             if let Some(command) = self.commands.process(line) {
                 if command.name == "set-output" {
@@ -594,7 +642,9 @@ impl JobState {
             }
         }
         let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
-        record.outputs.extend(super::action_runner::parse_outputs(&read(&output)));
+        record
+            .outputs
+            .extend(super::action_runner::parse_outputs(&read(&output)));
         self.env_files
             .extend(super::action_runner::parse_outputs(&read(&env_file)));
         for line in read(&path_file).lines().filter(|l| !l.is_empty()) {
@@ -632,15 +682,24 @@ impl JobState {
         let ort_lib = self.setting.ort_lib.clone();
         let stand_in = move |id: &str| -> Option<BTreeMap<String, String>> {
             match id {
-                "install" => Some(BTreeMap::from([("path".into(), modelgate.display().to_string())])),
-                "ort" => Some(BTreeMap::from([("path".into(), ort_lib.display().to_string())])),
+                "install" => Some(BTreeMap::from([(
+                    "path".into(),
+                    modelgate.display().to_string(),
+                )])),
+                "ort" => Some(BTreeMap::from([(
+                    "path".into(),
+                    ort_lib.display().to_string(),
+                )])),
                 _ => None,
             }
         };
         let mut steps = Map::new();
         let mut failed = false;
         for (index, step) in action["runs"]["steps"].as_vec().unwrap().iter().enumerate() {
-            if step["uses"].as_str().is_some_and(|u| u.starts_with("actions/cache")) {
+            if step["uses"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("actions/cache"))
+            {
                 let id = step["id"].as_str().unwrap_or("").to_string();
                 steps.insert(id.clone(), json!({ "outputs": { "cache-hit": "" }, "outcome": "success", "conclusion": "success" }));
                 record.children.push(StepRecord {
@@ -652,10 +711,24 @@ impl JobState {
                 });
                 continue;
             }
-            let child = self.step(step, index, &mut steps, env, &inputs, failed, Some(&stand_in));
+            let child = self.step(
+                step,
+                index,
+                &mut steps,
+                env,
+                &inputs,
+                failed,
+                Some(&stand_in),
+            );
             if child.replaced && child.id == "install" {
                 // install-modelgate.sh puts the binary's folder on PATH for later steps.
-                let dir = self.setting.modelgate.parent().unwrap().display().to_string();
+                let dir = self
+                    .setting
+                    .modelgate
+                    .parent()
+                    .unwrap()
+                    .display()
+                    .to_string();
                 self.path_prepend.insert(0, dir);
             }
             failed |= child.conclusion == "failure";
