@@ -254,6 +254,9 @@ impl WorkflowRun {
     }
 }
 
+/// Outputs to give a composite step by id instead of running it (the install steps).
+type StandIn = dyn Fn(&str) -> Option<BTreeMap<String, String>>;
+
 /// The runner's state while one job runs.
 struct JobState {
     setting: Setting,
@@ -337,7 +340,7 @@ impl JobState {
         env: &Map<String, Value>,
         action_inputs: &Map<String, Value>,
         failed: bool,
-        replace: Option<&dyn Fn(&str) -> Option<BTreeMap<String, String>>>,
+        replace: Option<&StandIn>,
     ) -> StepRecord {
         let id = step["id"]
             .as_str()
