@@ -125,8 +125,11 @@ impl Runtime {
             Arc::new(move |level, category, _id, _location, message| {
                 if verbose {
                     eprintln!(
-                        "[onnxruntime {level:?} {category}] {}",
-                        crate::text::clean(message, crate::text::TEXT_MAX_CHARS)
+                        "{}",
+                        crate::text::log_text(&format!(
+                            "[onnxruntime {level:?} {category}] {}",
+                            crate::text::clean(message, crate::text::TEXT_MAX_CHARS)
+                        ))
                     );
                 }
             });

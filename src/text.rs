@@ -6,7 +6,8 @@
 //! text starts with `::` is a workflow command (`::error::`, `::add-mask::`, `::stop-commands::`),
 //! and a lone carriage return ends a line too. So such text is cut to a length, stripped of
 //! control and direction characters ([`clean`]), and everything modelgate prints passes through
-//! [`log_text`], which keeps any line from starting with `::`. Markdown has its own escaping
+//! [`log_text`], which keeps any line from starting with `::` and breaks up the runner's older
+//! command form, `##[name]message`, which it reads anywhere in a line. Markdown has its own escaping
 //! (report::escape); annotations escape their message as the runner's toolkit does.
 
 /// Longest untrusted value quoted in a message (a CPU model, a sample id, a path).
@@ -53,8 +54,9 @@ pub fn clean(text: &str, max_chars: usize) -> String {
 }
 
 /// What modelgate prints, made safe for a CI log line by line: unprintable characters other
-/// than line breaks and tabs dropped, and a line that would start with `::` (after leading
-/// whitespace, which the runner skips) prefixed with `> `, so the runner reads no command.
+/// than line breaks and tabs dropped, a line that would start with `::` (after leading
+/// whitespace, which the runner skips) prefixed with `> `, and `##[` written `## [`, so the
+/// runner reads no command.
 pub fn log_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for (i, line) in text.split('\n').enumerate() {
@@ -76,7 +78,7 @@ pub fn log_text(text: &str) -> String {
         if kept.trim_start().starts_with("::") {
             out.push_str("> ");
         }
-        out.push_str(&kept);
+        out.push_str(&kept.replace("##[", "## ["));
     }
     out
 }
@@ -132,6 +134,10 @@ mod tests {
             );
             assert!(safe.contains("::"), "the text stays readable: {safe:?}");
         }
+        // The older form, read anywhere in a line.
+        let safe = log_text("sample s ##[warning]pwned is not in the baseline");
+        assert!(!safe.contains("##["), "{safe}");
+        assert!(safe.contains("## [warning]pwned"), "{safe}");
         // Ordinary output is unchanged.
         let table = "model  p95\n  cancer  1.2 ms\n";
         assert_eq!(log_text(table), table);

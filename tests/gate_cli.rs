@@ -383,13 +383,13 @@ fn peak_memory_is_each_models_own() {
     assert!(peak("resnet.base.json") > 0);
 }
 
-/// Lines a GitHub Actions runner would read as workflow commands: it ends lines at `\n`, `\r\n`
-/// and a lone `\r`, and skips leading whitespace.
+/// The lines of `log` a GitHub Actions runner would execute as workflow commands (it ends lines
+/// at `\n`, `\r\n` and a lone `\r`).
 fn runner_commands(log: &str) -> Vec<String> {
+    let mut runner = support::commands::CommandProcessor::default();
     log.split(['\n', '\r'])
-        .map(str::trim_start)
-        .filter(|l| l.starts_with("::"))
-        .map(String::from)
+        .filter_map(|line| runner.process(line))
+        .map(|command| command.line)
         .collect()
 }
 
