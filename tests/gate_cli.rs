@@ -245,13 +245,29 @@ fn results_measured_by_one_job_are_judged_by_another() {
     let (out, first) = gate.run(&["--results-dir", results.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     assert!(results.join("cancer.json").exists() && results.join("cancer.base.json").exists());
-    let (out, second) = gate.run(&["--from-results", results.to_str().unwrap()]);
+    let report = gate.path("report.md");
+    let (out, second) = gate.run(&[
+        "--from-results",
+        results.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_eq!(
         first["models"][0]["criteria"].as_array().unwrap().len(),
         second["models"][0]["criteria"].as_array().unwrap().len()
     );
     assert_eq!(criterion(&second, "recall (malignant)")["status"], "fail");
+    assert!(
+        second["models"][0]["notes"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("unverified: the candidate's figures were measured by another run"),
+        "{}",
+        second["models"][0]["notes"]
+    );
+    let report = std::fs::read_to_string(gate.path("report.md")).unwrap();
+    assert!(report.contains("unverified"), "{report}");
 
     // Whoever made the directory cannot choose the reference: a base file that is the
     // candidate itself is refused (its SHA-256 is not the base model's), and quality is still
