@@ -67,13 +67,24 @@ pub(crate) fn parse_probe(text: &str) -> Option<PythonProbe> {
     let distributions = lines
         .filter_map(|line| {
             let (name, version) = line.trim().split_once(' ')?;
-            Some((normalise(name), version.trim().to_string()))
+            let version = version.trim();
+            // Both reach the terminal in a warning: keep only what a package name or version
+            // can hold (PEP 508, PEP 440), so metadata cannot smuggle in escape sequences.
+            (is_plain(name) && is_plain(version)).then(|| (normalise(name), version.to_string()))
         })
         .collect();
     Some(PythonProbe {
         dir: PathBuf::from(dir),
         distributions,
     })
+}
+
+fn is_plain(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= 64
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._+-!".contains(c))
 }
 
 /// PEP 503 name normalisation: `onnxruntime_gpu` and `ONNXRuntime-GPU` are `onnxruntime-gpu`.
@@ -178,6 +189,8 @@ mod tests {
                 ("onnxruntime".to_string(), "1.20.0".to_string())
             ]
         );
+        let odd = parse_probe("/site/onnxruntime\nonnxruntime 1.31.1\x1b[2J\n").unwrap();
+        assert!(odd.distributions.is_empty(), "{odd:?}");
         assert_eq!(parse_probe("\n"), None);
         assert_eq!(parse_probe(""), None);
         assert!(parse_probe("/site/onnxruntime\n")
