@@ -44,8 +44,8 @@ pub(crate) struct PinnedWheel {
 ///     --platform PLATFORM PACKAGE==1.31.1 -d DIR && sha256sum DIR/*.whl
 /// where PLATFORM is the row's `platform`. scripts/onnxruntime-1.31.1.txt, which the GitHub
 /// Action installs with `pip --require-hashes`, lists the same digests (a test below checks).
-/// Neither package publishes a wheel for Intel macOS or Windows on Arm; onnxruntime-gpu has no
-/// macOS wheel.
+/// onnxruntime 1.31.1 has no Intel macOS wheel and onnxruntime-gpu no macOS one; the GPU wheel
+/// for aarch64 needs glibc 2.34. Windows is not served by the fetch.
 const WHEELS: &[PinnedWheel] = &[
     PinnedWheel {
         package: "onnxruntime",
