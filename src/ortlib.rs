@@ -4,16 +4,105 @@
 //! build and with the GPU build a CI runner installs. This module decides which file to load, in a
 //! fixed order a user can predict: `--ort-lib`, then `ORT_DYLIB_PATH`, then an `onnxruntime` (or
 //! `onnxruntime-gpu`) package importable by `python3`, and last a copy of the pinned wheel fetched
-//! with pip into modelgate's cache. Nothing here touches ort itself; the runtime module does.
+//! with pip into modelgate's cache, trusted by its SHA-256 in the table below and never by its
+//! name. Nothing here touches ort itself; the runtime module does.
+
+mod fetch;
+mod python;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 
 /// The ONNX Runtime release this build targets (ort 2.0.0-rc.15 speaks the 1.31 API).
 pub const PINNED_VERSION: &str = "1.31.1";
+
+/// The Python version whose wheel the fetch takes (`pip download --python-version`), so exactly
+/// one wheel file matches each platform whatever the machine's own Python. The library inside
+/// does not depend on it.
+pub(crate) const PYTHON_VERSION: &str = "3.12";
+
+/// One wheel modelgate may fetch, pinned by content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PinnedWheel {
+    /// `onnxruntime` or `onnxruntime-gpu`.
+    pub package: &'static str,
+    /// `std::env::consts::OS` and `ARCH` of the machines it serves.
+    pub os: &'static str,
+    pub arch: &'static str,
+    /// The tag given to `pip download --platform`.
+    pub platform: &'static str,
+    /// The file pip downloads.
+    pub file: &'static str,
+    /// Its SHA-256, lowercase hex.
+    pub sha256: &'static str,
+}
+
+/// The 1.31.1 wheels, for Python 3.12. Each digest was taken from the file PyPI serves, with
+///   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
+///     --platform PLATFORM PACKAGE==1.31.1 -d DIR && sha256sum DIR/*.whl
+/// where PLATFORM is the row's `platform`. scripts/onnxruntime-1.31.1.txt, which the GitHub
+/// Action installs with `pip --require-hashes`, lists the same digests (a test below checks).
+/// onnxruntime 1.31.1 has no Intel macOS wheel and onnxruntime-gpu no macOS one; the GPU wheel
+/// for aarch64 needs glibc 2.34. Windows is not served by the fetch.
+const WHEELS: &[PinnedWheel] = &[
+    PinnedWheel {
+        package: "onnxruntime",
+        os: "linux",
+        arch: "x86_64",
+        platform: "manylinux_2_28_x86_64",
+        file: "onnxruntime-1.31.1-cp312-cp312-manylinux_2_28_x86_64.whl",
+        sha256: "1f3dea47f2f0e5117c2404cea7d21fd253ae7836a3bf167a501cdfbb2600d536",
+    },
+    PinnedWheel {
+        package: "onnxruntime",
+        os: "linux",
+        arch: "aarch64",
+        platform: "manylinux_2_28_aarch64",
+        file: "onnxruntime-1.31.1-cp312-cp312-manylinux_2_28_aarch64.whl",
+        sha256: "0b9a492176886992e0e875f06bc0367e333f5fff11711a2d642e18b02f3009cc",
+    },
+    PinnedWheel {
+        package: "onnxruntime",
+        os: "macos",
+        arch: "aarch64",
+        platform: "macosx_14_0_arm64",
+        file: "onnxruntime-1.31.1-cp312-cp312-macosx_14_0_arm64.whl",
+        sha256: "96dd2564b10ea7153ad9c207e7cd8e5917cb3ba521e0e0a62ac03486fdc8d56c",
+    },
+    PinnedWheel {
+        package: "onnxruntime-gpu",
+        os: "linux",
+        arch: "x86_64",
+        platform: "manylinux_2_28_x86_64",
+        file: "onnxruntime_gpu-1.31.1-cp312-cp312-manylinux_2_28_x86_64.whl",
+        sha256: "05d548956197b9d01f59b625de740e0d6be3593f874e241a12dc0362650ecdf7",
+    },
+    PinnedWheel {
+        package: "onnxruntime-gpu",
+        os: "linux",
+        arch: "aarch64",
+        platform: "manylinux_2_34_aarch64",
+        file: "onnxruntime_gpu-1.31.1-cp312-cp312-manylinux_2_34_aarch64.whl",
+        sha256: "a0f1725c5a6d1ef82d63498b5ebc25e2c90c9560e91dc76db9be4a49162d4d33",
+    },
+];
+
+/// The table row for `package` on this kind of machine, or the error that names the machine
+/// and the other ways to provide ONNX Runtime.
+fn pinned_wheel(package: &str, os: &str, arch: &str) -> Result<&'static PinnedWheel> {
+    match WHEELS
+        .iter()
+        .find(|w| w.package == package && w.os == os && w.arch == arch)
+    {
+        Some(wheel) => Ok(wheel),
+        None => bail!(
+            "ONNX Runtime not found, and modelgate pins no {package}=={PINNED_VERSION} wheel to \
+             fetch for {os} {arch}; {HOW_TO_PROVIDE}"
+        ),
+    }
+}
 
 /// Where the library came from, recorded in every results file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -48,7 +137,8 @@ const HOW_TO_PROVIDE: &str = "provide ONNX Runtime 1.31 in one of three ways: \
 or `python3 -m pip install onnxruntime==1.31.1`";
 
 /// Picks the library file, fetching the pinned wheel when nothing else is found.
-/// `notice` receives the one line that says a fetch is happening.
+/// `notice` receives each line the user should see on stderr: a warning about python3's package,
+/// a cache entry that is not trusted, the fetch itself.
 pub fn locate(request: &LibraryRequest, notice: &mut dyn FnMut(&str)) -> Result<LibraryChoice> {
     if let Some(path) = &request.explicit {
         return existing(path, LibrarySource::Flag, "--ort-lib");
@@ -56,17 +146,10 @@ pub fn locate(request: &LibraryRequest, notice: &mut dyn FnMut(&str)) -> Result<
     if let Some(path) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
         return existing(Path::new(&path), LibrarySource::Env, "ORT_DYLIB_PATH");
     }
-    if let Some(path) = python_package_dir().and_then(|dir| library_in_package(&dir)) {
+    if let Some(path) = from_python(request.want_gpu, notice) {
         return Ok(LibraryChoice {
             path,
             source: LibrarySource::Python,
-        });
-    }
-    let cache = cache_dir(request.want_gpu)?;
-    if let Some(path) = library_in_package(&cache.join("onnxruntime")) {
-        return Ok(LibraryChoice {
-            path,
-            source: LibrarySource::Cache,
         });
     }
     let package = if request.want_gpu {
@@ -74,19 +157,48 @@ pub fn locate(request: &LibraryRequest, notice: &mut dyn FnMut(&str)) -> Result<
     } else {
         "onnxruntime"
     };
-    notice(&format!(
-        "ONNX Runtime not found; fetching {package}=={PINNED_VERSION} with pip into {}",
-        cache.display()
-    ));
-    fetch_wheel(package, &cache)?;
-    library_in_package(&cache.join("onnxruntime"))
-        .map(|path| LibraryChoice {
-            path,
-            source: LibrarySource::Cache,
-        })
-        .with_context(|| {
-            format!("the fetched {package} wheel holds no libonnxruntime; {HOW_TO_PROVIDE}")
-        })
+    let wheel = pinned_wheel(package, std::env::consts::OS, std::env::consts::ARCH)?;
+    let cache = cache_dir(request.want_gpu)?;
+    let path = match fetch::cache_state(wheel, &cache) {
+        fetch::CacheState::Trusted(path) => path,
+        state => {
+            if let fetch::CacheState::Untrusted(why) = state {
+                notice(&format!(
+                    "warning: not trusting the cached ONNX Runtime in {}: {why}",
+                    cache.display()
+                ));
+            }
+            notice(&format!(
+                "ONNX Runtime not found; fetching {} ({package}=={PINNED_VERSION}, SHA-256 \
+                 checked) with pip into {}",
+                wheel.file,
+                cache.display()
+            ));
+            fetch::fetch(wheel, &cache)?
+        }
+    };
+    Ok(LibraryChoice {
+        path,
+        source: LibrarySource::Cache,
+    })
+}
+
+/// The library of python3's `onnxruntime` package, when the rules in `python::judge` allow it.
+fn from_python(want_gpu: bool, notice: &mut dyn FnMut(&str)) -> Option<PathBuf> {
+    let probe = python::probe()?;
+    let path = library_in_package(&probe.dir)?;
+    match python::judge(&probe, python::has_cuda_provider(&probe.dir), want_gpu) {
+        python::PythonVerdict::Use { warning } => {
+            if let Some(line) = warning {
+                notice(&line);
+            }
+            Some(path)
+        }
+        python::PythonVerdict::Skip { warning } => {
+            notice(&warning);
+            None
+        }
+    }
 }
 
 fn existing(path: &Path, source: LibrarySource, via: &str) -> Result<LibraryChoice> {
@@ -100,18 +212,6 @@ fn existing(path: &Path, source: LibrarySource, via: &str) -> Result<LibraryChoi
         path: path.to_path_buf(),
         source,
     })
-}
-
-/// The folder of an importable `onnxruntime` package, found without importing it (an import
-/// takes about a second and may print warnings).
-fn python_package_dir() -> Option<PathBuf> {
-    let script = "import importlib.util as u\n\
-                  s = u.find_spec('onnxruntime')\n\
-                  print(list(s.submodule_search_locations)[0] if s and s.submodule_search_locations else '')";
-    let output = Command::new("python3").args(["-c", script]).output().ok()?;
-    let text = String::from_utf8(output.stdout).ok()?;
-    let dir = text.trim();
-    (output.status.success() && !dir.is_empty()).then(|| PathBuf::from(dir))
 }
 
 /// `capi/libonnxruntime.so.X.Y.Z` inside an `onnxruntime` package folder, newest first.
@@ -155,57 +255,6 @@ fn cache_dir(gpu: bool) -> Result<PathBuf> {
         "onnxruntime"
     };
     Ok(root.join(format!("{flavour}-{PINNED_VERSION}")))
-}
-
-/// Installs the wheel into a temporary sibling folder and renames it into place, so an
-/// interrupted fetch never leaves a half-filled cache that a later run would trust.
-fn fetch_wheel(package: &str, target: &Path) -> Result<()> {
-    let parent = target.parent().context("cache folder has no parent")?;
-    std::fs::create_dir_all(parent)
-        .with_context(|| format!("cannot create cache folder {}", parent.display()))?;
-    let staging = tempfile::Builder::new()
-        .prefix(".fetch-")
-        .tempdir_in(parent)
-        .with_context(|| format!("cannot write in cache folder {}", parent.display()))?;
-    let output = Command::new("python3")
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--disable-pip-version-check",
-            "--target",
-        ])
-        .arg(staging.path())
-        .arg(format!("{package}=={PINNED_VERSION}"))
-        .output();
-    let output = match output {
-        Ok(output) => output,
-        Err(_) => bail!(
-            "ONNX Runtime not found and python3 is not available to fetch it; {HOW_TO_PROVIDE}"
-        ),
-    };
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let last = stderr
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("pip failed");
-        bail!(
-            "fetching {package}=={PINNED_VERSION} with pip failed ({}); {HOW_TO_PROVIDE}",
-            last.trim()
-        );
-    }
-    let staged = staging.keep();
-    if target.exists() {
-        // Another process finished the same fetch first; keep theirs.
-        let _ = std::fs::remove_dir_all(&staged);
-        return Ok(());
-    }
-    std::fs::rename(&staged, target)
-        .with_context(|| format!("cannot move the fetched wheel into {}", target.display()))
 }
 
 #[cfg(test)]
@@ -254,5 +303,104 @@ mod tests {
         assert!(err.contains("--ort-lib"), "{err}");
         assert!(err.contains("ORT_DYLIB_PATH"), "{err}");
         assert!(err.contains("pip install onnxruntime"), "{err}");
+    }
+
+    /// The digests pip must find for `package`, read from a requirements file's line for it.
+    fn requirement_hashes(requirements: &str, package: &str) -> Vec<String> {
+        let prefix = format!("{package}=={PINNED_VERSION} ");
+        let lines: Vec<&str> = requirements
+            .lines()
+            .filter(|line| line.starts_with(&prefix))
+            .collect();
+        assert_eq!(lines.len(), 1, "one line for {package}");
+        lines[0]
+            .split_whitespace()
+            .skip(1)
+            .map(|option| {
+                option
+                    .strip_prefix("--hash=sha256:")
+                    .unwrap_or_else(|| panic!("unexpected option {option}"))
+                    .to_string()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn table_and_the_actions_requirements_file_hold_the_same_digests() {
+        let requirements = include_str!("../scripts/onnxruntime-1.31.1.txt");
+        assert_eq!(PINNED_VERSION, "1.31.1", "rename the requirements file too");
+        for package in ["onnxruntime", "onnxruntime-gpu"] {
+            let mut from_file = requirement_hashes(requirements, package);
+            let mut from_table: Vec<String> = WHEELS
+                .iter()
+                .filter(|w| w.package == package)
+                .map(|w| w.sha256.to_string())
+                .collect();
+            from_file.sort();
+            from_table.sort();
+            assert_eq!(from_file, from_table, "{package}");
+        }
+        let packages = requirements
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+            .count();
+        assert_eq!(packages, 2, "only onnxruntime and onnxruntime-gpu");
+    }
+
+    #[test]
+    fn table_rows_are_well_formed() {
+        for wheel in WHEELS {
+            assert_eq!(wheel.sha256.len(), 64, "{wheel:?}");
+            assert!(
+                wheel
+                    .sha256
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+                "{wheel:?}"
+            );
+            // The file pip downloads carries the package, version, Python tag and platform.
+            let stem = wheel.package.replace('-', "_");
+            let expected = format!("{stem}-{PINNED_VERSION}-cp312-cp312-{}.whl", wheel.platform);
+            assert_eq!(wheel.file, expected);
+            assert_eq!(PYTHON_VERSION.replace('.', ""), "312");
+            let same = WHEELS
+                .iter()
+                .filter(|w| (w.package, w.os, w.arch) == (wheel.package, wheel.os, wheel.arch))
+                .count();
+            assert_eq!(same, 1, "one row per package and machine: {wheel:?}");
+        }
+    }
+
+    #[test]
+    fn machine_without_a_pinned_wheel_is_named_with_the_three_ways() {
+        assert!(pinned_wheel("onnxruntime", "linux", "x86_64").is_ok());
+        assert!(pinned_wheel("onnxruntime-gpu", "linux", "aarch64").is_ok());
+        let err = pinned_wheel("onnxruntime-gpu", "macos", "aarch64")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("onnxruntime-gpu==1.31.1"), "{err}");
+        assert!(err.contains("macos aarch64"), "{err}");
+        assert!(err.contains("--ort-lib"), "{err}");
+        assert!(err.contains("ORT_DYLIB_PATH"), "{err}");
+        assert!(err.contains("pip install onnxruntime"), "{err}");
+    }
+
+    /// Downloads this machine's CPU wheel from the package index: needs the network, so it is
+    /// left out of the default run (`cargo test --lib ortlib -- --ignored` runs it).
+    #[test]
+    #[ignore = "downloads a wheel from the package index"]
+    fn fetches_and_verifies_the_real_wheel() {
+        let wheel = pinned_wheel("onnxruntime", std::env::consts::OS, std::env::consts::ARCH)
+            .expect("a pinned wheel for this machine");
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join(format!("onnxruntime-{PINNED_VERSION}"));
+        let library = fetch::fetch(wheel, &target).unwrap();
+        assert!(is_runtime_library_name(
+            library.file_name().unwrap().to_str().unwrap()
+        ));
+        assert!(matches!(
+            fetch::cache_state(wheel, &target),
+            fetch::CacheState::Trusted(_)
+        ));
     }
 }

@@ -95,6 +95,11 @@ impl ActionRun {
                     continue;
                 }
             }
+            // A `uses:` step (actions/cache) is another action the runner would download: the
+            // simulation has none, and the steps after it must work without what it provides.
+            if !step["uses"].is_badvalue() {
+                continue;
+            }
             let script = step["run"]
                 .as_str()
                 .expect("composite steps here are run: steps");
