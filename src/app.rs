@@ -253,6 +253,13 @@ pub fn gate(global: &GlobalArgs, args: &GateArgs) -> Result<Verdict> {
         base_ref: args.base_ref.clone(),
         candidate_ref: args.candidate_ref.clone(),
     };
+    // A commit that is not there is the caller's mistake, not each model's: say it once.
+    if let Some(reference) = &options.candidate_ref {
+        if reference == crate::gitref::MERGE_BASE {
+            bail!("--candidate-ref {reference:?}: give the pull request's head commit");
+        }
+        crate::gitref::resolve(&options.root, reference).context("--candidate-ref")?;
+    }
     let runtime = if options.from_results.is_some() {
         None
     } else {

@@ -301,13 +301,19 @@ pub fn comparison_table(comparison: &Comparison) -> String {
         for reason in &model.reasons {
             let _ = writeln!(out, "  reason: {reason}");
         }
-        // The base the latency was timed against, so a log shows which commit it was.
-        for note in model.notes.iter().filter(|n| n.starts_with("base model: ")) {
-            let clean: String = note
-                .chars()
-                .map(|c| if c.is_control() { ' ' } else { c })
-                .collect();
-            let _ = writeln!(out, "  {clean}");
+        // Which files were judged (the candidate at a commit, the base it was timed against)
+        // and whether the figures were measured elsewhere, so a log shows it.
+        const SHOWN: [&str; 3] = ["candidate model: ", "base model: ", "unverified: "];
+        for note in model
+            .notes
+            .iter()
+            .filter(|n| SHOWN.iter().any(|p| n.starts_with(p)))
+        {
+            let _ = writeln!(
+                out,
+                "  {}",
+                crate::text::clean(note, crate::text::TEXT_MAX_CHARS)
+            );
         }
     }
     let _ = writeln!(out, "verdict: {}", comparison.verdict.label());
