@@ -233,8 +233,9 @@ fn committed_baseline_from_other_hardware_is_not_compared_on_latency() {
     );
 }
 
-#[test]
-fn results_measured_by_one_job_are_judged_by_another() {
+/// The low-recall cancer model gated beside the fp32 one, its results files written to
+/// `artifact/`: the gate, that folder, and the comparison.
+fn measured_artifact() -> (Gate, PathBuf, serde_json::Value) {
     let gate = Gate::new(&cancer(
         "cancer_lowrecall.onnx",
         Some("cancer_fp32.onnx"),
@@ -242,8 +243,14 @@ fn results_measured_by_one_job_are_judged_by_another() {
     ))
     .with_baseline();
     let results = gate.path("artifact");
-    let (out, first) = gate.run(&["--results-dir", results.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(1));
+    let (out, comparison) = gate.run(&["--results-dir", results.to_str().unwrap()]);
+    assert_exit(&out, 1);
+    (gate, results, comparison)
+}
+
+#[test]
+fn results_measured_by_one_job_are_judged_by_another() {
+    let (gate, results, first) = measured_artifact();
     assert!(results.join("cancer.json").exists() && results.join("cancer.base.json").exists());
     let report = gate.path("report.md");
     let (out, second) = gate.run(&[
@@ -411,15 +418,7 @@ fn runner_commands(log: &str) -> Vec<String> {
 
 #[test]
 fn text_from_a_results_file_never_reaches_the_log_as_a_workflow_command() {
-    let gate = Gate::new(&cancer(
-        "cancer_lowrecall.onnx",
-        Some("cancer_fp32.onnx"),
-        "",
-    ))
-    .with_baseline();
-    let results = gate.path("artifact");
-    let (out, _) = gate.run(&["--results-dir", results.to_str().unwrap()]);
-    assert_exit(&out, 1);
+    let (gate, results, _) = measured_artifact();
     let file = results.join("cancer.json");
     let mut candidate: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
