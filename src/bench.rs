@@ -13,6 +13,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
+use crate::limits;
 use crate::model::{ModelSpec, Resolution, ResolvedInput, ShapeRequest, TensorData};
 use crate::runtime::{Feed, LoadedModel, Runtime, SessionSettings};
 use crate::stats::{self, Summary};
@@ -212,7 +213,8 @@ pub fn run(
         let samples_ns = time_loop(
             &mut model,
             settings.iterations,
-            Duration::from_secs_f64(settings.min_time_s),
+            // Settings are checked at the edge; a value that slipped past means "no minimum".
+            Duration::try_from_secs_f64(settings.min_time_s).unwrap_or(Duration::ZERO),
             &label,
             progress,
         )?;
@@ -279,7 +281,8 @@ pub fn prepare(
 /// the runs made.
 pub fn warm_up(model: &mut LoadedModel, runs: u64, seconds: f64) -> Result<u64> {
     let started = Instant::now();
-    let min_time = Duration::from_secs_f64(seconds.clamp(0.0, 600.0));
+    let min_time =
+        Duration::try_from_secs_f64(seconds.clamp(0.0, limits::MAX_WARMUP_S)).unwrap_or_default();
     let mut done = 0;
     while done < runs || started.elapsed() < min_time {
         model.run_bound()?;
@@ -327,6 +330,8 @@ fn ms(duration: Duration) -> Millis {
 const PROGRESS_EVERY: u64 = 256;
 
 /// The timed loop: two clock reads per run and a push into a preallocated vector, nothing else.
+/// It ends at [`limits::MAX_TIMED_RUNS`] runs even when `min_time` has not passed, so the
+/// samples never outgrow what was checked.
 pub fn time_loop(
     model: &mut LoadedModel,
     iterations: u64,
@@ -334,6 +339,7 @@ pub fn time_loop(
     label: &str,
     progress: Progress,
 ) -> Result<Vec<u64>> {
+    let iterations = iterations.min(limits::MAX_TIMED_RUNS);
     let mut samples: Vec<u64> = Vec::with_capacity(iterations as usize);
     let start = Instant::now();
     let mut done: u64 = 0;
@@ -346,7 +352,7 @@ pub fn time_loop(
         if done & (PROGRESS_EVERY - 1) == 0 {
             progress(label, done, iterations);
         }
-        if done >= iterations && t1 - start >= min_time {
+        if done >= iterations && (t1 - start >= min_time || done >= limits::MAX_TIMED_RUNS) {
             break;
         }
     }

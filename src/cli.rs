@@ -14,6 +14,7 @@ use crate::bench::BenchSettings;
 use crate::config::GateConfig;
 use crate::dataset::DatasetOptions;
 use crate::eval::EvalSettings;
+use crate::limits::{self, Origin};
 use crate::model::{parse_shape, ShapeRequest};
 use crate::postprocess::Postprocess;
 use crate::preprocess::Preprocess;
@@ -417,15 +418,7 @@ impl EpArg {
 
 impl SessionArgs {
     pub fn settings(&self) -> Result<SessionSettings> {
-        for (flag, value) in [
-            ("--intra-threads", self.intra_threads),
-            ("--inter-threads", self.inter_threads),
-        ] {
-            if value == Some(0) {
-                bail!("{flag} 0: give at least 1, or leave it out for ONNX Runtime's default");
-            }
-        }
-        Ok(SessionSettings {
+        let settings = SessionSettings {
             provider: self.ep.provider(),
             opt_level: match self.opt_level {
                 OptLevelArg::Disable => OptLevel::Disable,
@@ -437,27 +430,15 @@ impl SessionArgs {
             inter_threads: self.inter_threads,
             spinning: true,
             shared_pool: false,
-        })
+        };
+        limits::check_session(&settings, Origin::Flags)?;
+        Ok(settings)
     }
 }
 
 impl BenchArgs {
     /// Validated bench settings and shape choices.
     pub fn settings(&self) -> Result<(BenchSettings, ShapeRequest)> {
-        if self.iterations == 0 {
-            bail!(
-                "--iterations 0: at least one timed run is needed; use --iterations 1000 or more"
-            );
-        }
-        if !self.min_time.is_finite() || self.min_time < 0.0 {
-            bail!(
-                "--min-time {}: give a number of seconds, 0 or more",
-                self.min_time
-            );
-        }
-        if let Some(bad) = self.batch.iter().find(|b| **b < 1) {
-            bail!("--batch {bad}: batch sizes must be at least 1");
-        }
         let settings = BenchSettings {
             warmup: self.warmup,
             warmup_s: 0.0,
@@ -467,16 +448,16 @@ impl BenchArgs {
             session: self.session.settings()?,
             seed: self.seed,
         };
-        Ok((settings, shape_request(&self.shape, &self.dim)?))
+        let shapes = shape_request(&self.shape, &self.dim)?;
+        limits::check_bench(&settings, &shapes, Origin::Flags)?;
+        Ok((settings, shapes))
     }
 }
 
 impl EvalArgs {
     /// Validated eval settings, from the gate config's model (`--config --model-name`) or flags.
     pub fn settings(&self) -> Result<EvalSettings> {
-        if self.batch == 0 {
-            bail!("--batch 0: give at least 1 sample per batch");
-        }
+        limits::check_eval(self.batch, None, Origin::Flags)?;
         if let (Some(config), Some(name)) = (&self.config, &self.model_name) {
             let gate = GateConfig::load(config)?;
             let root = config.parent().unwrap_or(Path::new("."));
@@ -565,6 +546,7 @@ impl EvalArgs {
                 Err(_) => json!(class),
             };
         }
+        limits::check_eval(self.batch, preprocess.as_ref(), Origin::Flags)?;
         let postprocess: Postprocess = from_flags("--activation", post)?;
         postprocess.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(EvalSettings {

@@ -9,10 +9,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::bench::BenchSettings;
 use crate::dataset::DatasetOptions;
+use crate::limits::{self, Origin, Zero};
+use crate::model::ShapeRequest;
 use crate::postprocess::Postprocess;
 use crate::preprocess::Preprocess;
-use crate::runtime::{OptLevel, Provider};
+use crate::runtime::{OptLevel, Provider, SessionSettings};
 
 /// The whole file.
 #[derive(Debug, Clone, Deserialize, Serialize, Default)]
@@ -95,6 +98,36 @@ pub struct BenchConfig {
     pub shapes: BTreeMap<String, Vec<i64>>,
     /// `SYMBOL = 8`.
     pub dims: BTreeMap<String, i64>,
+}
+
+impl BenchConfig {
+    /// The bench settings this section asks for, on its own execution provider.
+    pub fn settings(&self) -> BenchSettings {
+        BenchSettings {
+            warmup: self.warmup,
+            warmup_s: self.warmup_s,
+            iterations: self.iterations,
+            min_time_s: self.min_time_s,
+            batches: self.batch.map(|n| vec![n]).unwrap_or_default(),
+            session: SessionSettings {
+                provider: self.ep,
+                opt_level: self.opt_level,
+                intra_threads: self.intra_threads,
+                inter_threads: self.inter_threads,
+                spinning: true,
+                shared_pool: false,
+            },
+            seed: 0,
+        }
+    }
+
+    /// The `shapes` and `dims` tables as a shape request.
+    pub fn shape_request(&self) -> ShapeRequest {
+        ShapeRequest {
+            shapes: self.shapes.clone(),
+            dims: self.dims.clone(),
+        }
+    }
 }
 
 impl Default for BenchConfig {
@@ -323,30 +356,12 @@ impl GateConfig {
                 bail!("{prefix}base_model and base_ref are both set; keep one");
             }
             model.criteria.validate(&prefix)?;
+            let origin = Origin::Config(&prefix);
             let bench = &model.bench;
-            if bench.iterations == 0 {
-                bail!("{prefix}bench.iterations = 0: at least one timed run is needed");
-            }
-            if !bench.warmup_s.is_finite() || !(0.0..=600.0).contains(&bench.warmup_s) {
-                bail!(
-                    "{prefix}bench.warmup_s = {}: give 0 to 600 seconds, e.g. 1",
-                    bench.warmup_s
-                );
-            }
-            if !bench.max_time_s.is_finite() || bench.max_time_s <= 0.0 {
-                bail!(
-                    "{prefix}bench.max_time_s = {}: must be more than 0 seconds",
-                    bench.max_time_s
-                );
-            }
-            if let Some(batch) = bench.batch.filter(|b| *b < 1) {
-                bail!("{prefix}bench.batch = {batch}: must be at least 1");
-            }
-            if let Some(dataset) = &model.dataset {
-                if dataset.batch == 0 {
-                    bail!("{prefix}dataset.batch = 0: must be at least 1");
-                }
-            }
+            limits::check_bench(&bench.settings(), &bench.shape_request(), origin)?;
+            limits::check_duration(limits::MAX_TIME_S, bench.max_time_s, Zero::Refused, origin)?;
+            let eval_batch = model.dataset.as_ref().map_or(1, |d| d.batch);
+            limits::check_eval(eval_batch, model.preprocess.as_ref(), origin)?;
             if let Some(pre) = &model.preprocess {
                 pre.validate()
                     .map_err(|e| anyhow::anyhow!("{prefix}preprocess: {e}"))?;

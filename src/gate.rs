@@ -334,23 +334,9 @@ pub fn judge(
 }
 
 fn bench_settings(model: &ModelConfig, options: &GateOptions) -> BenchSettings {
-    let b = &model.bench;
-    BenchSettings {
-        warmup: b.warmup,
-        warmup_s: b.warmup_s,
-        iterations: b.iterations,
-        min_time_s: b.min_time_s,
-        batches: b.batch.map(|n| vec![n]).unwrap_or_default(),
-        session: SessionSettings {
-            provider: options.provider.unwrap_or(b.ep),
-            opt_level: b.opt_level,
-            intra_threads: b.intra_threads,
-            inter_threads: b.inter_threads,
-            spinning: true,
-            shared_pool: false,
-        },
-        seed: 0,
-    }
+    let mut settings = model.bench.settings();
+    settings.session.provider = options.provider.unwrap_or(model.bench.ep);
+    settings
 }
 
 /// Measures the candidate: beside the base model in an A/B when there is a base and the model
@@ -450,10 +436,7 @@ pub fn measure_candidate(
 }
 
 fn shape_request(model: &ModelConfig) -> ShapeRequest {
-    ShapeRequest {
-        shapes: model.bench.shapes.clone(),
-        dims: model.bench.dims.clone(),
-    }
+    model.bench.shape_request()
 }
 
 /// A results file for one measured model file: its record and fingerprint, the bench result,

@@ -131,7 +131,7 @@ impl ModelSpec {
             }
             let shape = match request.shapes.get(&input.name) {
                 Some(shape) => check_override(input, shape)?,
-                None => resolve_dims(input, request, batch, &mut defaulted),
+                None => resolve_dims(input, request, batch, &mut defaulted)?,
             };
             inputs.push(ResolvedInput {
                 name: input.name.clone(),
@@ -139,6 +139,12 @@ impl ModelSpec {
                 shape,
             });
         }
+        let fixed: Vec<bool> = self
+            .inputs
+            .iter()
+            .map(|i| i.dims.iter().all(|d| matches!(d, Dim::Fixed(_))))
+            .collect();
+        crate::limits::check_input_bytes(&inputs, &fixed)?;
         Ok(Resolution {
             inputs,
             defaulted: dedup(&defaulted.iter().map(String::as_str).collect::<Vec<_>>()),
@@ -180,8 +186,34 @@ fn resolve_dims(
     request: &ShapeRequest,
     batch: Option<i64>,
     defaulted: &mut Vec<String>,
-) -> Vec<i64> {
-    input
+) -> Result<Vec<i64>> {
+    let label = |axis: usize, symbol: &str| {
+        if symbol.is_empty() {
+            format!("{}[{axis}]", input.name)
+        } else {
+            symbol.to_string()
+        }
+    };
+    // An image input with dynamic height and width would run on a 1x1 image: a number that
+    // means nothing, so the caller must choose the size.
+    if let [_, _, Dim::Symbolic(h), Dim::Symbolic(w)] = input.dims.as_slice() {
+        if !(request.dims.contains_key(h) && request.dims.contains_key(w)) {
+            let dims = if h.is_empty() || w.is_empty() {
+                String::new()
+            } else {
+                format!("--dim {h}=224 --dim {w}=224 or ")
+            };
+            bail!(
+                "input `{}` ({}) has dynamic height and width ({} and {}), which would run on a 1x1 image; set them with {dims}--shape {}=1x3x224x224",
+                input.name,
+                format_dims(&input.dims),
+                label(2, h),
+                label(3, w),
+                input.name
+            );
+        }
+    }
+    Ok(input
         .dims
         .iter()
         .enumerate()
@@ -193,17 +225,12 @@ fn resolve_dims(
                 } else if let (0, Some(b)) = (axis, batch) {
                     b
                 } else {
-                    let label = if symbol.is_empty() {
-                        format!("{}[{axis}]", input.name)
-                    } else {
-                        symbol.clone()
-                    };
-                    defaulted.push(label);
+                    defaulted.push(label(axis, symbol));
                     1
                 }
             }
         })
-        .collect()
+        .collect())
 }
 
 fn dedup(items: &[&str]) -> Vec<String> {
@@ -371,6 +398,34 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("element type string"), "{err}");
+    }
+
+    #[test]
+    fn unset_dynamic_height_and_width_is_an_error_naming_the_flags() {
+        let image = ModelSpec {
+            inputs: vec![TensorSpec {
+                name: "pixels".into(),
+                elem: ElemType::Float32,
+                dims: ["N", "C", "H", "W"]
+                    .map(|s| Dim::Symbolic(s.into()))
+                    .to_vec(),
+            }],
+            outputs: vec![],
+        };
+        let err = image
+            .resolve(&ShapeRequest::default(), None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("--dim H=224 --dim W=224") && err.contains("--shape pixels="),
+            "{err}"
+        );
+        let mut request = ShapeRequest::default();
+        request.dims.insert("H".into(), 32);
+        request.dims.insert("W".into(), 16);
+        let resolved = image.resolve(&request, None).unwrap();
+        assert_eq!(resolved.inputs[0].shape, vec![1, 1, 32, 16]);
+        assert_eq!(resolved.defaulted, vec!["N", "C"]);
     }
 
     #[test]

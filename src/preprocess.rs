@@ -176,6 +176,12 @@ pub enum PreprocessError {
         /// The decoder's error.
         source: image::ImageError,
     },
+    /// The image is larger than modelgate decodes (checked from its header, before decoding).
+    #[error("image {path} is larger than modelgate decodes ({} pixels a side, {} MiB decoded); shrink it or remove it from the dataset", crate::limits::MAX_IMAGE_SIDE, crate::limits::MAX_DECODED_IMAGE_BYTES >> 20)]
+    TooLarge {
+        /// The image file.
+        path: PathBuf,
+    },
     /// The image has a zero side.
     #[error("image {path} has no pixels; remove it from the dataset")]
     EmptyImage {

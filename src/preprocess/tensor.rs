@@ -183,15 +183,26 @@ fn decode(path: &Path) -> Result<DynamicImage, PreprocessError> {
         source,
     };
     // Guess the format from the bytes, so a JPEG named .png still decodes.
-    image::ImageReader::open(path)
+    let mut reader = image::ImageReader::open(path)
         .map_err(open)?
         .with_guessed_format()
-        .map_err(open)?
-        .decode()
-        .map_err(|source| PreprocessError::Decode {
+        .map_err(open)?;
+    // The header's size is checked against these before any pixel buffer is allocated, so a
+    // small file that claims a huge image is refused instead of exhausting memory.
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(crate::limits::MAX_IMAGE_SIDE);
+    limits.max_image_height = Some(crate::limits::MAX_IMAGE_SIDE);
+    limits.max_alloc = Some(crate::limits::MAX_DECODED_IMAGE_BYTES);
+    reader.limits(limits);
+    reader.decode().map_err(|source| match source {
+        image::ImageError::Limits(_) => PreprocessError::TooLarge {
+            path: path.to_path_buf(),
+        },
+        source => PreprocessError::Decode {
             path: path.to_path_buf(),
             source,
-        })
+        },
+    })
 }
 
 /// Gray conversion as Pillow's `convert("L")` (ITU-R 601-2 luma, integer
