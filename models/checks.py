@@ -122,6 +122,9 @@ def smoke_test_all(here, testdata):
     x = rng.random((2, 5, 4)).astype(np.float32)
     y = session(testdata / "symbolic_dims.onnx").run(None, {"x": x})[0]
     assert y.shape == (2, 5) and np.allclose(y, x.sum(axis=2))
+    x = rng.random((2, 3, 5, 7)).astype(np.float32)
+    y = session(testdata / "dynamic_hw.onnx").run(None, {"image": x})[0]
+    assert np.allclose(y, x.mean(axis=(2, 3), keepdims=True))
     a, b = rng.random((4, 3)).astype(np.float32), rng.random((4, 3)).astype(np.float32)
     assert np.array_equal(session(testdata / "two_inputs.onnx").run(None, {"a": a, "b": b})[0], a + b)
     print("smoke tests: all models and fixtures load and run in onnxruntime", ort.__version__)

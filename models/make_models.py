@@ -220,6 +220,19 @@ def make_testdata(out=TESTDATA):
     g.output("y", tp.FLOAT, ["N", 3])
     save(g.model("Add two float inputs."), out / "two_inputs.onnx")
 
+    # Limits: a fixed input far over modelgate's 2 GiB of input per run (the file stays tiny),
+    # and an image input whose height and width are dynamic, which must be set to be timed.
+    g = graphs.Graph("huge_static_dim")
+    g.op("Identity", [g.input("x", tp.FLOAT, [100000, 100000, 3])], out="y")
+    g.output("y", tp.FLOAT, [100000, 100000, 3])
+    save(g.model("Identity on a fixed 100000x100000x3 input (120 GB as float32)."),
+         out / "huge_static_dim.onnx")
+
+    g = graphs.Graph("dynamic_hw")
+    g.op("GlobalAveragePool", [g.input("image", tp.FLOAT, ["N", 3, "H", "W"])], out="y")
+    g.output("y", tp.FLOAT, ["N", 3, 1, 1])
+    save(g.model("Average each channel of an [N, 3, H, W] image."), out / "dynamic_hw.onnx")
+
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
