@@ -342,8 +342,13 @@ pub fn check_input_bytes(inputs: &[ResolvedInput], fixed_by_model: &[bool]) -> R
                 } else {
                     "choose smaller sizes with --shape NAME=DIMS, --dim SYMBOL=N or --batch N (bench.shapes, bench.dims, bench.batch in the gate config)"
                 };
+                let together = if total > 0 {
+                    "with the inputs before it, "
+                } else {
+                    ""
+                };
                 bail!(
-                    "input `{}` is {} ({size}): with the other inputs more than the {} GiB of input modelgate makes per run; {fix}",
+                    "input `{}` is {} ({size}): {together}more than the {} GiB of input modelgate makes per run; {fix}",
                     input.name,
                     dims.join("x"),
                     MAX_INPUT_BYTES >> 30
