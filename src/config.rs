@@ -126,6 +126,7 @@ impl BenchConfig {
         ShapeRequest {
             shapes: self.shapes.clone(),
             dims: self.dims.clone(),
+            image_size: None,
         }
     }
 }

@@ -435,8 +435,18 @@ pub fn measure_candidate(
     )
 }
 
+/// The config's shapes, and for an image model with a dataset the size its images are
+/// preprocessed to, which fixes a dynamic height and width the config leaves open.
 fn shape_request(model: &ModelConfig) -> ShapeRequest {
-    model.bench.shape_request()
+    let mut request = model.bench.shape_request();
+    if let (Some(_), Some(pre)) = (&model.dataset, &model.preprocess) {
+        if pre.layout == crate::preprocess::Layout::Nchw {
+            if let Some([width, height]) = pre.center_crop.or(pre.resize) {
+                request.image_size = Some([i64::from(height), i64::from(width)]);
+            }
+        }
+    }
+    request
 }
 
 /// A results file for one measured model file: its record and fingerprint, the bench result,
@@ -620,4 +630,24 @@ fn write_measured(dir: &Path, name: &str, measured: &Measured) -> Result<()> {
         results::write_json_atomic(&dir.join(format!("{name}.base.json")), base)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model(extra: &str) -> ModelConfig {
+        let text = format!("[[models]]\nname = \"m\"\ncandidate = \"m.onnx\"\n{extra}");
+        GateConfig::parse(&text).unwrap().models.remove(0)
+    }
+
+    #[test]
+    fn an_image_dataset_fixes_the_benchmarked_image_size() {
+        let pre =
+            "[models.preprocess]\ncolor = \"rgb\"\nresize = [256, 200]\ncenter_crop = [224, 180]\n";
+        let with_data = model(&format!("[models.dataset]\npath = \"data.csv\"\n{pre}"));
+        assert_eq!(shape_request(&with_data).image_size, Some([180, 224]));
+        // Without a dataset nothing is preprocessed, so nothing fixes the size.
+        assert_eq!(shape_request(&model(pre)).image_size, None);
+    }
 }

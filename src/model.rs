@@ -55,6 +55,11 @@ pub struct ModelSpec {
 pub struct ShapeRequest {
     pub shapes: BTreeMap<String, Vec<i64>>,
     pub dims: BTreeMap<String, i64>,
+    /// `[height, width]` for an NCHW image input whose height and width are symbolic and not
+    /// set by `dims`: the size the gate's dataset is preprocessed to, so the model is timed on
+    /// the images it is judged on.
+    #[serde(default)]
+    pub image_size: Option<[i64; 2]>,
 }
 
 /// An input with every dimension fixed.
@@ -196,8 +201,12 @@ fn resolve_dims(
     };
     // An image input with dynamic height and width would run on a 1x1 image: a number that
     // means nothing, so the caller must choose the size.
+    let mut image_size = None;
     if let [_, _, Dim::Symbolic(h), Dim::Symbolic(w)] = input.dims.as_slice() {
-        if !(request.dims.contains_key(h) && request.dims.contains_key(w)) {
+        let set = request.dims.contains_key(h) && request.dims.contains_key(w);
+        if !set && request.image_size.is_some() {
+            image_size = request.image_size;
+        } else if !set {
             let dims = if h.is_empty() || w.is_empty() {
                 String::new()
             } else {
@@ -220,7 +229,13 @@ fn resolve_dims(
         .map(|(axis, dim)| match dim {
             Dim::Fixed(n) => *n,
             Dim::Symbolic(symbol) => {
-                if let Some(n) = request.dims.get(symbol) {
+                if let (Some([h, w]), 2 | 3) = (image_size, axis) {
+                    if axis == 2 {
+                        h
+                    } else {
+                        w
+                    }
+                } else if let Some(n) = request.dims.get(symbol) {
                     *n
                 } else if let (0, Some(b)) = (axis, batch) {
                     b
@@ -330,6 +345,40 @@ mod tests {
             ],
             outputs: vec![],
         }
+    }
+
+    #[test]
+    fn a_dataset_image_size_fixes_dynamic_height_and_width() {
+        let spec = ModelSpec {
+            inputs: vec![TensorSpec {
+                name: "pixels".into(),
+                elem: ElemType::Float32,
+                dims: vec![
+                    Dim::Symbolic("N".into()),
+                    Dim::Fixed(3),
+                    Dim::Symbolic("H".into()),
+                    Dim::Symbolic("W".into()),
+                ],
+            }],
+            outputs: vec![],
+        };
+        let open = ShapeRequest::default();
+        let err = spec.resolve(&open, None).unwrap_err().to_string();
+        assert!(err.contains("dynamic height and width"), "{err}");
+        let from_data = ShapeRequest {
+            image_size: Some([224, 160]),
+            ..Default::default()
+        };
+        let resolved = spec.resolve(&from_data, None).unwrap();
+        assert_eq!(resolved.inputs[0].shape, vec![1, 3, 224, 160]);
+        // Dims the caller sets win over the dataset's size.
+        let both = ShapeRequest {
+            dims: [("H".into(), 32), ("W".into(), 48)].into(),
+            image_size: Some([224, 160]),
+            ..Default::default()
+        };
+        let resolved = spec.resolve(&both, None).unwrap();
+        assert_eq!(resolved.inputs[0].shape, vec![1, 3, 32, 48]);
     }
 
     #[test]
