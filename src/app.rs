@@ -50,14 +50,37 @@ pub fn check_model_file(path: &Path) -> Result<()> {
             Ok(())
         }
         Ok(meta) if meta.is_file() => Ok(()),
-        Ok(_) => bail!(
-            "model {} is a folder, not an .onnx file; give the path of the model file",
-            path.display()
+        Ok(meta) => bail!(
+            "model {} is {}, not an .onnx file; give the path of the model file",
+            path.display(),
+            file_kind(&meta.file_type())
         ),
         Err(_) => bail!(
             "model file {} does not exist; check the path",
             path.display()
         ),
+    }
+}
+
+/// What a path that is not a regular file is, for an error message.
+fn file_kind(kind: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return "a named pipe (FIFO)";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+        if kind.is_block_device() || kind.is_char_device() {
+            return "a device";
+        }
+    }
+    if kind.is_dir() {
+        "a folder"
+    } else {
+        "not a regular file"
     }
 }
 
@@ -92,6 +115,7 @@ pub fn progress_bar() -> impl FnMut(&str, u64, u64) {
 /// `modelgate bench`.
 pub fn bench(global: &GlobalArgs, args: &BenchArgs) -> Result<()> {
     let (settings, shapes) = args.settings()?;
+    results::check_outputs(&[("--json", args.json.as_deref())], None)?;
     check_model_file(&args.model)?;
     let runtime = load_runtime(global, &settings.session)?;
     let mut progress = progress_bar();
@@ -139,6 +163,7 @@ pub fn env(global: &GlobalArgs) -> Result<()> {
 pub fn eval(global: &GlobalArgs, args: &EvalArgs) -> Result<()> {
     let settings = args.settings()?;
     let session = args.session.settings()?;
+    results::check_outputs(&[("--json", args.json.as_deref())], None)?;
     check_model_file(&args.model)?;
     let runtime = load_runtime(global, &session)?;
     let (mut model, _) = runtime.open(&args.model, &session)?;
@@ -188,8 +213,15 @@ pub fn compare(args: &CompareArgs) -> Result<Verdict> {
         Some(path) => Some(GateConfig::load(path)?),
         None => None,
     };
+    results::check_outputs(&[("--json", args.json.as_deref())], None)?;
     let candidate = results::load(&args.candidate)?;
     let baseline = results::load(&args.baseline)?;
+    crate::identity::check_same_model(
+        &baseline.model,
+        &args.baseline,
+        &candidate.model,
+        crate::identity::Names::Free,
+    )?;
     let model = config
         .as_ref()
         .and_then(|c| {
@@ -238,6 +270,13 @@ pub fn memory_probe(global: &GlobalArgs, args: &crate::cli::MemoryProbeArgs) -> 
 /// `modelgate gate`.
 pub fn gate(global: &GlobalArgs, args: &GateArgs) -> Result<Verdict> {
     let config = GateConfig::load(&args.config)?;
+    results::check_outputs(
+        &[
+            ("--json", args.json.as_deref()),
+            ("--report", args.report.as_deref()),
+        ],
+        args.results_dir.as_deref(),
+    )?;
     let root = args
         .config
         .parent()
@@ -333,6 +372,20 @@ fn finish_comparison(
         "{}",
         text::log_text(&terminal::comparison_table(comparison))
     );
+    // A log reader looks at stderr first: each model that could not be judged says why there,
+    // before the summary line the caller prints.
+    for model in &comparison.models {
+        if let Some(error) = &model.error {
+            eprintln!(
+                "{}",
+                text::log_text(&format!(
+                    "error: model `{}`: {}",
+                    text::clean(&model.name, text::VALUE_MAX_CHARS),
+                    text::clean(error, text::TEXT_MAX_CHARS)
+                ))
+            );
+        }
+    }
     if let Some(path) = json {
         results::write_json_atomic(path, comparison)?;
         println!("comparison written to {}", path.display());

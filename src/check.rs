@@ -191,6 +191,7 @@ pub fn run(args: &CheckArgs) -> Result<Outcome> {
         .clone()
         .or_else(|| args.model.as_ref().map(|_| PathBuf::from("modelgate.toml")));
     let config = config_path.as_deref().map(GateConfig::load).transpose()?;
+    results::check_outputs(&[("--json", args.json.as_deref())], None)?;
     let candidate = results::load(&args.candidate)?;
     let (model, baseline_path) = match (&args.model, &args.baseline, &config, &config_path) {
         (Some(name), _, Some(config), Some(path)) => {
@@ -208,6 +209,12 @@ pub fn run(args: &CheckArgs) -> Result<Outcome> {
         _ => bail!("give the production baseline with --baseline FILE or --model NAME"),
     };
     let baseline = results::load(&baseline_path)?;
+    crate::identity::check_same_model(
+        &baseline.model,
+        &baseline_path,
+        &candidate.model,
+        crate::identity::Names::Free,
+    )?;
     let (model, criteria) = match &config {
         // With --baseline, the config's model of the same name, else the config's defaults.
         Some(config) => {

@@ -254,6 +254,9 @@ pub struct EvalArgs {
     /// Column (or JSON key) holding the label.
     #[arg(long, default_value = "label")]
     pub label_column: String,
+    /// Accept manifest image paths that resolve outside the manifest's folder.
+    #[arg(long)]
+    pub allow_outside_paths: bool,
     /// Samples per inference batch.
     #[arg(long, default_value_t = 64)]
     pub batch: usize,
@@ -483,7 +486,11 @@ impl EvalArgs {
                     .dataset
                     .clone()
                     .unwrap_or_else(|| root.join(&dataset.path)),
-                options: dataset.options.clone(),
+                options: DatasetOptions {
+                    allow_outside_paths: dataset.options.allow_outside_paths
+                        || self.allow_outside_paths,
+                    ..dataset.options.clone()
+                },
                 preprocess: model.preprocess.clone(),
                 postprocess,
                 batch: dataset.batch,
@@ -494,7 +501,11 @@ impl EvalArgs {
         };
         let options: DatasetOptions = from_flags(
             "--format",
-            json!({ "format": self.format, "label_column": self.label_column }),
+            json!({
+                "format": self.format,
+                "label_column": self.label_column,
+                "allow_outside_paths": self.allow_outside_paths,
+            }),
         )?;
         let image_flags = self.color.is_some()
             || self.resize.is_some()
@@ -536,6 +547,14 @@ impl EvalArgs {
         } else {
             None
         };
+        // JSON has no NaN or infinity: serde_json writes them as null, which would be reported
+        // as a wrong type for --activation.
+        if !(0.0..=1.0).contains(&self.threshold) {
+            bail!(
+                "--threshold {}: give a number between 0 and 1, e.g. --threshold 0.5",
+                self.threshold
+            );
+        }
         let mut post = json!({ "activation": self.activation, "threshold": self.threshold });
         if !self.class_names.is_empty() {
             post["class_names"] = json!(self.class_names);

@@ -80,6 +80,11 @@ pub struct DatasetOptions {
     /// columns except the label column, in file order.
     #[serde(default)]
     pub feature_columns: Option<Vec<String>>,
+    /// Manifests only: accept image paths that resolve (through `..`, an absolute path or a
+    /// symlink) outside the manifest's folder; default false, since a dataset from a pull
+    /// request must not read files elsewhere on the runner.
+    #[serde(default)]
+    pub allow_outside_paths: bool,
 }
 
 fn default_label_column() -> String {
@@ -92,6 +97,7 @@ impl Default for DatasetOptions {
             format: DatasetFormat::Auto,
             label_column: default_label_column(),
             feature_columns: None,
+            allow_outside_paths: false,
         }
     }
 }
@@ -108,13 +114,29 @@ pub enum DatasetError {
         /// Where it was referenced, e.g. " (listed in data.csv line 3)", or empty.
         context: String,
     },
+    /// A manifest lists an image that resolves outside the manifest's folder.
+    #[error("{manifest} line {line}, key \"path\": {written:?} resolves to {resolved}, outside the dataset's folder {folder}; move the image into the folder, or set allow_outside_paths = true in [models.dataset] (eval: --allow-outside-paths)")]
+    OutsidePath {
+        /// The manifest.
+        manifest: PathBuf,
+        /// 1-based line number in the manifest.
+        line: u64,
+        /// The path as written.
+        written: String,
+        /// Where it resolves to.
+        resolved: PathBuf,
+        /// The manifest's folder, resolved.
+        folder: PathBuf,
+    },
     /// A file or directory could not be read.
-    #[error("cannot read {path}: {source}")]
+    /// The cause is in the message and not a `source`, so a report of the whole chain says
+    /// it once.
+    #[error("cannot read {path}: {cause}")]
     Io {
         /// The file or directory.
         path: PathBuf,
         /// The underlying error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The form could not be guessed from the path.
     #[error("cannot tell the dataset format of {path}; use a directory, a .csv or a .jsonl file, or set format = \"image_folder\", \"manifest_csv\", \"manifest_jsonl\" or \"tabular\"")]
@@ -217,10 +239,8 @@ pub fn load_dataset(
     }
     let dataset = match format {
         DatasetFormat::ImageFolder => folder::load(path, class_names)?,
-        DatasetFormat::ManifestCsv => manifest::load_csv(path, &options.label_column, class_names)?,
-        DatasetFormat::ManifestJsonl => {
-            manifest::load_jsonl(path, &options.label_column, class_names)?
-        }
+        DatasetFormat::ManifestCsv => manifest::load_csv(path, options, class_names)?,
+        DatasetFormat::ManifestJsonl => manifest::load_jsonl(path, options, class_names)?,
         DatasetFormat::Tabular => tabular::load(path, options, class_names)?,
         // detect_format never answers Auto; this arm only keeps the match total.
         DatasetFormat::Auto => {

@@ -124,6 +124,14 @@ fn gate_model(
     if let Some(at_ref) = &at_ref {
         measured.candidate.model.path = at_ref.label.clone();
     }
+    if let Some(baseline) = &baseline {
+        crate::identity::check_same_model(
+            &baseline.model,
+            &baseline_path,
+            &measured.candidate.model,
+            crate::identity::Names::Match,
+        )?;
+    }
     if let Some(dir) = &options.results_dir {
         write_measured(dir, &model.name, &measured)?;
     }

@@ -18,6 +18,7 @@ pub mod eval;
 pub mod gate;
 pub mod github;
 pub mod gitref;
+pub mod identity;
 pub mod limits;
 pub mod memprobe;
 pub mod metrics;

@@ -10,6 +10,7 @@
 mod tensor;
 #[cfg(test)]
 mod tensor_tests;
+mod truncated;
 
 pub use tensor::{
     load_image_into, load_image_tensor, preprocess_batch, preprocess_samples, to_f16, to_u8,
@@ -160,21 +161,22 @@ pub enum PreprocessError {
         /// What is wrong and how to fix it.
         message: String,
     },
-    /// The image file could not be opened.
-    #[error("cannot open image {path}: {source}")]
+    /// The image file could not be opened. The cause is in the message and not a `source`,
+    /// so a report of the whole chain says it once.
+    #[error("cannot open image {path}: {cause}")]
     Open {
         /// The image file.
         path: PathBuf,
         /// The underlying error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
-    /// The image could not be decoded.
-    #[error("cannot decode image {path}: {source}")]
+    /// The image could not be decoded, or is cut short.
+    #[error("cannot decode image {path}: {reason}")]
     Decode {
         /// The image file.
         path: PathBuf,
-        /// The decoder's error.
-        source: image::ImageError,
+        /// The decoder's message, on one line and cut to a length.
+        reason: String,
     },
     /// The image is larger than modelgate decodes (checked from its header, before decoding).
     #[error("image {path} is larger than modelgate decodes ({} pixels a side, {} MiB decoded); shrink it or remove it from the dataset", crate::limits::MAX_IMAGE_SIDE, crate::limits::MAX_DECODED_IMAGE_BYTES >> 20)]

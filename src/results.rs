@@ -160,6 +160,83 @@ pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     write_atomic(path, text.as_bytes())
 }
 
+/// Checks every output path a command was given before it runs anything; see
+/// [`check_output_file`].
+pub fn check_outputs(files: &[(&str, Option<&Path>)], results_dir: Option<&Path>) -> Result<()> {
+    for (flag, path) in files {
+        if let Some(path) = path {
+            check_output_file(flag, path)?;
+        }
+    }
+    if let Some(dir) = results_dir {
+        check_output_folder("--results-dir", dir)?;
+    }
+    Ok(())
+}
+
+/// Fails, naming `flag`, when `path` cannot be written as a file: its folder is missing, is not
+/// a folder or refuses a new file, or the path is a folder. Commands call it before measuring,
+/// so a typo in an output path costs nothing instead of the whole run.
+pub fn check_output_file(flag: &str, path: &Path) -> Result<()> {
+    if path.is_dir() {
+        bail!(
+            "{flag} {}: is a folder; give a file path, e.g. {}",
+            path.display(),
+            path.join("out.json").display()
+        );
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    check_output_dir(flag, path, dir)
+}
+
+/// Like [`check_output_file`] for a folder that a command creates when missing (`--results-dir`):
+/// it must be a folder if it exists, else its parent folder must exist.
+pub fn check_output_folder(flag: &str, path: &Path) -> Result<()> {
+    if path.is_dir() {
+        return check_output_dir(flag, path, path);
+    }
+    if path.exists() {
+        bail!(
+            "{flag} {}: is a file, not a folder; give a folder path",
+            path.display()
+        );
+    }
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    check_output_dir(flag, path, parent)
+}
+
+fn check_output_dir(flag: &str, path: &Path, dir: &Path) -> Result<()> {
+    if !dir.is_dir() {
+        let what = if dir.exists() {
+            "is not a folder"
+        } else {
+            "does not exist"
+        };
+        bail!(
+            "{flag} {}: {} {what}; create the folder or give another path",
+            path.display(),
+            dir.display()
+        );
+    }
+    // Creating (and dropping) a temporary file is the one test of writability that holds for
+    // every file system and user.
+    if let Err(e) = tempfile::NamedTempFile::new_in(dir) {
+        bail!(
+            "{flag} {}: cannot write into folder {} ({}); give a writable path",
+            path.display(),
+            dir.display(),
+            e.kind()
+        );
+    }
+    Ok(())
+}
+
 /// See [`write_json_atomic`].
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
@@ -191,7 +268,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     file.as_file()
         .sync_all()
         .with_context(|| format!("cannot flush {}", path.display()))?;
+    // PersistError's message is its io error's, which is also its source: keep one.
     file.persist(path)
+        .map_err(|e| e.error)
         .with_context(|| format!("cannot replace {}", path.display()))?;
     Ok(())
 }

@@ -107,8 +107,10 @@ pub struct Runtime {
     pub library: LibraryInfo,
 }
 
+mod message;
+
 fn ort_error(context: impl Display) -> impl FnOnce(ort::Error) -> anyhow::Error {
-    move |e| anyhow!("{context}: {e}")
+    move |e| anyhow!("{context}: {}", message::tidy(&e.to_string()))
 }
 
 impl Runtime {
@@ -216,11 +218,15 @@ impl Runtime {
         }
         let started = Instant::now();
         let session = builder.commit_from_file(path).map_err(|e| {
-            anyhow!(
-                "{} is not a model ONNX Runtime can load ({}); check that it is a complete .onnx file",
-                path.display(),
-                first_line(&e.to_string())
-            )
+            let text = e.to_string();
+            match message::load_hint(&text, &self.library.version) {
+                Some(hint) => anyhow!("{}: {hint}", path.display()),
+                None => anyhow!(
+                    "{} is not a model ONNX Runtime can load ({}); check that it is a complete .onnx file",
+                    path.display(),
+                    message::tidy(&text)
+                ),
+            }
         })?;
         let created = started.elapsed();
         let spec = ModelSpec {

@@ -276,6 +276,15 @@ pub fn comparison_table(comparison: &Comparison) -> String {
             LatencySource::Rejected { reason } => format!("rejected reference: {reason}"),
             LatencySource::None => "no baseline".to_string(),
         };
+        if let Some(baseline) = model.baseline_sha256.as_deref() {
+            let short = |sha: &str| sha.chars().take(12).collect::<String>();
+            let _ = writeln!(
+                out,
+                "  baseline model SHA-256 {}, candidate {}",
+                short(baseline),
+                short(&model.candidate_sha256)
+            );
+        }
         let _ = writeln!(out, "  latency compared against: {source}");
         for c in &model.criteria {
             let value = |v: Option<f64>| v.map(|v| format!("{v:.4}")).unwrap_or_else(|| "-".into());

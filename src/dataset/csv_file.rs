@@ -29,9 +29,9 @@ pub(super) fn csv_error(path: &Path, err: csv::Error) -> DatasetError {
     let line = err.position().map_or(0, |p| p.line());
     let message = err.to_string();
     match err.into_kind() {
-        csv::ErrorKind::Io(source) => DatasetError::Io {
+        csv::ErrorKind::Io(cause) => DatasetError::Io {
             path: path.to_path_buf(),
-            source,
+            cause,
         },
         csv::ErrorKind::UnequalLengths {
             expected_len, len, ..

@@ -44,9 +44,9 @@ pub(super) fn load(root: &Path, class_names: Option<&[String]>) -> Result<Datase
 
 /// Non-hidden entries of `dir` as (file name, path), sorted by name.
 fn sorted_entries(dir: &Path) -> Result<Vec<(String, PathBuf)>, DatasetError> {
-    let io_err = |source| DatasetError::Io {
+    let io_err = |cause| DatasetError::Io {
         path: dir.to_path_buf(),
-        source,
+        cause,
     };
     let mut entries = Vec::new();
     for entry in fs::read_dir(dir).map_err(io_err)? {

@@ -5,14 +5,16 @@
 //! class folders, and let one image appear in several sets. Paths are relative
 //! to the manifest's folder (absolute paths are kept), and every listed image
 //! must exist when the dataset is loaded, so a typo fails before the model runs
-//! rather than halfway through an evaluation.
+//! rather than halfway through an evaluation. A listed path must resolve (after `..`, an
+//! absolute path or a symlink) inside the manifest's folder unless `allow_outside_paths` is set:
+//! a manifest from a pull request must not make the gate read files elsewhere on the runner.
 
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
 use super::csv_file::{column_index, csv_error, open_csv};
-use super::{resolve_labels, Dataset, DatasetError, RawLabel};
+use super::{resolve_labels, Dataset, DatasetError, DatasetOptions, RawLabel};
 use super::{Sample, SampleInput};
 
 /// What one manifest line names, before labels are mapped to classes.
@@ -24,9 +26,10 @@ struct Entry {
 
 pub(super) fn load_csv(
     path: &Path,
-    label_column: &str,
+    options: &DatasetOptions,
     class_names: Option<&[String]>,
 ) -> Result<Dataset, DatasetError> {
+    let label_column = options.label_column.as_str();
     let (mut reader, header) = open_csv(path)?;
     let path_col = column_index(
         path,
@@ -55,17 +58,24 @@ pub(super) fn load_csv(
         });
         entries.push(Entry { written, line });
     }
-    finish(path, entries, &raw, class_names)
+    finish(
+        path,
+        entries,
+        &raw,
+        class_names,
+        options.allow_outside_paths,
+    )
 }
 
 pub(super) fn load_jsonl(
     path: &Path,
-    label_key: &str,
+    options: &DatasetOptions,
     class_names: Option<&[String]>,
 ) -> Result<Dataset, DatasetError> {
-    let text = std::fs::read_to_string(path).map_err(|source| DatasetError::Io {
+    let label_key = options.label_column.as_str();
+    let text = std::fs::read_to_string(path).map_err(|cause| DatasetError::Io {
         path: path.to_path_buf(),
-        source,
+        cause,
     })?;
     let example = format!("{{\"path\": \"images/1.png\", \"{label_key}\": \"tumor\"}}");
     let mut entries = Vec::new();
@@ -101,7 +111,13 @@ pub(super) fn load_jsonl(
         });
         entries.push(Entry { written, line });
     }
-    finish(path, entries, &raw, class_names)
+    finish(
+        path,
+        entries,
+        &raw,
+        class_names,
+        options.allow_outside_paths,
+    )
 }
 
 fn check_not_empty(path: &Path, line: u64, value: &str, column: &str) -> Result<(), DatasetError> {
@@ -122,8 +138,19 @@ fn finish(
     entries: Vec<Entry>,
     raw: &[RawLabel],
     class_names: Option<&[String]>,
+    allow_outside: bool,
 ) -> Result<Dataset, DatasetError> {
     let base = manifest.parent().unwrap_or(Path::new(""));
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |cause| DatasetError::Io { path, cause }
+    };
+    let folder = std::fs::canonicalize(if base.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        base
+    })
+    .map_err(io(base))?;
     let (classes, labels) = resolve_labels(raw, class_names)?;
     let mut samples = Vec::with_capacity(entries.len());
     for (entry, label) in entries.into_iter().zip(labels) {
@@ -132,6 +159,16 @@ fn finish(
             return Err(DatasetError::MissingPath {
                 path: image,
                 context: format!(" (listed in {} line {})", manifest.display(), entry.line),
+            });
+        }
+        let resolved = std::fs::canonicalize(&image).map_err(io(&image))?;
+        if !allow_outside && !resolved.starts_with(&folder) {
+            return Err(DatasetError::OutsidePath {
+                manifest: manifest.to_path_buf(),
+                line: entry.line,
+                written: entry.written,
+                resolved,
+                folder,
             });
         }
         samples.push(Sample {
@@ -213,6 +250,52 @@ mod tests {
         let err = load(&m, None).unwrap_err();
         assert!(matches!(err, DatasetError::MissingPath { .. }));
         assert!(err.to_string().contains("test.csv line 3)"), "{err}");
+    }
+
+    #[test]
+    fn paths_outside_the_manifests_folder_are_refused_unless_allowed() {
+        let outside = tempfile::tempdir().unwrap();
+        let secret = outside.path().join("secret.png");
+        std::fs::write(&secret, b"x").unwrap();
+        let (dir, _) = setup("unused.csv", "");
+        std::fs::create_dir(dir.path().join("ds")).unwrap();
+        std::fs::write(dir.path().join("ds/in.png"), b"x").unwrap();
+        std::fs::write(dir.path().join("up.png"), b"x").unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(&secret, dir.path().join("ds/link.png")).unwrap();
+        let mut written = vec!["../up.png".to_string(), secret.display().to_string()];
+        if cfg!(unix) {
+            written.push("link.png".to_string());
+        }
+        for path in written {
+            let manifest = dir.path().join("ds/test.csv");
+            std::fs::write(&manifest, format!("path,label\nin.png,0\n{path},1\n")).unwrap();
+            let err = load(&manifest, None).unwrap_err();
+            let msg = err.to_string();
+            assert!(
+                matches!(err, DatasetError::OutsidePath { line: 3, .. }),
+                "{path}: {msg}"
+            );
+            assert!(
+                msg.contains("key \"path\"") && msg.contains("allow_outside_paths"),
+                "{msg}"
+            );
+            let allowed = DatasetOptions {
+                allow_outside_paths: true,
+                ..DatasetOptions::default()
+            };
+            assert_eq!(
+                load_dataset(&manifest, &allowed, None)
+                    .unwrap()
+                    .samples
+                    .len(),
+                2
+            );
+        }
+        // A path that leaves the folder and comes back stays inside.
+        let manifest = dir.path().join("ds/test.jsonl");
+        std::fs::write(&manifest, "{\"path\": \"../ds/in.png\", \"label\": 0}\n").unwrap();
+        assert_eq!(load(&manifest, None).unwrap().samples.len(), 1);
     }
 
     #[test]

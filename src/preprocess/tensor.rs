@@ -178,15 +178,20 @@ pub fn to_u8(values: &[f32]) -> Vec<u8> {
 }
 
 fn decode(path: &Path) -> Result<DynamicImage, PreprocessError> {
-    let open = |source| PreprocessError::Open {
+    let open = |cause| PreprocessError::Open {
         path: path.to_path_buf(),
-        source,
+        cause,
+    };
+    let undecodable = |reason: &str| PreprocessError::Decode {
+        path: path.to_path_buf(),
+        reason: crate::text::clean(reason, crate::text::VALUE_MAX_CHARS),
     };
     // Guess the format from the bytes, so a JPEG named .png still decodes.
     let mut reader = image::ImageReader::open(path)
         .map_err(open)?
         .with_guessed_format()
         .map_err(open)?;
+    let format = reader.format();
     // The header's size is checked against these before any pixel buffer is allocated, so a
     // small file that claims a huge image is refused instead of exhausting memory.
     let mut limits = image::Limits::default();
@@ -194,15 +199,20 @@ fn decode(path: &Path) -> Result<DynamicImage, PreprocessError> {
     limits.max_image_height = Some(crate::limits::MAX_IMAGE_SIDE);
     limits.max_alloc = Some(crate::limits::MAX_DECODED_IMAGE_BYTES);
     reader.limits(limits);
-    reader.decode().map_err(|source| match source {
+    // ImageError's message already holds its cause; its source would say it again.
+    let image = reader.decode().map_err(|e| match e {
         image::ImageError::Limits(_) => PreprocessError::TooLarge {
             path: path.to_path_buf(),
         },
-        source => PreprocessError::Decode {
-            path: path.to_path_buf(),
-            source,
-        },
-    })
+        e => undecodable(&e.to_string()),
+    })?;
+    // The decoders return a cut file's missing rows as zeros; see truncated.rs.
+    if let Some(format) = format {
+        if let Some(reason) = super::truncated::missing_end(path, format).map_err(open)? {
+            return Err(undecodable(&reason));
+        }
+    }
+    Ok(image)
 }
 
 /// Gray conversion as Pillow's `convert("L")` (ITU-R 601-2 luma, integer

@@ -1,0 +1,35 @@
+"""Write models ONNX Runtime refuses, for the tests of modelgate's load errors.
+
+Run after make_models.py (whose make_testdata() empties testdata/):
+    python models/make_bad_models.py
+The checker would refuse these too, so they are built without it.
+"""
+
+from pathlib import Path
+
+import onnx
+from onnx import TensorProto, helper
+
+TESTDATA = Path(__file__).resolve().parent / "testdata"
+
+
+def identity(opset, ir_version, doc):
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "bad", [x], [y])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
+                              producer_name="modelgate make_bad_models.py", doc_string=doc)
+    model.ir_version = ir_version
+    return model
+
+
+def main():
+    TESTDATA.mkdir(parents=True, exist_ok=True)
+    onnx.save_model(identity(99, 8, "Identity at default-domain opset 99, newer than any release."),
+                    str(TESTDATA / "opset99.onnx"))
+    onnx.save_model(identity(17, 99, "Identity at opset 17 in IR version 99."),
+                    str(TESTDATA / "ir99.onnx"))
+
+
+if __name__ == "__main__":
+    main()
