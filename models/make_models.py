@@ -34,6 +34,7 @@ from threadpoolctl import threadpool_limits
 
 import graphs
 import checks
+import make_test_data
 
 HERE = Path(__file__).resolve().parent
 DIGITS_DIR = HERE / "data" / "digits"
@@ -219,6 +220,8 @@ def make_testdata(out=TESTDATA):
     g.op("Add", [g.input("a", tp.FLOAT, ["N", 3]), g.input("b", tp.FLOAT, ["N", 3])], out="y")
     g.output("y", tp.FLOAT, ["N", 3])
     save(g.model("Add two float inputs."), out / "two_inputs.onnx")
+    # Models with real inputs and expected outputs, in ONNX's test-data layout.
+    make_test_data.write_all(out)
 
 
 def main():
