@@ -95,6 +95,27 @@ pub struct BenchConfig {
     pub shapes: BTreeMap<String, Vec<i64>>,
     /// `SYMBOL = 8`.
     pub dims: BTreeMap<String, i64>,
+    /// An ONNX test-data folder (`input_0.pb`, ...) whose values feed the model instead of
+    /// random ones; relative to the config's folder.
+    pub inputs: Option<PathBuf>,
+    /// `NAME = "path.npy"` (or `.pb`): one input's values; relative to the config's folder.
+    pub input: BTreeMap<String, PathBuf>,
+    /// Compare the model's outputs with the `output_*.pb` files of `inputs` before timing.
+    pub check_outputs: bool,
+}
+
+impl BenchConfig {
+    /// The input files, with paths made relative to `root`, the config's folder.
+    pub fn input_files(&self, root: &Path) -> crate::inputs::InputFiles {
+        crate::inputs::InputFiles {
+            files: self
+                .input
+                .iter()
+                .map(|(name, path)| (name.clone(), root.join(path)))
+                .collect(),
+            dir: self.inputs.as_ref().map(|dir| root.join(dir)),
+        }
+    }
 }
 
 impl Default for BenchConfig {
@@ -112,6 +133,9 @@ impl Default for BenchConfig {
             inter_threads: None,
             shapes: BTreeMap::new(),
             dims: BTreeMap::new(),
+            inputs: None,
+            input: BTreeMap::new(),
+            check_outputs: false,
         }
     }
 }
@@ -338,6 +362,9 @@ impl GateConfig {
                     "{prefix}bench.max_time_s = {}: must be more than 0 seconds",
                     bench.max_time_s
                 );
+            }
+            if bench.check_outputs && bench.inputs.is_none() {
+                bail!("{prefix}bench.check_outputs = true needs bench.inputs, a test-data folder with output_0.pb, ...");
             }
             if let Some(batch) = bench.batch.filter(|b| *b < 1) {
                 bail!("{prefix}bench.batch = {batch}: must be at least 1");

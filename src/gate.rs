@@ -367,6 +367,9 @@ fn measure(
     crate::app::check_model_file(&candidate_path)?;
     let candidate_sha = crate::system::sha256_file(&candidate_path)
         .with_context(|| format!("cannot read model file {}", candidate_path.display()))?;
+    if model.bench.check_outputs {
+        check_outputs(model, runtime, options, &candidate_path)?;
+    }
     let Some(base) = base.filter(|b| b.sha256 != candidate_sha) else {
         let candidate = measure_candidate(model, runtime, options, progress)?;
         return Ok(Measured {
@@ -382,7 +385,7 @@ fn measure(
         base.path(),
         &candidate_path,
         &settings,
-        &shape_request(model),
+        &shape_request(model, &options.root),
         model.bench.batch,
     )?;
     adaptive_ab(
@@ -435,7 +438,7 @@ pub fn measure_candidate(
         runtime,
         &candidate_path,
         &settings,
-        &shape_request(model),
+        &shape_request(model, &options.root),
         progress,
     )?;
     finish_results(
@@ -449,10 +452,32 @@ pub fn measure_candidate(
     )
 }
 
-fn shape_request(model: &ModelConfig) -> ShapeRequest {
+/// `check_outputs = true`: the candidate must give the expected outputs of `inputs` (ONNX's
+/// backend-test tolerance) before it is timed; one that does not cannot be judged.
+fn check_outputs(
+    model: &ModelConfig,
+    runtime: &Runtime,
+    options: &GateOptions,
+    path: &Path,
+) -> Result<()> {
+    let checks = bench::check_outputs(
+        runtime,
+        path,
+        &bench_settings(model, options),
+        &shape_request(model, &options.root),
+        crate::inputs::Tolerance::default(),
+    )?;
+    if let Some(failed) = checks.iter().find(|c| !c.passed) {
+        bail!("check_outputs: {}", failed.line);
+    }
+    Ok(())
+}
+
+fn shape_request(model: &ModelConfig, root: &Path) -> ShapeRequest {
     ShapeRequest {
         shapes: model.bench.shapes.clone(),
         dims: model.bench.dims.clone(),
+        inputs: model.bench.input_files(root),
     }
 }
 
@@ -473,7 +498,7 @@ fn finish_results(
     let probe = ProbeSpec {
         model: path.to_path_buf(),
         session: settings.session.clone(),
-        shapes: shape_request(model),
+        shapes: shape_request(model, &options.root),
         batch: model.bench.batch,
     };
     match memprobe::measure_alone(Path::new(&runtime.library.path), &probe) {
