@@ -236,18 +236,18 @@ pub fn read_tensor_proto(bytes: &[u8]) -> Result<StoredTensor> {
         let (field, wire) = (key >> 3, key & 7);
         match (field, wire) {
             (1, 0) => dims.push(reader.varint()? as i64),
-            (1, 2) => reader.packed(|r| Ok(dims.push(r.varint()? as i64)))?,
+            (1, 2) => reader.packed(&mut dims, |r| Ok(r.varint()? as i64))?,
             (2, 0) => data_type = Some(reader.varint()?),
             (4, 5) => floats.push(f32::from_le_bytes(reader.fixed()?)),
-            (4, 2) => reader.packed(|r| Ok(floats.push(f32::from_le_bytes(r.fixed()?))))?,
+            (4, 2) => reader.packed(&mut floats, |r| Ok(f32::from_le_bytes(r.fixed()?)))?,
             (5, 0) => int32s.push(reader.varint()? as i32),
-            (5, 2) => reader.packed(|r| Ok(int32s.push(r.varint()? as i32)))?,
+            (5, 2) => reader.packed(&mut int32s, |r| Ok(r.varint()? as i32))?,
             (7, 0) => int64s.push(reader.varint()? as i64),
-            (7, 2) => reader.packed(|r| Ok(int64s.push(r.varint()? as i64)))?,
+            (7, 2) => reader.packed(&mut int64s, |r| Ok(r.varint()? as i64))?,
             (8, 2) => name = Some(String::from_utf8_lossy(reader.bytes()?).into_owned()),
             (9, 2) => raw = Some(reader.bytes()?),
             (10, 1) => doubles.push(f64::from_le_bytes(reader.fixed()?)),
-            (10, 2) => reader.packed(|r| Ok(doubles.push(f64::from_le_bytes(r.fixed()?))))?,
+            (10, 2) => reader.packed(&mut doubles, |r| Ok(f64::from_le_bytes(r.fixed()?)))?,
             (13, _) => {
                 bail!("its data is stored in an external file, which modelgate does not read")
             }
@@ -328,13 +328,18 @@ impl<'a> Reader<'a> {
         self.take(len)
     }
 
-    fn packed(&mut self, mut each: impl FnMut(&mut Reader<'a>) -> Result<()>) -> Result<()> {
+    /// A packed repeated field: values one after another inside one length-delimited field.
+    fn packed<T>(
+        &mut self,
+        into: &mut Vec<T>,
+        each: impl Fn(&mut Reader<'a>) -> Result<T>,
+    ) -> Result<()> {
         let mut inner = Reader {
             bytes: self.bytes()?,
             at: 0,
         };
         while !inner.done() {
-            each(&mut inner)?;
+            into.push(each(&mut inner)?);
         }
         Ok(())
     }
