@@ -420,6 +420,19 @@ mod tests {
     }
 
     #[test]
+    fn input_files_are_relative_to_the_config_folder() {
+        let text = format!(
+            "{MINIMAL}[models.bench]\ninputs = \"data/test_data_set_0\"\ninput = {{ sr = \"sr.npy\" }}\ncheck_outputs = true\n"
+        );
+        let config = GateConfig::parse(&text).unwrap();
+        let bench = &config.models[0].bench;
+        assert!(bench.check_outputs);
+        let files = bench.input_files(Path::new("repo"));
+        assert_eq!(files.dir, Some(PathBuf::from("repo/data/test_data_set_0")));
+        assert_eq!(files.files["sr"], PathBuf::from("repo/sr.npy"));
+    }
+
+    #[test]
     fn unknown_keys_and_bad_values_name_the_key() {
         let cases = [
             (
@@ -442,6 +455,10 @@ mod tests {
             (
                 format!("{MINIMAL}[models.bench]\niterations = 0\n"),
                 "bench.iterations = 0",
+            ),
+            (
+                format!("{MINIMAL}[models.bench]\ncheck_outputs = true\n"),
+                "check_outputs = true needs bench.inputs",
             ),
             (format!("{MINIMAL}[models.bench]\nep = \"gpu\"\n"), "gpu"),
             (format!("{MINIMAL}{MINIMAL}"), "appears twice"),
