@@ -176,9 +176,10 @@ fn main() -> Result<()> {
     };
     let (mut model, _) = runtime.open(&args.model, &session)?;
     let resolution = model.spec.resolve(&ShapeRequest::default(), None)?;
-    bench::bind_random(
+    bench::bind_inputs(
         &mut model,
         &resolution.inputs,
+        &modelgate::inputs::Given::default(),
         &mut StdRng::seed_from_u64(0),
     )?;
     // Warm up the session and the allocator before either side is timed.

@@ -1,6 +1,6 @@
 """Write models ONNX Runtime refuses, for the tests of modelgate's load errors.
 
-Run after make_models.py (whose make_testdata() empties testdata/):
+make_models.py runs it as part of its testdata/ fixtures; on its own:
     python models/make_bad_models.py
 The checker would refuse these too, so they are built without it.
 """

@@ -34,6 +34,8 @@ from threadpoolctl import threadpool_limits
 
 import graphs
 import checks
+import make_bad_models
+import make_test_data
 
 HERE = Path(__file__).resolve().parent
 DIGITS_DIR = HERE / "data" / "digits"
@@ -219,6 +221,8 @@ def make_testdata(out=TESTDATA):
     g.op("Add", [g.input("a", tp.FLOAT, ["N", 3]), g.input("b", tp.FLOAT, ["N", 3])], out="y")
     g.output("y", tp.FLOAT, ["N", 3])
     save(g.model("Add two float inputs."), out / "two_inputs.onnx")
+    # Models with real inputs and expected outputs, in ONNX's test-data layout.
+    make_test_data.write_all(out)
 
     # Limits: a fixed input far over modelgate's 2 GiB of input per run (the file stays tiny),
     # and an image input whose height and width are dynamic, which must be set to be timed.
@@ -232,6 +236,8 @@ def make_testdata(out=TESTDATA):
     g.op("GlobalAveragePool", [g.input("image", tp.FLOAT, ["N", 3, "H", "W"])], out="y")
     g.output("y", tp.FLOAT, ["N", 3, 1, 1])
     save(g.model("Average each channel of an [N, 3, H, W] image."), out / "dynamic_hw.onnx")
+    # Models ONNX Runtime refuses (an opset and an IR version newer than it reads).
+    make_bad_models.main()
 
 
 def main():

@@ -60,7 +60,7 @@ pub struct AbPair {
 }
 
 impl AbPair {
-    /// Opens both models, binds the same random inputs to each, and warms both up.
+    /// Opens both models, binds the same inputs (given or random) to each, and warms both up.
     pub fn open(
         runtime: &Runtime,
         base_path: &Path,
@@ -87,13 +87,15 @@ impl AbPair {
                 base_path.display()
             );
         }
-        let resolution = candidate.spec.resolve(shapes, batch)?;
+        // Given input values feed both models, exactly as random ones would.
+        let given = crate::inputs::load(&shapes.inputs, &candidate.spec)?;
+        let resolution = candidate.spec.resolve(&given.shapes(shapes)?, batch)?;
         let batch = bench::batch_size(batch, &resolution);
         let mut first_ms = [0.0; 2];
         for (i, model) in [&mut base, &mut candidate].into_iter().enumerate() {
             // The same seed for both: identical input values.
             let mut rng = StdRng::seed_from_u64(settings.seed);
-            first_ms[i] = bench::prepare(model, &resolution.inputs, &mut rng)?;
+            first_ms[i] = bench::prepare(model, &resolution.inputs, &given, &mut rng)?;
         }
         let base_first = coin();
         // Alternating warmup rounds, ending with the model that opens the first block.

@@ -24,6 +24,7 @@ use crate::runtime::{Runtime, SessionSettings};
 use crate::system;
 use crate::terminal;
 use crate::text;
+use crate::Outcome;
 
 /// Loads ONNX Runtime as the global flags and environment say.
 pub fn load_runtime(global: &GlobalArgs, session: &SessionSettings) -> Result<Runtime> {
@@ -113,11 +114,22 @@ pub fn progress_bar() -> impl FnMut(&str, u64, u64) {
 }
 
 /// `modelgate bench`.
-pub fn bench(global: &GlobalArgs, args: &BenchArgs) -> Result<()> {
+pub fn bench(global: &GlobalArgs, args: &BenchArgs) -> Result<Outcome> {
     let (settings, shapes) = args.settings()?;
     results::check_outputs(&[("--json", args.json.as_deref())], None)?;
+    let output_check = args.output_check()?;
     check_model_file(&args.model)?;
     let runtime = load_runtime(global, &settings.session)?;
+    if let Some(tolerance) = output_check {
+        let checks = bench::check_outputs(&runtime, &args.model, &settings, &shapes, tolerance)?;
+        for check in &checks {
+            println!("  {}", text::log_text(&check.line));
+        }
+        // A model that gives wrong answers is not worth timing.
+        if checks.iter().any(|c| !c.passed) {
+            return Ok(Outcome::Fail);
+        }
+    }
     let mut progress = progress_bar();
     let (bench, spec) = bench::run(&runtime, &args.model, &settings, &shapes, &mut progress)?;
     let mut results =
@@ -133,7 +145,7 @@ pub fn bench(global: &GlobalArgs, args: &BenchArgs) -> Result<()> {
         results::write_json_atomic(path, &results)?;
         println!("  results written to {}", path.display());
     }
-    Ok(())
+    Ok(Outcome::Pass)
 }
 
 /// `modelgate env`.

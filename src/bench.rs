@@ -13,6 +13,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
+use crate::inputs::{self, Given, OutputCheck, Tolerance};
 use crate::limits;
 use crate::model::{ModelSpec, Resolution, ResolvedInput, ShapeRequest, TensorData};
 use crate::runtime::{Feed, LoadedModel, Runtime, SessionSettings};
@@ -187,6 +188,11 @@ pub fn run(
              drop --batch or export the model with a dynamic first dim"
         );
     }
+    let given = inputs::load(&shapes.inputs, &spec)?;
+    if !given.inputs.is_empty() && !settings.batches.is_empty() {
+        bail!("--batch: the inputs' values come from files, which fix their shapes; drop --batch");
+    }
+    let shapes = &given.shapes(shapes)?;
     let batches: Vec<Option<i64>> = if settings.batches.is_empty() {
         vec![None]
     } else {
@@ -200,7 +206,7 @@ pub fn run(
     for batch in batches {
         let resolution = spec.resolve(shapes, batch)?;
         defaulted_dims = resolution.defaulted.clone();
-        let first_ms = prepare(&mut model, &resolution.inputs, &mut rng)?;
+        let first_ms = prepare(&mut model, &resolution.inputs, &given, &mut rng)?;
         warm_up(
             &mut model,
             settings.warmup.saturating_sub(1),
@@ -226,7 +232,8 @@ pub fn run(
             wall_time_s,
         )?);
     }
-    let notes = notes_for(&runs, &defaulted_dims);
+    let mut notes = notes_for(&runs, &defaulted_dims);
+    notes.extend(model.output_notes().iter().cloned());
     let result = BenchResult {
         settings: settings.clone(),
         provider: settings.session.provider.name().to_string(),
@@ -264,14 +271,15 @@ pub fn open_measured(
     Ok((model, created, memory))
 }
 
-/// Binds random inputs and times the first run (part of the cold start), which also counts as
-/// the first warmup run. Returns its milliseconds.
+/// Binds the given inputs (random values for the rest) and times the first run (part of the
+/// cold start), which also counts as the first warmup run. Returns its milliseconds.
 pub fn prepare(
     model: &mut LoadedModel,
     inputs: &[ResolvedInput],
+    given: &Given,
     rng: &mut StdRng,
 ) -> Result<Millis> {
-    bind_random(model, inputs, rng)?;
+    bind_inputs(model, inputs, given, rng)?;
     let first = Instant::now();
     model.run_bound()?;
     Ok(ms(first.elapsed()))
@@ -303,23 +311,69 @@ pub fn batch_size(batch: Option<i64>, resolution: &Resolution) -> i64 {
         .unwrap_or(1)
 }
 
-/// Makes random inputs for `inputs` and binds them to the session.
-pub fn bind_random(
+/// Binds `inputs` to the session: the given values where there are some, random ones elsewhere.
+pub fn bind_inputs(
     model: &mut LoadedModel,
     inputs: &[ResolvedInput],
+    given: &Given,
     rng: &mut StdRng,
 ) -> Result<()> {
-    let feeds = inputs
+    model.bind(feeds(inputs, given, rng)?)
+}
+
+fn feeds(inputs: &[ResolvedInput], given: &Given, rng: &mut StdRng) -> Result<Vec<Feed>> {
+    inputs
         .iter()
         .map(|input| {
+            let data = match given.feed(&input.name, &input.elem) {
+                Some(data) => data,
+                None => TensorData::random(input, rng)?,
+            };
             Ok(Feed {
                 name: input.name.clone(),
                 shape: input.shape.clone(),
-                data: TensorData::random(input, rng)?,
+                data,
             })
         })
-        .collect::<Result<Vec<_>>>()?;
-    model.bind(feeds)
+        .collect()
+}
+
+/// Runs the model once on the given inputs and compares every output with its expected file
+/// (`output_<n>.pb` of `--inputs`). An output without one is an error.
+pub fn check_outputs(
+    runtime: &Runtime,
+    path: &Path,
+    settings: &BenchSettings,
+    shapes: &ShapeRequest,
+    tolerance: Tolerance,
+) -> Result<Vec<OutputCheck>> {
+    let (mut model, _) = runtime.open(path, &settings.session)?;
+    let given = inputs::load(&shapes.inputs, &model.spec)?;
+    let Some(dir) = &shapes.inputs.dir else {
+        bail!("--check-outputs needs --inputs DIR, a test-data folder with output_0.pb, ...");
+    };
+    if let Some(missing) = model
+        .spec
+        .outputs
+        .iter()
+        .find(|o| !given.expected.contains_key(&o.name))
+    {
+        bail!(
+            "--check-outputs: {} has no expected values for output `{}`; add output_<n>.pb for it or drop --check-outputs",
+            dir.display(),
+            missing.name
+        );
+    }
+    let resolution = model.spec.resolve(&given.shapes(shapes)?, None)?;
+    let mut rng = StdRng::seed_from_u64(settings.seed);
+    let returned = model.run_outputs(feeds(&resolution.inputs, &given, &mut rng)?)?;
+    Ok(returned
+        .iter()
+        .filter_map(|(name, got)| {
+            let expected = given.expected.get(name)?;
+            Some(inputs::check_output(name, expected, got, tolerance))
+        })
+        .collect())
 }
 
 fn ms(duration: Duration) -> Millis {

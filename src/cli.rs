@@ -14,6 +14,7 @@ use crate::bench::BenchSettings;
 use crate::config::GateConfig;
 use crate::dataset::DatasetOptions;
 use crate::eval::EvalSettings;
+use crate::inputs::{InputFiles, Tolerance};
 use crate::limits::{self, Origin};
 use crate::model::{parse_shape, ShapeRequest};
 use crate::postprocess::Postprocess;
@@ -225,6 +226,33 @@ pub struct BenchArgs {
     /// Size of a symbolic dim, e.g. --dim seq=128.
     #[arg(long, value_name = "SYMBOL=N")]
     pub dim: Vec<String>,
+    /// Real values for one input instead of random ones: a .npy or ONNX TensorProto .pb file,
+    /// e.g. --input ids=ids.npy (repeatable).
+    #[arg(long, value_name = "NAME=PATH")]
+    pub input: Vec<String>,
+    /// An ONNX test-data folder (input_0.pb, ..., output_0.pb, ...) whose values feed the model.
+    #[arg(long, value_name = "DIR")]
+    pub inputs: Option<PathBuf>,
+    /// Before timing, run once on --inputs and compare every output with its output_<n>.pb
+    /// (exit 1 when one differs).
+    #[arg(long, requires = "inputs")]
+    pub check_outputs: bool,
+    /// Relative tolerance of --check-outputs (ONNX's backend tests use 1e-3).
+    #[arg(
+        long,
+        default_value_t = 1e-3,
+        value_name = "R",
+        requires = "check_outputs"
+    )]
+    pub rtol: f64,
+    /// Absolute tolerance of --check-outputs (ONNX's backend tests use 1e-7).
+    #[arg(
+        long,
+        default_value_t = 1e-7,
+        value_name = "A",
+        requires = "check_outputs"
+    )]
+    pub atol: f64,
     #[command(flatten)]
     pub session: SessionArgs,
     /// Seed of the random input data.
@@ -451,10 +479,51 @@ impl BenchArgs {
             session: self.session.settings()?,
             seed: self.seed,
         };
-        let shapes = shape_request(&self.shape, &self.dim)?;
+        let mut shapes = shape_request(&self.shape, &self.dim)?;
+        shapes.inputs = input_files(&self.input, self.inputs.as_deref())?;
         limits::check_bench(&settings, &shapes, Origin::Flags)?;
         Ok((settings, shapes))
     }
+
+    /// The `--check-outputs` tolerance, when asked for.
+    pub fn output_check(&self) -> Result<Option<Tolerance>> {
+        if !self.check_outputs {
+            return Ok(None);
+        }
+        for (flag, value) in [("--rtol", self.rtol), ("--atol", self.atol)] {
+            if !value.is_finite() || value < 0.0 {
+                bail!("{flag} {value}: give a tolerance of 0 or more, e.g. {flag} 1e-3");
+            }
+        }
+        Ok(Some(Tolerance {
+            rtol: self.rtol,
+            atol: self.atol,
+        }))
+    }
+}
+
+/// Parses `--input NAME=PATH` and `--inputs DIR`.
+pub fn input_files(inputs: &[String], dir: Option<&Path>) -> Result<InputFiles> {
+    let mut files = InputFiles {
+        dir: dir.map(Path::to_path_buf),
+        ..Default::default()
+    };
+    for text in inputs {
+        let Some((name, path)) = text
+            .split_once('=')
+            .filter(|(n, p)| !n.is_empty() && !p.is_empty())
+        else {
+            bail!("--input {text}: expected NAME=PATH, e.g. --input input_ids=ids.npy");
+        };
+        if files
+            .files
+            .insert(name.to_string(), PathBuf::from(path))
+            .is_some()
+        {
+            bail!("--input {name}: given twice; give each input once");
+        }
+    }
+    Ok(files)
 }
 
 impl EvalArgs {

@@ -98,6 +98,27 @@ pub struct BenchConfig {
     pub shapes: BTreeMap<String, Vec<i64>>,
     /// `SYMBOL = 8`.
     pub dims: BTreeMap<String, i64>,
+    /// An ONNX test-data folder (`input_0.pb`, ...) whose values feed the model instead of
+    /// random ones; relative to the config's folder.
+    pub inputs: Option<PathBuf>,
+    /// `NAME = "path.npy"` (or `.pb`): one input's values; relative to the config's folder.
+    pub input: BTreeMap<String, PathBuf>,
+    /// Compare the model's outputs with the `output_*.pb` files of `inputs` before timing.
+    pub check_outputs: bool,
+}
+
+impl BenchConfig {
+    /// The input files, with paths made relative to `root`, the config's folder.
+    pub fn input_files(&self, root: &Path) -> crate::inputs::InputFiles {
+        crate::inputs::InputFiles {
+            files: self
+                .input
+                .iter()
+                .map(|(name, path)| (name.clone(), root.join(path)))
+                .collect(),
+            dir: self.inputs.as_ref().map(|dir| root.join(dir)),
+        }
+    }
 }
 
 impl BenchConfig {
@@ -121,12 +142,13 @@ impl BenchConfig {
         }
     }
 
-    /// The `shapes` and `dims` tables as a shape request.
+    /// The `shapes` and `dims` tables as a shape request (input files are added by the gate,
+    /// which knows the config's folder).
     pub fn shape_request(&self) -> ShapeRequest {
         ShapeRequest {
             shapes: self.shapes.clone(),
             dims: self.dims.clone(),
-            image_size: None,
+            ..Default::default()
         }
     }
 }
@@ -146,6 +168,9 @@ impl Default for BenchConfig {
             inter_threads: None,
             shapes: BTreeMap::new(),
             dims: BTreeMap::new(),
+            inputs: None,
+            input: BTreeMap::new(),
+            check_outputs: false,
         }
     }
 }
@@ -363,6 +388,9 @@ impl GateConfig {
             limits::check_duration(limits::MAX_TIME_S, bench.max_time_s, Zero::Refused, origin)?;
             let eval_batch = model.dataset.as_ref().map_or(1, |d| d.batch);
             limits::check_eval(eval_batch, model.preprocess.as_ref(), origin)?;
+            if bench.check_outputs && bench.inputs.is_none() {
+                bail!("{prefix}bench.check_outputs = true needs bench.inputs, a test-data folder with output_0.pb, ...");
+            }
             if let Some(pre) = &model.preprocess {
                 pre.validate()
                     .map_err(|e| anyhow::anyhow!("{prefix}preprocess: {e}"))?;
@@ -409,6 +437,19 @@ mod tests {
     }
 
     #[test]
+    fn input_files_are_relative_to_the_config_folder() {
+        let text = format!(
+            "{MINIMAL}[models.bench]\ninputs = \"data/test_data_set_0\"\ninput = {{ sr = \"sr.npy\" }}\ncheck_outputs = true\n"
+        );
+        let config = GateConfig::parse(&text).unwrap();
+        let bench = &config.models[0].bench;
+        assert!(bench.check_outputs);
+        let files = bench.input_files(Path::new("repo"));
+        assert_eq!(files.dir, Some(PathBuf::from("repo/data/test_data_set_0")));
+        assert_eq!(files.files["sr"], PathBuf::from("repo/sr.npy"));
+    }
+
+    #[test]
     fn unknown_keys_and_bad_values_name_the_key() {
         let cases = [
             (
@@ -431,6 +472,10 @@ mod tests {
             (
                 format!("{MINIMAL}[models.bench]\niterations = 0\n"),
                 "bench.iterations = 0",
+            ),
+            (
+                format!("{MINIMAL}[models.bench]\ncheck_outputs = true\n"),
+                "check_outputs = true needs bench.inputs",
             ),
             (format!("{MINIMAL}[models.bench]\nep = \"gpu\"\n"), "gpu"),
             (format!("{MINIMAL}{MINIMAL}"), "appears twice"),

@@ -361,6 +361,9 @@ fn measure(
     crate::app::check_model_file(&candidate_path)?;
     let candidate_sha = crate::system::sha256_file(&candidate_path)
         .with_context(|| format!("cannot read model file {}", candidate_path.display()))?;
+    if model.bench.check_outputs {
+        check_outputs(model, runtime, options, &candidate_path)?;
+    }
     let Some(base) = base.filter(|b| b.sha256 != candidate_sha) else {
         let candidate = measure_candidate(model, runtime, options, progress)?;
         return Ok(Measured {
@@ -376,7 +379,7 @@ fn measure(
         base.path(),
         &candidate_path,
         &settings,
-        &shape_request(model),
+        &shape_request(model, &options.root),
         model.bench.batch,
     )?;
     adaptive_ab(
@@ -429,7 +432,7 @@ pub fn measure_candidate(
         runtime,
         &candidate_path,
         &settings,
-        &shape_request(model),
+        &shape_request(model, &options.root),
         progress,
     )?;
     finish_results(
@@ -443,10 +446,32 @@ pub fn measure_candidate(
     )
 }
 
-/// The config's shapes, and for an image model with a dataset the size its images are
-/// preprocessed to, which fixes a dynamic height and width the config leaves open.
-fn shape_request(model: &ModelConfig) -> ShapeRequest {
+/// `check_outputs = true`: the candidate must give the expected outputs of `inputs` (ONNX's
+/// backend-test tolerance) before it is timed; one that does not cannot be judged.
+fn check_outputs(
+    model: &ModelConfig,
+    runtime: &Runtime,
+    options: &GateOptions,
+    path: &Path,
+) -> Result<()> {
+    let checks = bench::check_outputs(
+        runtime,
+        path,
+        &bench_settings(model, options),
+        &shape_request(model, &options.root),
+        crate::inputs::Tolerance::default(),
+    )?;
+    if let Some(failed) = checks.iter().find(|c| !c.passed) {
+        bail!("check_outputs: {}", failed.line);
+    }
+    Ok(())
+}
+
+/// The config's shapes and input files, and for an image model with a dataset the size its
+/// images are preprocessed to, which fixes a dynamic height and width the config leaves open.
+fn shape_request(model: &ModelConfig, root: &Path) -> ShapeRequest {
     let mut request = model.bench.shape_request();
+    request.inputs = model.bench.input_files(root);
     if let (Some(_), Some(pre)) = (&model.dataset, &model.preprocess) {
         if pre.layout == crate::preprocess::Layout::Nchw {
             if let Some([width, height]) = pre.center_crop.or(pre.resize) {
@@ -474,7 +499,7 @@ fn finish_results(
     let probe = ProbeSpec {
         model: path.to_path_buf(),
         session: settings.session.clone(),
-        shapes: shape_request(model),
+        shapes: shape_request(model, &options.root),
         batch: model.bench.batch,
     };
     match memprobe::measure_alone(Path::new(&runtime.library.path), &probe) {
@@ -654,8 +679,11 @@ mod tests {
         let pre =
             "[models.preprocess]\ncolor = \"rgb\"\nresize = [256, 200]\ncenter_crop = [224, 180]\n";
         let with_data = model(&format!("[models.dataset]\npath = \"data.csv\"\n{pre}"));
-        assert_eq!(shape_request(&with_data).image_size, Some([180, 224]));
+        assert_eq!(
+            shape_request(&with_data, Path::new(".")).image_size,
+            Some([180, 224])
+        );
         // Without a dataset nothing is preprocessed, so nothing fixes the size.
-        assert_eq!(shape_request(&model(pre)).image_size, None);
+        assert_eq!(shape_request(&model(pre), Path::new(".")).image_size, None);
     }
 }

@@ -19,6 +19,7 @@ pub mod gate;
 pub mod github;
 pub mod gitref;
 pub mod identity;
+pub mod inputs;
 pub mod limits;
 pub mod memprobe;
 pub mod metrics;
@@ -31,6 +32,7 @@ pub mod results;
 pub mod runtime;
 pub mod stats;
 pub mod system;
+pub mod tensorfile;
 pub mod terminal;
 pub mod text;
 
@@ -91,7 +93,7 @@ fn verdict_outcome(verdict: compare::Verdict) -> anyhow::Result<Outcome> {
 
 async fn dispatch(cli: cli::Cli) -> anyhow::Result<Outcome> {
     match &cli.command {
-        cli::Command::Bench(args) => app::bench(&cli.global, args).map(|_| Outcome::Pass),
+        cli::Command::Bench(args) => app::bench(&cli.global, args),
         cli::Command::Eval(args) => app::eval(&cli.global, args).map(|_| Outcome::Pass),
         cli::Command::Compare(args) => app::compare(args).and_then(verdict_outcome),
         cli::Command::Gate(args) => app::gate(&cli.global, args).and_then(verdict_outcome),

@@ -38,10 +38,14 @@ pub struct ProbeResult {
 /// The child's side: opens and runs the model, then returns this process's peak.
 pub fn run_probe(runtime: &Runtime, spec: &ProbeSpec) -> Result<ProbeResult> {
     let (mut model, _) = runtime.open(&spec.model, &spec.session)?;
-    let resolution = model.spec.resolve(&spec.shapes, spec.batch)?;
-    crate::bench::bind_random(
+    let given = crate::inputs::load(&spec.shapes.inputs, &model.spec)?;
+    let resolution = model
+        .spec
+        .resolve(&given.shapes(&spec.shapes)?, spec.batch)?;
+    crate::bench::bind_inputs(
         &mut model,
         &resolution.inputs,
+        &given,
         &mut StdRng::seed_from_u64(0),
     )?;
     for _ in 0..RUNS {

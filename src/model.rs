@@ -50,7 +50,8 @@ pub struct ModelSpec {
     pub outputs: Vec<TensorSpec>,
 }
 
-/// Shape choices from the command line: `--shape NAME=1x3x224x224` and `--dim SYMBOL=8`.
+/// Shape choices from the command line: `--shape NAME=1x3x224x224` and `--dim SYMBOL=8`, and the
+/// files of real input values (`--input`, `--inputs`), whose shapes are fixed by their contents.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ShapeRequest {
     pub shapes: BTreeMap<String, Vec<i64>>,
@@ -60,6 +61,8 @@ pub struct ShapeRequest {
     /// the images it is judged on.
     #[serde(default)]
     pub image_size: Option<[i64; 2]>,
+    #[serde(default)]
+    pub inputs: crate::inputs::InputFiles,
 }
 
 /// An input with every dimension fixed.

@@ -18,6 +18,7 @@ use ort::session::{IoBinding, Session};
 use ort::value::{DynValue, Tensor, TensorElementType, ValueType};
 use serde::{Deserialize, Serialize};
 
+use crate::inputs::Returned;
 use crate::model::{Dim, ElemType, ModelSpec, TensorData, TensorSpec};
 use crate::ortlib::{LibraryChoice, LibrarySource};
 
@@ -246,6 +247,8 @@ impl Runtime {
                 session,
                 spec,
                 binding: None,
+                outputs_checked: false,
+                output_notes: Vec::new(),
             },
             created,
         ))
@@ -341,6 +344,10 @@ pub struct LoadedModel {
     session: Session,
     pub spec: ModelSpec,
     binding: Option<IoBinding>,
+    /// Whether the first bound run's outputs were compared with the declared shapes.
+    outputs_checked: bool,
+    /// Outputs whose returned shape differs from the declared one; see [`LoadedModel::run_bound`].
+    output_notes: Vec<String>,
 }
 
 /// One input, ready to feed.
@@ -372,24 +379,83 @@ impl LoadedModel {
                 .bind_input(feed.name.as_str(), &value)
                 .map_err(ort_error(format!("cannot bind input `{}`", feed.name)))?;
         }
-        let memory = self.session.allocator().memory_info().clone();
-        for output in &self.spec.outputs {
-            binding
-                .bind_output_to_device(output.name.as_str(), &memory)
-                .map_err(ort_error(format!("cannot bind output `{}`", output.name)))?;
-        }
+        bind_outputs(&self.session, &mut binding, &self.spec.outputs)?;
         self.binding = Some(binding);
+        self.outputs_checked = false;
+        self.output_notes.clear();
         Ok(())
     }
 
     /// One run with the bound inputs. The outputs are dropped: only the time matters here.
+    ///
+    /// ONNX Runtime allocates the outputs on the first run and reuses them on the next, and it
+    /// checks a reused output against the model's declared shape ("Invalid rank for output"),
+    /// while a freshly allocated one only draws a warning, as in Python's `session.run`. So the
+    /// first run compares what came back with the declared shapes, and a model whose outputs
+    /// differ gets its outputs bound afresh before every run.
     #[inline]
     pub fn run_bound(&mut self) -> Result<()> {
-        let binding = self.binding.as_ref().context("no inputs are bound")?;
-        self.session
+        let binding = self.binding.as_mut().context("no inputs are bound")?;
+        if !self.output_notes.is_empty() {
+            binding.clear_outputs();
+            bind_outputs(&self.session, binding, &self.spec.outputs)?;
+        }
+        let outputs = self
+            .session
             .run_binding(binding)
-            .map(drop)
-            .map_err(ort_error("the model failed to run"))
+            .map_err(ort_error("the model failed to run"))?;
+        if !self.outputs_checked {
+            self.outputs_checked = true;
+            self.output_notes = self
+                .spec
+                .outputs
+                .iter()
+                .filter_map(|declared| {
+                    let value = outputs.get(declared.name.as_str())?;
+                    let ValueType::Tensor { shape, .. } = value.dtype() else {
+                        return None;
+                    };
+                    let shape: Vec<i64> = shape.to_vec();
+                    (!fits_declared(&declared.dims, &shape)).then(|| {
+                        format!(
+                            "output `{}` is declared {} but the model returns {}; \
+                             ONNX Runtime allocates it afresh on every run, as Python's session.run does",
+                            declared.name,
+                            crate::model::format_dims(&declared.dims),
+                            format_shape(&shape)
+                        )
+                    })
+                })
+                .collect();
+        }
+        Ok(())
+    }
+
+    /// Outputs whose returned shape differs from the model's declaration, found on the first
+    /// bound run.
+    pub fn output_notes(&self) -> &[String] {
+        &self.output_notes
+    }
+
+    /// Runs once, letting ONNX Runtime allocate the outputs, and returns every output widened to
+    /// f64 with its type and shape: what `--check-outputs` compares.
+    pub fn run_outputs(&mut self, feeds: Vec<Feed>) -> Result<Vec<(String, Returned)>> {
+        let mut inputs: Vec<(String, DynValue)> = Vec::with_capacity(feeds.len());
+        for feed in feeds {
+            inputs.push((feed.name.clone(), to_value(&feed.shape, feed.data)?));
+        }
+        let outputs = self
+            .session
+            .run(inputs)
+            .map_err(ort_error("the model failed to run"))?;
+        let mut returned = Vec::with_capacity(self.spec.outputs.len());
+        for output in &self.spec.outputs {
+            let value = outputs
+                .get(output.name.as_str())
+                .with_context(|| format!("the model returned no output `{}`", output.name))?;
+            returned.push((output.name.clone(), widen(&output.name, value)?));
+        }
+        Ok(returned)
     }
 
     /// Runs one batch and returns the first output as float32 rows (float16 outputs are widened).
@@ -422,9 +488,76 @@ impl LoadedModel {
     }
 }
 
+/// A tensor output as f64 values, with its type named as modelgate names types.
+fn widen(name: &str, value: &DynValue) -> Result<Returned> {
+    fn take<T: ort::value::PrimitiveTensorElementType + Copy>(
+        value: &DynValue,
+        type_name: &str,
+        to_f64: impl Fn(T) -> f64,
+    ) -> Option<Returned> {
+        let (shape, data) = value.try_extract_tensor::<T>().ok()?;
+        Some(Returned {
+            type_name: type_name.to_string(),
+            shape: shape.to_vec(),
+            values: data.iter().map(|v| to_f64(*v)).collect(),
+        })
+    }
+    take::<f32>(value, "float32", f64::from)
+        .or_else(|| take::<f64>(value, "float64", |v| v))
+        .or_else(|| take::<half::f16>(value, "float16", |v| v.to_f64()))
+        .or_else(|| take::<i64>(value, "int64", |v| v as f64))
+        .or_else(|| take::<i32>(value, "int32", f64::from))
+        .or_else(|| take::<u8>(value, "uint8", f64::from))
+        .or_else(|| take::<i8>(value, "int8", f64::from))
+        .or_else(|| take::<bool>(value, "bool", |v| f64::from(u8::from(v))))
+        .with_context(|| {
+            format!("output `{name}` is not a numeric tensor, so its values cannot be compared")
+        })
+}
+
+/// Lets ONNX Runtime allocate every output on the session's device, whatever its shape.
+fn bind_outputs(session: &Session, binding: &mut IoBinding, outputs: &[TensorSpec]) -> Result<()> {
+    let memory = session.allocator().memory_info();
+    for output in outputs {
+        binding
+            .bind_output_to_device(output.name.as_str(), memory)
+            .map_err(ort_error(format!("cannot bind output `{}`", output.name)))?;
+    }
+    Ok(())
+}
+
+/// Whether a returned shape is one the declaration allows: the same rank, and every fixed dim equal.
+fn fits_declared(declared: &[Dim], shape: &[i64]) -> bool {
+    declared.len() == shape.len()
+        && declared.iter().zip(shape).all(|(dim, n)| match dim {
+            Dim::Fixed(fixed) => fixed == n,
+            Dim::Symbolic(_) => true,
+        })
+}
+
+fn format_shape(shape: &[i64]) -> String {
+    if shape.is_empty() {
+        return "scalar".to_string();
+    }
+    shape
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join("x")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn returned_shapes_are_checked_against_rank_and_fixed_dims() {
+        let declared = [Dim::Fixed(1), Dim::Symbolic("seqlen".into())];
+        assert!(fits_declared(&declared, &[1, 7]));
+        assert!(!fits_declared(&declared, &[1, 1, 4]));
+        assert!(!fits_declared(&declared, &[2, 7]));
+        assert!(fits_declared(&[], &[]));
+    }
 
     #[test]
     fn library_version_is_none_for_a_file_that_is_not_onnx_runtime() {
