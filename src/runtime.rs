@@ -400,10 +400,12 @@ impl LoadedModel {
             binding.clear_outputs();
             bind_outputs(&self.session, binding, &self.spec.outputs)?;
         }
-        let outputs = self
-            .session
-            .run_binding(binding)
-            .map_err(ort_error("the model failed to run"))?;
+        let outputs = self.session.run_binding(binding).map_err(|e| {
+            anyhow!(
+                "the model failed to run: {}; if it needs real input values (token ids, a sample rate), give them with --input NAME=FILE or --inputs DIR (or bench.inputs in the gate config)",
+                message::tidy(&e.to_string())
+            )
+        })?;
         if !self.outputs_checked {
             self.outputs_checked = true;
             self.output_notes = self

@@ -91,6 +91,7 @@ fn random_indices_fail_cleanly_where_real_ones_run() {
     // Random int64 inputs are 0..10; the table has 4 rows.
     let out = bench("gather_vocab", &[]);
     assert_user_error(&out, "out of data bounds");
+    assert_user_error(&out, "give them with --input NAME=FILE or --inputs DIR");
     let ids = fixture("gather_vocab").join("ids.npy");
     let out = bench("gather_vocab", &["--input", &format!("ids={}", text(&ids))]);
     assert_exit(&out, 0);
