@@ -306,10 +306,7 @@ pub fn gate(global: &GlobalArgs, args: &GateArgs) -> Result<Verdict> {
     };
     // A commit that is not there is the caller's mistake, not each model's: say it once.
     if let Some(reference) = &options.candidate_ref {
-        if reference == crate::gitref::MERGE_BASE {
-            bail!("--candidate-ref {reference:?}: give the pull request's head commit");
-        }
-        crate::gitref::resolve(&options.root, reference).context("--candidate-ref")?;
+        gate::resolve_candidate_ref(&options.root, reference)?;
     }
     let runtime = if options.from_results.is_some() {
         None

@@ -181,25 +181,49 @@ pub fn candidate_at_ref(
     reference: &str,
 ) -> Result<CandidateAtRef> {
     let context = || format!("model `{}`: --candidate-ref", model.name);
-    if reference == gitref::MERGE_BASE {
-        bail!("--candidate-ref {reference:?}: give the pull request's head commit");
-    }
-    let commit = gitref::resolve(root, reference).with_context(context)?;
-    let bytes = gitref::read_at(root, &commit.commit, &model.candidate).with_context(context)?;
-    let dir =
-        tempfile::tempdir().context("cannot create a temporary folder for the candidate model")?;
-    let path = dir.path().join("candidate.onnx");
-    std::fs::write(&path, &bytes).context("cannot write the candidate model")?;
+    let commit = resolve_candidate_ref(root, reference)
+        .with_context(|| format!("model `{}`", model.name))?;
+    let file = file_at(root, commit, &model.candidate, "candidate").with_context(context)?;
     let mut at_ref = model.clone();
-    at_ref.candidate = path;
+    at_ref.candidate = file.path;
     Ok(CandidateAtRef {
         model: at_ref,
         label: format!(
             "{} at {}",
             model.candidate.display(),
-            commit.commit.get(..12).unwrap_or(&commit.commit)
+            gitref::short(&file.commit.commit)
         ),
-        _temp: dir,
+        _temp: file.temp,
+    })
+}
+
+/// The commit `--candidate-ref` names: a pull request's head, so not "merge-base".
+pub fn resolve_candidate_ref(root: &Path, reference: &str) -> Result<gitref::BaseCommit> {
+    if reference == gitref::MERGE_BASE {
+        bail!("--candidate-ref {reference:?}: give the pull request's head commit");
+    }
+    gitref::resolve(root, reference).context("--candidate-ref")
+}
+
+/// A model file as committed at a commit, written to a temporary file (`ROLE.onnx`).
+struct FileAt {
+    path: PathBuf,
+    commit: gitref::BaseCommit,
+    sha256: String,
+    temp: tempfile::TempDir,
+}
+
+fn file_at(root: &Path, commit: gitref::BaseCommit, path: &Path, role: &str) -> Result<FileAt> {
+    let bytes = gitref::read_at(root, &commit.commit, path)?;
+    let temp = tempfile::tempdir()
+        .with_context(|| format!("cannot create a temporary folder for the {role} model"))?;
+    let file = temp.path().join(format!("{role}.onnx"));
+    std::fs::write(&file, &bytes).with_context(|| format!("cannot write the {role} model"))?;
+    Ok(FileAt {
+        path: file,
+        commit,
+        sha256: crate::system::sha256_hex(&bytes),
+        temp,
     })
 }
 
@@ -620,20 +644,17 @@ fn base_model_file(model: &ModelConfig, options: &GateOptions) -> Result<Option<
     };
     let context = || format!("model `{}`: base_ref", model.name);
     let base = gitref::resolve(root, reference).with_context(context)?;
-    let bytes = gitref::read_at(root, &base.commit, &model.candidate).with_context(context)?;
-    let dir = tempfile::tempdir().context("cannot create a temporary folder for the base model")?;
-    let path = dir.path().join("base.onnx");
-    std::fs::write(&path, &bytes).context("cannot write the base model")?;
+    let file = file_at(root, base, &model.candidate, "base").with_context(context)?;
     Ok(Some(BaseFile {
-        path,
         label: format!(
             "{} at {} ({})",
             model.candidate.display(),
-            base.commit.get(..12).unwrap_or(&base.commit),
-            base.label
+            gitref::short(&file.commit.commit),
+            file.commit.label
         ),
-        sha256: crate::system::sha256_hex(&bytes),
-        _temp: Some(dir),
+        path: file.path,
+        sha256: file.sha256,
+        _temp: Some(file.temp),
     }))
 }
 

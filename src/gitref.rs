@@ -222,7 +222,8 @@ pub fn is_lfs_pointer(bytes: &[u8]) -> bool {
     bytes.len() < 1024 && bytes.starts_with(b"version https://git-lfs.github.com/spec/")
 }
 
-fn short(commit: &str) -> &str {
+/// The first 12 hex digits of a commit, as the reports show it.
+pub fn short(commit: &str) -> &str {
     commit.get(..12).unwrap_or(commit)
 }
 

@@ -5,23 +5,17 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{assert_user_error, model, ort_lib, root, stderr};
+use support::{assert_user_error, model, root, stderr};
 
 /// How long a refusal may take; a run past it is a hang.
 const DEADLINE: Duration = Duration::from_secs(60);
 
 /// Runs modelgate like `support::modelgate`, but kills it and fails past [`DEADLINE`].
 fn modelgate_quick(args: &[&str]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_modelgate"))
-        .arg("--ort-lib")
-        .arg(ort_lib())
-        .args(args)
-        .env_remove("GITHUB_ACTIONS")
-        .env_remove("GITHUB_BASE_REF")
-        .env_remove("MODELGATE_BASE_REF")
+    let mut child = support::modelgate_command(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -49,17 +49,22 @@ pub fn ort_lib() -> &'static Path {
     })
 }
 
-/// Runs modelgate with the located library and returns its output.
-pub fn modelgate(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_modelgate"))
+/// The modelgate command with the located library, outside any Actions environment.
+pub fn modelgate_command(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_modelgate"));
+    command
         .arg("--ort-lib")
         .arg(ort_lib())
         .args(args)
         .env_remove("GITHUB_ACTIONS")
         .env_remove("GITHUB_BASE_REF")
-        .env_remove("MODELGATE_BASE_REF")
-        .output()
-        .expect("run modelgate")
+        .env_remove("MODELGATE_BASE_REF");
+    command
+}
+
+/// Runs modelgate with the located library and returns its output.
+pub fn modelgate(args: &[&str]) -> Output {
+    modelgate_command(args).output().expect("run modelgate")
 }
 
 /// Runs `modelgate gate --config CONFIG --json JSON EXTRA...` and returns its output and the
