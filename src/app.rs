@@ -173,8 +173,7 @@ pub fn env(global: &GlobalArgs) -> Result<()> {
 
 /// `modelgate eval`.
 pub fn eval(global: &GlobalArgs, args: &EvalArgs) -> Result<()> {
-    let settings = args.settings()?;
-    let session = args.session.settings()?;
+    let (settings, session) = args.settings()?;
     results::check_outputs(&[("--json", args.json.as_deref())], None)?;
     check_model_file(&args.model)?;
     let runtime = load_runtime(global, &session)?;

@@ -190,12 +190,13 @@ pub enum OptLevelArg {
 /// Session flags shared by the commands that open a model.
 #[derive(Debug, Clone, Args)]
 pub struct SessionArgs {
-    /// Execution provider; one that cannot be registered is an error, never a fall back to CPU.
-    #[arg(long, value_enum, default_value = "cpu")]
-    pub ep: EpArg,
-    /// Graph optimisation level.
-    #[arg(long, value_enum, default_value = "all")]
-    pub opt_level: OptLevelArg,
+    /// Execution provider (default cpu); one that cannot be registered is an error, never a
+    /// fall back to CPU.
+    #[arg(long, value_enum)]
+    pub ep: Option<EpArg>,
+    /// Graph optimisation level (default all).
+    #[arg(long, value_enum)]
+    pub opt_level: Option<OptLevelArg>,
     /// Threads inside one operator (ONNX Runtime's default when unset).
     #[arg(long, value_name = "N")]
     pub intra_threads: Option<usize>,
@@ -270,35 +271,43 @@ pub struct EvalArgs {
     /// Labeled data: a folder of class subfolders, a CSV/JSON-lines manifest, or a tabular CSV.
     #[arg(long, value_name = "PATH")]
     pub dataset: Option<PathBuf>,
-    /// Take dataset, preprocessing and postprocessing from this model of the gate config.
-    #[arg(long, value_name = "NAME", requires = "config")]
+    /// Take dataset, preprocessing, postprocessing and session settings from this model of
+    /// --config; the flags below override them.
+    #[arg(long, value_name = "NAME")]
     pub model_name: Option<String>,
-    /// Gate config to read --model-name from.
+    /// Gate config to read the model's settings from (--model-name picks one of several).
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
-    /// Dataset form (auto, image_folder, manifest_csv, manifest_jsonl, tabular).
-    #[arg(long, default_value = "auto")]
-    pub format: String,
-    /// Column (or JSON key) holding the label.
-    #[arg(long, default_value = "label")]
-    pub label_column: String,
+    /// Dataset form (auto, image_folder, manifest_csv, manifest_jsonl, tabular); default auto.
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Column (or JSON key) holding the label; default label.
+    #[arg(long, value_name = "NAME")]
+    pub label_column: Option<String>,
     /// Accept manifest image paths that resolve outside the manifest's folder.
     #[arg(long)]
     pub allow_outside_paths: bool,
-    /// Samples per inference batch.
-    #[arg(long, default_value_t = 64)]
-    pub batch: usize,
+    /// Samples per inference batch; default 64.
+    #[arg(long, value_name = "N")]
+    pub batch: Option<usize>,
+    /// A preprocessing preset, e.g. torchvision-imagenet (the flags below override its values).
+    #[arg(long, value_name = "NAME")]
+    pub preset: Option<String>,
     /// Image colour: gray or rgb.
     #[arg(long)]
     pub color: Option<String>,
-    /// Resize images to WIDTHxHEIGHT.
-    #[arg(long, value_name = "WxH")]
+    /// Resize the shorter side to N keeping the aspect ratio (torchvision's Resize(N)), or to
+    /// exactly WIDTHxHEIGHT.
+    #[arg(long, value_name = "N|WxH")]
     pub resize: Option<String>,
-    /// Resize filter: nearest, triangle, catmull_rom, gaussian, lanczos3.
-    #[arg(long)]
+    /// Resize interpolation, as Pillow names it: nearest, bilinear, bicubic, lanczos, box, hamming.
+    #[arg(long, value_name = "NAME")]
+    pub interpolation: Option<String>,
+    /// Renamed to --interpolation.
+    #[arg(long, hide = true)]
     pub filter: Option<String>,
-    /// Centre crop to WIDTHxHEIGHT after resizing.
-    #[arg(long, value_name = "WxH")]
+    /// Centre crop to N (square) or WIDTHxHEIGHT after resizing.
+    #[arg(long, value_name = "N|WxH")]
     pub crop: Option<String>,
     /// Pixel scale (default 1/255).
     #[arg(long)]
@@ -315,12 +324,12 @@ pub struct EvalArgs {
     /// Input element type: float32, float16 or uint8.
     #[arg(long)]
     pub input_dtype: Option<String>,
-    /// Output activation: softmax, sigmoid or none.
-    #[arg(long, default_value = "softmax")]
-    pub activation: String,
-    /// Decision threshold for binary outputs.
-    #[arg(long, default_value_t = 0.5)]
-    pub threshold: f32,
+    /// Output activation: softmax, sigmoid or none; default softmax.
+    #[arg(long)]
+    pub activation: Option<String>,
+    /// Decision threshold for binary outputs; default 0.5.
+    #[arg(long)]
+    pub threshold: Option<f32>,
     /// Class names in output order, e.g. benign,malignant.
     #[arg(long, value_delimiter = ',')]
     pub class_names: Vec<String>,
@@ -449,18 +458,31 @@ impl EpArg {
 
 impl SessionArgs {
     pub fn settings(&self) -> Result<SessionSettings> {
+        self.settings_over(None)
+    }
+
+    /// The session settings of `base` (a gate config model's) with the given flags laid over
+    /// them; the defaults without one.
+    pub fn settings_over(&self, base: Option<&SessionSettings>) -> Result<SessionSettings> {
+        let base = base.cloned().unwrap_or(SessionSettings {
+            provider: Provider::Cpu,
+            opt_level: OptLevel::All,
+            intra_threads: None,
+            inter_threads: None,
+            spinning: true,
+            shared_pool: false,
+        });
         let settings = SessionSettings {
-            provider: self.ep.provider(),
-            opt_level: match self.opt_level {
+            provider: self.ep.map_or(base.provider, EpArg::provider),
+            opt_level: self.opt_level.map_or(base.opt_level, |level| match level {
                 OptLevelArg::Disable => OptLevel::Disable,
                 OptLevelArg::Basic => OptLevel::Basic,
                 OptLevelArg::Extended => OptLevel::Extended,
                 OptLevelArg::All => OptLevel::All,
-            },
-            intra_threads: self.intra_threads,
-            inter_threads: self.inter_threads,
-            spinning: true,
-            shared_pool: false,
+            }),
+            intra_threads: self.intra_threads.or(base.intra_threads),
+            inter_threads: self.inter_threads.or(base.inter_threads),
+            ..base
         };
         limits::check_session(&settings, Origin::Flags)?;
         Ok(settings)
@@ -526,125 +548,229 @@ pub fn input_files(inputs: &[String], dir: Option<&Path>) -> Result<InputFiles> 
     Ok(files)
 }
 
+/// The settings one gate-config model gives `eval`, as JSON sections that flags are laid over.
+struct ConfigModel {
+    dataset: PathBuf,
+    options: serde_json::Value,
+    batch: usize,
+    preprocess: Option<serde_json::Value>,
+    postprocess: serde_json::Value,
+    session: SessionSettings,
+}
+
 impl EvalArgs {
-    /// Validated eval settings, from the gate config's model (`--config --model-name`) or flags.
-    pub fn settings(&self) -> Result<EvalSettings> {
-        limits::check_eval(self.batch, None, Origin::Flags)?;
-        if let (Some(config), Some(name)) = (&self.config, &self.model_name) {
-            let gate = GateConfig::load(config)?;
-            let root = config.parent().unwrap_or(Path::new("."));
-            let Some(model) = gate.models.iter().find(|m| &m.name == name) else {
-                let names: Vec<&str> = gate.models.iter().map(|m| m.name.as_str()).collect();
-                bail!(
-                    "--model-name {name}: no such model in {}; its models are: {}",
-                    config.display(),
-                    names.join(", ")
-                );
-            };
-            let Some(dataset) = &model.dataset else {
-                bail!("--model-name {name}: the model has no [models.dataset] in {}; add one or pass --dataset", config.display());
-            };
-            let Some(postprocess) = model.postprocess.clone() else {
-                bail!(
-                    "--model-name {name}: the model has no [models.postprocess] in {}; add one",
-                    config.display()
-                );
-            };
-            return Ok(EvalSettings {
-                dataset: self
-                    .dataset
-                    .clone()
-                    .unwrap_or_else(|| root.join(&dataset.path)),
-                options: DatasetOptions {
-                    allow_outside_paths: dataset.options.allow_outside_paths
-                        || self.allow_outside_paths,
-                    ..dataset.options.clone()
-                },
-                preprocess: model.preprocess.clone(),
-                postprocess,
-                batch: dataset.batch,
-            });
+    /// Validated eval and session settings: the gate config's model (`--config`, with
+    /// `--model-name` when it has several) with the flags laid over it, or the flags alone.
+    /// Every flag is read on both paths, so none is ever silently ignored.
+    pub fn settings(&self) -> Result<(EvalSettings, SessionSettings)> {
+        if let Some(value) = &self.filter {
+            bail!("--filter {value}: renamed to --interpolation (nearest, bilinear, bicubic, lanczos, box, hamming)");
         }
-        let Some(dataset) = &self.dataset else {
-            bail!("--dataset is missing: give the labeled data, or --config with --model-name");
+        let from_config = self.config_model()?;
+        let options = overlay(
+            from_config.as_ref().map(|c| c.options.clone()),
+            [
+                ("format", self.format.as_ref().map(|v| json!(v))),
+                ("label_column", self.label_column.as_ref().map(|v| json!(v))),
+                (
+                    "allow_outside_paths",
+                    self.allow_outside_paths.then_some(json!(true)),
+                ),
+            ],
+        );
+        let options: DatasetOptions = from_flags("--format/--label-column", options)?;
+        let batch = self
+            .batch
+            .or(from_config.as_ref().map(|c| c.batch))
+            .unwrap_or(64);
+        limits::check_eval(batch, None, Origin::Flags)?;
+        let dataset = match (&self.dataset, &from_config) {
+            (Some(path), _) => path.clone(),
+            (None, Some(c)) => c.dataset.clone(),
+            (None, None) => bail!(
+                "--dataset is missing: give the labeled data, or --config with the model's [models.dataset]"
+            ),
         };
-        let options: DatasetOptions = from_flags(
-            "--format",
-            json!({
-                "format": self.format,
-                "label_column": self.label_column,
-                "allow_outside_paths": self.allow_outside_paths,
-            }),
+        let preprocess =
+            self.preprocess(from_config.as_ref().and_then(|c| c.preprocess.clone()))?;
+        if let Some(threshold) = self.threshold {
+            // JSON has no NaN or infinity: serde_json writes them as null, which would be
+            // reported as a wrong type for --activation.
+            if !(0.0..=1.0).contains(&threshold) {
+                bail!(
+                    "--threshold {threshold}: give a number between 0 and 1, e.g. --threshold 0.5"
+                );
+            }
+        }
+        let post = overlay(
+            Some(
+                from_config
+                    .as_ref()
+                    .map(|c| c.postprocess.clone())
+                    .unwrap_or_else(|| json!({ "activation": "softmax" })),
+            ),
+            [
+                ("activation", self.activation.as_ref().map(|v| json!(v))),
+                ("threshold", self.threshold.map(|v| json!(v))),
+                (
+                    "class_names",
+                    (!self.class_names.is_empty()).then(|| json!(self.class_names)),
+                ),
+                (
+                    "positive_class",
+                    self.positive_class
+                        .as_ref()
+                        .map(|class| match class.parse::<usize>() {
+                            Ok(i) => json!(i),
+                            Err(_) => json!(class),
+                        }),
+                ),
+            ],
+        );
+        limits::check_eval(batch, preprocess.as_ref(), Origin::Flags)?;
+        let postprocess: Postprocess = from_flags(
+            "--activation/--threshold/--class-names/--positive-class",
+            post,
         )?;
-        let image_flags = self.color.is_some()
-            || self.resize.is_some()
-            || self.crop.is_some()
-            || self.scale.is_some()
-            || !self.mean.is_empty()
-            || !self.std.is_empty()
-            || self.layout.is_some()
-            || self.input_dtype.is_some()
-            || self.filter.is_some();
-        let preprocess = if image_flags {
-            let mut pre = json!({ "color": self.color.as_deref().unwrap_or("rgb") });
-            if let Some(size) = &self.resize {
-                pre["resize"] = json!(parse_size("--resize", size)?);
-            }
-            if let Some(size) = &self.crop {
-                pre["center_crop"] = json!(parse_size("--crop", size)?);
-            }
-            for (key, value) in [
-                ("filter", &self.filter),
-                ("layout", &self.layout),
-                ("dtype", &self.input_dtype),
-            ] {
-                if let Some(v) = value {
-                    pre[key] = json!(v);
-                }
-            }
-            if let Some(scale) = self.scale {
-                pre["scale"] = json!(scale);
-            }
-            pre["mean"] = json!(self.mean);
-            pre["std"] = json!(self.std);
-            let pre: Preprocess = from_flags(
-                "--color/--resize/--crop/--filter/--layout/--input-dtype",
-                pre,
-            )?;
-            pre.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
-            Some(pre)
-        } else {
-            None
-        };
-        // JSON has no NaN or infinity: serde_json writes them as null, which would be reported
-        // as a wrong type for --activation.
-        if !(0.0..=1.0).contains(&self.threshold) {
-            bail!(
-                "--threshold {}: give a number between 0 and 1, e.g. --threshold 0.5",
-                self.threshold
-            );
-        }
-        let mut post = json!({ "activation": self.activation, "threshold": self.threshold });
-        if !self.class_names.is_empty() {
-            post["class_names"] = json!(self.class_names);
-        }
-        if let Some(class) = &self.positive_class {
-            post["positive_class"] = match class.parse::<usize>() {
-                Ok(i) => json!(i),
-                Err(_) => json!(class),
-            };
-        }
-        limits::check_eval(self.batch, preprocess.as_ref(), Origin::Flags)?;
-        let postprocess: Postprocess = from_flags("--activation", post)?;
         postprocess.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
-        Ok(EvalSettings {
-            dataset: dataset.clone(),
+        let session = self
+            .session
+            .settings_over(from_config.as_ref().map(|c| &c.session))?;
+        let settings = EvalSettings {
+            dataset,
             options,
             preprocess,
             postprocess,
-            batch: self.batch,
-        })
+            batch,
+        };
+        Ok((settings, session))
     }
+
+    /// The `[models.preprocess]` of the config (if any) with the image flags laid over it;
+    /// none when neither gives one.
+    fn preprocess(&self, from_config: Option<serde_json::Value>) -> Result<Option<Preprocess>> {
+        let size = |flag: &str, text: &Option<String>| -> Result<Option<serde_json::Value>> {
+            text.as_deref()
+                .map(|text| parse_size_or_side(flag, text))
+                .transpose()
+        };
+        let flags = [
+            ("preset", self.preset.as_ref().map(|v| json!(v))),
+            ("color", self.color.as_ref().map(|v| json!(v))),
+            ("resize", size("--resize", &self.resize)?),
+            (
+                "interpolation",
+                self.interpolation.as_ref().map(|v| json!(v)),
+            ),
+            ("center_crop", size("--crop", &self.crop)?),
+            ("scale", self.scale.map(|v| json!(v))),
+            ("mean", (!self.mean.is_empty()).then(|| json!(self.mean))),
+            ("std", (!self.std.is_empty()).then(|| json!(self.std))),
+            ("layout", self.layout.as_ref().map(|v| json!(v))),
+            ("dtype", self.input_dtype.as_ref().map(|v| json!(v))),
+        ];
+        let any_flag = flags.iter().any(|(_, v)| v.is_some());
+        if from_config.is_none() && !any_flag {
+            return Ok(None);
+        }
+        let mut base = from_config;
+        if base.is_none() && self.preset.is_none() && self.color.is_none() {
+            // Without a preset or a config, images are RGB unless --color says otherwise.
+            base = Some(json!({ "color": "rgb" }));
+        }
+        let pre: Preprocess = from_flags(
+            "--preset/--color/--resize/--interpolation/--crop/--layout/--input-dtype",
+            overlay(base, flags),
+        )?;
+        pre.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(Some(pre))
+    }
+
+    /// The model of `--config` eval takes its settings from: the one `--model-name` names, or
+    /// the config's only model.
+    fn config_model(&self) -> Result<Option<ConfigModel>> {
+        let config = match (&self.config, &self.model_name) {
+            (Some(config), _) => config,
+            (None, Some(name)) => {
+                bail!("--model-name {name}: give the gate config too, e.g. --config modelgate.toml")
+            }
+            (None, None) => return Ok(None),
+        };
+        let gate = GateConfig::load(config)?;
+        let root = config.parent().unwrap_or(Path::new("."));
+        let names: Vec<&str> = gate.models.iter().map(|m| m.name.as_str()).collect();
+        let model = match &self.model_name {
+            Some(name) => gate
+                .models
+                .iter()
+                .find(|m| &m.name == name)
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "--model-name {name}: no such model in {}; its models are: {}",
+                        config.display(),
+                        names.join(", ")
+                    )
+                })?,
+            None => match gate.models.as_slice() {
+                [only] => only,
+                _ => bail!(
+                    "--config {}: it has {} models; pick one with --model-name ({})",
+                    config.display(),
+                    names.len(),
+                    names.join(", ")
+                ),
+            },
+        };
+        let name = &model.name;
+        let Some(dataset) = &model.dataset else {
+            bail!("--model-name {name}: the model has no [models.dataset] in {}; add one or pass --dataset", config.display());
+        };
+        let Some(postprocess) = &model.postprocess else {
+            bail!(
+                "--model-name {name}: the model has no [models.postprocess] in {}; add one",
+                config.display()
+            );
+        };
+        Ok(Some(ConfigModel {
+            dataset: root.join(&dataset.path),
+            options: to_json(&dataset.options)?,
+            batch: dataset.batch,
+            preprocess: model.preprocess.as_ref().map(to_json).transpose()?,
+            postprocess: to_json(postprocess)?,
+            session: model.bench.settings().session,
+        }))
+    }
+}
+
+/// A config section as JSON, to lay flag values over.
+fn to_json<T: serde::Serialize>(section: &T) -> Result<serde_json::Value> {
+    Ok(serde_json::to_value(section)?)
+}
+
+/// `base` (a JSON object, or an empty one) with each given flag value set on its key.
+fn overlay<const N: usize>(
+    base: Option<serde_json::Value>,
+    flags: [(&str, Option<serde_json::Value>); N],
+) -> serde_json::Value {
+    let mut value = base.unwrap_or_else(|| json!({}));
+    for (key, flag) in flags {
+        if let Some(flag) = flag {
+            value[key] = flag;
+        }
+    }
+    value
+}
+
+/// `--resize`/`--crop`: `N` (one side) or `WIDTHxHEIGHT`, as the config's number or pair.
+fn parse_size_or_side(flag: &str, text: &str) -> Result<serde_json::Value> {
+    if let Ok(side) = text.trim().parse::<u32>() {
+        if side > 0 {
+            return Ok(json!(side));
+        }
+    }
+    parse_size(flag, text).map(|size| json!(size)).map_err(|_| {
+        anyhow::anyhow!("{flag} {text}: expected N or WIDTHxHEIGHT with sizes above 0, e.g. {flag} 256 or {flag} 224x224")
+    })
 }
 
 /// Builds a config section from flag values with serde, so flags and modelgate.toml accept the

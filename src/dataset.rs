@@ -318,6 +318,26 @@ struct RawLabel {
 
 /// Classes as the sorted distinct labels: numerically when every label parses
 /// as a number (so "10" follows "9"), else by string.
+/// The warning for labels that are text while no class names were given: the classes are
+/// then taken in sorted order, which a model's outputs need not follow.
+pub fn label_order_warning(data: &Dataset, class_names: Option<&[String]>) -> Option<String> {
+    if class_names.is_some() || data.classes.iter().all(|c| c.parse::<f64>().is_ok()) {
+        return None;
+    }
+    let shown: Vec<String> = data
+        .classes
+        .iter()
+        .take(10)
+        .enumerate()
+        .map(|(i, c)| format!("{i}={}", crate::text::clean(c, 40)))
+        .collect();
+    let more = if data.classes.len() > 10 { ", ..." } else { "" };
+    Some(format!(
+        "warning: labels are text and no class names are given, so output i is taken as the i-th label in sorted order ({}{more}); if the model's outputs are in another order, give class_names (--class-names) in output order",
+        shown.join(", ")
+    ))
+}
+
 fn discover_classes<'a>(labels: impl Iterator<Item = &'a str>) -> Vec<String> {
     let distinct: BTreeSet<&str> = labels.collect();
     let mut classes: Vec<String> = distinct.into_iter().map(str::to_string).collect();

@@ -92,6 +92,11 @@ pub fn run(
         &settings.options,
         settings.postprocess.class_names.as_deref(),
     )?;
+    if let Some(warning) =
+        dataset::label_order_warning(&data, settings.postprocess.class_names.as_deref())
+    {
+        eprintln!("{}", crate::text::log_text(&warning));
+    }
     if data.samples.is_empty() {
         bail!(
             "dataset {} has no samples; point --dataset at labeled data",

@@ -255,3 +255,141 @@ fn bad_input_is_one_clear_line_and_exit_2() {
         assert_user_error(&out, expected);
     }
 }
+
+/// Evaluates the cancer model through the gate config's settings plus `extra` flags.
+fn eval_cancer_config(json: &Path, extra: &[&str]) -> std::process::Output {
+    let (config, cancer) = (root().join("modelgate.toml"), model("cancer_fp32.onnx"));
+    let mut args = vec![
+        "eval",
+        path_str(&cancer),
+        "--config",
+        path_str(&config),
+        "--model-name",
+        "cancer",
+        "--json",
+        path_str(json),
+    ];
+    args.extend_from_slice(extra);
+    modelgate(&args)
+}
+
+#[test]
+fn flags_given_with_a_config_override_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (plain, strict) = (
+        dir.path().join("plain.json"),
+        dir.path().join("strict.json"),
+    );
+    let out = eval_cancer_config(&plain, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = eval_cancer_config(&strict, &["--threshold", "0.99", "--batch", "7"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (plain, strict) = (read_json(&plain), read_json(&strict));
+    // The config's sigmoid, class names and positive class are kept; the threshold is the flag's.
+    assert_eq!(plain["eval"]["postprocess"]["threshold"], 0.5);
+    assert_eq!(strict["eval"]["postprocess"]["threshold"], 0.99);
+    assert_eq!(strict["eval"]["postprocess"]["activation"], "sigmoid");
+    assert_eq!(strict["eval"]["batch_size"], 7);
+    assert_eq!(strict["eval"]["dataset"]["classes"][1], "malignant");
+    let recall =
+        |r: &serde_json::Value| r["eval"]["metrics"]["positive"]["recall"].as_f64().unwrap();
+    assert!(
+        recall(&strict) < recall(&plain),
+        "a 0.99 threshold must lower recall: {} vs {}",
+        recall(&strict),
+        recall(&plain)
+    );
+
+    // The digits config says softmax; --activation sigmoid must reach the results.
+    let digits = dir.path().join("digits.json");
+    let out = modelgate(&[
+        "eval",
+        path_str(&model("digits_fp32.onnx")),
+        "--config",
+        path_str(&root().join("modelgate.toml")),
+        "--model-name",
+        "digits",
+        "--activation",
+        "sigmoid",
+        "--json",
+        path_str(&digits),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        read_json(&digits)["eval"]["postprocess"]["activation"],
+        "sigmoid"
+    );
+}
+
+#[test]
+fn a_config_with_several_models_needs_model_name_and_model_name_needs_a_config() {
+    let config = root().join("modelgate.toml");
+    let digits = model("digits_fp32.onnx");
+    let out = modelgate(&["eval", path_str(&digits), "--config", path_str(&config)]);
+    assert_user_error(&out, "pick one with --model-name");
+    assert!(stderr(&out).contains("cancer, digits"), "{}", stderr(&out));
+    let out = modelgate(&["eval", path_str(&digits), "--model-name", "digits"]);
+    assert_user_error(&out, "--model-name digits: give the gate config too");
+    let out = modelgate(&[
+        "eval",
+        path_str(&digits),
+        "--config",
+        path_str(&config),
+        "--model-name",
+        "digits",
+        "--filter",
+        "triangle",
+    ]);
+    assert_user_error(&out, "renamed to --interpolation");
+}
+
+#[test]
+fn text_labels_without_class_names_warn_with_the_order_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("test.csv");
+    let mut body = String::from("path,label\n");
+    for (digit, word) in [(0, "zero"), (1, "one")] {
+        let folder = root().join(format!("models/data/digits/test/{digit}"));
+        let mut files: Vec<_> = std::fs::read_dir(&folder)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        for (i, file) in files.iter().take(5).enumerate() {
+            let name = format!("{word}{i}.png");
+            std::fs::copy(file, dir.path().join(&name)).unwrap();
+            body.push_str(&format!("{name},{word}\n"));
+        }
+    }
+    std::fs::write(&manifest, body).unwrap();
+    let out = modelgate(&[
+        "eval",
+        path_str(&model("digits_fp32.onnx")),
+        "--dataset",
+        path_str(&manifest),
+        "--color",
+        "gray",
+    ]);
+    let err = stderr(&out);
+    assert!(
+        err.contains("warning: labels are text and no class names are given")
+            && err.contains("(0=one, 1=zero)"),
+        "{err}"
+    );
+    let out = modelgate(&[
+        "eval",
+        path_str(&model("digits_fp32.onnx")),
+        "--dataset",
+        path_str(&manifest),
+        "--color",
+        "gray",
+        "--class-names",
+        "zero,one,2,3,4,5,6,7,8,9",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains("warning: labels"),
+        "{}",
+        stderr(&out)
+    );
+}
