@@ -122,45 +122,69 @@ pub fn run(
         (Duration::ZERO, Duration::ZERO, Duration::ZERO);
     let mut records = Vec::with_capacity(data.samples.len());
     let total = data.samples.len() as u64;
-    for chunk in data.samples.chunks(batch) {
-        let t0 = Instant::now();
-        let refs: Vec<&dataset::Sample> = chunk.iter().collect();
-        let values = preprocess::preprocess_samples(&refs, settings.preprocess.as_ref())?;
-        let per_sample = values.len() / chunk.len();
-        let shape = input_shape(&input, settings.preprocess.as_ref(), chunk, per_sample)?;
-        let data_typed = match input.elem {
-            ElemType::Float32 => TensorData::F32(values),
-            ElemType::Float16 => TensorData::F16(preprocess::to_f16(&values)),
-            ElemType::Uint8 => TensorData::U8(preprocess::to_u8(&values)),
-            ref other => bail!(
-                "input `{}` is {other:?}; modelgate eval feeds float32, float16 or uint8 inputs",
-                input.name
-            ),
-        };
-        let t1 = Instant::now();
-        let output = model
-            .run_batch(vec![Feed {
-                name: input.name.clone(),
-                shape,
-                data: data_typed,
-            }])
-            .with_context(|| format!("batch starting at sample {}", chunk[0].id))?;
-        let t2 = Instant::now();
-        let ids: Vec<&str> = chunk.iter().map(|s| s.id.as_str()).collect();
-        let predictions = post.apply_batch(&output.values, &ids)?;
-        for (sample, prediction) in chunk.iter().zip(predictions) {
-            records.push(SampleRecord {
-                id: sample.id.clone(),
-                label: sample.label,
-                pred: prediction.pred,
-                scores: prediction.scores,
-            });
+    // Decoding the next batch overlaps inference on this one, as a serving pipeline's data
+    // loader does: a second thread preprocesses one batch ahead.
+    std::thread::scope(|scope| -> Result<()> {
+        let (sender, batches) = std::sync::mpsc::sync_channel(1);
+        let samples = &data.samples;
+        let preprocess = settings.preprocess.as_ref();
+        scope.spawn(move || {
+            for chunk in samples.chunks(batch) {
+                let t0 = Instant::now();
+                let refs: Vec<&dataset::Sample> = chunk.iter().collect();
+                let values = preprocess::preprocess_samples(&refs, preprocess);
+                let failed = values.is_err();
+                // A closed channel means inference stopped on an error: stop too.
+                if sender.send((values, t0.elapsed())).is_err() || failed {
+                    break;
+                }
+            }
+        });
+        for (chunk, (values, took)) in data.samples.chunks(batch).zip(batches) {
+            pre_time += took;
+            let t0 = Instant::now();
+            let values = values?;
+            let per_sample = values.len() / chunk.len();
+            let shape = input_shape(&input, settings.preprocess.as_ref(), chunk, per_sample)?;
+            let data_typed = match input.elem {
+                ElemType::Float32 => TensorData::F32(values),
+                ElemType::Float16 => TensorData::F16(preprocess::to_f16(&values)),
+                ElemType::Uint8 => TensorData::U8(preprocess::to_u8(&values)),
+                ref other => bail!(
+                    "input `{}` is {other:?}; modelgate eval feeds float32, float16 or uint8 inputs",
+                    input.name
+                ),
+            };
+            let t1 = Instant::now();
+            let output = model
+                .run_batch(vec![Feed {
+                    name: input.name.clone(),
+                    shape,
+                    data: data_typed,
+                }])
+                .with_context(|| format!("batch starting at sample {}", chunk[0].id))?;
+            let t2 = Instant::now();
+            let ids: Vec<&str> = chunk.iter().map(|s| s.id.as_str()).collect();
+            let predictions = post.apply_batch(&output.values, &ids)?;
+            for (sample, prediction) in chunk.iter().zip(predictions) {
+                records.push(SampleRecord {
+                    id: sample.id.clone(),
+                    label: sample.label,
+                    pred: prediction.pred,
+                    scores: prediction.scores,
+                });
+            }
+            let t3 = Instant::now();
+            // Converting to the input's type is preprocessing too.
+            pre_time += t1 - t0;
+            infer_time += t2 - t1;
+            post_time += t3 - t2;
+            progress(records.len() as u64, total);
         }
-        let t3 = Instant::now();
-        pre_time += t1 - t0;
-        infer_time += t2 - t1;
-        post_time += t3 - t2;
-        progress(records.len() as u64, total);
+        Ok(())
+    })?;
+    if records.len() != data.samples.len() {
+        bail!("preprocessing stopped before the last sample; this is a bug in modelgate");
     }
     let wall_time_s = started.elapsed().as_secs_f64();
     let labels: Vec<usize> = records.iter().map(|r| r.label).collect();
