@@ -116,7 +116,25 @@ pub fn run(
             model.spec.inputs.len()
         );
     }
-    let batch = settings.batch.max(1);
+    // A model whose batch dim is fixed runs at that batch; the last batch is padded with copies
+    // of its last sample, whose outputs are dropped.
+    let fixed_batch = match input.dims.first() {
+        Some(crate::model::Dim::Fixed(b)) if *b >= 1 && input.dims.len() > 1 => Some(*b as usize),
+        _ => None,
+    };
+    let batch = match fixed_batch {
+        Some(b) => {
+            if b != settings.batch {
+                eprintln!(
+                    "note: input `{}` has a fixed batch of {b}; evaluating {b} sample(s) per run instead of batch {}",
+                    crate::text::clean(&input.name, crate::text::VALUE_MAX_CHARS),
+                    settings.batch
+                );
+            }
+            b
+        }
+        None => settings.batch.max(1),
+    };
     let started = Instant::now();
     let (mut pre_time, mut infer_time, mut post_time) =
         (Duration::ZERO, Duration::ZERO, Duration::ZERO);
@@ -143,9 +161,17 @@ pub fn run(
         for (chunk, (values, took)) in data.samples.chunks(batch).zip(batches) {
             pre_time += took;
             let t0 = Instant::now();
-            let values = values?;
+            let mut values = values?;
             let per_sample = values.len() / chunk.len();
-            let shape = input_shape(&input, settings.preprocess.as_ref(), chunk, per_sample)?;
+            let mut shape = input_shape(&input, settings.preprocess.as_ref(), chunk, per_sample)?;
+            let padded = fixed_batch.unwrap_or(chunk.len()).max(chunk.len());
+            if padded > chunk.len() {
+                let last = values[values.len() - per_sample..].to_vec();
+                for _ in chunk.len()..padded {
+                    values.extend_from_slice(&last);
+                }
+                shape[0] = padded as i64;
+            }
             let data_typed = match input.elem {
                 ElemType::Float32 => TensorData::F32(values),
                 ElemType::Float16 => TensorData::F16(preprocess::to_f16(&values)),
@@ -165,7 +191,8 @@ pub fn run(
                 .with_context(|| format!("batch starting at sample {}", chunk[0].id))?;
             let t2 = Instant::now();
             let ids: Vec<&str> = chunk.iter().map(|s| s.id.as_str()).collect();
-            let predictions = post.apply_batch(&output.values, &ids)?;
+            let kept = output.values.len() / padded * chunk.len();
+            let predictions = post.apply_batch(&output.values[..kept], &ids)?;
             for (sample, prediction) in chunk.iter().zip(predictions) {
                 records.push(SampleRecord {
                     id: sample.id.clone(),

@@ -393,3 +393,36 @@ fn text_labels_without_class_names_warn_with_the_order_used() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_model_with_a_fixed_batch_runs_at_it_and_pads_the_last_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let dynamic = eval_digits("digits_fp32.onnx", &dir.path().join("dynamic.json"));
+    let manifest = root().join("models/data/digits/test.csv");
+    let json = dir.path().join("fixed.json");
+    let out = modelgate(&[
+        "eval",
+        path_str(&root().join("models/testdata/digits_batch7.onnx")),
+        "--dataset",
+        path_str(&manifest),
+        "--color",
+        "gray",
+        "--json",
+        path_str(&json),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("has a fixed batch of 7; evaluating 7 sample(s) per run"),
+        "{}",
+        stderr(&out)
+    );
+    let fixed = read_json(&json);
+    assert_eq!(fixed["eval"]["batch_size"], 7);
+    // 540 samples: the last batch holds one sample and six copies whose outputs are dropped.
+    let samples = |r: &serde_json::Value| r["eval"]["samples"].as_array().unwrap().clone();
+    assert_eq!(samples(&fixed).len(), 540);
+    for (a, b) in samples(&dynamic).iter().zip(samples(&fixed).iter()) {
+        assert_eq!(a["id"], b["id"]);
+        assert_eq!(a["pred"], b["pred"], "{}", a["id"]);
+    }
+}
