@@ -90,7 +90,39 @@ pub fn show_progress() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("CI").is_none()
 }
 
-/// A progress callback that draws an indicatif bar, or does nothing.
+/// Progress for a log (CI, a pipe): one plain line per tenth of each phase, which GitHub's log
+/// shows live, instead of a bar that would be a wall of control codes.
+#[derive(Default)]
+pub struct LogProgress {
+    label: String,
+    done: u64,
+    tenths: u64,
+}
+
+impl LogProgress {
+    /// Notes `done` of `target` `unit` of phase `label`, printing a line when a tenth is crossed.
+    pub fn update(&mut self, label: &str, done: u64, target: u64, unit: &str) {
+        // A new phase, or the same phase started again (the next model's "batch 1").
+        if label != self.label || done < self.done {
+            self.label = label.to_string();
+            self.tenths = 0;
+        }
+        self.done = done;
+        let tenths = (done.saturating_mul(10) / target.max(1)).min(10);
+        if tenths > self.tenths {
+            self.tenths = tenths;
+            eprintln!(
+                "{}",
+                text::log_text(&format!(
+                    "{label}: {}% ({done}/{target} {unit})",
+                    tenths * 10
+                ))
+            );
+        }
+    }
+}
+
+/// A progress callback that draws an indicatif bar at a terminal, or logs a line per tenth.
 pub fn progress_bar() -> impl FnMut(&str, u64, u64) {
     let bar = show_progress().then(|| {
         let bar = indicatif::ProgressBar::new(0);
@@ -101,8 +133,9 @@ pub fn progress_bar() -> impl FnMut(&str, u64, u64) {
         }
         bar
     });
-    move |label: &str, done: u64, target: u64| {
-        if let Some(bar) = &bar {
+    let mut log = LogProgress::default();
+    move |label: &str, done: u64, target: u64| match &bar {
+        Some(bar) => {
             bar.set_message(label.to_string());
             bar.set_length(target.max(done));
             bar.set_position(done);
@@ -110,6 +143,7 @@ pub fn progress_bar() -> impl FnMut(&str, u64, u64) {
                 bar.finish_and_clear();
             }
         }
+        None => log.update(label, done, target, "runs"),
     }
 }
 
@@ -180,11 +214,13 @@ pub fn eval(global: &GlobalArgs, args: &EvalArgs) -> Result<()> {
     let (mut model, _) = runtime.open(&args.model, &session)?;
     let spec = model.spec.clone();
     let bar = show_progress().then(|| indicatif::ProgressBar::new(0));
-    let mut progress = |done: u64, total: u64| {
-        if let Some(bar) = &bar {
+    let mut log = LogProgress::default();
+    let mut progress = |done: u64, total: u64| match &bar {
+        Some(bar) => {
             bar.set_length(total);
             bar.set_position(done);
         }
+        None => log.update("eval", done, total, "samples"),
     };
     let result = eval::run(&mut model, &settings, &mut progress)?;
     if let Some(bar) = &bar {

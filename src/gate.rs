@@ -388,7 +388,16 @@ fn measure(
     if model.bench.check_outputs {
         check_outputs(model, runtime, options, &candidate_path)?;
     }
-    let Some(base) = base.filter(|b| b.sha256 != candidate_sha) else {
+    let changed = base.filter(|b| b.sha256 != candidate_sha);
+    let against = changed.map_or(String::new(), |b| format!(" against {} (A/B)", b.label));
+    eprintln!(
+        "{}",
+        crate::text::log_text(&format!(
+            "model `{}`: timing{against}, then evaluating",
+            model.name
+        ))
+    );
+    let Some(base) = changed else {
         let candidate = measure_candidate(model, runtime, options, progress)?;
         return Ok(Measured {
             candidate,

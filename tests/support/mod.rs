@@ -105,6 +105,14 @@ pub fn assert_exit(out: &Output, code: i32) {
 }
 
 /// Asserts exit code 2 with one `error:` line naming `expected`, and no panic.
+/// A line of `LogProgress`: `LABEL: N% (DONE/TARGET UNIT)`.
+pub fn is_progress_line(line: &str) -> bool {
+    line.rsplit_once(": ").is_some_and(|(_, rest)| {
+        rest.split_once("% (")
+            .is_some_and(|(pct, tail)| pct.parse::<u64>().is_ok() && tail.ends_with(')'))
+    })
+}
+
 pub fn assert_user_error(out: &Output, expected: &str) {
     let err = stderr(out);
     assert_eq!(
@@ -113,7 +121,11 @@ pub fn assert_user_error(out: &Output, expected: &str) {
         "exit code for {expected}: stderr {err}"
     );
     assert!(!err.contains("panicked"), "panic: {err}");
-    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    // Progress lines (`phase: 40% (8/20 runs)`) may come before the error.
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !is_progress_line(l))
+        .collect();
     assert_eq!(lines.len(), 1, "one line expected: {err}");
     assert!(lines[0].starts_with("error: "), "{err}");
     assert!(
