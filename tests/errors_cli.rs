@@ -110,8 +110,14 @@ fn gate_refuses_a_baseline_of_another_model_and_says_why_on_stderr() {
     let out = modelgate(&["gate", "--config", s(&config)]);
     assert_exit(&out, 2);
     let err = stderr(&out);
-    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(lines.len(), 2, "{err}");
+    // Progress comes first: the phase line and a line per tenth of the timing.
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !support::is_progress_line(l))
+        .collect();
+    assert_eq!(lines.len(), 3, "{err}");
+    assert_eq!(lines[0], "model `cancer`: timing, then evaluating");
+    let lines = &lines[1..];
     assert!(
         lines[0].starts_with("error: model `cancer`: baseline ")
             && lines[0].contains("is of model `digits`"),
