@@ -160,82 +160,6 @@ def tensors(items):
     return np.stack([preprocess(it[0]) for it in items]).astype(np.float32)
 
 
-# ----------------------------------------------------------------- graphs
-
-TRUNK = ((16, 1), (32, 2), (64, 2))  # (channels, stride) of each residual block
-STEM = 16
-# Pooled features: 64 channels x a 4x4 grid of 5x5 windows (stride 3) over the 14x14 map.
-# A linear head on random features needs to know where a stroke is; one global average
-# pool per channel cannot tell a 3 from a 2 (about 0.72 accuracy when we tried it).
-POOL_KERNEL, POOL_STRIDE, GRID = 5, 3, 4
-FEATURES = TRUNK[-1][0] * GRID * GRID
-
-
-def conv_bn(g, rng, x, cin, cout, k, stride, dtype, gamma_scale=1.0):
-    """Conv with a seeded BatchNorm folded in (He-initialized weights)."""
-    w = rng.standard_normal((cout, cin, k, k)) * np.sqrt(2.0 / (cin * k * k))
-    gamma = rng.uniform(0.5, 1.0, cout) * gamma_scale
-    beta, mean = rng.normal(0.0, 0.1, cout), rng.normal(0.0, 0.1, cout)
-    scale = gamma / np.sqrt(rng.uniform(0.5, 1.5, cout) + 1e-5)
-    wf = (w * scale[:, None, None, None]).astype(dtype)
-    bf = (beta - mean * scale).astype(dtype)
-    return g.op("Conv", [x, g.const("conv_w", wf), g.const("conv_b", bf)],
-                kernel_shape=[k, k], strides=[stride, stride], pads=[k // 2] * 4)
-
-
-def trunk(g, x, dtype, rng):
-    """Stem 7x7/2 + 3x3/2 max pool, residual blocks, grid average pool: [N, FEATURES]."""
-    h = g.op("Relu", [conv_bn(g, rng, x, 3, STEM, 7, 2, dtype)])
-    h = g.op("MaxPool", [h], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
-    cin = STEM
-    for cout, stride in TRUNK:
-        r = g.op("Relu", [conv_bn(g, rng, h, cin, cout, 3, stride, dtype)])
-        r = conv_bn(g, rng, r, cout, cout, 3, 1, dtype, gamma_scale=0.5)
-        skip = h if (cin == cout and stride == 1) else conv_bn(g, rng, h, cin, cout, 1, stride, dtype)
-        h, cin = g.op("Relu", [g.op("Add", [r, skip])]), cout
-    h = g.op("AveragePool", [h], kernel_shape=[POOL_KERNEL] * 2, strides=[POOL_STRIDE] * 2)
-    return g.op("Flatten", [h], axis=1)
-
-
-def scan_model(head=None, dtype=np.float32, slow=False, site_gate=None):
-    """image [N,3,224,224] -> trunk -> Gemm -> logit [N,1]; without a head, features [N,1024].
-
-    slow: a dead branch (a second copy of the trunk, times 0) doubles the work
-    and leaves the logit bit-identical. site_gate = (w, b, up, down): adds
-    `up - (up + down) * sigmoid(features @ w + b)` to the logit, a shift that
-    turns negative on images the site detector (w, b) takes for site c.
-    """
-    elem = graphs.FLOAT16 if dtype == np.float16 else graphs.FLOAT
-    g = graphs.Graph("scan_resnet")
-    x = g.input("image", elem, ["N", 3, CROP, CROP])
-    feats = trunk(g, x, dtype, np.random.default_rng(SEED))
-    width = FEATURES
-    if head is None:
-        g.op("Identity", [feats], out="features")
-        g.output("features", elem, ["N", width])
-        return g.model("Scan demo trunk only: pooled features.")
-    w, b = head
-    out = "logit" if not (slow or site_gate) else None
-    logit = g.op("Gemm", [feats, g.const("head_w", w.reshape(1, width).astype(dtype)),
-                          g.const("head_b", np.array([b], dtype=dtype))], out=out, transB=1)
-    if site_gate is not None:
-        sw, sb, up, down = site_gate
-        site = g.op("Sigmoid", [g.op("Gemm", [feats, g.const("site_w", sw.reshape(1, width).astype(dtype)),
-                                              g.const("site_b", np.array([sb], dtype=dtype))], transB=1)])
-        shift = g.op("Sub", [g.const("up", np.array([[up]], dtype=dtype)),
-                             g.op("Mul", [site, g.const("span", np.array([[up + down]], dtype=dtype))])])
-        g.op("Add", [logit, shift], out="logit")
-    if slow:
-        dead = trunk(g, x, dtype, np.random.default_rng(SEED + 1))
-        dead = g.op("ReduceMean", [dead], axes=[1], keepdims=1)
-        zero = g.op("Mul", [dead, g.const("zero", np.zeros((1, 1), dtype=dtype))])
-        g.op("Add", [logit, zero], out="logit")
-    g.output("logit", elem, ["N", 1])
-    return g.model("Scan demo: ResNet-style trunk with seeded random weights and a logistic-regression "
-                   "head. Input: RGB, torchvision Resize(256), CenterCrop(224), /255, ImageNet mean/std, "
-                   "NCHW. Output: raw logit; sigmoid >= 0.5 means positive (digit 3, 5 or 8).")
-
-
 # ----------------------------------------------------------------- fitting
 
 def fit_logreg(feats, y, **kw):
@@ -326,27 +250,27 @@ def build_models(train):
     xtr = tensors(train)
     ytr = np.array([it[1] for it in train])
     site_tr = np.array([it[2] for it in train])
-    feats = checks.run(checks.session(scan_model().SerializeToString()), xtr, 32)
+    feats = checks.run(checks.session(graphs.scan_resnet().SerializeToString()), xtr, 32)
     # Balanced class weights: the task is recall-critical and positives are the minority.
     w, b = fit_logreg(feats, ytr, class_weight="balanced")
     sw, sb = fit_logreg(feats, (site_tr == "c").astype(np.int64))
     save = lambda model, name: onnx.save_model(model, str(HERE / f"scan_{name}.onnx"))  # noqa: E731
-    save(scan_model((w, b)), "fp32")
-    save(scan_model((w, b), dtype=np.float16), "fp16")
-    save(scan_model((w, b), slow=True), "slow")
+    save(graphs.scan_resnet((w, b)), "fp32")
+    save(graphs.scan_resnet((w, b), dtype=np.float16), "fp16")
+    save(graphs.scan_resnet((w, b), slow=True), "slow")
     step = len(xtr) // CALIBRATION_IMAGES
     quantize_int8(HERE / "scan_fp32.onnx", HERE / "scan_int8.onnx", xtr[::step][:CALIBRATION_IMAGES])
 
     # The biased twins are tuned on the test split, as the digits/cancer lowrecall twins are.
     test = read_test_split()
-    fte = checks.run(checks.session(scan_model().SerializeToString()), tensors(test), 32)
+    fte = checks.run(checks.session(graphs.scan_resnet().SerializeToString()), tensors(test), 32)
     yte, site_te = np.array([it[1] for it in test]), np.array([it[2] for it in test])
     z = fte @ w.astype(np.float32) + np.float32(b)
     shift = lowrecall_shift(z, yte)
-    save(scan_model((w, b - shift)), "lowrecall")
+    save(graphs.scan_resnet((w, b - shift)), "lowrecall")
     p_c = 1.0 / (1.0 + np.exp(-(fte @ sw.astype(np.float32) + np.float32(sb))))
     up, down = sitedrop_shifts(z, p_c, yte, site_te)
-    save(scan_model((w, b), site_gate=(sw, sb, up, down)), "sitedrop")
+    save(graphs.scan_resnet((w, b), site_gate=(sw, sb, up, down)), "sitedrop")
     return {"lowrecall_bias_shift": shift, "sitedrop_up": up, "sitedrop_down": down,
             "positive_digits": list(POSITIVE_DIGITS), "train_images": len(train),
             "calibration_images": CALIBRATION_IMAGES}
