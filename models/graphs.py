@@ -181,6 +181,81 @@ def resnet_small(seed=0, slow_channels=0):
     return g.model(doc)
 
 
+# Scan demo (make_image_demo.py): a ResNet-style trunk on 224x224 RGB.
+SCAN_BLOCKS = ((16, 1), (32, 2), (64, 2))  # (channels, stride) of each residual block
+SCAN_STEM = 16
+# Pooled features: 64 channels x a 4x4 grid of 5x5 windows (stride 3) over the 14x14 map.
+# A linear head on random features needs to know where a stroke is; one global average
+# pool per channel cannot tell a 3 from a 2 (about 0.72 accuracy when we tried it).
+SCAN_POOL_KERNEL, SCAN_POOL_STRIDE, SCAN_GRID = 5, 3, 4
+SCAN_FEATURES = SCAN_BLOCKS[-1][0] * SCAN_GRID * SCAN_GRID
+
+
+def _scan_conv_bn(g, rng, x, cin, cout, k, stride, dtype, gamma_scale=1.0):
+    """Conv with a seeded BatchNorm folded in (He-initialized weights)."""
+    w = rng.standard_normal((cout, cin, k, k)) * np.sqrt(2.0 / (cin * k * k))
+    gamma = rng.uniform(0.5, 1.0, cout) * gamma_scale
+    beta, mean = rng.normal(0.0, 0.1, cout), rng.normal(0.0, 0.1, cout)
+    scale = gamma / np.sqrt(rng.uniform(0.5, 1.5, cout) + 1e-5)
+    wf = (w * scale[:, None, None, None]).astype(dtype)
+    bf = (beta - mean * scale).astype(dtype)
+    return g.op("Conv", [x, g.const("conv_w", wf), g.const("conv_b", bf)],
+                kernel_shape=[k, k], strides=[stride, stride], pads=[k // 2] * 4)
+
+
+def _scan_trunk(g, x, dtype, rng):
+    """Stem 7x7/2 + 3x3/2 max pool, residual blocks, grid average pool: [N, SCAN_FEATURES]."""
+    h = g.op("Relu", [_scan_conv_bn(g, rng, x, 3, SCAN_STEM, 7, 2, dtype)])
+    h = g.op("MaxPool", [h], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
+    cin = SCAN_STEM
+    for cout, stride in SCAN_BLOCKS:
+        r = g.op("Relu", [_scan_conv_bn(g, rng, h, cin, cout, 3, stride, dtype)])
+        r = _scan_conv_bn(g, rng, r, cout, cout, 3, 1, dtype, gamma_scale=0.5)
+        skip = h if (cin == cout and stride == 1) else _scan_conv_bn(g, rng, h, cin, cout, 1, stride, dtype)
+        h, cin = g.op("Relu", [g.op("Add", [r, skip])]), cout
+    h = g.op("AveragePool", [h], kernel_shape=[SCAN_POOL_KERNEL] * 2, strides=[SCAN_POOL_STRIDE] * 2)
+    return g.op("Flatten", [h], axis=1)
+
+
+def scan_resnet(head=None, dtype=np.float32, slow=False, site_gate=None, seed=0):
+    """image [N,3,224,224] -> trunk -> Gemm -> logit [N,1]; without a head, features [N,1024].
+
+    slow: a dead branch (a second copy of the trunk, times 0) doubles the work
+    and leaves the logit bit-identical. site_gate = (w, b, up, down): adds
+    `up - (up + down) * sigmoid(features @ w + b)` to the logit, a shift that
+    turns negative on images the site detector (w, b) takes for site c.
+    """
+    elem = FLOAT16 if dtype == np.float16 else FLOAT
+    g = Graph("scan_resnet")
+    x = g.input("image", elem, ["N", 3, 224, 224])
+    feats = _scan_trunk(g, x, dtype, np.random.default_rng(seed))
+    width = SCAN_FEATURES
+    if head is None:
+        g.op("Identity", [feats], out="features")
+        g.output("features", elem, ["N", width])
+        return g.model("Scan demo trunk only: pooled features.")
+    w, b = head
+    out = "logit" if not (slow or site_gate) else None
+    logit = g.op("Gemm", [feats, g.const("head_w", w.reshape(1, width).astype(dtype)),
+                          g.const("head_b", np.array([b], dtype=dtype))], out=out, transB=1)
+    if site_gate is not None:
+        sw, sb, up, down = site_gate
+        site = g.op("Sigmoid", [g.op("Gemm", [feats, g.const("site_w", sw.reshape(1, width).astype(dtype)),
+                                              g.const("site_b", np.array([sb], dtype=dtype))], transB=1)])
+        shift = g.op("Sub", [g.const("up", np.array([[up]], dtype=dtype)),
+                             g.op("Mul", [site, g.const("span", np.array([[up + down]], dtype=dtype))])])
+        g.op("Add", [logit, shift], out="logit")
+    if slow:
+        dead = _scan_trunk(g, x, dtype, np.random.default_rng(seed + 1))
+        dead = g.op("ReduceMean", [dead], axes=[1], keepdims=1)
+        zero = g.op("Mul", [dead, g.const("zero", np.zeros((1, 1), dtype=dtype))])
+        g.op("Add", [logit, zero], out="logit")
+    g.output("logit", elem, ["N", 1])
+    return g.model("Scan demo: ResNet-style trunk with seeded random weights and a logistic-regression "
+                   "head. Input: RGB, torchvision Resize(256), CenterCrop(224), /255, ImageNet mean/std, "
+                   "NCHW. Output: raw logit; sigmoid >= 0.5 means positive (digit 3, 5 or 8).")
+
+
 def tiny():
     """x [1,16] -> Add constant -> Relu -> y [1,16]: the smallest useful model."""
     g = Graph("tiny")

@@ -35,6 +35,7 @@ from threadpoolctl import threadpool_limits
 import graphs
 import checks
 import make_bad_models
+import make_image_demo
 import make_test_data
 
 HERE = Path(__file__).resolve().parent
@@ -260,13 +261,16 @@ def main():
     for family, extra in info.items():
         metrics[family]["construction"] = extra
     metrics["resnet_small_slow5_channels"] = channels
+    metrics["scan"] = make_image_demo.build()
     with open(HERE / "metrics.json", "w") as f:
         json.dump(metrics, f, indent=2, sort_keys=True)
         f.write("\n")
     checks.smoke_test_all(HERE, TESTDATA)
     checks.print_table(metrics)
+    make_image_demo.print_table(metrics["scan"])
     if not args.skip_timing:
         checks.report_latency(HERE, channels)
+        make_image_demo.report_latency()
     if channels != SLOW5_CHANNELS:
         print(f"\nNOTE: calibrated slow5 branch = {channels} filters; set SLOW5_CHANNELS to keep it.")
     return 0
