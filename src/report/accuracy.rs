@@ -146,8 +146,9 @@ fn slice_view(s: &SliceComparison, text: Text) -> SliceView {
     let (b, c) = (&s.baseline, &s.candidate);
     let wilson = |ci: Option<&crate::stats::Interval>| match ci {
         Some(ci) => format!(
-            " (95 % Wilson {})",
-            format::interval(Some(ci), format::IntervalKind::Plain)
+            " (95 % Wilson {} .. {})",
+            format::percent(ci.lower),
+            format::percent(ci.upper)
         ),
         None => String::new(),
     };
@@ -221,5 +222,41 @@ mod tests {
         assert_eq!(view.mcnemar, "not run");
         let view = accuracy_view(&with_changed(50), &[], Text(Format::Markdown), 50);
         assert_eq!((view.changed.len(), view.changed_more), (50, None));
+    }
+
+    #[test]
+    fn subgroup_rows_are_capped_and_small_ones_marked_as_reported_only() {
+        let metrics = |value: String| crate::metrics::SliceMetrics {
+            column: "site".into(),
+            value,
+            n: 40,
+            accuracy: 0.9,
+            accuracy_ci95: crate::metrics::wilson_interval(36, 40),
+            positive_support: Some(20),
+            positive_recall: Some(0.5),
+            positive_recall_ci95: crate::metrics::wilson_interval(10, 20),
+            macro_recall: 0.7,
+        };
+        let mut a = with_changed(0);
+        a.slices = (0..33)
+            .map(|i| SliceComparison {
+                baseline: metrics(format!("s{i:02}\u{1b}[31m")),
+                candidate: metrics(format!("s{i:02}\u{1b}[31m")),
+                judged: i > 0,
+            })
+            .collect();
+        let view = accuracy_view(&a, &[], Text(Format::Markdown), 50);
+        assert_eq!(view.slices.len(), MAX_SLICE_ROWS);
+        assert_eq!(view.slices_more.as_deref(), Some("and 3 more subgroups"));
+        let first = &view.slices[0];
+        assert!(!first.name.contains('\u{1b}'), "{}", first.name);
+        assert_eq!(first.samples, "40 (20 positive)");
+        assert!(first.judged.contains("reported only"));
+        assert_eq!(view.slices[1].judged, "yes");
+        assert!(
+            first.recall.starts_with("50.00 % → 50.00 %"),
+            "{}",
+            first.recall
+        );
     }
 }
