@@ -507,8 +507,24 @@ fn subgroups_are_reported_and_judged_when_large_enough() {
     );
     std::fs::write(gate.path("modelgate.toml"), body).unwrap();
     let report = gate.path("report.md");
-    let (out, comparison) = gate.run(&["--report", report.to_str().unwrap()]);
+    let results = gate.path("artifact");
+    let (out, comparison) = gate.run(&[
+        "--report",
+        report.to_str().unwrap(),
+        "--results-dir",
+        results.to_str().unwrap(),
+    ]);
     assert_exit(&out, 0);
+    // The results' eval section keeps each sample's subgroup and the per-subgroup metrics.
+    let measured: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(results.join("cancer.json")).unwrap())
+            .unwrap();
+    assert_eq!(measured["eval"]["samples"][0]["slices"]["site"], "small");
+    let eval_slices = measured["eval"]["slices"].as_array().unwrap();
+    assert_eq!(eval_slices.len(), 2);
+    assert_eq!(eval_slices[0]["value"], "big");
+    assert_eq!(eval_slices[0]["n"], 151);
+    assert!(eval_slices[0]["positive_recall_ci95"]["lower"].is_number());
     let slices = comparison["models"][0]["accuracy"]["slices"]
         .as_array()
         .unwrap();
