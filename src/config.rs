@@ -488,6 +488,20 @@ mod tests {
         assert_eq!(criteria.max_recall_drop_pts, 0.5);
         assert_eq!(criteria.min_recall, Some(0.9));
         assert_eq!(criteria.significance, 0.05);
+        // The quality criteria beyond accuracy and recall are off unless set.
+        assert_eq!(criteria.min_slice_size, 30);
+        assert_eq!(
+            (
+                criteria.slice_min_recall,
+                criteria.max_auroc_drop_pts,
+                criteria.max_ece
+            ),
+            (None, None, None)
+        );
+        let text = format!("[criteria]\nmax_ece = 0.1\nmin_slice_size = 50\n\n{MINIMAL}[models.criteria]\nmax_ece = 0.05\n");
+        let config = GateConfig::parse(&text).unwrap();
+        let layered = config.criteria_for(&config.models[0]);
+        assert_eq!((layered.max_ece, layered.min_slice_size), (Some(0.05), 50));
         assert_eq!(
             config.models[0].baseline_path(Path::new("/repo")),
             Path::new("/repo/baselines/digits.json")

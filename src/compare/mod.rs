@@ -6,6 +6,7 @@
 //! derives the model and overall verdicts. Reports only display what comes out of here.
 
 mod accuracy;
+mod floors;
 mod latency;
 mod quality;
 mod reference;
@@ -13,10 +14,11 @@ mod reference;
 use serde::{Deserialize, Serialize};
 
 pub use accuracy::{compare_accuracy, recall_floor};
+pub use floors::candidate_criteria;
 pub use latency::{
     adaptive_looks, compare_latency, LastLook, LatencyInput, BLOCK_RUNS, PLANNED_LOOKS,
 };
-pub use quality::{candidate_criteria, slice_label};
+pub use quality::slice_label;
 pub use reference::{LatencyReference, QualityReference, Reference, ReferenceInputs};
 
 use crate::config::Criteria;
