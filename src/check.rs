@@ -148,14 +148,14 @@ pub fn check(
             .filter(|c| matches!(c.rule, Rule::DropAtMost { .. } | Rule::Identical))
             .map(line_of),
     );
-    match (
-        criteria.min_recall,
-        judged
-            .criteria
-            .iter()
-            .find(|c| c.name.starts_with("minimum")),
-    ) {
-        (_, Some(floor)) => lines.push(line_of(floor)),
+    // Every floor: min_recall's, then the subgroup and per-class ones when configured.
+    let floors: Vec<&compare::Criterion> = judged
+        .criteria
+        .iter()
+        .filter(|c| c.name.starts_with("minimum"))
+        .collect();
+    match (criteria.min_recall, floors.first()) {
+        (_, Some(_)) => lines.extend(floors.into_iter().map(line_of)),
         (Some(floor), None) => lines.push(plain(
             "minimum recall",
             Mark::Fail,
@@ -344,5 +344,32 @@ mod tests {
             lines[1..].iter().all(|l| l.mark == Mark::Pass),
             "{lines:#?}"
         );
+    }
+
+    #[test]
+    fn every_class_recall_floor_gets_its_own_line() {
+        let model = ModelConfig::named("cancer", "models/cancer_fp32.onnx");
+        let criteria = Criteria {
+            max_p50_regression_pct: 100.0,
+            max_p95_regression_pct: 10_000.0,
+            max_p99_regression_pct: 10_000.0,
+            min_class_recall: Some(0.5),
+            ..Criteria::default()
+        };
+        let baseline = fixture();
+        let (_, lines) = check(&model, &criteria, &baseline, &baseline, Path::new("b.json"));
+        let floors: Vec<&str> = lines
+            .iter()
+            .filter(|l| l.name.starts_with("minimum"))
+            .map(|l| l.name.as_str())
+            .collect();
+        assert_eq!(
+            floors,
+            [
+                "minimum recall of class benign",
+                "minimum recall of class malignant"
+            ]
+        );
+        assert!(passed(&lines, false), "{lines:#?}");
     }
 }
