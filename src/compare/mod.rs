@@ -18,7 +18,7 @@ pub use floors::candidate_criteria;
 pub use latency::{
     adaptive_looks, compare_latency, LastLook, LatencyInput, BLOCK_RUNS, PLANNED_LOOKS,
 };
-pub use quality::slice_label;
+pub use quality::{reported_only, slice_label};
 pub use reference::{LatencyReference, QualityReference, Reference, ReferenceInputs};
 
 use crate::config::Criteria;

@@ -39,15 +39,24 @@ pub fn slice_label(column: &str, value: &str) -> String {
     )
 }
 
+/// How the detail of a subgroup too small to judge begins.
+const SMALL_SUBGROUP: &str = "reported only, not judged:";
+
+/// Whether a criterion is about a subgroup too small to judge: shown for information, it
+/// neither passes nor fails, and a release checklist leaves it out rather than count it skipped.
+pub fn reported_only(c: &Criterion) -> bool {
+    c.status == Status::Skipped && c.detail.starts_with(SMALL_SUBGROUP)
+}
+
 /// Whether a subgroup is large enough to judge, and the reason when it is not.
 pub(super) fn judged(m: &SliceMetrics, criteria: &Criteria) -> Result<(), String> {
     let min = criteria.min_slice_size;
     match m.positive_support {
         Some(pos) if pos < min => Err(format!(
-            "not judged: {pos} positive samples, fewer than min_slice_size = {min}"
+            "{SMALL_SUBGROUP} {pos} positive samples, fewer than min_slice_size = {min}"
         )),
         _ if m.n < min => Err(format!(
-            "not judged: {} samples, fewer than min_slice_size = {min}",
+            "{SMALL_SUBGROUP} {} samples, fewer than min_slice_size = {min}",
             m.n
         )),
         _ => Ok(()),
