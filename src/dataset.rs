@@ -14,6 +14,8 @@ mod manifest;
 mod slices;
 mod tabular;
 
+pub use slices::MAX_SLICE_VALUES;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 

@@ -194,6 +194,7 @@ pub fn compare_accuracy(
             recall_ci,
         ),
     ];
+    super::quality::check_subgroup_count(candidate.samples.iter()).map_err(anyhow::Error::msg)?;
     let slices = super::quality::slice_comparisons(&pairs, classes.len(), positive, criteria);
     out.extend(super::quality::paired_criteria(
         &pairs, classes, positive, &slices, criteria, tests,

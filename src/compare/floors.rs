@@ -9,7 +9,9 @@ use crate::metrics::{self, SliceMetrics};
 use crate::stats;
 use crate::text::clean;
 
-use super::quality::{class_name, judged, skipped, slice_label, slices_of, MAX_SLICE_TEXT};
+use super::quality::{
+    check_subgroup_count, class_name, judged, skipped, slice_label, slices_of, MAX_SLICE_TEXT,
+};
 use super::{Criterion, Rule, Status};
 
 /// The floors judged on the candidate alone: each judged subgroup's recall, every class's
@@ -20,6 +22,10 @@ pub fn candidate_criteria(candidate: &EvalResult, criteria: &Criteria) -> Vec<Cr
     let positive = candidate.positive_class;
     let mut out = Vec::new();
     if let Some(floor) = criteria.slice_min_recall {
+        if let Err(why) = check_subgroup_count(candidate.samples.iter()) {
+            out.push(super::required("subgroups", false, why));
+            return out;
+        }
         let slices = slices_of(
             candidate.samples.iter().map(|r| (r, r.pred)),
             classes.len(),

@@ -30,6 +30,39 @@ const PRECISION_SEED: u64 = 0x5eed_0001;
 /// Longest slice column name and value shown, in characters.
 pub(super) const MAX_SLICE_TEXT: usize = 60;
 
+/// Most slice columns a results file may carry; a config names a handful.
+const MAX_SLICE_COLUMNS: usize = 16;
+
+/// Refuses records whose subgroups are too many to judge: a results file is data, and one
+/// measured elsewhere must not be able to flood the verdict with criteria.
+pub(super) fn check_subgroup_count<'a>(
+    records: impl Iterator<Item = &'a SampleRecord>,
+) -> Result<(), String> {
+    let mut values: BTreeMap<&str, std::collections::BTreeSet<&str>> = BTreeMap::new();
+    for r in records {
+        for (column, value) in &r.slices {
+            values.entry(column).or_default().insert(value);
+        }
+    }
+    if values.len() > MAX_SLICE_COLUMNS {
+        return Err(format!(
+            "the results carry {} slice columns, more than the {MAX_SLICE_COLUMNS} allowed; slice by fewer columns",
+            values.len()
+        ));
+    }
+    for (column, distinct) in values {
+        if distinct.len() > crate::dataset::MAX_SLICE_VALUES {
+            return Err(format!(
+                "slice column \"{}\" has {} distinct values in the results, more than the {} allowed; slice by a coarser column",
+                clean(column, MAX_SLICE_TEXT),
+                distinct.len(),
+                crate::dataset::MAX_SLICE_VALUES
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// `site=north`, made safe to print.
 pub fn slice_label(column: &str, value: &str) -> String {
     format!(

@@ -360,3 +360,24 @@ fn multiclass_results_skip_the_binary_criteria_with_the_reason() {
         assert!(c.detail.contains("two classes only"), "{}", c.detail);
     }
 }
+
+#[test]
+fn results_with_too_many_subgroups_are_refused() {
+    let (mut base, mut cand) = shifted_sites();
+    for e in [&mut base, &mut cand] {
+        for (i, s) in e.samples.iter_mut().enumerate() {
+            s.slices.insert("id".into(), format!("v{i}"));
+        }
+    }
+    let err = compare_accuracy(&base, &cand, &Criteria::default(), &mut Vec::new())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("\"id\" has 180 distinct values"), "{err}");
+    let criteria = Criteria {
+        slice_min_recall: Some(0.5),
+        ..Criteria::default()
+    };
+    let floors = candidate_criteria(&cand, &criteria);
+    assert_eq!(floors.len(), 1);
+    assert_eq!(floors[0].status, Status::Fail);
+}
