@@ -146,16 +146,17 @@ pub fn check(
             .criteria
             .iter()
             .filter(|c| matches!(c.rule, Rule::DropAtMost { .. } | Rule::Identical))
+            .filter(|c| !compare::reported_only(c))
             .map(line_of),
     );
-    match (
-        criteria.min_recall,
-        judged
-            .criteria
-            .iter()
-            .find(|c| c.name.starts_with("minimum")),
-    ) {
-        (_, Some(floor)) => lines.push(line_of(floor)),
+    // Every floor: min_recall's, then the subgroup and per-class ones when configured.
+    let floors: Vec<&compare::Criterion> = judged
+        .criteria
+        .iter()
+        .filter(|c| c.name.starts_with("minimum") && !compare::reported_only(c))
+        .collect();
+    match (criteria.min_recall, floors.first()) {
+        (_, Some(_)) => lines.extend(floors.into_iter().map(line_of)),
         (Some(floor), None) => lines.push(plain(
             "minimum recall",
             Mark::Fail,
@@ -344,5 +345,84 @@ mod tests {
             lines[1..].iter().all(|l| l.mark == Mark::Pass),
             "{lines:#?}"
         );
+    }
+
+    #[test]
+    fn every_class_recall_floor_gets_its_own_line() {
+        let model = ModelConfig::named("cancer", "models/cancer_fp32.onnx");
+        let criteria = Criteria {
+            max_p50_regression_pct: 100.0,
+            max_p95_regression_pct: 10_000.0,
+            max_p99_regression_pct: 10_000.0,
+            min_class_recall: Some(0.5),
+            ..Criteria::default()
+        };
+        let baseline = fixture();
+        let (_, lines) = check(&model, &criteria, &baseline, &baseline, Path::new("b.json"));
+        let floors: Vec<&str> = lines
+            .iter()
+            .filter(|l| l.name.starts_with("minimum"))
+            .map(|l| l.name.as_str())
+            .collect();
+        assert_eq!(
+            floors,
+            [
+                "minimum recall of class benign",
+                "minimum recall of class malignant"
+            ]
+        );
+        assert!(passed(&lines, false), "{lines:#?}");
+
+        // A subgroup too small to judge is left out of the checklist instead of blocking it as
+        // skipped.
+        let mut small = fixture();
+        let mut sliced = small.eval.take().unwrap();
+        for (i, s) in sliced.samples.iter_mut().enumerate() {
+            let site = if i < 10 { "small" } else { "big" };
+            s.slices.insert("site".into(), site.into());
+        }
+        small.eval = Some(sliced);
+        let criteria = Criteria {
+            slice_max_recall_drop_pts: Some(1.0),
+            slice_min_recall: Some(0.5),
+            ..criteria
+        };
+        let (_, lines) = check(&model, &criteria, &small, &small, Path::new("b.json"));
+        let names: Vec<&str> = lines.iter().map(|l| l.name.as_str()).collect();
+        assert!(
+            names.iter().any(|n| n.ends_with("in site=big")),
+            "{names:?}"
+        );
+        assert!(
+            !names.iter().any(|n| n.ends_with("in site=small")),
+            "{names:?}"
+        );
+        assert!(passed(&lines, false), "{lines:#?}");
+
+        // A subgroup too small to judge is left out of the checklist instead of blocking it as
+        // skipped.
+        let mut small = fixture();
+        let mut sliced = small.eval.take().unwrap();
+        for (i, s) in sliced.samples.iter_mut().enumerate() {
+            let site = if i < 10 { "small" } else { "big" };
+            s.slices.insert("site".into(), site.into());
+        }
+        small.eval = Some(sliced);
+        let criteria = Criteria {
+            slice_max_recall_drop_pts: Some(1.0),
+            slice_min_recall: Some(0.5),
+            ..criteria
+        };
+        let (_, lines) = check(&model, &criteria, &small, &small, Path::new("b.json"));
+        let names: Vec<&str> = lines.iter().map(|l| l.name.as_str()).collect();
+        assert!(
+            names.iter().any(|n| n.ends_with("in site=big")),
+            "{names:?}"
+        );
+        assert!(
+            !names.iter().any(|n| n.ends_with("in site=small")),
+            "{names:?}"
+        );
+        assert!(passed(&lines, false), "{lines:#?}");
     }
 }

@@ -193,6 +193,22 @@ pub struct CriteriaOverrides {
     pub min_latency_improvement_pct: Option<f64>,
     /// A change meant to be lossless: every prediction must stay the same.
     pub require_identical_predictions: Option<bool>,
+    /// Slices with fewer samples (fewer positives, for recall) are reported but not judged.
+    pub min_slice_size: Option<usize>,
+    /// Floor on each judged slice's positive-class recall (Wilson 95 % lower bound).
+    pub slice_min_recall: Option<f64>,
+    /// Largest drop, in points, of each judged slice's positive-class recall.
+    pub slice_max_recall_drop_pts: Option<f64>,
+    /// Largest drop, in points, of the positive class's AUROC (binary).
+    pub max_auroc_drop_pts: Option<f64>,
+    /// Largest drop, in points, of the positive class's precision (binary).
+    pub max_precision_drop_pts: Option<f64>,
+    /// Largest drop, in points, of the specificity (binary).
+    pub max_specificity_drop_pts: Option<f64>,
+    /// Floor on every class's recall (Wilson 95 % lower bound).
+    pub min_class_recall: Option<f64>,
+    /// Ceiling on the candidate's expected calibration error (15 equal-width bins).
+    pub max_ece: Option<f64>,
 }
 
 /// Criteria with defaults filled in.
@@ -210,6 +226,14 @@ pub struct Criteria {
     pub significance: f64,
     pub min_latency_improvement_pct: Option<f64>,
     pub require_identical_predictions: bool,
+    pub min_slice_size: usize,
+    pub slice_min_recall: Option<f64>,
+    pub slice_max_recall_drop_pts: Option<f64>,
+    pub max_auroc_drop_pts: Option<f64>,
+    pub max_precision_drop_pts: Option<f64>,
+    pub max_specificity_drop_pts: Option<f64>,
+    pub min_class_recall: Option<f64>,
+    pub max_ece: Option<f64>,
 }
 
 impl Default for Criteria {
@@ -233,6 +257,14 @@ impl Criteria {
             significance: 0.05,
             min_latency_improvement_pct: None,
             require_identical_predictions: false,
+            min_slice_size: 30,
+            slice_min_recall: None,
+            slice_max_recall_drop_pts: None,
+            max_auroc_drop_pts: None,
+            max_precision_drop_pts: None,
+            max_specificity_drop_pts: None,
+            min_class_recall: None,
+            max_ece: None,
         }
     }
 }
@@ -265,6 +297,18 @@ impl CriteriaOverrides {
             require_identical_predictions: self
                 .require_identical_predictions
                 .unwrap_or(base.require_identical_predictions),
+            min_slice_size: self.min_slice_size.unwrap_or(base.min_slice_size),
+            slice_min_recall: self.slice_min_recall.or(base.slice_min_recall),
+            slice_max_recall_drop_pts: self
+                .slice_max_recall_drop_pts
+                .or(base.slice_max_recall_drop_pts),
+            max_auroc_drop_pts: self.max_auroc_drop_pts.or(base.max_auroc_drop_pts),
+            max_precision_drop_pts: self.max_precision_drop_pts.or(base.max_precision_drop_pts),
+            max_specificity_drop_pts: self
+                .max_specificity_drop_pts
+                .or(base.max_specificity_drop_pts),
+            min_class_recall: self.min_class_recall.or(base.min_class_recall),
+            max_ece: self.max_ece.or(base.max_ece),
         }
     }
 
@@ -282,6 +326,10 @@ impl CriteriaOverrides {
                 "min_latency_improvement_pct",
                 self.min_latency_improvement_pct,
             ),
+            ("slice_max_recall_drop_pts", self.slice_max_recall_drop_pts),
+            ("max_auroc_drop_pts", self.max_auroc_drop_pts),
+            ("max_precision_drop_pts", self.max_precision_drop_pts),
+            ("max_specificity_drop_pts", self.max_specificity_drop_pts),
         ];
         for (key, value) in non_negative {
             if let Some(v) = value {
@@ -290,10 +338,21 @@ impl CriteriaOverrides {
                 }
             }
         }
-        if let Some(v) = self.min_recall {
-            if !(0.0..=1.0).contains(&v) {
-                bail!("{prefix}criteria.min_recall = {v}: must be a fraction between 0 and 1, e.g. 0.95");
+        let fractions = [
+            ("min_recall", self.min_recall, "0.95"),
+            ("slice_min_recall", self.slice_min_recall, "0.9"),
+            ("min_class_recall", self.min_class_recall, "0.8"),
+            ("max_ece", self.max_ece, "0.05"),
+        ];
+        for (key, value, example) in fractions {
+            if let Some(v) = value {
+                if !(0.0..=1.0).contains(&v) {
+                    bail!("{prefix}criteria.{key} = {v}: must be a fraction between 0 and 1, e.g. {example}");
+                }
             }
+        }
+        if self.min_slice_size == Some(0) {
+            bail!("{prefix}criteria.min_slice_size = 0: must be 1 or more, e.g. 30");
         }
         if let Some(v) = self.significance {
             if !(v > 0.0 && v < 0.5) {
@@ -429,6 +488,20 @@ mod tests {
         assert_eq!(criteria.max_recall_drop_pts, 0.5);
         assert_eq!(criteria.min_recall, Some(0.9));
         assert_eq!(criteria.significance, 0.05);
+        // The quality criteria beyond accuracy and recall are off unless set.
+        assert_eq!(criteria.min_slice_size, 30);
+        assert_eq!(
+            (
+                criteria.slice_min_recall,
+                criteria.max_auroc_drop_pts,
+                criteria.max_ece
+            ),
+            (None, None, None)
+        );
+        let text = format!("[criteria]\nmax_ece = 0.1\nmin_slice_size = 50\n\n{MINIMAL}[models.criteria]\nmax_ece = 0.05\n");
+        let config = GateConfig::parse(&text).unwrap();
+        let layered = config.criteria_for(&config.models[0]);
+        assert_eq!((layered.max_ece, layered.min_slice_size), (Some(0.05), 50));
         assert_eq!(
             config.models[0].baseline_path(Path::new("/repo")),
             Path::new("/repo/baselines/digits.json")
@@ -478,6 +551,22 @@ mod tests {
                 "check_outputs = true needs bench.inputs",
             ),
             (format!("{MINIMAL}[models.bench]\nep = \"gpu\"\n"), "gpu"),
+            (
+                format!("{MINIMAL}[models.criteria]\nslice_min_recall = 90\n"),
+                "criteria.slice_min_recall = 90",
+            ),
+            (
+                format!("{MINIMAL}[models.criteria]\nmax_ece = 1.5\n"),
+                "criteria.max_ece = 1.5",
+            ),
+            (
+                format!("{MINIMAL}[models.criteria]\nmax_auroc_drop_pts = -1\n"),
+                "max_auroc_drop_pts = -1",
+            ),
+            (
+                format!("{MINIMAL}[models.criteria]\nmin_slice_size = 0\n"),
+                "criteria.min_slice_size = 0",
+            ),
             (format!("{MINIMAL}{MINIMAL}"), "appears twice"),
             ("[criteria]\n".to_string(), "no [[models]]"),
             (

@@ -11,9 +11,12 @@
 mod csv_file;
 mod folder;
 mod manifest;
+mod slices;
 mod tabular;
 
-use std::collections::BTreeSet;
+pub use slices::MAX_SLICE_VALUES;
+
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -25,6 +28,9 @@ pub struct Dataset {
     pub classes: Vec<String>,
     /// Samples in a stable order (sorted files, or file order for manifests).
     pub samples: Vec<Sample>,
+    /// Each sample's subgroup values (column -> value), in sample order; empty when no
+    /// `slices` are configured.
+    pub slices: Vec<BTreeMap<String, String>>,
 }
 
 /// One labeled example.
@@ -85,6 +91,10 @@ pub struct DatasetOptions {
     /// request must not read files elsewhere on the runner.
     #[serde(default)]
     pub allow_outside_paths: bool,
+    /// Manifest and tabular only: columns (CSV) or keys (JSON lines) whose values name
+    /// subgroups, such as `["site", "sex"]`; metrics are reported per value.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slices: Vec<String>,
 }
 
 fn default_label_column() -> String {
@@ -98,6 +108,7 @@ impl Default for DatasetOptions {
             label_column: default_label_column(),
             feature_columns: None,
             allow_outside_paths: false,
+            slices: Vec::new(),
         }
     }
 }
@@ -237,6 +248,7 @@ pub fn load_dataset(
             message: "feature_columns applies only to tabular datasets; remove it".to_string(),
         });
     }
+    slices::check_options(path, options, format)?;
     let dataset = match format {
         DatasetFormat::ImageFolder => folder::load(path, class_names)?,
         DatasetFormat::ManifestCsv => manifest::load_csv(path, options, class_names)?,
@@ -260,6 +272,7 @@ pub fn load_dataset(
             },
         });
     }
+    slices::check_distinct(path, &options.slices, &dataset.slices)?;
     Ok(dataset)
 }
 

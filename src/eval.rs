@@ -6,6 +6,7 @@
 //! and scores, because the paired tests of the comparison need them. It also times each stage,
 //! so the report can say where the time goes.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -13,7 +14,7 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::dataset::{self, DatasetOptions};
-use crate::metrics::{self, Metrics};
+use crate::metrics::{self, Metrics, SliceMetrics};
 use crate::model::{ElemType, TensorData};
 use crate::postprocess::{Postprocess, Postprocessor};
 use crate::preprocess::{self, Preprocess};
@@ -34,6 +35,9 @@ pub struct SampleRecord {
     pub label: usize,
     pub pred: usize,
     pub scores: Vec<f32>,
+    /// Its subgroup values, slice column -> value; absent when no slices are configured.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub slices: BTreeMap<String, String>,
 }
 
 /// Time per sample in each stage, and which stage limits throughput.
@@ -66,6 +70,9 @@ pub struct EvalResult {
     pub throughput_samples_per_s: f64,
     pub wall_time_s: f64,
     pub samples: Vec<SampleRecord>,
+    /// Metrics of every subgroup named by the dataset's `slices`; absent when none are.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slices: Vec<SliceMetrics>,
 }
 
 /// What to evaluate on and how.
@@ -194,11 +201,13 @@ pub fn run(
             let kept = output.values.len() / padded * chunk.len();
             let predictions = post.apply_batch(&output.values[..kept], &ids)?;
             for (sample, prediction) in chunk.iter().zip(predictions) {
+                let slices = data.slices.get(records.len()).cloned().unwrap_or_default();
                 records.push(SampleRecord {
                     id: sample.id.clone(),
                     label: sample.label,
                     pred: prediction.pred,
                     scores: prediction.scores,
+                    slices,
                 });
             }
             let t3 = Instant::now();
@@ -219,6 +228,13 @@ pub fn run(
     let scores: Vec<Vec<f32>> = records.iter().map(|r| r.scores.clone()).collect();
     let metrics =
         metrics::classification_metrics(&labels, &preds, &scores, &data.classes, post.positive())?;
+    let slices = metrics::slice_metrics(
+        &labels,
+        &preds,
+        &records.iter().map(|r| &r.slices).collect::<Vec<_>>(),
+        data.classes.len(),
+        post.positive(),
+    );
     let n = records.len() as f64;
     Ok(EvalResult {
         dataset: DatasetInfo {
@@ -239,6 +255,7 @@ pub fn run(
         },
         wall_time_s,
         samples: records,
+        slices,
     })
 }
 

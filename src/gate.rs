@@ -332,6 +332,7 @@ pub fn judge(
     }
     if let Some(cand_eval) = &candidate.eval {
         criteria_list.extend(compare::recall_floor(cand_eval, criteria));
+        criteria_list.extend(compare::candidate_criteria(cand_eval, criteria));
     }
     let peak_mb = candidate
         .bench

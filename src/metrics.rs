@@ -14,7 +14,12 @@
 
 use serde::Serialize;
 
+mod calibration;
+mod slices;
+
 pub use crate::stats::Interval;
+pub use calibration::{expected_calibration_error, ECE_BINS};
+pub use slices::{slice_metrics, SliceMetrics};
 
 /// Metrics of one class, one-vs-rest.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]

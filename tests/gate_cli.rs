@@ -462,3 +462,121 @@ fn text_from_a_results_file_never_reaches_the_log_as_a_workflow_command() {
     assert!(log.contains("forged::id"), "{log}");
     assert_eq!(runner_commands(&log), Vec::<String>::new(), "{log}");
 }
+
+/// The cancer test set with a `site` column: the first 20 rows from site "small", the rest from
+/// "big". Written under the name `test.csv`, so sample ids match the approved baseline's.
+fn cancer_with_sites(gate: &Gate) -> PathBuf {
+    let text = std::fs::read_to_string(root().join("models/data/breast_cancer/test.csv")).unwrap();
+    let mut out = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let site = match i {
+            0 => "site",
+            1..=20 => "small",
+            _ => "big",
+        };
+        out.push_str(&format!("{site},{line}\n"));
+    }
+    std::fs::create_dir_all(gate.path("data")).unwrap();
+    let path = gate.path("data/test.csv");
+    std::fs::write(&path, out).unwrap();
+    path
+}
+
+/// `cancer(...)` reading the dataset at `data` with `slices = ["site"]`.
+fn cancer_sliced(gate: &Gate, extra: &str) -> String {
+    let data = cancer_with_sites(gate);
+    cancer("cancer_fp32.onnx", Some("cancer_fp32.onnx"), extra)
+        .replace(
+            &format!("{:?}", root().join("models/data/breast_cancer/test.csv")),
+            &format!("{data:?}"),
+        )
+        .replace(
+            "[models.dataset]\n",
+            "[models.dataset]\nslices = [\"site\"]\n",
+        )
+}
+
+#[test]
+fn subgroups_are_reported_and_judged_when_large_enough() {
+    let gate = Gate::new("").with_baseline();
+    let body = cancer_sliced(
+        &gate,
+        "[models.criteria]\nslice_min_recall = 0.5\nslice_max_recall_drop_pts = 1.0\n\
+         max_auroc_drop_pts = 1.0\nmax_precision_drop_pts = 1.0\nmax_specificity_drop_pts = 1.0\n\
+         min_class_recall = 0.5\nmax_ece = 0.5\n",
+    );
+    std::fs::write(gate.path("modelgate.toml"), body).unwrap();
+    let report = gate.path("report.md");
+    let results = gate.path("artifact");
+    let (out, comparison) = gate.run(&[
+        "--report",
+        report.to_str().unwrap(),
+        "--results-dir",
+        results.to_str().unwrap(),
+    ]);
+    assert_exit(&out, 0);
+    // The results' eval section keeps each sample's subgroup and the per-subgroup metrics.
+    let measured: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(results.join("cancer.json")).unwrap())
+            .unwrap();
+    assert_eq!(measured["eval"]["samples"][0]["slices"]["site"], "small");
+    let eval_slices = measured["eval"]["slices"].as_array().unwrap();
+    assert_eq!(eval_slices.len(), 2);
+    assert_eq!(eval_slices[0]["value"], "big");
+    assert_eq!(eval_slices[0]["n"], 151);
+    assert!(eval_slices[0]["positive_recall_ci95"]["lower"].is_number());
+    let slices = comparison["models"][0]["accuracy"]["slices"]
+        .as_array()
+        .unwrap();
+    let values: Vec<(&str, bool)> = slices
+        .iter()
+        .map(|s| {
+            (
+                s["candidate"]["value"].as_str().unwrap(),
+                s["judged"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(values, [("big", true), ("small", false)]);
+    assert_eq!(
+        criterion(&comparison, "recall (malignant) in site=big")["status"],
+        "pass"
+    );
+    let small = criterion(&comparison, "recall (malignant) in site=small");
+    assert_eq!(small["status"], "skipped");
+    assert!(small["detail"]
+        .as_str()
+        .unwrap()
+        .contains("fewer than min_slice_size = 30"));
+    for name in [
+        "AUROC (malignant)",
+        "precision (malignant)",
+        "specificity (not malignant)",
+        "minimum recall of class benign",
+        "expected calibration error",
+    ] {
+        assert_eq!(criterion(&comparison, name)["status"], "pass", "{name}");
+    }
+    let text = std::fs::read_to_string(report).unwrap();
+    assert!(
+        text.contains("| Subgroup |")
+            && text.contains("site\\=small")
+            && text.contains("reported only"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_slice_column_missing_from_the_data_names_the_columns_present() {
+    let gate = Gate::new("").with_baseline();
+    let body = cancer_sliced(&gate, "").replace("slices = [\"site\"]", "slices = [\"hospital\"]");
+    std::fs::write(gate.path("modelgate.toml"), body).unwrap();
+    let (out, _) = gate.run(&[]);
+    assert_exit(&out, 2);
+    let err = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(
+        err.contains("no column \"hospital\" (columns present: site, mean_radius"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}

@@ -51,6 +51,12 @@ pub fn compare_accuracy(
                 sample.id, sample.label, base.label
             );
         }
+        if !super::quality::same_slices(&base.slices, &sample.slices) {
+            bail!(
+                "sample {:?} has other subgroup values in the candidate's results than in the baseline's; the dataset changed, so re-approve the baseline on it",
+                sample.id
+            );
+        }
         pairs.push((*base, sample));
     }
     if baseline.positive_class != candidate.positive_class {
@@ -188,6 +194,11 @@ pub fn compare_accuracy(
             recall_ci,
         ),
     ];
+    super::quality::check_subgroup_count(candidate.samples.iter()).map_err(anyhow::Error::msg)?;
+    let slices = super::quality::slice_comparisons(&pairs, classes.len(), positive, criteria);
+    out.extend(super::quality::paired_criteria(
+        &pairs, classes, positive, &slices, criteria, tests,
+    ));
     if criteria.require_identical_predictions {
         out.push(Criterion {
             name: "identical predictions".into(),
@@ -215,6 +226,7 @@ pub fn compare_accuracy(
         candidate_only_correct: c_only,
         agreement_rate,
         changed,
+        slices,
     };
     Ok((comparison, out))
 }

@@ -6,15 +6,19 @@
 //! derives the model and overall verdicts. Reports only display what comes out of here.
 
 mod accuracy;
+mod floors;
 mod latency;
+mod quality;
 mod reference;
 
 use serde::{Deserialize, Serialize};
 
 pub use accuracy::{compare_accuracy, recall_floor};
+pub use floors::candidate_criteria;
 pub use latency::{
     adaptive_looks, compare_latency, LastLook, LatencyInput, BLOCK_RUNS, PLANNED_LOOKS,
 };
+pub use quality::{reported_only, slice_label};
 pub use reference::{LatencyReference, QualityReference, Reference, ReferenceInputs};
 
 use crate::config::Criteria;
@@ -161,6 +165,19 @@ pub struct AccuracyComparison {
     pub candidate_only_correct: u64,
     pub agreement_rate: f64,
     pub changed: Vec<ChangedSample>,
+    /// Both models' metrics in every subgroup of the dataset's `slices`; absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slices: Vec<SliceComparison>,
+}
+
+/// One subgroup under both models.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SliceComparison {
+    pub baseline: crate::metrics::SliceMetrics,
+    pub candidate: crate::metrics::SliceMetrics,
+    /// Whether it has at least `min_slice_size` samples (positives, when a positive class is
+    /// guarded), so its criteria are judged; smaller ones are reported only.
+    pub judged: bool,
 }
 
 /// Latency numbers side by side, for tables and the chart.

@@ -223,6 +223,7 @@ fn eval(preds: &[usize], labels: &[usize]) -> EvalResult {
             label: *l,
             pred: *p,
             scores: vec![0.5, 0.5],
+            slices: Default::default(),
         })
         .collect();
     let scores: Vec<Vec<f32>> = samples.iter().map(|s| s.scores.clone()).collect();
@@ -248,6 +249,7 @@ fn eval(preds: &[usize], labels: &[usize]) -> EvalResult {
         throughput_samples_per_s: 0.0,
         wall_time_s: 0.0,
         samples,
+        slices: vec![],
     }
 }
 

@@ -39,7 +39,11 @@ pub(super) fn load(root: &Path, class_names: Option<&[String]>) -> Result<Datase
             input: SampleInput::Image(file),
         }));
     }
-    Ok(Dataset { classes, samples })
+    Ok(Dataset {
+        classes,
+        samples,
+        slices: Vec::new(),
+    })
 }
 
 /// Non-hidden entries of `dir` as (file name, path), sorted by name.

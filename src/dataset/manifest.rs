@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::csv_file::{column_index, csv_error, open_csv};
-use super::{resolve_labels, Dataset, DatasetError, DatasetOptions, RawLabel};
+use super::{resolve_labels, slices, Dataset, DatasetError, DatasetOptions, RawLabel};
 use super::{Sample, SampleInput};
 
 /// What one manifest line names, before labels are mapped to classes.
@@ -22,6 +22,8 @@ struct Entry {
     /// The path as written, used as the sample id.
     written: String,
     line: u64,
+    /// Its subgroup values.
+    slices: std::collections::BTreeMap<String, String>,
 }
 
 pub(super) fn load_csv(
@@ -43,6 +45,7 @@ pub(super) fn load_csv(
         label_column,
         "set label_column to the column holding the labels",
     )?;
+    let slice_cols = slices::csv_columns(path, &header, &options.slices)?;
     let mut entries = Vec::new();
     let mut raw = Vec::new();
     for record in reader.records() {
@@ -52,11 +55,16 @@ pub(super) fn load_csv(
         let (written, label) = (field(path_col), field(label_col));
         check_not_empty(path, line, &written, "path")?;
         check_not_empty(path, line, &label, label_column)?;
+        let slices = slices::csv_values(path, line, &options.slices, &slice_cols, &record)?;
         raw.push(RawLabel {
             label,
             location: format!("{} line {line}", path.display()),
         });
-        entries.push(Entry { written, line });
+        entries.push(Entry {
+            written,
+            line,
+            slices,
+        });
     }
     finish(
         path,
@@ -105,11 +113,16 @@ pub(super) fn load_jsonl(
                 )))
             }
         };
+        let slices = slices::json_values(path, line, &options.slices, &value)?;
         raw.push(RawLabel {
             label,
             location: format!("{} line {line}", path.display()),
         });
-        entries.push(Entry { written, line });
+        entries.push(Entry {
+            written,
+            line,
+            slices,
+        });
     }
     finish(
         path,
@@ -153,6 +166,7 @@ fn finish(
     .map_err(io(base))?;
     let (classes, labels) = resolve_labels(raw, class_names)?;
     let mut samples = Vec::with_capacity(entries.len());
+    let mut slice_values = Vec::new();
     for (entry, label) in entries.into_iter().zip(labels) {
         let image: PathBuf = base.join(&entry.written);
         if !image.is_file() {
@@ -176,8 +190,15 @@ fn finish(
             label,
             input: SampleInput::Image(image),
         });
+        if !entry.slices.is_empty() {
+            slice_values.push(entry.slices);
+        }
     }
-    Ok(Dataset { classes, samples })
+    Ok(Dataset {
+        classes,
+        samples,
+        slices: slice_values,
+    })
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@
 use std::path::Path;
 
 use super::csv_file::{column_index, csv_error, open_csv};
-use super::{resolve_labels, Dataset, DatasetError, RawLabel};
+use super::{resolve_labels, slices, Dataset, DatasetError, RawLabel};
 use super::{DatasetOptions, Sample, SampleInput};
 
 pub(super) fn load(
@@ -25,7 +25,8 @@ pub(super) fn load(
         &options.label_column,
         "set label_column to the column holding the labels",
     )?;
-    let feature_cols = feature_columns(path, &header, label_col, options)?;
+    let slice_cols = slices::csv_columns(path, &header, &options.slices)?;
+    let feature_cols = feature_columns(path, &header, label_col, &slice_cols, options)?;
     let file_name = path.file_name().map_or_else(
         || path.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
@@ -33,6 +34,7 @@ pub(super) fn load(
 
     let mut raw = Vec::new();
     let mut rows = Vec::new();
+    let mut slice_values = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|e| csv_error(path, e))?;
         let line = record.position().map_or(0, |p| p.line());
@@ -62,6 +64,15 @@ pub(super) fn load(
                 }
             }
         }
+        if !options.slices.is_empty() {
+            slice_values.push(slices::csv_values(
+                path,
+                line,
+                &options.slices,
+                &slice_cols,
+                &record,
+            )?);
+        }
         raw.push(RawLabel {
             label,
             location: format!("{} line {line}", path.display()),
@@ -78,7 +89,11 @@ pub(super) fn load(
             input: SampleInput::Features(features),
         })
         .collect();
-    Ok(Dataset { classes, samples })
+    Ok(Dataset {
+        classes,
+        samples,
+        slices: slice_values,
+    })
 }
 
 /// Indices of the feature columns, in model input order.
@@ -86,6 +101,7 @@ fn feature_columns(
     path: &Path,
     header: &[String],
     label_col: usize,
+    slice_cols: &[usize],
     options: &DatasetOptions,
 ) -> Result<Vec<usize>, DatasetError> {
     let invalid = |message: String| DatasetError::InvalidOption {
@@ -97,7 +113,10 @@ fn feature_columns(
             .iter()
             .map(|n| column_index(path, header, n, "fix feature_columns"))
             .collect::<Result<_, _>>()?,
-        None => (0..header.len()).filter(|&i| i != label_col).collect(),
+        // Subgroup columns name groups, not features.
+        None => (0..header.len())
+            .filter(|&i| i != label_col && !slice_cols.contains(&i))
+            .collect(),
     };
     if cols.contains(&label_col) {
         return Err(invalid(format!(

@@ -7,12 +7,15 @@
 
 use serde::Serialize;
 
-use super::compare::{AccuracyComparison, TestRecord};
+use super::compare::{AccuracyComparison, SliceComparison, TestRecord};
 use super::format;
 use super::view::Text;
 
 /// Name of the paired test on accuracy, as the comparison records it.
 const MCNEMAR_ACCURACY: &str = "McNemar exact (accuracy)";
+
+/// Most subgroup rows shown; a slice column may have up to 100 values.
+pub const MAX_SLICE_ROWS: usize = 30;
 
 /// The accuracy and recall of both models on the same labeled samples.
 #[derive(Debug, Clone, Serialize)]
@@ -37,6 +40,26 @@ pub struct AccuracyView {
     pub changed: Vec<ChangedView>,
     /// E.g. `and 12 more`, when the list was cut.
     pub changed_more: Option<String>,
+    /// Subgroups, up to [`MAX_SLICE_ROWS`].
+    pub slices: Vec<SliceView>,
+    /// E.g. `and 12 more subgroups`, when the table was cut.
+    pub slices_more: Option<String>,
+}
+
+/// One subgroup under both models.
+#[derive(Debug, Clone, Serialize)]
+pub struct SliceView {
+    /// E.g. `site=north`.
+    pub name: String,
+    /// Samples, and positives when a positive class is guarded: `120 (34 positive)`.
+    pub samples: String,
+    /// Baseline → candidate accuracy, with the candidate's Wilson interval.
+    pub accuracy: String,
+    /// Baseline → candidate recall (the positive class's, else macro recall), with the
+    /// candidate's Wilson interval for a positive class.
+    pub recall: String,
+    /// `yes`, or `no: fewer than min_slice_size` (reported, not judged).
+    pub judged: String,
 }
 
 /// A sample whose prediction changed.
@@ -65,6 +88,7 @@ pub(crate) fn accuracy_view(
         None => "not run".into(),
     };
     let shown = a.changed.len().min(changed_cap);
+    let slices_shown = a.slices.len().min(MAX_SLICE_ROWS);
     AccuracyView {
         samples: format!("{} labeled samples", a.n),
         accuracy: format!(
@@ -109,6 +133,54 @@ pub(crate) fn accuracy_view(
             .collect(),
         changed_more: (a.changed.len() > shown)
             .then(|| format!("and {} more", a.changed.len() - shown)),
+        slices: a.slices[..slices_shown]
+            .iter()
+            .map(|s| slice_view(s, text))
+            .collect(),
+        slices_more: (a.slices.len() > slices_shown)
+            .then(|| format!("and {} more subgroups", a.slices.len() - slices_shown)),
+    }
+}
+
+fn slice_view(s: &SliceComparison, text: Text) -> SliceView {
+    let (b, c) = (&s.baseline, &s.candidate);
+    let wilson = |ci: Option<&crate::stats::Interval>| match ci {
+        Some(ci) => format!(
+            " (95 % Wilson {} .. {})",
+            format::percent(ci.lower),
+            format::percent(ci.upper)
+        ),
+        None => String::new(),
+    };
+    let pair = |b: Option<f64>, c: Option<f64>| {
+        let show = |v: Option<f64>| v.map_or_else(|| "n/a".to_string(), format::percent);
+        format!("{} → {}", show(b), show(c))
+    };
+    let recall = match c.positive_support {
+        Some(_) => format!(
+            "{}{}",
+            pair(b.positive_recall, c.positive_recall),
+            wilson(c.positive_recall_ci95.as_ref())
+        ),
+        None => pair(Some(b.macro_recall), Some(c.macro_recall)),
+    };
+    SliceView {
+        name: text.of(&crate::compare::slice_label(&c.column, &c.value)),
+        samples: match c.positive_support {
+            Some(pos) => format!("{} ({pos} positive)", c.n),
+            None => c.n.to_string(),
+        },
+        accuracy: format!(
+            "{}{}",
+            pair(Some(b.accuracy), Some(c.accuracy)),
+            wilson(c.accuracy_ci95.as_ref())
+        ),
+        recall,
+        judged: if s.judged {
+            "yes".into()
+        } else {
+            "no: fewer than min_slice_size, reported only".into()
+        },
     }
 }
 
@@ -138,6 +210,7 @@ mod tests {
                     candidate: "b".into(),
                 })
                 .collect(),
+            slices: vec![],
         }
     }
 
@@ -149,5 +222,41 @@ mod tests {
         assert_eq!(view.mcnemar, "not run");
         let view = accuracy_view(&with_changed(50), &[], Text(Format::Markdown), 50);
         assert_eq!((view.changed.len(), view.changed_more), (50, None));
+    }
+
+    #[test]
+    fn subgroup_rows_are_capped_and_small_ones_marked_as_reported_only() {
+        let metrics = |value: String| crate::metrics::SliceMetrics {
+            column: "site".into(),
+            value,
+            n: 40,
+            accuracy: 0.9,
+            accuracy_ci95: crate::metrics::wilson_interval(36, 40),
+            positive_support: Some(20),
+            positive_recall: Some(0.5),
+            positive_recall_ci95: crate::metrics::wilson_interval(10, 20),
+            macro_recall: 0.7,
+        };
+        let mut a = with_changed(0);
+        a.slices = (0..33)
+            .map(|i| SliceComparison {
+                baseline: metrics(format!("s{i:02}\u{1b}[31m")),
+                candidate: metrics(format!("s{i:02}\u{1b}[31m")),
+                judged: i > 0,
+            })
+            .collect();
+        let view = accuracy_view(&a, &[], Text(Format::Markdown), 50);
+        assert_eq!(view.slices.len(), MAX_SLICE_ROWS);
+        assert_eq!(view.slices_more.as_deref(), Some("and 3 more subgroups"));
+        let first = &view.slices[0];
+        assert!(!first.name.contains('\u{1b}'), "{}", first.name);
+        assert_eq!(first.samples, "40 (20 positive)");
+        assert!(first.judged.contains("reported only"));
+        assert_eq!(view.slices[1].judged, "yes");
+        assert!(
+            first.recall.starts_with("50.00 % → 50.00 %"),
+            "{}",
+            first.recall
+        );
     }
 }

@@ -27,22 +27,26 @@
 //!   [`hodges_lehmann_shift`], [`cohens_d`], [`ratio_point`],
 //!   [`bootstrap_ratio_ci`], [`samples_for_ratio_half_width`];
 //! - paired accuracy: [`mcnemar_exact`], [`wilson_interval`],
-//!   [`paired_difference_ci`];
+//!   [`paired_difference_ci`]; paired ranking: [`delong_paired`]; a paired ratio whose
+//!   denominator differs between the models (precision): [`paired_bootstrap_ratio_difference`];
 //! - many tests at once: [`holm`].
 
 mod block_bootstrap;
 mod bootstrap;
+mod delong;
 mod describe;
 mod dist;
 mod exceedance;
 mod multiple;
 mod order_stats;
 mod paired;
+mod paired_bootstrap;
 mod shift;
 mod two_sample;
 
 pub use block_bootstrap::{block_bootstrap_ratio_ci, Blocks, MIN_BLOCKS};
 pub use bootstrap::{bootstrap_ratio_ci, ratio_point, samples_for_ratio_half_width};
+pub use delong::{delong_paired, DelongResult};
 pub use describe::{percentile, summarize, Interval, Summary, TukeyOutliers};
 pub use exceedance::exceedance_test;
 pub use multiple::holm;
@@ -50,5 +54,6 @@ pub use order_stats::{
     min_samples_for_percentile, percentile_trusted, quantile_ci, LOADGEN_CONFIDENCE,
 };
 pub use paired::{mcnemar_exact, paired_difference_ci, wilson_interval};
+pub use paired_bootstrap::{paired_bootstrap_ratio_difference, RatioDifference, RatioPair};
 pub use shift::hodges_lehmann_shift;
 pub use two_sample::{cohens_d, mann_whitney_u, welch_t_log, TestResult};

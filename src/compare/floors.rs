@@ -1,0 +1,163 @@
+//! Quality floors judged on the candidate alone, so they apply to new models too: each judged
+//! subgroup's recall and every class's recall, on the Wilson 95 % lower bound as `min_recall`
+//! is, and the expected calibration error against its ceiling. Computed from the per-sample
+//! records, never from a results file's own summary.
+
+use crate::config::Criteria;
+use crate::eval::EvalResult;
+use crate::metrics::{self, SliceMetrics};
+use crate::stats;
+use crate::text::clean;
+
+use super::quality::{
+    check_subgroup_count, class_name, judged, skipped, slice_label, slices_of, MAX_SLICE_TEXT,
+};
+use super::{Criterion, Rule, Status};
+
+/// The floors judged on the candidate alone: each judged subgroup's recall, every class's
+/// recall, and the calibration error. Computed from the per-sample records, never from a
+/// results file's own summary.
+pub fn candidate_criteria(candidate: &EvalResult, criteria: &Criteria) -> Vec<Criterion> {
+    let classes = &candidate.dataset.classes;
+    let positive = candidate.positive_class;
+    let mut out = Vec::new();
+    if let Some(floor) = criteria.slice_min_recall {
+        if let Err(why) = check_subgroup_count(candidate.samples.iter()) {
+            out.push(super::required("subgroups", false, why));
+            return out;
+        }
+        let slices = slices_of(
+            candidate.samples.iter().map(|r| (r, r.pred)),
+            classes.len(),
+            positive,
+        );
+        for s in &slices {
+            out.push(slice_floor(s, classes, positive, floor, criteria));
+        }
+    }
+    if let Some(floor) = criteria.min_class_recall {
+        let mut hits = vec![0u64; classes.len()];
+        let mut support = vec![0u64; classes.len()];
+        for r in &candidate.samples {
+            if r.label < classes.len() {
+                support[r.label] += 1;
+                hits[r.label] += u64::from(r.pred == r.label);
+            }
+        }
+        for (c, name) in classes.iter().enumerate() {
+            let name = format!("minimum recall of class {}", clean(name, MAX_SLICE_TEXT));
+            let recall = (support[c] > 0).then(|| hits[c] as f64 / support[c] as f64);
+            out.push(wilson_floor(
+                &name,
+                recall,
+                stats::wilson_interval(hits[c], support[c], 0.95),
+                floor,
+                "not judged: no samples of this class",
+            ));
+        }
+    }
+    if let Some(limit) = criteria.max_ece {
+        let scores: Vec<Vec<f32>> = candidate.samples.iter().map(|r| r.scores.clone()).collect();
+        let labels: Vec<usize> = candidate.samples.iter().map(|r| r.label).collect();
+        let ece = metrics::expected_calibration_error(&scores, &labels);
+        let mut c = Criterion {
+            name: "expected calibration error".into(),
+            unit: "fraction".into(),
+            baseline: None,
+            candidate: ece,
+            change: None,
+            ci: None,
+            test: None,
+            rule: Rule::AtMost { limit },
+            status: Status::Pass,
+            detail: match ece {
+                Some(e) => format!(
+                    "{e:.4} against a limit of {limit} ({} equal-width bins on the top-class confidence)",
+                    metrics::ECE_BINS
+                ),
+                None => "not judged: the results lack finite per-class scores".into(),
+            },
+            needed_runs: None,
+        };
+        if ece.is_none() {
+            c.status = Status::Skipped;
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn slice_floor(
+    s: &SliceMetrics,
+    classes: &[String],
+    positive: Option<usize>,
+    floor: f64,
+    criteria: &Criteria,
+) -> Criterion {
+    let label = slice_label(&s.column, &s.value);
+    let name = match positive {
+        Some(p) => format!("minimum recall ({}) in {label}", class_name(classes, p)),
+        None => format!("minimum macro recall in {label}"),
+    };
+    let value = match positive {
+        Some(_) => s.positive_recall,
+        None => Some(s.macro_recall),
+    };
+    if let Err(reason) = judged(s, criteria) {
+        let mut c = skipped(&name, Rule::LowerBoundAtLeast { floor }, &reason);
+        c.candidate = value;
+        return c;
+    }
+    match positive {
+        Some(_) => wilson_floor(
+            &name,
+            value,
+            s.positive_recall_ci95,
+            floor,
+            "not judged: no positive samples",
+        ),
+        // Macro recall is no binomial proportion, so it is judged on its value (as min_recall).
+        None => Criterion {
+            name,
+            unit: "fraction".into(),
+            baseline: None,
+            candidate: value,
+            change: None,
+            ci: None,
+            test: None,
+            rule: Rule::AtLeast { floor },
+            status: Status::Pass,
+            detail: format!("{:.3} against a floor of {floor}", s.macro_recall),
+            needed_runs: None,
+        },
+    }
+}
+
+/// A floor judged on the Wilson 95 % lower bound, as `min_recall` is.
+fn wilson_floor(
+    name: &str,
+    value: Option<f64>,
+    wilson: Option<stats::Interval>,
+    floor: f64,
+    missing: &str,
+) -> Criterion {
+    let Some(w) = wilson else {
+        return skipped(name, Rule::LowerBoundAtLeast { floor }, missing);
+    };
+    Criterion {
+        name: name.to_string(),
+        unit: "fraction".into(),
+        baseline: None,
+        candidate: value,
+        change: None,
+        ci: Some(w),
+        test: None,
+        rule: Rule::LowerBoundAtLeast { floor },
+        status: Status::Pass,
+        detail: format!(
+            "Wilson 95 % lower bound {:.3} against a floor of {floor}",
+            w.lower
+        ),
+        needed_runs: None,
+    }
+}
