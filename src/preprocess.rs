@@ -81,7 +81,13 @@ impl Interpolation {
     /// The kernel's weight at distance `x`.
     fn weight(self, x: f64) -> f64 {
         use std::f64::consts::PI;
-        let sinc = |x: f64| if x == 0.0 { 1.0 } else { (x * PI).sin() / (x * PI) };
+        let sinc = |x: f64| {
+            if x == 0.0 {
+                1.0
+            } else {
+                (x * PI).sin() / (x * PI)
+            }
+        };
         match self {
             Interpolation::Nearest => 0.0,
             Interpolation::Box => f64::from(u8::from(x > -0.5 && x <= 0.5)),
@@ -463,7 +469,10 @@ impl Preprocess {
         };
         match self.resize {
             Some(Resize::Shorter(0)) => {
-                return err("resize", "0: give the shorter side's length above 0, or [width, height]".to_string())
+                return err(
+                    "resize",
+                    "0: give the shorter side's length above 0, or [width, height]".to_string(),
+                )
             }
             Some(Resize::Exact(size)) if size.contains(&0) => return zero("resize", size),
             _ => {}

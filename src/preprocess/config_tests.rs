@@ -64,7 +64,11 @@ fn shorter_side_resize_follows_torchvision() {
         ([3, 7, 5], [5, 11]),
     ];
     for ([w, h, n], want) in cases {
-        assert_eq!(Resize::Shorter(n).output_size([w, h]), want, "{w}x{h} -> {n}");
+        assert_eq!(
+            Resize::Shorter(n).output_size([w, h]),
+            want,
+            "{w}x{h} -> {n}"
+        );
     }
     assert_eq!(Resize::Exact([10, 20]).output_size([300, 7]), [10, 20]);
 }
@@ -74,7 +78,10 @@ fn resize_and_interpolation_parse_from_flags() {
     assert_eq!("256".parse(), Ok(Resize::Shorter(256)));
     assert_eq!("256x224".parse(), Ok(Resize::Exact([256, 224])));
     let err = "256x".parse::<Resize>().unwrap_err();
-    assert!(err.contains("give N (shorter side) or WIDTHxHEIGHT"), "{err}");
+    assert!(
+        err.contains("give N (shorter side) or WIDTHxHEIGHT"),
+        "{err}"
+    );
     assert_eq!("lanczos".parse(), Ok(Interpolation::Lanczos));
     let err = "triangle".parse::<Interpolation>().unwrap_err();
     assert!(err.contains("nearest, bilinear, bicubic"), "{err}");
@@ -104,7 +111,10 @@ fn preset_gives_torchvision_imagenet_and_keys_override_it() {
 #[test]
 fn missing_color_and_old_filter_key_say_what_to_write() {
     let err = parse(r#"{"resize": 256}"#).unwrap_err();
-    assert!(err.starts_with("preprocess.color is missing; set color"), "{err}");
+    assert!(
+        err.starts_with("preprocess.color is missing; set color"),
+        "{err}"
+    );
     for (old, new) in [
         ("triangle", "bilinear"),
         ("catmull_rom", "bicubic"),
@@ -117,7 +127,10 @@ fn missing_color_and_old_filter_key_say_what_to_write() {
             )),
             "{err}"
         );
-        assert!(err.contains(&format!("write interpolation = \"{new}\"")), "{err}");
+        assert!(
+            err.contains(&format!("write interpolation = \"{new}\"")),
+            "{err}"
+        );
     }
 }
 
@@ -144,7 +157,10 @@ fn validation_names_the_key() {
             r#""resize": [0, 10]"#,
             "preprocess.resize: [0, 10] has a zero side",
         ),
-        (r#""resize": 0"#, "preprocess.resize: 0: give the shorter side"),
+        (
+            r#""resize": 0"#,
+            "preprocess.resize: 0: give the shorter side",
+        ),
         (
             r#""scale": 0"#,
             "preprocess.scale: 0 must be a finite, non-zero number",

@@ -164,25 +164,29 @@ fn vertical_pass(rows: &[u8], stride: usize, height: usize, first: usize, w: &We
     out
 }
 
-/// Pillow's NEAREST: output pixel `x` reads input `floor((x + 0.5) * in / out)`, the
-/// horizontal positions accumulated step by step as Pillow does.
+/// Pillow's NEAREST: output pixel `x` reads input `floor((x + 0.5) * in / out)`.
 fn nearest(
     pixels: &[u8],
     channels: usize,
     [width, height]: [usize; 2],
     [out_width, out_height]: [usize; 2],
 ) -> Vec<u8> {
-    let step_x = width as f64 / out_width as f64;
-    let step_y = height as f64 / out_height as f64;
-    let mut xo = step_x * 0.5;
-    let mut columns = Vec::with_capacity(out_width);
-    for _ in 0..out_width {
-        columns.push((xo as usize).min(width - 1));
-        xo += step_x;
-    }
+    // Positions are accumulated step by step, as Pillow does; computing (x + 0.5) * step
+    // directly rounds differently and picks the neighbouring pixel now and then.
+    let positions = |size: usize, out: usize| {
+        let step = size as f64 / out as f64;
+        let mut at = step * 0.5;
+        let mut list = Vec::with_capacity(out);
+        for _ in 0..out {
+            list.push((at as usize).min(size - 1));
+            at += step;
+        }
+        list
+    };
+    let columns = positions(width, out_width);
+    let rows = positions(height, out_height);
     let mut out = Vec::with_capacity(out_width * out_height * channels);
-    for y in 0..out_height {
-        let yi = (((y as f64 + 0.5) * step_y) as usize).min(height - 1);
+    for yi in rows {
         let row = &pixels[yi * width * channels..(yi + 1) * width * channels];
         for &x in &columns {
             out.extend_from_slice(&row[x * channels..(x + 1) * channels]);

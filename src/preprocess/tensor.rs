@@ -177,7 +177,7 @@ pub fn to_u8(values: &[f32]) -> Vec<u8> {
         .collect()
 }
 
-fn decode(path: &Path) -> Result<DynamicImage, PreprocessError> {
+pub(super) fn decode(path: &Path) -> Result<DynamicImage, PreprocessError> {
     let open = |cause| PreprocessError::Open {
         path: path.to_path_buf(),
         cause,
@@ -230,7 +230,7 @@ fn decode(path: &Path) -> Result<DynamicImage, PreprocessError> {
 /// arithmetic), so gray models see what they saw in Python training code. The
 /// `image` crate's own `to_luma8` uses Rec. 709 weights and differs by a few
 /// levels.
-fn to_gray(img: DynamicImage) -> GrayImage {
+pub(super) fn to_gray(img: DynamicImage) -> GrayImage {
     if !img.color().has_color() {
         return img.into_luma8();
     }

@@ -43,7 +43,9 @@ fn nearest_resize_matches_pillow_exactly() {
     ];
     let dir = tempfile::tempdir().unwrap();
     let png = write_test_png(dir.path());
-    let p = config(r#"{"color": "rgb", "resize": [4, 3], "interpolation": "nearest", "dtype": "uint8"}"#);
+    let p = config(
+        r#"{"color": "rgb", "resize": [4, 3], "interpolation": "nearest", "dtype": "uint8"}"#,
+    );
     let got = to_u8(&load_image_tensor(&png, &p).unwrap());
     assert_eq!(got, want);
 }
