@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::tensor::{decode, to_gray};
+use super::tensor::{decode_image as decode, to_gray};
 use super::*;
 
 fn dir() -> PathBuf {

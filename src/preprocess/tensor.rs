@@ -177,7 +177,10 @@ pub fn to_u8(values: &[f32]) -> Vec<u8> {
         .collect()
 }
 
-pub(super) fn decode(path: &Path) -> Result<DynamicImage, PreprocessError> {
+/// Decode an image file as it is, within modelgate's size limits: JPEGs through libjpeg-turbo
+/// (to RGB, or gray for a one-channel JPEG), other formats through the `image` crate; a
+/// truncated file is an error naming it.
+pub fn decode_image(path: &Path) -> Result<DynamicImage, PreprocessError> {
     let open = |cause| PreprocessError::Open {
         path: path.to_path_buf(),
         cause,
@@ -260,7 +263,7 @@ fn crop_offset(diff: u32) -> u32 {
 }
 
 fn prepare(path: &Path, p: &Preprocess) -> Result<Prepared, PreprocessError> {
-    let img = decode(path)?;
+    let img = decode_image(path)?;
     if img.width() == 0 || img.height() == 0 {
         return Err(PreprocessError::EmptyImage {
             path: path.to_path_buf(),
