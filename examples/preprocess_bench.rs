@@ -35,7 +35,8 @@ fn main() -> Result<()> {
             _ => bail!("unexpected argument {arg:?}"),
         }
     }
-    let dir = dir.context("usage: preprocess_bench DIR [--reps 3] [--batch 64] [--threads N] [--stage S]")?;
+    let dir = dir
+        .context("usage: preprocess_bench DIR [--reps 3] [--batch 64] [--threads N] [--stage S]")?;
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build_global()?;
@@ -48,7 +49,11 @@ fn main() -> Result<()> {
         bail!("no .jpg files in {}", dir.display());
     }
     let p = Preset::TorchvisionImagenet.config();
-    let stage = if stage.is_empty() { "preprocess".to_string() } else { stage };
+    let stage = if stage.is_empty() {
+        "preprocess".to_string()
+    } else {
+        stage
+    };
     for rep in 0..reps {
         let start = Instant::now();
         let mut checksum = 0.0f64;

@@ -17,7 +17,8 @@ mod tensor_tests;
 mod truncated;
 
 pub use tensor::{
-    decode_image, load_image_into, load_image_tensor, preprocess_batch, preprocess_samples, to_f16, to_u8,
+    decode_image, load_image_into, load_image_tensor, preprocess_batch, preprocess_samples, to_f16,
+    to_u8,
 };
 
 use std::path::PathBuf;
