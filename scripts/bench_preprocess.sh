@@ -13,6 +13,7 @@
 # gives the median samples/s. modelgate runs with rayon on every core and on one; Python runs in
 # one process, as a plain torchvision loop does. Decoding alone is timed too (modelgate's
 # libjpeg-turbo, the image crate's decoder, Pillow), on one thread each.
+# IMAGES=DIR reuses a folder made by an earlier run (`bench_preprocess.py make DIR`).
 # A model stage can be added by appending its JSON lines (with a new "stage") to "$RESULTS".
 set -euo pipefail
 
@@ -30,18 +31,21 @@ RESULTS="$WORK/results.jsonl"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1-3 /proc/loadavg)"
 "$PYTHON" -c 'import PIL, numpy; from PIL import features; print("Pillow", PIL.__version__, "libjpeg-turbo", features.version("libjpeg_turbo"), "numpy", numpy.__version__)'
 
-echo "making $COUNT JPEGs of 1024x1024"
-"$PYTHON" scripts/bench_preprocess.py make "$WORK/images" --count "$COUNT"
-du -sh "$WORK/images"
+IMAGES=${IMAGES:-$WORK/images}
+if [ ! -d "$IMAGES" ]; then
+    echo "making $COUNT JPEGs of 1024x1024"
+    "$PYTHON" scripts/bench_preprocess.py make "$IMAGES" --count "$COUNT"
+fi
+echo "$(ls "$IMAGES" | wc -l) files, $(du -sh "$IMAGES" | cut -f1)"
 
 # One warm pass so both sides read the files from the page cache.
-cat "$WORK"/images/*.jpg > /dev/null
-"$BENCH" "$WORK/images" --reps "$REPS" | tee -a "$RESULTS"
-"$BENCH" "$WORK/images" --reps "$REPS" --threads 1 | tee -a "$RESULTS"
-"$PYTHON" scripts/bench_preprocess.py time "$WORK/images" --reps "$REPS" | tee -a "$RESULTS"
+cat "$IMAGES"/*.jpg > /dev/null
+"$BENCH" "$IMAGES" --reps "$REPS" | tee -a "$RESULTS"
+"$BENCH" "$IMAGES" --reps "$REPS" --threads 1 | tee -a "$RESULTS"
+"$PYTHON" scripts/bench_preprocess.py time "$IMAGES" --reps "$REPS" | tee -a "$RESULTS"
 for stage in decode decode-image-crate; do
-    "$BENCH" "$WORK/images" --reps "$REPS" --threads 1 --stage "$stage" | tee -a "$RESULTS"
+    "$BENCH" "$IMAGES" --reps "$REPS" --threads 1 --stage "$stage" | tee -a "$RESULTS"
 done
-"$PYTHON" scripts/bench_preprocess.py time "$WORK/images" --reps "$REPS" --stage decode | tee -a "$RESULTS"
+"$PYTHON" scripts/bench_preprocess.py time "$IMAGES" --reps "$REPS" --stage decode | tee -a "$RESULTS"
 
 "$PYTHON" scripts/bench_preprocess.py summary "$RESULTS"
