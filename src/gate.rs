@@ -508,7 +508,7 @@ fn shape_request(model: &ModelConfig, root: &Path) -> ShapeRequest {
     request.inputs = model.bench.input_files(root);
     if let (Some(_), Some(pre)) = (&model.dataset, &model.preprocess) {
         if pre.layout == crate::preprocess::Layout::Nchw {
-            if let Some([width, height]) = pre.center_crop.or(pre.resize) {
+            if let Some([width, height]) = pre.output_size() {
                 request.image_size = Some([i64::from(height), i64::from(width)]);
             }
         }

@@ -265,12 +265,13 @@ pub fn check_eval(batch: usize, preprocess: Option<&Preprocess>, origin: Origin)
     let Some(pre) = preprocess else {
         return Ok(());
     };
-    for (field, size) in [(RESIZE, pre.resize), (CROP, pre.center_crop)] {
+    let resize = pre.resize.map(|r| r.limit_size());
+    for (field, size) in [(RESIZE, resize), (CROP, pre.center_crop)] {
         if let Some(size) = size {
             check_image_size(field, size, origin)?;
         }
     }
-    if let Some([w, h]) = pre.center_crop.or(pre.resize) {
+    if let Some([w, h]) = pre.output_size() {
         let bytes = [
             w as u64,
             h as u64,

@@ -7,16 +7,22 @@
 //! with each error naming the key and the fix. The pixel work itself lives in
 //! [`tensor`]; this file holds the config and the shapes it implies.
 
+mod jpeg;
+#[cfg(test)]
+mod parity_tests;
+mod resample;
 mod tensor;
 #[cfg(test)]
 mod tensor_tests;
 mod truncated;
 
 pub use tensor::{
-    load_image_into, load_image_tensor, preprocess_batch, preprocess_samples, to_f16, to_u8,
+    decode_image, load_image_into, load_image_tensor, preprocess_batch, preprocess_samples, to_f16,
+    to_u8,
 };
 
 use std::path::PathBuf;
+use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
@@ -40,43 +46,155 @@ impl Color {
     }
 }
 
-/// Resize filter, as in `image::imageops::FilterType`.
-///
-/// `nearest`, `triangle`, `catmull_rom` and `lanczos3` are the kernels of
-/// Pillow's NEAREST, BILINEAR, BICUBIC and LANCZOS. Measured against Pillow 13
-/// on a smooth 64x48 image they agree within one level, except that `nearest`
-/// can take the neighbouring pixel where a sample centre falls exactly on a
-/// pixel boundary (Pillow's fixed-point rounding), and the cubic and Lanczos
-/// filters can differ by more at hard edges when upscaling (Pillow rounds to
-/// 8 bits between its two passes).
+/// Resampling filter, by Pillow's names; see [`resample`] for how each is applied.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
-pub enum Filter {
-    /// Nearest neighbour.
+pub enum Interpolation {
+    /// Pillow's NEAREST: the pixel under each sample centre.
     Nearest,
-    /// Linear (bilinear) filter.
+    /// Pillow's BILINEAR (torchvision's default): triangle kernel, support 1.
     #[default]
-    Triangle,
-    /// Cubic filter.
-    CatmullRom,
-    /// Gaussian filter.
-    Gaussian,
-    /// Lanczos with window 3.
-    Lanczos3,
+    Bilinear,
+    /// Pillow's BICUBIC: cubic kernel with a = -0.5, support 2.
+    Bicubic,
+    /// Pillow's LANCZOS: windowed sinc with a = 3, support 3.
+    Lanczos,
+    /// Pillow's BOX: each output averages the input pixels it covers.
+    Box,
+    /// Pillow's HAMMING: Hamming-windowed sinc, support 1.
+    Hamming,
 }
 
-impl Filter {
-    /// The `image` crate's filter of the same name.
-    pub fn image_filter(self) -> image::imageops::FilterType {
-        use image::imageops::FilterType;
+impl Interpolation {
+    /// Half-width of the kernel, in input pixels, before antialiasing widens it.
+    fn support(self) -> f64 {
         match self {
-            Filter::Nearest => FilterType::Nearest,
-            Filter::Triangle => FilterType::Triangle,
-            Filter::CatmullRom => FilterType::CatmullRom,
-            Filter::Gaussian => FilterType::Gaussian,
-            Filter::Lanczos3 => FilterType::Lanczos3,
+            Interpolation::Nearest => 0.0,
+            Interpolation::Box => 0.5,
+            Interpolation::Bilinear | Interpolation::Hamming => 1.0,
+            Interpolation::Bicubic => 2.0,
+            Interpolation::Lanczos => 3.0,
+        }
+    }
+
+    /// The kernel's weight at distance `x`.
+    fn weight(self, x: f64) -> f64 {
+        use std::f64::consts::PI;
+        let sinc = |x: f64| {
+            if x == 0.0 {
+                1.0
+            } else {
+                (x * PI).sin() / (x * PI)
+            }
+        };
+        match self {
+            Interpolation::Nearest => 0.0,
+            Interpolation::Box => f64::from(u8::from(x > -0.5 && x <= 0.5)),
+            Interpolation::Bilinear => (1.0 - x.abs()).max(0.0),
+            Interpolation::Hamming => {
+                let x = x.abs();
+                if x == 0.0 {
+                    1.0
+                } else if x >= 1.0 {
+                    0.0
+                } else {
+                    let x = x * PI;
+                    x.sin() / x * (0.54 + 0.46 * x.cos())
+                }
+            }
+            Interpolation::Bicubic => {
+                const A: f64 = -0.5;
+                let x = x.abs();
+                if x < 1.0 {
+                    ((A + 2.0) * x - (A + 3.0)) * x * x + 1.0
+                } else if x < 2.0 {
+                    (((x - 5.0) * x + 8.0) * x - 4.0) * A
+                } else {
+                    0.0
+                }
+            }
+            Interpolation::Lanczos => {
+                if (-3.0..3.0).contains(&x) {
+                    sinc(x) * sinc(x / 3.0)
+                } else {
+                    0.0
+                }
+            }
+        }
+    }
+}
+
+impl FromStr for Interpolation {
+    type Err = String;
+
+    /// Pillow's names: `nearest`, `bilinear`, `bicubic`, `lanczos`, `box`, `hamming`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "nearest" => Interpolation::Nearest,
+            "bilinear" => Interpolation::Bilinear,
+            "bicubic" => Interpolation::Bicubic,
+            "lanczos" => Interpolation::Lanczos,
+            "box" => Interpolation::Box,
+            "hamming" => Interpolation::Hamming,
+            _ => return Err(format!("{s:?} is not an interpolation; give nearest, bilinear, bicubic, lanczos, box or hamming")),
+        })
+    }
+}
+
+/// How an image is resized before the crop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum Resize {
+    /// `N`: torchvision's `Resize(N)`, the shorter side to N and the longer side to
+    /// `int(N * long / short)` (truncated), keeping the aspect ratio.
+    Shorter(u32),
+    /// `[width, height]`, exactly, whatever the aspect ratio.
+    Exact([u32; 2]),
+}
+
+impl Resize {
+    /// `[width, height]` an image of `[width, height]` is resized to.
+    pub fn output_size(self, [width, height]: [u32; 2]) -> [u32; 2] {
+        match self {
+            Resize::Exact(size) => size,
+            Resize::Shorter(n) => {
+                // torchvision's _compute_resized_output_size: the product is exact in f64 and
+                // the division rounds as Python's does, so the truncation agrees.
+                let (short, long) = (width.min(height), width.max(height));
+                let long_out = (f64::from(n) * f64::from(long) / f64::from(short)) as u32;
+                if width <= height {
+                    [n, long_out]
+                } else {
+                    [long_out, n]
+                }
+            }
+        }
+    }
+
+    /// The sides to check against the image size limits: `[N, N]` for a shorter-side resize.
+    pub fn limit_size(self) -> [u32; 2] {
+        match self {
+            Resize::Exact(size) => size,
+            Resize::Shorter(n) => [n, n],
+        }
+    }
+}
+
+impl FromStr for Resize {
+    type Err = String;
+
+    /// `"256"` (shorter side) or `"256x224"` (width x height).
+    fn from_str(s: &str) -> Result<Self, String> {
+        let number = |v: &str| {
+            v.trim().parse::<u32>().map_err(|_| {
+                format!("{s:?} is not a size; give N (shorter side) or WIDTHxHEIGHT, e.g. 256 or 224x224")
+            })
+        };
+        match s.split_once(['x', 'X']) {
+            Some((w, h)) => Ok(Resize::Exact([number(w)?, number(h)?])),
+            None => Ok(Resize::Shorter(number(s)?)),
         }
     }
 }
@@ -112,42 +230,152 @@ pub enum DType {
 /// Default `scale`: 8-bit pixels to 0..1.
 pub const DEFAULT_SCALE: f32 = 1.0 / 255.0;
 
-fn default_scale() -> f32 {
-    DEFAULT_SCALE
-}
-
-/// The `[models.preprocess]` section. Each value becomes
-/// `(pixel * scale - mean[c]) / std[c]` unless `dtype = "uint8"`.
+/// The `[models.preprocess]` section, resolved: a preset's values filled in. Each value
+/// becomes `(pixel * scale - mean[c]) / std[c]` unless `dtype = "uint8"`; with the default
+/// scale the first step is `pixel / 255`, as torchvision's `ToTensor`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "PreprocessToml")]
 pub struct Preprocess {
     /// Colour mode.
     pub color: Color,
-    /// `[width, height]` to resize to; none keeps the image size.
-    #[serde(default)]
-    pub resize: Option<[u32; 2]>,
-    /// Resize filter; default `triangle`.
-    #[serde(default)]
-    pub filter: Filter,
+    /// Resize before the crop; none keeps the image size.
+    pub resize: Option<Resize>,
+    /// Resampling filter; default `bilinear`.
+    pub interpolation: Interpolation,
+    /// Widen the kernel by the downscale factor, as Pillow always does; default true.
+    pub antialias: bool,
     /// `[width, height]` cut from the centre after resizing (torchvision
     /// `CenterCrop` offsets); none keeps the whole image.
-    #[serde(default)]
     pub center_crop: Option<[u32; 2]>,
     /// Multiplier applied to 0..255 pixels; default 1/255.
-    #[serde(default = "default_scale")]
     pub scale: f32,
     /// Per-channel mean subtracted after scaling; empty for none.
-    #[serde(default)]
     pub mean: Vec<f32>,
     /// Per-channel std divided by after the mean; empty for none.
-    #[serde(default)]
     pub std: Vec<f32>,
     /// Memory layout; default `nchw`.
-    #[serde(default)]
     pub layout: Layout,
     /// Element type; default `float32`.
-    #[serde(default)]
     pub dtype: DType,
+}
+
+/// A whole preprocessing pipeline by name; keys given beside it override its values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Preset {
+    /// torchvision's ImageNet evaluation transform: RGB, `Resize(256)` bilinear,
+    /// `CenterCrop(224)`, `ToTensor()`, `Normalize` with the ImageNet mean and std, NCHW float32.
+    TorchvisionImagenet,
+}
+
+impl Preset {
+    /// The preset's config, as if written out key by key.
+    pub fn config(self) -> Preprocess {
+        match self {
+            Preset::TorchvisionImagenet => Preprocess {
+                color: Color::Rgb,
+                resize: Some(Resize::Shorter(256)),
+                interpolation: Interpolation::Bilinear,
+                antialias: true,
+                center_crop: Some([224, 224]),
+                scale: DEFAULT_SCALE,
+                mean: vec![0.485, 0.456, 0.406],
+                std: vec![0.229, 0.224, 0.225],
+                layout: Layout::Nchw,
+                dtype: DType::Float32,
+            },
+        }
+    }
+}
+
+/// A crop size: `N` for a square or `[width, height]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[serde(untagged)]
+enum CropSize {
+    Square(u32),
+    Exact([u32; 2]),
+}
+
+/// `[models.preprocess]` as written; [`Preprocess`] is what it resolves to.
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct PreprocessToml {
+    /// A named pipeline, e.g. `torchvision-imagenet`; other keys override its values.
+    preset: Option<Preset>,
+    /// Colour mode: `gray` or `rgb`; required unless a preset gives it.
+    color: Option<Color>,
+    /// `N` (shorter side to N, as torchvision's `Resize(N)`) or `[width, height]`.
+    resize: Option<Resize>,
+    /// Resampling filter, Pillow's names; default `bilinear`.
+    interpolation: Option<Interpolation>,
+    /// Widen the kernel when downscaling, as Pillow does; default true.
+    antialias: Option<bool>,
+    /// `N` (square) or `[width, height]` cut from the centre after resizing.
+    center_crop: Option<CropSize>,
+    /// Multiplier applied to 0..255 pixels; default 1/255.
+    scale: Option<f32>,
+    /// Per-channel mean subtracted after scaling.
+    mean: Option<Vec<f32>>,
+    /// Per-channel std divided by after the mean.
+    std: Option<Vec<f32>>,
+    /// `nchw` or `nhwc`; default `nchw`.
+    layout: Option<Layout>,
+    /// `float32`, `float16` or `uint8`; default `float32`.
+    dtype: Option<DType>,
+    /// The old name of `interpolation`, refused with the new name and values.
+    #[schemars(skip)]
+    filter: Option<String>,
+}
+
+impl TryFrom<PreprocessToml> for Preprocess {
+    type Error = String;
+
+    fn try_from(t: PreprocessToml) -> Result<Self, String> {
+        if let Some(filter) = t.filter {
+            let new = match filter.as_str() {
+                "triangle" => "bilinear",
+                "catmull_rom" => "bicubic",
+                "lanczos3" => "lanczos",
+                "nearest" => "nearest",
+                _ => "one of nearest, bilinear, bicubic, lanczos, box, hamming",
+            };
+            return Err(format!("preprocess.filter = {filter:?} is now preprocess.interpolation, with Pillow's names (triangle -> bilinear, catmull_rom -> bicubic, lanczos3 -> lanczos); write interpolation = \"{new}\""));
+        }
+        let base = t.preset.map(Preset::config);
+        let color = t.color.or(base.as_ref().map(|b| b.color)).ok_or(
+            "preprocess.color is missing; set color = \"rgb\" or \"gray\", or a preset such as preset = \"torchvision-imagenet\"",
+        )?;
+        let base = base.unwrap_or(Preprocess {
+            color,
+            resize: None,
+            interpolation: Interpolation::default(),
+            antialias: true,
+            center_crop: None,
+            scale: DEFAULT_SCALE,
+            mean: Vec::new(),
+            std: Vec::new(),
+            layout: Layout::default(),
+            dtype: DType::default(),
+        });
+        Ok(Preprocess {
+            color,
+            resize: t.resize.or(base.resize),
+            interpolation: t.interpolation.unwrap_or(base.interpolation),
+            antialias: t.antialias.unwrap_or(base.antialias),
+            center_crop: t
+                .center_crop
+                .map(|c| match c {
+                    CropSize::Square(n) => [n, n],
+                    CropSize::Exact(size) => size,
+                })
+                .or(base.center_crop),
+            scale: t.scale.unwrap_or(base.scale),
+            mean: t.mean.unwrap_or(base.mean),
+            std: t.std.unwrap_or(base.std),
+            layout: t.layout.unwrap_or(base.layout),
+            dtype: t.dtype.unwrap_or(base.dtype),
+        })
+    }
 }
 
 /// Why preprocessing failed.
@@ -234,19 +462,33 @@ impl Preprocess {
             Color::Gray => "gray",
             Color::Rgb => "rgb",
         };
-        for (key, size) in [("resize", self.resize), ("center_crop", self.center_crop)] {
-            if let Some([w, h]) = size {
-                if w == 0 || h == 0 {
-                    return err(
-                        key,
-                        format!("[{w}, {h}] has a zero side; give [width, height] above 0"),
-                    );
-                }
+        let zero = |key, [w, h]: [u32; 2]| {
+            err(
+                key,
+                format!("[{w}, {h}] has a zero side; give sizes above 0"),
+            )
+        };
+        match self.resize {
+            Some(Resize::Shorter(0)) => {
+                return err(
+                    "resize",
+                    "0: give the shorter side's length above 0, or [width, height]".to_string(),
+                )
             }
+            Some(Resize::Exact(size)) if size.contains(&0) => return zero("resize", size),
+            _ => {}
         }
-        if let (Some([rw, rh]), Some([cw, ch])) = (self.resize, self.center_crop) {
+        if let Some(size) = self.center_crop.filter(|s| s.contains(&0)) {
+            return zero("center_crop", size);
+        }
+        if let (Some(resize), Some([cw, ch])) = (self.resize, self.center_crop) {
+            let (shown, [rw, rh]) = match resize {
+                Resize::Exact([w, h]) => (format!("[{w}, {h}]"), [w, h]),
+                // The shorter side becomes n and the longer one at least n.
+                Resize::Shorter(n) => (format!("{n} (shorter side)"), [n, n]),
+            };
             if cw > rw || ch > rh {
-                return err("center_crop", format!("[{cw}, {ch}] is larger than resize [{rw}, {rh}]; the crop must fit inside the resized image"));
+                return err("center_crop", format!("[{cw}, {ch}] is larger than resize {shown}; the crop must fit inside the resized image"));
             }
         }
         if !self.scale.is_finite() || self.scale == 0.0 {
@@ -306,6 +548,16 @@ impl Preprocess {
         Ok(())
     }
 
+    /// `[width, height]` every image comes out at, when the config fixes it: the crop, or
+    /// else a `[width, height]` resize.
+    pub fn output_size(&self) -> Option<[u32; 2]> {
+        match (self.center_crop, self.resize) {
+            (Some(crop), _) => Some(crop),
+            (None, Some(Resize::Exact(size))) => Some(size),
+            _ => None,
+        }
+    }
+
     /// Mean of channel `c`, 0 when none is configured.
     fn channel_mean(&self, c: usize) -> f32 {
         self.mean.get(c).copied().unwrap_or(0.0)
@@ -318,10 +570,10 @@ impl Preprocess {
 }
 
 /// `[channels, height, width]` of one preprocessed image, whatever the layout;
-/// `None` when neither `resize` nor `center_crop` is set, as the size then
-/// follows each image.
+/// `None` when neither `center_crop` nor a `[width, height]` resize is set, as the
+/// size then follows each image.
 pub fn input_shape(p: &Preprocess) -> Option<[usize; 3]> {
-    let [w, h] = p.center_crop.or(p.resize)?;
+    let [w, h] = p.output_size()?;
     Some([p.color.channels(), h as usize, w as usize])
 }
 
@@ -336,81 +588,4 @@ pub fn batch_shape(p: &Preprocess, batch: usize) -> Option<[usize; 4]> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn rgb() -> Preprocess {
-        serde_json::from_str(r#"{"color": "rgb"}"#).unwrap()
-    }
-
-    #[test]
-    fn defaults_and_snake_case_names() {
-        let p: Preprocess = serde_json::from_str(
-            r#"{"color": "gray", "filter": "catmull_rom", "layout": "nhwc", "dtype": "float16", "resize": [32, 24]}"#,
-        )
-        .unwrap();
-        assert_eq!(p.filter, Filter::CatmullRom);
-        assert_eq!(p.scale, DEFAULT_SCALE);
-        assert_eq!(input_shape(&p), Some([1, 24, 32]));
-        assert_eq!(batch_shape(&p, 5), Some([5, 24, 32, 1]));
-        assert_eq!(rgb().filter, Filter::Triangle);
-        assert_eq!(rgb().layout, Layout::Nchw);
-        assert_eq!(input_shape(&rgb()), None);
-        assert!(serde_json::from_str::<Preprocess>(r#"{"color": "rgb", "means": [0.5]}"#).is_err());
-    }
-
-    #[test]
-    fn validation_names_the_key() {
-        let cases = [
-            (
-                r#""mean": [0.5]"#,
-                "preprocess.mean: has 1 values but color = \"rgb\" has 3 channel(s)",
-            ),
-            (
-                r#""std": [0.2, 0, 0.2]"#,
-                "preprocess.std: [0.2, 0.0, 0.2] contains 0",
-            ),
-            (
-                r#""resize": [224, 224], "center_crop": [256, 200]"#,
-                "preprocess.center_crop: [256, 200] is larger than resize [224, 224]",
-            ),
-            (
-                r#""resize": [0, 10]"#,
-                "preprocess.resize: [0, 10] has a zero side",
-            ),
-            (
-                r#""scale": 0"#,
-                "preprocess.scale: 0 must be a finite, non-zero number",
-            ),
-            (
-                r#""dtype": "uint8", "mean": [0.5, 0.5, 0.5]"#,
-                "preprocess.mean: is ignored when dtype = \"uint8\"",
-            ),
-            (
-                r#""dtype": "float16", "std": [1e-5, 1e-5, 1e-5]"#,
-                "preprocess.std: values reach",
-            ),
-        ];
-        for (keys, want) in cases {
-            let p: Preprocess =
-                serde_json::from_str(&format!(r#"{{"color": "rgb", {keys}}}"#)).unwrap();
-            let msg = p.validate().unwrap_err().to_string();
-            assert!(msg.starts_with(want), "{msg:?} should start with {want:?}");
-        }
-        let nan = Preprocess {
-            scale: f32::NAN,
-            ..rgb()
-        };
-        assert!(nan
-            .validate()
-            .unwrap_err()
-            .to_string()
-            .starts_with("preprocess.scale: NaN"));
-        let imagenet = r#"{"color": "rgb", "resize": [256, 256], "center_crop": [224, 224],
-            "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}"#;
-        serde_json::from_str::<Preprocess>(imagenet)
-            .unwrap()
-            .validate()
-            .unwrap();
-    }
-}
+mod config_tests;

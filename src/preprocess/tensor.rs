@@ -8,10 +8,10 @@
 
 use std::path::{Path, PathBuf};
 
-use image::{imageops, DynamicImage, GrayImage};
+use image::{DynamicImage, GrayImage};
 use rayon::prelude::*;
 
-use super::{input_shape, Color, DType, Layout, Preprocess, PreprocessError};
+use super::{input_shape, Color, DType, Layout, Preprocess, PreprocessError, DEFAULT_SCALE};
 use crate::dataset::{Sample, SampleInput};
 
 /// An image converted and resized, with the crop window still to apply.
@@ -177,7 +177,10 @@ pub fn to_u8(values: &[f32]) -> Vec<u8> {
         .collect()
 }
 
-fn decode(path: &Path) -> Result<DynamicImage, PreprocessError> {
+/// Decode an image file as it is, within modelgate's size limits: JPEGs through libjpeg-turbo
+/// (to RGB, or gray for a one-channel JPEG), other formats through the `image` crate; a
+/// truncated file is an error naming it.
+pub fn decode_image(path: &Path) -> Result<DynamicImage, PreprocessError> {
     let open = |cause| PreprocessError::Open {
         path: path.to_path_buf(),
         cause,
@@ -186,26 +189,37 @@ fn decode(path: &Path) -> Result<DynamicImage, PreprocessError> {
         path: path.to_path_buf(),
         reason: crate::text::clean(reason, crate::text::VALUE_MAX_CHARS),
     };
+    let bytes = std::fs::read(path).map_err(open)?;
     // Guess the format from the bytes, so a JPEG named .png still decodes.
-    let mut reader = image::ImageReader::open(path)
-        .map_err(open)?
-        .with_guessed_format()
-        .map_err(open)?;
-    let format = reader.format();
-    // The header's size is checked against these before any pixel buffer is allocated, so a
-    // small file that claims a huge image is refused instead of exhausting memory.
-    let mut limits = image::Limits::default();
-    limits.max_image_width = Some(crate::limits::MAX_IMAGE_SIDE);
-    limits.max_image_height = Some(crate::limits::MAX_IMAGE_SIDE);
-    limits.max_alloc = Some(crate::limits::MAX_DECODED_IMAGE_BYTES);
-    reader.limits(limits);
-    // ImageError's message already holds its cause; its source would say it again.
-    let image = reader.decode().map_err(|e| match e {
-        image::ImageError::Limits(_) => PreprocessError::TooLarge {
-            path: path.to_path_buf(),
-        },
-        e => undecodable(&e.to_string()),
-    })?;
+    let (image, format) = if super::jpeg::is_jpeg(&bytes) {
+        let image = super::jpeg::decode(&bytes).map_err(|e| match e {
+            super::jpeg::JpegError::TooLarge => PreprocessError::TooLarge {
+                path: path.to_path_buf(),
+            },
+            super::jpeg::JpegError::Decode(reason) => undecodable(&reason),
+        })?;
+        (image, Some(image::ImageFormat::Jpeg))
+    } else {
+        let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
+            .with_guessed_format()
+            .map_err(open)?;
+        let format = reader.format();
+        // The header's size is checked against these before any pixel buffer is allocated, so
+        // a small file that claims a huge image is refused instead of exhausting memory.
+        let mut limits = image::Limits::default();
+        limits.max_image_width = Some(crate::limits::MAX_IMAGE_SIDE);
+        limits.max_image_height = Some(crate::limits::MAX_IMAGE_SIDE);
+        limits.max_alloc = Some(crate::limits::MAX_DECODED_IMAGE_BYTES);
+        reader.limits(limits);
+        // ImageError's message already holds its cause; its source would say it again.
+        let image = reader.decode().map_err(|e| match e {
+            image::ImageError::Limits(_) => PreprocessError::TooLarge {
+                path: path.to_path_buf(),
+            },
+            e => undecodable(&e.to_string()),
+        })?;
+        (image, format)
+    };
     // The decoders return a cut file's missing rows as zeros; see truncated.rs.
     if let Some(format) = format {
         if let Some(reason) = super::truncated::missing_end(path, format).map_err(open)? {
@@ -219,7 +233,7 @@ fn decode(path: &Path) -> Result<DynamicImage, PreprocessError> {
 /// arithmetic), so gray models see what they saw in Python training code. The
 /// `image` crate's own `to_luma8` uses Rec. 709 weights and differs by a few
 /// levels.
-fn to_gray(img: DynamicImage) -> GrayImage {
+pub(super) fn to_gray(img: DynamicImage) -> GrayImage {
     if !img.color().has_color() {
         return img.into_luma8();
     }
@@ -249,32 +263,43 @@ fn crop_offset(diff: u32) -> u32 {
 }
 
 fn prepare(path: &Path, p: &Preprocess) -> Result<Prepared, PreprocessError> {
-    let img = decode(path)?;
+    let img = decode_image(path)?;
     if img.width() == 0 || img.height() == 0 {
         return Err(PreprocessError::EmptyImage {
             path: path.to_path_buf(),
         });
     }
-    let filter = p.filter.image_filter();
-    let (width, height, pixels) = match (p.color, p.resize) {
-        (Color::Gray, None) => {
+    let (channels, width, height, pixels) = match p.color {
+        Color::Gray => {
             let g = to_gray(img);
-            (g.width(), g.height(), g.into_raw())
+            (1, g.width(), g.height(), g.into_raw())
         }
-        (Color::Gray, Some([w, h])) => (
-            w,
-            h,
-            imageops::resize(&to_gray(img), w, h, filter).into_raw(),
-        ),
-        (Color::Rgb, None) => {
+        Color::Rgb => {
             let c = img.into_rgb8();
-            (c.width(), c.height(), c.into_raw())
+            (3, c.width(), c.height(), c.into_raw())
         }
-        (Color::Rgb, Some([w, h])) => (
-            w,
-            h,
-            imageops::resize(&img.into_rgb8(), w, h, filter).into_raw(),
-        ),
+    };
+    let (width, height, pixels) = match p.resize {
+        None => (width, height, pixels),
+        Some(resize) => {
+            let [w, h] = resize.output_size([width, height]);
+            let side = crate::limits::MAX_IMAGE_SIDE;
+            if w == 0 || h == 0 || w > side || h > side {
+                return Err(PreprocessError::Decode {
+                    path: path.to_path_buf(),
+                    reason: format!("it is {width}x{height}, which preprocess.resize turns into {w}x{h}, outside 1..={side} pixels a side; use an [width, height] resize or remove the image"),
+                });
+            }
+            let out = super::resample::resize(
+                &pixels,
+                channels,
+                [width as usize, height as usize],
+                [w as usize, h as usize],
+                p.interpolation,
+                p.antialias,
+            );
+            (w, h, out)
+        }
     };
     let crop = match p.center_crop {
         None => [0, 0, width as usize, height as usize],
@@ -304,6 +329,11 @@ fn lookup_tables(p: &Preprocess) -> [[f32; 256]; 3] {
         for (v, slot) in table.iter_mut().enumerate() {
             *slot = match p.dtype {
                 DType::Uint8 => v as f32,
+                // torchvision's ToTensor divides by 255 (which can differ from multiplying by
+                // 1/255 in the last bit), then Normalize computes (x - mean) / std, in f32.
+                DType::Float32 | DType::Float16 if p.scale == DEFAULT_SCALE => {
+                    (v as f32 / 255.0 - mean) / std
+                }
                 // Same operation order as numpy's (x * scale - mean) / std.
                 DType::Float32 | DType::Float16 => (v as f32 * p.scale - mean) / std,
             };
