@@ -52,29 +52,60 @@ struct Project {
     clone: PathBuf,
 }
 
+/// The shipped config with only the named models, and fewer timed runs, so each model's A/B
+/// takes a second or two.
+fn shipped_config(names: &[&str]) -> String {
+    let shipped = std::fs::read_to_string(root().join("modelgate.toml")).unwrap();
+    let mut blocks = shipped.split("\n[[models]]\n");
+    let mut config = blocks.next().unwrap().to_string();
+    for block in blocks {
+        let name = block.lines().next().unwrap();
+        if names.iter().any(|n| name == format!("name = \"{n}\"")) {
+            config.push_str("\n[[models]]\n");
+            config.push_str(block);
+        }
+    }
+    let config = config
+        .replace(
+            "iterations = 2000",
+            "iterations = 400\nwarmup_s = 0.2\nmax_time_s = 4",
+        )
+        .replace(
+            "iterations = 1000",
+            "iterations = 200\nwarmup_s = 0.2\nmax_time_s = 4",
+        );
+    for name in names {
+        assert!(config.contains(&format!("name = \"{name}\"")), "{config}");
+    }
+    config
+}
+
 impl Project {
-    /// The shipped config with fewer timed runs, so each model's A/B takes a second or two.
+    /// The tabular and digits demos.
     fn new() -> Project {
+        Project::with(
+            &["cancer", "digits"],
+            &[
+                "cancer_fp32",
+                "cancer_slow",
+                "cancer_lowrecall",
+                "digits_fp32",
+                "digits_lowrecall",
+            ],
+        )
+    }
+
+    /// A repository of the shipped config's `names` and the model files `models`.
+    fn with(names: &[&str], models: &[&str]) -> Project {
         let dir = tempfile::tempdir().unwrap();
         let main = dir.path().join("main");
         for path in ["models/data", "baselines"] {
             copy(path, &main);
         }
-        for model in [
-            "cancer_fp32",
-            "cancer_slow",
-            "cancer_lowrecall",
-            "digits_fp32",
-            "digits_lowrecall",
-        ] {
+        for model in models {
             copy(&format!("models/{model}.onnx"), &main);
         }
-        let config = std::fs::read_to_string(root().join("modelgate.toml"))
-            .unwrap()
-            .replace(
-                "iterations = 2000",
-                "iterations = 400\nwarmup_s = 0.2\nmax_time_s = 4",
-            );
+        let config = shipped_config(names);
         assert!(config.contains("base_ref = \"merge-base\""), "{config}");
         std::fs::write(main.join("modelgate.toml"), config).unwrap();
         git(&main, &["init", "-q"]);
@@ -462,4 +493,46 @@ fn models_in_git_lfs_are_read_through_lfs_at_each_commit() {
         "base read through LFS too"
     );
     assert_eq!(status(cancer, "p50 latency"), "fail");
+}
+
+/// Names of the criteria that failed.
+fn failed(model: &serde_json::Value) -> Vec<String> {
+    model["criteria"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "fail")
+        .map(|c| c["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The image demo (JPEGs through libjpeg-turbo and torchvision's transform): a model that keeps
+/// its overall recall but loses it on one acquisition site fails on that site's criteria alone;
+/// one that loses recall everywhere fails on recall and the recall floor.
+#[test]
+fn an_image_model_that_loses_recall_on_one_site_fails_on_that_site_alone() {
+    let project = Project::with(
+        &["scan"],
+        &["scan_fp32", "scan_sitedrop", "scan_lowrecall"],
+    );
+    project.swap("scan_sitedrop.onnx", "scan_fp32.onnx");
+    let (out, comparison) = project.gate(&[]);
+    assert_exit(&out, 1);
+    let scan = model(&comparison, "scan");
+    assert_eq!(scan["latency_source"]["kind"], "same_runner_ab");
+    let fails = failed(scan);
+    assert!(
+        !fails.is_empty() && fails.iter().all(|name| name.ends_with("in site=c")),
+        "only site c's criteria may fail: {fails:?}"
+    );
+    assert_eq!(status(scan, "recall (positive)"), "pass");
+    assert_eq!(status(scan, "accuracy"), "pass");
+    assert_eq!(status(scan, "recall (positive) in site=a"), "pass");
+
+    project.swap("scan_lowrecall.onnx", "scan_fp32.onnx");
+    let (out, comparison) = project.gate(&[]);
+    assert_exit(&out, 1);
+    let scan = model(&comparison, "scan");
+    assert_eq!(status(scan, "recall (positive)"), "fail");
+    assert_eq!(status(scan, "minimum recall (positive)"), "fail");
 }
