@@ -125,6 +125,8 @@ def main():
     # A file cut short, as an interrupted copy leaves it, and one whose header is not a JPEG's.
     whole = (OUT / "square_225.jpg").read_bytes()
     (OUT / "truncated.jpg").write_bytes(whole[: len(whole) * 3 // 5])
+    # A CMYK JPEG (as print workflows write them), which modelgate refuses with the fix.
+    Image.new("CMYK", (16, 16), (10, 200, 30, 40)).save(OUT / "cmyk.jpg", "JPEG", quality=90)
     (OUT / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0" + bytes(range(256)) * 4 + b"\xff\xd9")
     references = {
         "made_with": f"Pillow {PIL.__version__}, numpy {np.__version__}",

@@ -2,12 +2,15 @@
 //!
 //! Accuracy measured through a different preprocessing than the one the model
 //! was trained with is a different number, so every step the training pipeline
-//! took (colour mode, resize filter, centre crop, scale, per-channel mean and
-//! std, memory layout, element type) is spelled out here and validated once,
-//! with each error naming the key and the fix. The pixel work itself lives in
-//! [`tensor`]; this file holds the config and the shapes it implies.
+//! took (colour mode, resize and its interpolation, centre crop, scale,
+//! per-channel mean and std, memory layout, element type) is spelled out here
+//! and validated once, with each error naming the key and the fix; a preset
+//! names a whole pipeline (torchvision's ImageNet transform). The pixel work
+//! lives in [`tensor`] (JPEG decoding in [`jpeg`], resizing in [`resample`]);
+//! this file holds the config and the shapes it implies.
 
 mod jpeg;
+mod options;
 #[cfg(test)]
 mod parity_tests;
 mod resample;
@@ -16,13 +19,13 @@ mod tensor;
 mod tensor_tests;
 mod truncated;
 
+pub use options::{Interpolation, Resize};
 pub use tensor::{
     decode_image, load_image_into, load_image_tensor, preprocess_batch, preprocess_samples, to_f16,
     to_u8,
 };
 
 use std::path::PathBuf;
-use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
@@ -42,159 +45,6 @@ impl Color {
         match self {
             Color::Gray => 1,
             Color::Rgb => 3,
-        }
-    }
-}
-
-/// Resampling filter, by Pillow's names; see [`resample`] for how each is applied.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Interpolation {
-    /// Pillow's NEAREST: the pixel under each sample centre.
-    Nearest,
-    /// Pillow's BILINEAR (torchvision's default): triangle kernel, support 1.
-    #[default]
-    Bilinear,
-    /// Pillow's BICUBIC: cubic kernel with a = -0.5, support 2.
-    Bicubic,
-    /// Pillow's LANCZOS: windowed sinc with a = 3, support 3.
-    Lanczos,
-    /// Pillow's BOX: each output averages the input pixels it covers.
-    Box,
-    /// Pillow's HAMMING: Hamming-windowed sinc, support 1.
-    Hamming,
-}
-
-impl Interpolation {
-    /// Half-width of the kernel, in input pixels, before antialiasing widens it.
-    fn support(self) -> f64 {
-        match self {
-            Interpolation::Nearest => 0.0,
-            Interpolation::Box => 0.5,
-            Interpolation::Bilinear | Interpolation::Hamming => 1.0,
-            Interpolation::Bicubic => 2.0,
-            Interpolation::Lanczos => 3.0,
-        }
-    }
-
-    /// The kernel's weight at distance `x`.
-    fn weight(self, x: f64) -> f64 {
-        use std::f64::consts::PI;
-        let sinc = |x: f64| {
-            if x == 0.0 {
-                1.0
-            } else {
-                (x * PI).sin() / (x * PI)
-            }
-        };
-        match self {
-            Interpolation::Nearest => 0.0,
-            Interpolation::Box => f64::from(u8::from(x > -0.5 && x <= 0.5)),
-            Interpolation::Bilinear => (1.0 - x.abs()).max(0.0),
-            Interpolation::Hamming => {
-                let x = x.abs();
-                if x == 0.0 {
-                    1.0
-                } else if x >= 1.0 {
-                    0.0
-                } else {
-                    let x = x * PI;
-                    x.sin() / x * (0.54 + 0.46 * x.cos())
-                }
-            }
-            Interpolation::Bicubic => {
-                const A: f64 = -0.5;
-                let x = x.abs();
-                if x < 1.0 {
-                    ((A + 2.0) * x - (A + 3.0)) * x * x + 1.0
-                } else if x < 2.0 {
-                    (((x - 5.0) * x + 8.0) * x - 4.0) * A
-                } else {
-                    0.0
-                }
-            }
-            Interpolation::Lanczos => {
-                if (-3.0..3.0).contains(&x) {
-                    sinc(x) * sinc(x / 3.0)
-                } else {
-                    0.0
-                }
-            }
-        }
-    }
-}
-
-impl FromStr for Interpolation {
-    type Err = String;
-
-    /// Pillow's names: `nearest`, `bilinear`, `bicubic`, `lanczos`, `box`, `hamming`.
-    fn from_str(s: &str) -> Result<Self, String> {
-        Ok(match s {
-            "nearest" => Interpolation::Nearest,
-            "bilinear" => Interpolation::Bilinear,
-            "bicubic" => Interpolation::Bicubic,
-            "lanczos" => Interpolation::Lanczos,
-            "box" => Interpolation::Box,
-            "hamming" => Interpolation::Hamming,
-            _ => return Err(format!("{s:?} is not an interpolation; give nearest, bilinear, bicubic, lanczos, box or hamming")),
-        })
-    }
-}
-
-/// How an image is resized before the crop.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(untagged)]
-pub enum Resize {
-    /// `N`: torchvision's `Resize(N)`, the shorter side to N and the longer side to
-    /// `int(N * long / short)` (truncated), keeping the aspect ratio.
-    Shorter(u32),
-    /// `[width, height]`, exactly, whatever the aspect ratio.
-    Exact([u32; 2]),
-}
-
-impl Resize {
-    /// `[width, height]` an image of `[width, height]` is resized to.
-    pub fn output_size(self, [width, height]: [u32; 2]) -> [u32; 2] {
-        match self {
-            Resize::Exact(size) => size,
-            Resize::Shorter(n) => {
-                // torchvision's _compute_resized_output_size: the product is exact in f64 and
-                // the division rounds as Python's does, so the truncation agrees.
-                let (short, long) = (width.min(height), width.max(height));
-                let long_out = (f64::from(n) * f64::from(long) / f64::from(short)) as u32;
-                if width <= height {
-                    [n, long_out]
-                } else {
-                    [long_out, n]
-                }
-            }
-        }
-    }
-
-    /// The sides to check against the image size limits: `[N, N]` for a shorter-side resize.
-    pub fn limit_size(self) -> [u32; 2] {
-        match self {
-            Resize::Exact(size) => size,
-            Resize::Shorter(n) => [n, n],
-        }
-    }
-}
-
-impl FromStr for Resize {
-    type Err = String;
-
-    /// `"256"` (shorter side) or `"256x224"` (width x height).
-    fn from_str(s: &str) -> Result<Self, String> {
-        let number = |v: &str| {
-            v.trim().parse::<u32>().map_err(|_| {
-                format!("{s:?} is not a size; give N (shorter side) or WIDTHxHEIGHT, e.g. 256 or 224x224")
-            })
-        };
-        match s.split_once(['x', 'X']) {
-            Some((w, h)) => Ok(Resize::Exact([number(w)?, number(h)?])),
-            None => Ok(Resize::Shorter(number(s)?)),
         }
     }
 }

@@ -106,11 +106,15 @@ fn every_interpolation_matches_pillow_resize() {
 }
 
 #[test]
-fn truncated_and_corrupt_jpegs_are_errors_naming_the_file() {
+fn truncated_corrupt_and_cmyk_jpegs_are_errors_naming_the_file() {
     let p = Preset::TorchvisionImagenet.config();
     for (file, reason) in [
         ("truncated.jpg", "the file is truncated"),
         ("corrupt.jpg", "cannot decode image"),
+        (
+            "cmyk.jpg",
+            "CMYK JPEGs are not supported; convert the image to RGB",
+        ),
     ] {
         let path = dir().join(file);
         let err = load_image_tensor(&path, &p).unwrap_err().to_string();

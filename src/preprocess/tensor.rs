@@ -203,6 +203,12 @@ pub fn decode_image(path: &Path) -> Result<DynamicImage, PreprocessError> {
         let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
             .with_guessed_format()
             .map_err(open)?;
+        // Bytes no decoder recognizes go to the one the extension names, for its message.
+        if reader.format().is_none() {
+            if let Ok(format) = image::ImageFormat::from_path(path) {
+                reader.set_format(format);
+            }
+        }
         let format = reader.format();
         // The header's size is checked against these before any pixel buffer is allocated, so
         // a small file that claims a huge image is refused instead of exhausting memory.
