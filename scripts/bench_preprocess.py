@@ -73,7 +73,49 @@ def decode(path):
     return img.size[0]
 
 
+def manifest(args):
+    """A manifest of every JPEG in the folder for `modelgate eval`; the labels only need to
+    exist, since the pipeline stage times throughput, not accuracy."""
+    files = sorted(Path(args.dir).glob("*.jpg"))
+    rows = "".join(f"{f.name},negative\n" for f in files)
+    (Path(args.dir) / "manifest.csv").write_text("path,label\n" + rows)
+
+
+def time_pipeline(args):
+    """The whole pipeline as a Python user writes it: torchvision's transform on each image,
+    batches of 64 through onnxruntime, sigmoid and threshold."""
+    import onnxruntime as ort
+
+    files = sorted(Path(args.dir).glob("*.jpg"))
+    session = ort.InferenceSession(args.model, providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    for rep in range(args.reps):
+        start = time.perf_counter()
+        positives = 0
+        for i in range(0, len(files), 64):
+            batch = np.stack([torchvision_imagenet(f) for f in files[i:i + 64]])
+            logits = session.run(None, {name: batch})[0]
+            positives += int((1 / (1 + np.exp(-logits.reshape(-1))) >= 0.5).sum())
+        seconds = time.perf_counter() - start
+        print(json.dumps({"tool": "python", "stage": "pipeline", "rep": rep, "samples": len(files),
+                          "seconds": round(seconds, 4), "samples_per_s": round(len(files) / seconds, 1),
+                          "threads": 1, "checksum": positives}), flush=True)
+
+
+def eval_line(args):
+    """One JSON line from a `modelgate eval --json` results file."""
+    ev = json.loads(Path(args.results).read_text())["eval"]
+    print(json.dumps({"tool": "modelgate", "stage": "pipeline", "rep": args.rep,
+                      "samples": ev["dataset"]["n_samples"], "seconds": round(ev["wall_time_s"], 4),
+                      "samples_per_s": round(ev["throughput_samples_per_s"], 1), "threads": 2,
+                      "stages_ms": [round(ev["stages"][k], 3) for k in
+                                    ("preprocess_ms_per_sample", "inference_ms_per_sample",
+                                     "postprocess_ms_per_sample")]}), flush=True)
+
+
 def time_python(args):
+    if args.stage == "pipeline":
+        return time_pipeline(args)
     files = sorted(Path(args.dir).glob("*.jpg"))
     if not files:
         sys.exit(f"no .jpg files in {args.dir}")
@@ -118,11 +160,18 @@ def main():
     p = sub.add_parser("time")
     p.add_argument("dir")
     p.add_argument("--reps", type=int, default=3)
-    p.add_argument("--stage", default="preprocess", choices=["preprocess", "decode"])
+    p.add_argument("--stage", default="preprocess", choices=["preprocess", "decode", "pipeline"])
+    p.add_argument("--model", help="the ONNX model of the pipeline stage")
+    p = sub.add_parser("manifest")
+    p.add_argument("dir")
+    p = sub.add_parser("eval-line")
+    p.add_argument("results")
+    p.add_argument("--rep", type=int, default=0)
     p = sub.add_parser("summary")
     p.add_argument("results")
     args = parser.parse_args()
-    {"make": make, "time": time_python, "summary": summary}[args.command](args)
+    {"make": make, "time": time_python, "manifest": manifest, "eval-line": eval_line,
+     "summary": summary}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,10 @@
 # one process, as a plain torchvision loop does. Decoding alone is timed too (modelgate's
 # libjpeg-turbo, the image crate's decoder, Pillow), on one thread each.
 # IMAGES=DIR reuses a folder made by an earlier run (`bench_preprocess.py make DIR`).
-# A model stage can be added by appending its JSON lines (with a new "stage") to "$RESULTS".
+# The whole pipeline is timed too: `modelgate eval` of MODEL (default the scan demo,
+# models/scan_fp32.onnx) on every file against the same transform, batches of 64 through
+# onnxruntime, sigmoid and threshold in Python. FEATURES=jpeg-simd builds modelgate with
+# libjpeg-turbo's SIMD (needs nasm), as release binaries are built.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -23,8 +26,11 @@ PYTHON=${2:-python3}
 TARGET=${3:-${CARGO_TARGET_DIR:-target}}
 REPS=3
 BENCH="$TARGET/release/examples/preprocess_bench"
+MODELGATE="$TARGET/release/modelgate"
+MODEL=${MODEL:-models/scan_fp32.onnx}
+FEATURES=${FEATURES:-}
 
-CARGO_TARGET_DIR="$TARGET" cargo build --release --example preprocess_bench
+CARGO_TARGET_DIR="$TARGET" cargo build --release --features "$FEATURES" --example preprocess_bench --bin modelgate
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 RESULTS="$WORK/results.jsonl"
@@ -36,7 +42,7 @@ if [ ! -d "$IMAGES" ]; then
     echo "making $COUNT JPEGs of 1024x1024"
     "$PYTHON" scripts/bench_preprocess.py make "$IMAGES" --count "$COUNT"
 fi
-echo "$(ls "$IMAGES" | wc -l) files, $(du -sh "$IMAGES" | cut -f1)"
+echo "$(find "$IMAGES" -name '*.jpg' | wc -l) files, $(du -sh "$IMAGES" | cut -f1)"
 
 # One warm pass so both sides read the files from the page cache.
 cat "$IMAGES"/*.jpg > /dev/null
@@ -47,5 +53,15 @@ for stage in decode decode-image-crate; do
     "$BENCH" "$IMAGES" --reps "$REPS" --threads 1 --stage "$stage" | tee -a "$RESULTS"
 done
 "$PYTHON" scripts/bench_preprocess.py time "$IMAGES" --reps "$REPS" --stage decode | tee -a "$RESULTS"
+
+# The whole pipeline: decode, transform, model, postprocess.
+[ -f "$IMAGES/manifest.csv" ] || "$PYTHON" scripts/bench_preprocess.py manifest "$IMAGES"
+for rep in $(seq 0 $((REPS - 1))); do
+    rm -f "$WORK/eval.json"
+    "$MODELGATE" eval "$MODEL" --dataset "$IMAGES/manifest.csv" --preset torchvision-imagenet \
+        --activation sigmoid --class-names negative,positive --json "$WORK/eval.json" > /dev/null
+    "$PYTHON" scripts/bench_preprocess.py eval-line "$WORK/eval.json" --rep "$rep" | tee -a "$RESULTS"
+done
+"$PYTHON" scripts/bench_preprocess.py time "$IMAGES" --reps "$REPS" --stage pipeline --model "$MODEL" | tee -a "$RESULTS"
 
 "$PYTHON" scripts/bench_preprocess.py summary "$RESULTS"
