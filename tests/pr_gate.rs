@@ -511,10 +511,7 @@ fn failed(model: &serde_json::Value) -> Vec<String> {
 /// one that loses recall everywhere fails on recall and the recall floor.
 #[test]
 fn an_image_model_that_loses_recall_on_one_site_fails_on_that_site_alone() {
-    let project = Project::with(
-        &["scan"],
-        &["scan_fp32", "scan_sitedrop", "scan_lowrecall"],
-    );
+    let project = Project::with(&["scan"], &["scan_fp32", "scan_sitedrop", "scan_lowrecall"]);
     project.swap("scan_sitedrop.onnx", "scan_fp32.onnx");
     let (out, comparison) = project.gate(&[]);
     assert_exit(&out, 1);
