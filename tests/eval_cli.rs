@@ -426,3 +426,56 @@ fn a_model_with_a_fixed_batch_runs_at_it_and_pads_the_last_batch() {
         assert_eq!(a["pred"], b["pred"], "{}", a["id"]);
     }
 }
+
+/// The image demo end to end (libjpeg-turbo, torchvision's transform, the network): the same
+/// correct count, recall and per-site recall as models/make_image_demo.py measured with Pillow,
+/// numpy and Python's onnxruntime (models/metrics.json).
+#[test]
+fn scan_demo_matches_python_through_jpeg_decoding_and_torchvision_transform() {
+    let dir = tempfile::tempdir().unwrap();
+    let reference = metrics();
+    let config = root().join("modelgate.toml");
+    for variant in ["fp32", "lowrecall", "sitedrop"] {
+        let json = dir.path().join(format!("{variant}.json"));
+        let out = modelgate(&[
+            "eval",
+            path_str(&model(&format!("scan_{variant}.onnx"))),
+            "--config",
+            path_str(&config),
+            "--model-name",
+            "scan",
+            "--json",
+            path_str(&json),
+        ]);
+        assert!(out.status.success(), "{variant}: {}", stderr(&out));
+        let eval = &read_json(&json)["eval"];
+        let want = &reference["scan"]["variants"][variant];
+        let samples = eval["samples"].as_array().unwrap();
+        let correct = samples.iter().filter(|s| s["label"] == s["pred"]).count();
+        assert_eq!(
+            correct as u64,
+            want["correct"].as_u64().unwrap(),
+            "{variant}"
+        );
+        let recall = eval["metrics"]["positive"]["recall"].as_f64().unwrap();
+        let want_recall = want["positive_recall"].as_f64().unwrap();
+        assert!(
+            (recall - want_recall).abs() < 1e-6,
+            "{variant}: {recall} vs {want_recall}"
+        );
+        for site in ["a", "b", "c"] {
+            let row = eval["slices"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["column"] == "site" && r["value"] == site)
+                .unwrap_or_else(|| panic!("no site {site}"));
+            let got = row["positive_recall"].as_f64().unwrap();
+            let want = want[format!("recall_site_{site}")].as_f64().unwrap();
+            assert!(
+                (got - want).abs() < 1e-6,
+                "{variant} site {site}: {got} vs {want}"
+            );
+        }
+    }
+}
