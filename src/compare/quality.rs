@@ -236,17 +236,14 @@ fn slice_recall_drop(
         Some(_) => stats::paired_difference_ci(&outcomes, 0.95).map(|ci| scale(ci, 100.0)),
         None => None,
     };
-    tests.push(TestRecord {
-        name: format!("McNemar exact ({name})"),
+    let test = DropTest {
+        kind: "McNemar exact",
         statistic: test.statistic,
         p_value: test.p_value,
-        adjusted_p: None,
         ci,
-        effect_size: Some((cand - base) * 100.0),
-        effect_name: "recall change, points".into(),
-        decision: String::new(),
-    });
-    drop_criterion(&name, base, cand, limit, Some(tests.len() - 1), ci)
+        effect_name: "recall change, points",
+    };
+    drop_with_test(&name, (base, cand), limit, Ok(test), tests)
 }
 
 fn auroc_drop(
@@ -287,9 +284,7 @@ fn auroc_drop(
         );
     };
     let wide = |v: &[f32]| v.iter().map(|s| f64::from(*s)).collect::<Vec<_>>();
-    let mut test = None;
-    let mut ci = None;
-    if let Some(d) = stats::delong_paired(&wide(&base), &wide(&cand), &is_pos) {
+    let test = stats::delong_paired(&wide(&base), &wide(&cand), &is_pos).map(|d| {
         let sd = (d.var_a + d.var_b - 2.0 * d.covariance).sqrt();
         let diff = d.auc_b - d.auc_a;
         // 1.959964 is the standard normal's 97.5 % quantile.
@@ -298,25 +293,17 @@ fn auroc_drop(
             upper: (diff + 1.959_963_984_540_054 * sd) * 100.0,
             confidence: 0.95,
         };
-        ci = Some(interval);
-        tests.push(TestRecord {
-            name: format!("DeLong paired ({name})"),
+        DropTest {
+            kind: "DeLong paired",
             statistic: d.z,
             p_value: d.p_value,
-            adjusted_p: None,
-            ci,
-            effect_size: Some(diff * 100.0),
-            effect_name: "AUROC change, points".into(),
-            decision: String::new(),
-        });
-        test = Some(tests.len() - 1);
-    }
-    let mut c = drop_criterion(&name, base_auc, cand_auc, limit, test, ci);
-    if test.is_none() {
-        c.detail
-            .push_str("; no DeLong test (identical rankings, or under two positives or negatives)");
-    }
-    c
+            ci: Some(interval),
+            effect_name: "AUROC change, points",
+        }
+    });
+    let test =
+        test.ok_or("no DeLong test (identical rankings, or under two positives or negatives)");
+    drop_with_test(&name, (base_auc, cand_auc), limit, test, tests)
 }
 
 fn precision_drop(
@@ -348,30 +335,17 @@ fn precision_drop(
     };
     let base = precision(|p| p.a_num, |p| p.a_den);
     let cand = precision(|p| p.b_num, |p| p.b_den);
-    let mut test = None;
-    let mut ci = None;
-    if let Some(r) =
+    let test =
         stats::paired_bootstrap_ratio_difference(&items, 0.95, PRECISION_RESAMPLES, PRECISION_SEED)
-    {
-        ci = Some(scale(r.ci, 100.0));
-        tests.push(TestRecord {
-            name: format!("paired bootstrap ({name})"),
-            statistic: (r.ratio_b - r.ratio_a) * 100.0,
-            p_value: r.p_value,
-            adjusted_p: None,
-            ci,
-            effect_size: Some((r.ratio_b - r.ratio_a) * 100.0),
-            effect_name: "precision change, points".into(),
-            decision: String::new(),
-        });
-        test = Some(tests.len() - 1);
-    }
-    let mut c = drop_criterion(&name, base, cand, limit, test, ci);
-    if test.is_none() {
-        c.detail
-            .push_str("; no bootstrap (a model predicts no positives)");
-    }
-    c
+            .map(|r| DropTest {
+                kind: "paired bootstrap",
+                statistic: (r.ratio_b - r.ratio_a) * 100.0,
+                p_value: r.p_value,
+                ci: Some(scale(r.ci, 100.0)),
+                effect_name: "precision change, points",
+            })
+            .ok_or("no bootstrap (a model predicts no positives)");
+    drop_with_test(&name, (base, cand), limit, test, tests)
 }
 
 fn specificity_drop(
@@ -404,17 +378,54 @@ fn specificity_drop(
     let c_only = negatives.iter().filter(|k| !k.0 && k.1).count() as u64;
     let test = stats::mcnemar_exact(b_only, c_only);
     let ci = stats::paired_difference_ci(&negatives, 0.95).map(|ci| scale(ci, 100.0));
-    tests.push(TestRecord {
-        name: format!("McNemar exact ({name})"),
+    let test = DropTest {
+        kind: "McNemar exact",
         statistic: test.statistic,
         p_value: test.p_value,
-        adjusted_p: None,
         ci,
-        effect_size: Some((cand - base) * 100.0),
-        effect_name: "specificity change, points".into(),
-        decision: String::new(),
-    });
-    drop_criterion(&name, base, cand, limit, Some(tests.len() - 1), ci)
+        effect_name: "specificity change, points",
+    };
+    drop_with_test(&name, (base, cand), limit, Ok(test), tests)
+}
+
+/// A drop criterion's paired test, before it joins the Holm family.
+struct DropTest {
+    kind: &'static str,
+    statistic: f64,
+    p_value: f64,
+    ci: Option<stats::Interval>,
+    effect_name: &'static str,
+}
+
+/// The drop criterion `name` from `(baseline, candidate)` fractions, its paired test recorded in
+/// `tests` (the Holm family), or, without one, the reason in its detail.
+fn drop_with_test(
+    name: &str,
+    (base, cand): (f64, f64),
+    limit: f64,
+    test: Result<DropTest, &str>,
+    tests: &mut Vec<TestRecord>,
+) -> Criterion {
+    match test {
+        Ok(t) => {
+            tests.push(TestRecord {
+                name: format!("{} ({name})", t.kind),
+                statistic: t.statistic,
+                p_value: t.p_value,
+                adjusted_p: None,
+                ci: t.ci,
+                effect_size: Some((cand - base) * 100.0),
+                effect_name: t.effect_name.into(),
+                decision: String::new(),
+            });
+            drop_criterion(name, base, cand, limit, Some(tests.len() - 1), t.ci)
+        }
+        Err(reason) => {
+            let mut c = drop_criterion(name, base, cand, limit, None, None);
+            c.detail.push_str(&format!("; {reason}"));
+            c
+        }
+    }
 }
 
 fn drop_criterion(
