@@ -51,6 +51,7 @@ pub fn candidate_criteria(candidate: &EvalResult, criteria: &Criteria) -> Vec<Cr
                 &name,
                 recall,
                 stats::wilson_interval(hits[c], support[c], 0.95),
+                support[c],
                 floor,
                 "not judged: no samples of this class",
             ));
@@ -113,6 +114,7 @@ fn slice_floor(
             &name,
             value,
             s.positive_recall_ci95,
+            s.positive_support.unwrap_or(0) as u64,
             floor,
             "not judged: no positive samples",
         ),
@@ -138,6 +140,7 @@ fn wilson_floor(
     name: &str,
     value: Option<f64>,
     wilson: Option<stats::Interval>,
+    trials: u64,
     floor: f64,
     missing: &str,
 ) -> Criterion {
@@ -155,9 +158,25 @@ fn wilson_floor(
         rule: Rule::LowerBoundAtLeast { floor },
         status: Status::Pass,
         detail: format!(
-            "Wilson 95 % lower bound {:.3} against a floor of {floor}",
-            w.lower
+            "Wilson 95 % lower bound {:.3} against a floor of {floor}{}",
+            w.lower,
+            unreachable_floor(floor, trials).unwrap_or_default()
         ),
         needed_runs: None,
     }
+}
+
+/// When a floor on a Wilson 95 % lower bound cannot be met with `trials` samples, even if every
+/// one is right: the sentence that says so, with the samples it would need.
+pub(super) fn unreachable_floor(floor: f64, trials: u64) -> Option<String> {
+    let needed = stats::wilson_min_trials(floor, 0.95)?;
+    if trials >= needed {
+        return None;
+    }
+    // Rounded down, so the floor it suggests can be met.
+    let best = stats::wilson_interval(trials, trials, 0.95)
+        .map_or(0.0, |w| (w.lower * 1000.0).floor() / 1000.0);
+    Some(format!(
+        "; cannot be met with {trials} samples: even {trials} of {trials} right has a lower bound of {best:.3}; the floor needs at least {needed}, or lower it to {best:.3}"
+    ))
 }

@@ -381,3 +381,43 @@ fn results_with_too_many_subgroups_are_refused() {
     assert_eq!(floors.len(), 1);
     assert_eq!(floors[0].status, Status::Fail);
 }
+
+#[test]
+fn a_recall_floor_no_sample_size_can_meet_says_how_many_it_needs() {
+    // 20 positives, every one found: the Wilson lower bound is 0.839, under a 0.85 floor.
+    let samples: Vec<SampleRecord> = (0..40)
+        .map(|i| {
+            let label = usize::from(i < 20);
+            rec(i, label, label, if label == 1 { 0.9 } else { 0.1 }, "A")
+        })
+        .collect();
+    let eval = eval_of(samples);
+    let criteria = Criteria {
+        min_recall: Some(0.85),
+        min_class_recall: Some(0.85),
+        ..Criteria::default()
+    };
+    let m = judge(&eval, &eval, &criteria);
+    for name in [
+        "minimum recall (malignant)",
+        "minimum recall of class malignant",
+    ] {
+        let c = find(&m, name);
+        assert_eq!(c.status, Status::Fail, "{name}");
+        assert!(
+            c.detail.contains("cannot be met with 20 samples")
+                && c.detail.contains("needs at least 22, or lower it to 0.838"),
+            "{name}: {}",
+            c.detail
+        );
+    }
+    // 22 positives are enough, and the sentence goes away once the floor can be met.
+    let met = Criteria {
+        min_recall: Some(0.83),
+        ..Criteria::default()
+    };
+    let m = judge(&eval, &eval, &met);
+    let c = find(&m, "minimum recall (malignant)");
+    assert_eq!(c.status, Status::Pass);
+    assert!(!c.detail.contains("cannot be met"), "{}", c.detail);
+}

@@ -53,7 +53,7 @@ pub use multiple::holm;
 pub use order_stats::{
     min_samples_for_percentile, percentile_trusted, quantile_ci, LOADGEN_CONFIDENCE,
 };
-pub use paired::{mcnemar_exact, paired_difference_ci, wilson_interval};
+pub use paired::{mcnemar_exact, paired_difference_ci, wilson_interval, wilson_min_trials};
 pub use paired_bootstrap::{paired_bootstrap_ratio_difference, RatioDifference, RatioPair};
 pub use shift::hodges_lehmann_shift;
 pub use two_sample::{cohens_d, mann_whitney_u, welch_t_log, TestResult};

@@ -46,6 +46,25 @@ pub fn wilson_interval(successes: u64, n: u64, confidence: f64) -> Option<Interv
     })
 }
 
+/// The fewest trials at which even all successes have a Wilson lower bound of at least
+/// `floor`: at `n` of `n` the bound is `n / (n + z^2)`, so a floor on the bound needs
+/// `n >= floor * z^2 / (1 - floor)`. `None` for a floor outside (0, 1) or a bad confidence.
+pub fn wilson_min_trials(floor: f64, confidence: f64) -> Option<u64> {
+    if !in_open_unit(floor) || !in_open_unit(confidence) {
+        return None;
+    }
+    let z = normal_quantile(1.0 - (1.0 - confidence) / 2.0)?;
+    let mut n = (floor * z * z / (1.0 - floor)).ceil().max(1.0) as u64;
+    // The closed form can land one off in floating point; the interval itself decides.
+    while n > 1 && wilson_interval(n - 1, n - 1, confidence).is_some_and(|w| w.lower >= floor) {
+        n -= 1;
+    }
+    while wilson_interval(n, n, confidence).is_some_and(|w| w.lower < floor) {
+        n += 1;
+    }
+    Some(n)
+}
+
 /// Confidence interval for the difference of two paired proportions,
 /// candidate accuracy minus baseline accuracy. Each pair is
 /// `(baseline_correct, candidate_correct)` for one sample.
@@ -149,6 +168,24 @@ mod tests {
             assert_eq!(mcnemar_exact(c, b), r);
         }
         assert_eq!(mcnemar_exact(u64::MAX, u64::MAX).p_value, 1.0);
+    }
+
+    #[test]
+    fn wilson_min_trials_is_where_all_successes_first_reach_the_floor() {
+        // python3 -c "from statsmodels.stats.proportion import proportion_confint as c;
+        //   print([next(n for n in range(1, 10**5) if c(n, n, method='wilson')[0] >= f)
+        //          for f in (0.5, 0.8, 0.85, 0.9, 0.95, 0.99)])"
+        // [4, 16, 22, 35, 73, 381]
+        let floors = [0.5, 0.8, 0.85, 0.9, 0.95, 0.99];
+        let got: Vec<u64> = floors
+            .iter()
+            .map(|f| wilson_min_trials(*f, 0.95).unwrap())
+            .collect();
+        assert_eq!(got, vec![4, 16, 22, 35, 73, 381]);
+        // With 20 positives a 0.85 floor cannot be met: 20/20 has a lower bound of 0.839.
+        assert!(wilson_interval(20, 20, 0.95).unwrap().lower < 0.85);
+        assert_eq!(wilson_min_trials(1.0, 0.95), None);
+        assert_eq!(wilson_min_trials(0.0, 0.95), None);
     }
 
     #[test]
