@@ -86,7 +86,7 @@ fn verdict_outcome(verdict: compare::Verdict) -> anyhow::Result<Outcome> {
         compare::Verdict::Pass | compare::Verdict::New => Ok(Outcome::Pass),
         compare::Verdict::Fail => Ok(Outcome::Fail),
         compare::Verdict::Error => Err(anyhow::anyhow!(
-            "the gate could not judge every model; see the report"
+            "the gate could not judge every model; each one's reason is above"
         )),
     }
 }
