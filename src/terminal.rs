@@ -10,15 +10,9 @@ use crate::compare::{Comparison, LatencySource, Status};
 use crate::eval::EvalResult;
 use crate::results::ResultsFile;
 
-/// Milliseconds with a sensible number of digits for their size.
+/// Milliseconds in the unit that fits them (ns, µs, ms or s).
 pub fn fmt_ms(ms: f64) -> String {
-    if ms >= 100.0 {
-        format!("{ms:.1} ms")
-    } else if ms >= 1.0 {
-        format!("{ms:.3} ms")
-    } else {
-        format!("{:.2} µs", ms * 1000.0)
-    }
+    crate::report::format::duration(ms)
 }
 
 /// Bytes as MiB.
@@ -287,7 +281,10 @@ pub fn comparison_table(comparison: &Comparison) -> String {
         }
         let _ = writeln!(out, "  latency compared against: {source}");
         for c in &model.criteria {
-            let value = |v: Option<f64>| v.map(|v| format!("{v:.4}")).unwrap_or_else(|| "-".into());
+            let value = |v: Option<f64>| match v {
+                Some(_) => crate::report::format::value(v, &c.unit),
+                None => "-".into(),
+            };
             let p = c
                 .test
                 .and_then(|i| model.tests.get(i))
@@ -295,12 +292,11 @@ pub fn comparison_table(comparison: &Comparison) -> String {
             let p = p.map(|p| format!("  p(adj) {p:.4}")).unwrap_or_default();
             let _ = writeln!(
                 out,
-                "  {:<13} {:<28} {} -> {} {}{p}  {}",
+                "  {:<13} {:<28} {} -> {}{p}  {}",
                 status_mark(c.status),
                 c.name,
                 value(c.baseline),
                 value(c.candidate),
-                c.unit,
                 c.detail
             );
             if let (Status::Inconclusive, Some(n)) = (c.status, c.needed_runs) {
@@ -335,9 +331,15 @@ mod tests {
 
     #[test]
     fn formats_milliseconds_by_magnitude() {
+        // Each value in its own unit, so microseconds are never rounded away as "0.003 ms".
+        assert_eq!(fmt_ms(0.0000456), "45.60 ns");
+        assert_eq!(fmt_ms(0.0029), "2.900 µs");
         assert_eq!(fmt_ms(0.0123), "12.30 µs");
+        assert_eq!(fmt_ms(0.412), "412.0 µs");
         assert_eq!(fmt_ms(4.56789), "4.568 ms");
         assert_eq!(fmt_ms(250.0), "250.0 ms");
+        assert_eq!(fmt_ms(1500.0), "1.500 s");
+        assert_eq!(fmt_ms(f64::NAN), "—");
         assert_eq!(fmt_mib(3 * 1024 * 1024 / 2), "1.5 MiB");
     }
 }

@@ -16,12 +16,32 @@ pub fn value(v: Option<f64>, unit: &str) -> String {
         return NONE.into();
     };
     match unit {
-        "ms" => format!("{v:.3} ms"),
+        "ms" => duration(v),
         "%" => format!("{v:.2} %"),
         "fraction" | "" => format!("{v:.3}"),
         "MiB" | "samples/s" => format!("{v:.1} {unit}"),
         _ => format!("{v:.3} {unit}"),
     }
+}
+
+/// A duration given in milliseconds, in the unit that fits it (ns, µs, ms or s) with four
+/// significant digits at most, as hyperfine prints them: `2.900 µs`, `118.0 µs`, `2.704 ms`.
+pub fn duration(ms: f64) -> String {
+    if !ms.is_finite() {
+        return NONE.into();
+    }
+    let (v, unit) = match ms.abs() {
+        a if a >= 1000.0 => (ms / 1000.0, "s"),
+        a if a >= 1.0 => (ms, "ms"),
+        a if a >= 0.001 => (ms * 1000.0, "µs"),
+        _ => (ms * 1e6, "ns"),
+    };
+    let decimals = match v.abs() {
+        a if a >= 100.0 => 1,
+        a if a >= 10.0 => 2,
+        _ => 3,
+    };
+    format!("{v:.decimals$} {unit}")
 }
 
 /// A fraction in 0..1 as a percentage: `95.32 %`.

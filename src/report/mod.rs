@@ -9,7 +9,7 @@
 
 mod accuracy;
 mod escape;
-mod format;
+pub(crate) mod format;
 mod latency;
 pub mod view;
 
