@@ -160,21 +160,8 @@ pub fn compare_accuracy(
         .collect();
     let agreement_rate = 1.0 - changed.len() as f64 / n as f64;
 
-    let drop = |name: &str, base: f64, cand: f64, limit: f64, test: usize, ci| Criterion {
-        name: name.to_string(),
-        unit: "%".into(),
-        baseline: Some(base * 100.0),
-        candidate: Some(cand * 100.0),
-        change: Some((cand - base) * 100.0),
-        ci,
-        test: Some(test),
-        rule: Rule::DropAtMost { limit_pts: limit },
-        status: Status::Pass,
-        detail: format!(
-            "{:+.2} points against a limit of -{limit} points",
-            (cand - base) * 100.0
-        ),
-        needed_runs: None,
+    let drop = |name: &str, base: f64, cand: f64, limit: f64, test: usize, ci| {
+        super::quality::drop_criterion(name, base, cand, limit, Some(test), ci)
     };
     let mut out = vec![
         drop(

@@ -153,33 +153,35 @@ pub(super) fn paired_criteria(
     }
     // Binary criteria score the positive class: the guarded one, else class 1 (as metrics do).
     let binary_positive = (classes.len() == 2).then(|| positive.unwrap_or(1));
-    if let Some(limit) = criteria.max_auroc_drop_pts {
+    type BinaryDrop = fn(&[Pair], &[String], usize, f64, &mut Vec<TestRecord>) -> Criterion;
+    let binary: [(Option<f64>, &str, BinaryDrop, &str); 3] = [
+        (
+            criteria.max_auroc_drop_pts,
+            "AUROC",
+            auroc_drop,
+            "not judged: the AUROC drop is judged for two classes only (with more, a one-vs-rest macro AUROC has no paired test here)",
+        ),
+        (
+            criteria.max_precision_drop_pts,
+            "precision",
+            precision_drop,
+            "not judged: precision is judged for two classes only",
+        ),
+        (
+            criteria.max_specificity_drop_pts,
+            "specificity",
+            specificity_drop,
+            "not judged: specificity is judged for two classes only",
+        ),
+    ];
+    for (limit, name, judge, two_classes_only) in binary {
+        let Some(limit) = limit else { continue };
         out.push(match binary_positive {
-            Some(p) => auroc_drop(pairs, classes, p, limit, tests),
+            Some(p) => judge(pairs, classes, p, limit, tests),
             None => skipped(
-                "AUROC",
+                name,
                 Rule::DropAtMost { limit_pts: limit },
-                "not judged: the AUROC drop is judged for two classes only (with more, a one-vs-rest macro AUROC has no paired test here)",
-            ),
-        });
-    }
-    if let Some(limit) = criteria.max_precision_drop_pts {
-        out.push(match binary_positive {
-            Some(p) => precision_drop(pairs, classes, p, limit, tests),
-            None => skipped(
-                "precision",
-                Rule::DropAtMost { limit_pts: limit },
-                "not judged: precision is judged for two classes only",
-            ),
-        });
-    }
-    if let Some(limit) = criteria.max_specificity_drop_pts {
-        out.push(match binary_positive {
-            Some(p) => specificity_drop(pairs, classes, p, limit, tests),
-            None => skipped(
-                "specificity",
-                Rule::DropAtMost { limit_pts: limit },
-                "not judged: specificity is judged for two classes only",
+                two_classes_only,
             ),
         });
     }
@@ -428,7 +430,7 @@ fn drop_with_test(
     }
 }
 
-fn drop_criterion(
+pub(super) fn drop_criterion(
     name: &str,
     base: f64,
     cand: f64,
