@@ -2,7 +2,7 @@
 //! environment (a pull_request event, GITHUB_OUTPUT, GITHUB_STEP_SUMMARY, GITHUB_ENV), the real
 //! modelgate binary on real models, and GitHub played by a local server on 127.0.0.1.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 

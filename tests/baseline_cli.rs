@@ -1,8 +1,8 @@
 //! `modelgate baseline approve` and `modelgate history` on the real ONNX Runtime, each test in its
 //! own throwaway project (see `workspace`).
 
-mod support;
-mod workspace;
+use crate::support;
+use crate::workspace;
 
 use support::{modelgate, stderr, stdout};
 use workspace::{assert_refused, edit_json, read_json, Workspace};

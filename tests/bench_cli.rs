@@ -1,6 +1,6 @@
 //! `modelgate bench` on the real ONNX Runtime with the project's own models.
 
-mod support;
+use crate::support;
 
 use support::{assert_user_error, model, modelgate, stdout};
 

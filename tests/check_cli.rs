@@ -7,8 +7,8 @@
 //! are about the checklist, not the runner. For the same reason the latency tolerances are wide:
 //! even one sample set against itself gives a wide bootstrap interval at p99 over 300 runs.
 
-mod support;
-mod workspace;
+use crate::support;
+use crate::workspace;
 
 use std::collections::BTreeSet;
 use std::path::Path;

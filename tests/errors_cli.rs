@@ -2,7 +2,7 @@
 //! cut short, dataset paths that leave the dataset's folder, and output paths that cannot be
 //! written. Every one is exit 2 with one `error:` line that says its cause once and the fix.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 

@@ -2,7 +2,7 @@
 //! against the numbers models/make_models.py measured with Python's onnxruntime
 //! (models/metrics.json), and every kind of bad input.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 

@@ -2,7 +2,7 @@
 //! and exit codes. Each test writes its own config into a temporary folder, so baselines and
 //! results never touch the repository.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 

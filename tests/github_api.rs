@@ -5,7 +5,7 @@
 //! what the server stored or was asked: one comment after any number of runs, every
 //! page read, retries that honour GitHub's headers, and errors that name their fix.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

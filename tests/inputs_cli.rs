@@ -1,7 +1,7 @@
 //! Real input values (`--input`, `--inputs`, `[models.bench] inputs`) and `--check-outputs`, on
 //! the fixtures `models/make_test_data.py` writes in ONNX's test-data layout.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 

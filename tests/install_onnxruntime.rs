@@ -3,7 +3,7 @@
 //! holds under the right name. pip runs offline here (`PIP_NO_INDEX`), reading wheels only from
 //! a folder the test fills, so no test needs the network.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::{Command, Output};

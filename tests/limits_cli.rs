@@ -2,7 +2,7 @@
 //! allocated or run, with exit code 2 and one line naming the limit and the flag or config key,
 //! and quickly. Before these limits, they aborted on a failed allocation, panicked, or hung.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::{Output, Stdio};

@@ -2,7 +2,7 @@
 //! models, data and approved baselines on `main`, cloned, with one commit on top that changes a
 //! model, and the README's gate command run in the clone with no extra flags.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -99,13 +99,23 @@ impl Project {
     fn with(names: &[&str], models: &[&str]) -> Project {
         let dir = tempfile::tempdir().unwrap();
         let main = dir.path().join("main");
-        for path in ["models/data", "baselines"] {
-            copy(path, &main);
+        copy("baselines", &main);
+        // Each model's labeled test data only (its manifest and the `test/` folder beside
+        // it), not the training images: a test repository holds what the gate reads.
+        let config = shipped_config(names);
+        for line in config.lines() {
+            if let Some(path) = line.strip_prefix("path = \"models/data/") {
+                let manifest = format!("models/data/{}", path.trim_end_matches('"'));
+                copy(&manifest, &main);
+                let folder = Path::new(&manifest).with_file_name("test");
+                if root().join(&folder).is_dir() {
+                    copy(folder.to_str().unwrap(), &main);
+                }
+            }
         }
         for model in models {
             copy(&format!("models/{model}.onnx"), &main);
         }
-        let config = shipped_config(names);
         assert!(config.contains("base_ref = \"merge-base\""), "{config}");
         std::fs::write(main.join("modelgate.toml"), config).unwrap();
         git(&main, &["init", "-q"]);

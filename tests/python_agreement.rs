@@ -15,7 +15,7 @@
 //!     --dump-preds tests/fixtures/digits_fp32_python_preds.csv
 //! ```
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 

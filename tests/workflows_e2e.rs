@@ -6,7 +6,7 @@
 //! job's result, the sticky comment, the annotations the runner would show, and the commits on
 //! `main`.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 
