@@ -127,7 +127,7 @@ pub fn progress_bar() -> impl FnMut(&str, u64, u64) {
     let bar = show_progress().then(|| {
         let bar = indicatif::ProgressBar::new(0);
         if let Ok(style) =
-            indicatif::ProgressStyle::with_template("{msg:>12} [{bar:30}] {pos}/{len} runs")
+            indicatif::ProgressStyle::with_template("{msg:>12} [{bar:30}] {pos}/{len} {prefix}")
         {
             bar.set_style(style.progress_chars("=> "));
         }
@@ -137,13 +137,23 @@ pub fn progress_bar() -> impl FnMut(&str, u64, u64) {
     move |label: &str, done: u64, target: u64| match &bar {
         Some(bar) => {
             bar.set_message(label.to_string());
+            bar.set_prefix(progress_unit(label));
             bar.set_length(target.max(done));
             bar.set_position(done);
             if done >= target {
                 bar.finish_and_clear();
             }
         }
-        None => log.update(label, done, target, "runs"),
+        None => log.update(label, done, target, progress_unit(label)),
+    }
+}
+
+/// What a phase counts: the evaluation counts samples, timing phases count runs.
+fn progress_unit(label: &str) -> &'static str {
+    if label == "eval" {
+        "samples"
+    } else {
+        "runs"
     }
 }
 

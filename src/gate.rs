@@ -105,6 +105,14 @@ fn gate_model(
         None => None,
     };
     let run_model = at_ref.as_ref().map_or(model, |c| &c.model);
+    // What the test set's size allows, said before minutes go into measuring.
+    let size_advice = sample_size_advice(run_model, criteria, &options.root);
+    for advice in size_advice.iter().filter(|a| a.unmeetable) {
+        eprintln!(
+            "{}",
+            crate::text::log_text(&format!("warning: model `{}`: {}", model.name, advice.line))
+        );
+    }
     let mut measured = match (&options.from_results, runtime) {
         (Some(dir), _) => {
             let measured = load_measured(dir, &model.name)?;
@@ -153,6 +161,7 @@ fn gate_model(
             .notes
             .insert(0, format!("candidate model: {}", at_ref.label));
     }
+    judged.notes.extend(size_advice.into_iter().map(|a| a.line));
     if let Some(dir) = &options.from_results {
         judged.notes.insert(
             0,
@@ -163,6 +172,49 @@ fn gate_model(
         );
     }
     Ok(judged)
+}
+
+/// The criteria this model's test set is too small for (see [`compare::sample_size`]), from
+/// its labels alone; nothing when there is no dataset or its labels cannot be read (the
+/// evaluation reports that).
+fn sample_size_advice(
+    model: &ModelConfig,
+    criteria: &Criteria,
+    root: &Path,
+) -> Vec<compare::sample_size::Advice> {
+    let (Some(dataset), Some(post)) = (&model.dataset, &model.postprocess) else {
+        return Vec::new();
+    };
+    let Ok(data) = crate::dataset::load_dataset(
+        &root.join(&dataset.path),
+        &dataset.options,
+        post.class_names.as_deref(),
+    ) else {
+        return Vec::new();
+    };
+    let classes = post.class_names.clone().unwrap_or(data.classes);
+    let mut per_class = vec![0u64; classes.len()];
+    for sample in &data.samples {
+        if let Some(n) = per_class.get_mut(sample.label) {
+            *n += 1;
+        }
+    }
+    let positive = post.positive_index(&classes).ok().flatten();
+    let mut slices: std::collections::BTreeMap<String, (u64, u64)> = Default::default();
+    for (sample, values) in data.samples.iter().zip(&data.slices) {
+        for (column, value) in values {
+            let entry = slices.entry(format!("{column}={value}")).or_default();
+            entry.0 += 1;
+            entry.1 += u64::from(Some(sample.label) == positive);
+        }
+    }
+    let counts = compare::sample_size::LabelCounts {
+        classes,
+        per_class,
+        positive,
+        slices: slices.into_iter().map(|(k, (n, p))| (k, n, p)).collect(),
+    };
+    compare::sample_size::advice(criteria, &counts)
 }
 
 /// A model's candidate file as committed at `--candidate-ref`, read from git into a temporary
@@ -434,6 +486,7 @@ fn measure(
         &settings,
         spec,
         cand_bench,
+        Some(&mut *progress),
     )?;
     let mut base_results = finish_results(
         model,
@@ -443,6 +496,9 @@ fn measure(
         &settings,
         base_spec,
         base_bench,
+        // The base's quality is never judged (accuracy and recall are judged against the
+        // approved baseline), so it is timed, not evaluated.
+        None,
     )?;
     base_results.model.path = base.label.clone();
     Ok(Measured {
@@ -477,6 +533,7 @@ pub fn measure_candidate(
         &settings,
         spec,
         bench,
+        Some(progress),
     )
 }
 
@@ -526,6 +583,7 @@ fn finish_results(
     settings: &BenchSettings,
     spec: crate::model::ModelSpec,
     mut bench: BenchResult,
+    progress: Option<bench::Progress>,
 ) -> Result<ResultsFile> {
     let provider = settings.session.provider.name();
     let mut results =
@@ -543,8 +601,27 @@ fn finish_results(
         )),
     }
     results.bench = Some(bench);
-    results.eval = evaluate(model, runtime, path, &settings.session, options)?;
+    if let Some(progress) = progress {
+        results.eval = evaluate(model, runtime, path, &settings.session, options, progress)?;
+    }
     Ok(results)
+}
+
+/// Fewest runs of each model in the first look, however slow the model: enough blocks for the
+/// block bootstrap to say something.
+const MIN_FIRST_LOOK_RUNS: u64 = 100;
+
+/// The runs of each model in the first look: the configured `iterations`, or as many as fit in
+/// half of the budget that is `left` (seconds) at `pair_s` seconds a pair, so a slow model
+/// leaves time for a second look; never fewer than [`MIN_FIRST_LOOK_RUNS`].
+fn first_look_runs(iterations: u64, left: f64, pair_s: f64) -> u64 {
+    let fits = (left / 2.0 / pair_s.max(1e-9)).max(0.0);
+    let fits = if fits.is_finite() && fits < u64::MAX as f64 {
+        fits as u64
+    } else {
+        u64::MAX
+    };
+    iterations.min(fits.max(MIN_FIRST_LOOK_RUNS))
 }
 
 /// Most runs per model the adaptive loop takes, which bounds the bootstrap's cost too.
@@ -569,9 +646,30 @@ fn adaptive_ab(
     seed: u64,
     progress: bench::Progress,
 ) -> Result<()> {
-    ab.extend(model.bench.iterations, None, progress)?;
+    // One block first, to learn how long a run takes.
+    ab.extend(1, None, progress)?;
+    let first = first_look_runs(
+        model.bench.iterations,
+        model.bench.max_time_s - started.elapsed().as_secs_f64(),
+        ab.seconds_per_pair(),
+    );
+    if first < model.bench.iterations {
+        eprintln!(
+            "{}",
+            crate::text::log_text(&format!(
+                "model `{}`: a run takes {}, so the first look times {first} runs of each model, \
+                 not the {} of `iterations`, leaving room for a second look in the {} s budget \
+                 ([models.bench] max_time_s)",
+                model.name,
+                crate::report::format::duration(ab.seconds_per_pair() * 500.0),
+                model.bench.iterations,
+                model.bench.max_time_s,
+            ))
+        );
+    }
+    ab.extend(first.saturating_sub(ab.runs() as u64), None, progress)?;
     while started.elapsed().as_secs_f64() < model.bench.min_time_s {
-        ab.extend(model.bench.iterations, None, progress)?;
+        ab.extend(first, None, progress)?;
     }
     let first_runs = ab.runs();
     let mut last_look = Instant::now();
@@ -601,6 +699,7 @@ fn evaluate(
     path: &Path,
     session: &SessionSettings,
     options: &GateOptions,
+    progress: bench::Progress,
 ) -> Result<Option<EvalResult>> {
     let Some(dataset) = &model.dataset else {
         return Ok(None);
@@ -616,7 +715,11 @@ fn evaluate(
         batch: dataset.batch,
     };
     let (mut loaded, _) = runtime.open(path, session)?;
-    Ok(Some(eval::run(&mut loaded, &settings, &mut |_, _| {})?))
+    Ok(Some(eval::run(
+        &mut loaded,
+        &settings,
+        &mut |done, total| progress("eval", done, total),
+    )?))
 }
 
 /// The base model's file: a path from the config, or the candidate's path at the base commit;
@@ -698,6 +801,21 @@ fn write_measured(dir: &Path, name: &str, measured: &Measured) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_first_look_fits_half_the_budget_left() {
+        use super::{first_look_runs, MIN_FIRST_LOOK_RUNS};
+        // A 40 ms model (80 ms a pair) with 26 s left: 13 s buys 162 pairs.
+        assert_eq!(first_look_runs(1000, 26.0, 0.080), 162);
+        // A fast model takes the configured runs.
+        assert_eq!(first_look_runs(1000, 26.0, 0.000_1), 1000);
+        // A model too slow for the budget still gets the fewest runs that say anything.
+        assert_eq!(first_look_runs(1000, 1.0, 2.0), MIN_FIRST_LOOK_RUNS);
+        assert_eq!(first_look_runs(1000, -5.0, 0.08), MIN_FIRST_LOOK_RUNS);
+        // ...but never more than asked for.
+        assert_eq!(first_look_runs(40, 1.0, 2.0), 40);
+        assert_eq!(first_look_runs(1000, 26.0, 0.0), 1000);
+    }
+
     use super::*;
 
     fn model(extra: &str) -> ModelConfig {

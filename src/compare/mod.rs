@@ -10,6 +10,7 @@ mod floors;
 mod latency;
 mod quality;
 mod reference;
+pub mod sample_size;
 
 use serde::{Deserialize, Serialize};
 
