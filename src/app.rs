@@ -11,8 +11,8 @@ use std::path::PathBuf;
 
 use crate::bench;
 use crate::cli::{
-    AnnotateArgs, BenchArgs, CommentArgs, CompareArgs, EvalArgs, GateArgs, GlobalArgs, ReportArgs,
-    ReportFormat,
+    AnnotateArgs, BenchArgs, CommentArgs, CompareArgs, EvalArgs, GateArgs, GlobalArgs, InitArgs,
+    ReportArgs, ReportFormat,
 };
 use crate::compare::{self, Comparison, Verdict};
 use crate::config::{GateConfig, ModelConfig};
@@ -326,7 +326,7 @@ pub fn memory_probe(global: &GlobalArgs, args: &crate::cli::MemoryProbeArgs) -> 
 
 /// `modelgate gate`.
 pub fn gate(global: &GlobalArgs, args: &GateArgs) -> Result<Verdict> {
-    let config = GateConfig::load(&args.config)?;
+    let config = gate::select_models(GateConfig::load(&args.config)?, &args.models)?;
     results::check_outputs(
         &[
             ("--json", args.json.as_deref()),
@@ -373,6 +373,42 @@ pub fn gate(global: &GlobalArgs, args: &GateArgs) -> Result<Verdict> {
         args.report.as_deref(),
         args.template.as_deref(),
     )
+}
+
+/// `modelgate init`.
+pub fn init(global: &GlobalArgs, args: &InitArgs) -> Result<()> {
+    let request = args.request()?;
+    crate::init::check_out(&request.out, request.force)?;
+    check_model_file(&request.model)?;
+    let data = request
+        .dataset
+        .as_deref()
+        .map(crate::init::inspect_dataset)
+        .transpose()?;
+    let session = SessionSettings::default();
+    let runtime = load_runtime(global, &session)?;
+    let (model, _) = runtime.open(&request.model, &session)?;
+    let plan = crate::init::plan(&request, &model.spec, data.as_ref())?;
+    crate::init::write_config(&request.out, &plan.text, request.force)?;
+    for line in &plan.summary {
+        println!(
+            "  {}",
+            text::log_text(&text::clean(line, text::TEXT_MAX_CHARS))
+        );
+    }
+    let out = request.out.display().to_string();
+    let config = if request.out == Path::new("modelgate.toml") {
+        String::new()
+    } else {
+        format!(" --config {out}")
+    };
+    let name = &plan.name;
+    let model = request.model.display();
+    println!("wrote {out}; check the lines marked REVIEW, then:");
+    println!("  modelgate eval {model} --config {out} --model-name {name}   # check the numbers");
+    println!("  modelgate baseline approve --model {name}{config} --yes   # approve the baseline; commit baselines/{name}.json");
+    println!("  modelgate gate{config}   # what a pull request runs");
+    Ok(())
 }
 
 /// `modelgate report`.

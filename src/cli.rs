@@ -53,6 +53,8 @@ pub enum Command {
     Compare(CompareArgs),
     /// Bench, eval and compare every model in the gate config against its baseline.
     Gate(GateArgs),
+    /// Write a first gate config for a model, guessed from its inputs, outputs and dataset.
+    Init(InitArgs),
     /// Render a comparison as the PR comment, the job summary, or a standalone HTML page.
     Report(ReportArgs),
     /// Post (or update) the sticky pull-request comment.
@@ -364,6 +366,9 @@ pub struct GateArgs {
     /// The gate config.
     #[arg(long, default_value = "modelgate.toml", value_name = "PATH")]
     pub config: PathBuf,
+    /// Gate only this model of the config (repeatable); default every model.
+    #[arg(long = "model", value_name = "NAME")]
+    pub models: Vec<String>,
     /// Write the comparison JSON here.
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
@@ -393,6 +398,58 @@ pub struct GateArgs {
     /// and judge it with this checkout's config, dataset and baselines.
     #[arg(long, value_name = "COMMIT")]
     pub candidate_ref: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The ONNX model to gate.
+    pub model: PathBuf,
+    /// Labeled data: an image manifest (CSV or JSON lines with path and label), a folder of
+    /// class subfolders, or a tabular CSV.
+    #[arg(long, value_name = "PATH")]
+    pub dataset: Option<PathBuf>,
+    /// The model's name in the config (default: the model file's stem).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Where to write the config.
+    #[arg(long, default_value = "modelgate.toml", value_name = "PATH")]
+    pub out: PathBuf,
+    /// Overwrite an existing config.
+    #[arg(long)]
+    pub force: bool,
+    /// The image size for a model whose input height and width are symbolic: N or WIDTHxHEIGHT.
+    #[arg(long, value_name = "N|WxH")]
+    pub image_size: Option<String>,
+}
+
+impl InitArgs {
+    /// The request, with --image-size parsed.
+    pub fn request(&self) -> Result<crate::init::InitRequest> {
+        let image_size = match &self.image_size {
+            None => None,
+            Some(text) => {
+                let number = |v: &str| {
+                    v.trim().parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "--image-size {text}: give N or WIDTHxHEIGHT of at least 1, e.g. 224x224"
+                        )
+                    })
+                };
+                Some(match text.split_once(['x', 'X']) {
+                    Some((w, h)) => [number(w)?, number(h)?],
+                    None => [number(text)?; 2],
+                })
+            }
+        };
+        Ok(crate::init::InitRequest {
+            model: self.model.clone(),
+            dataset: self.dataset.clone(),
+            name: self.name.clone(),
+            out: self.out.clone(),
+            force: self.force,
+            image_size,
+        })
+    }
 }
 
 #[derive(Debug, Args)]

@@ -52,6 +52,25 @@ pub struct Measured {
     pub base: Option<ResultsFile>,
 }
 
+/// The config with only the models `names` (in the config's order); all of them when `names` is
+/// empty. An unknown name is an error listing the config's models.
+pub fn select_models(mut config: GateConfig, names: &[String]) -> Result<GateConfig> {
+    if names.is_empty() {
+        return Ok(config);
+    }
+    for name in names {
+        if !config.models.iter().any(|m| &m.name == name) {
+            let known: Vec<&str> = config.models.iter().map(|m| m.name.as_str()).collect();
+            bail!(
+                "--model {name}: the config has no such model; its models are: {}",
+                known.join(", ")
+            );
+        }
+    }
+    config.models.retain(|m| names.contains(&m.name));
+    Ok(config)
+}
+
 /// Runs the gate over every model. `runtime` is None only with `from_results`.
 pub fn run(
     config: &GateConfig,

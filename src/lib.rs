@@ -19,6 +19,7 @@ pub mod gate;
 pub mod github;
 pub mod gitref;
 pub mod identity;
+pub mod init;
 pub mod inputs;
 pub mod limits;
 pub mod memprobe;
@@ -97,6 +98,7 @@ async fn dispatch(cli: cli::Cli) -> anyhow::Result<Outcome> {
         cli::Command::Eval(args) => app::eval(&cli.global, args).map(|_| Outcome::Pass),
         cli::Command::Compare(args) => app::compare(args).and_then(verdict_outcome),
         cli::Command::Gate(args) => app::gate(&cli.global, args).and_then(verdict_outcome),
+        cli::Command::Init(args) => app::init(&cli.global, args).map(|_| Outcome::Pass),
         cli::Command::Report(args) => app::report(args).map(|_| Outcome::Pass),
         cli::Command::Comment(args) => app::comment(args).await.map(|_| Outcome::Pass),
         cli::Command::Annotate(args) => app::annotate(args).map(|_| Outcome::Pass),

@@ -1,0 +1,258 @@
+//! `modelgate init` as a new user meets it: a repository with their own model and data, a config
+//! written by `init`, committed unedited, a baseline approved, and the gate passing. Also
+//! `gate --model`, which gates only the named models of a config.
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use support::{assert_exit, assert_user_error, root, stdout};
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args([
+            "-c",
+            "init.defaultBranch=main",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .output()
+        .expect("run git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Runs modelgate in `dir`.
+fn modelgate_in(dir: &Path, args: &[&str]) -> Output {
+    support::modelgate_command(args)
+        .current_dir(dir)
+        .env_remove("GITHUB_ACTOR")
+        .env_remove("CI")
+        .output()
+        .expect("run modelgate")
+}
+
+/// The scan demo (a 224x224 RGB classifier and its JPEG manifest with a `site` column), copied
+/// under new names into a fresh git repository.
+fn new_project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path();
+    let data = repo.join("vision/data");
+    std::fs::create_dir_all(data.join("test")).unwrap();
+    std::fs::copy(
+        root().join("models/scan_fp32.onnx"),
+        repo.join("vision/chest_xray.onnx"),
+    )
+    .unwrap();
+    std::fs::copy(
+        root().join("models/data/scan/test.csv"),
+        data.join("holdout.csv"),
+    )
+    .unwrap();
+    for entry in std::fs::read_dir(root().join("models/data/scan/test")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), data.join("test").join(entry.file_name())).unwrap();
+    }
+    git(repo, &["init", "-q"]);
+    git(repo, &["config", "user.name", "New User"]);
+    git(repo, &["config", "user.email", "new@example.com"]);
+    git(repo, &["add", "-A"]);
+    git(repo, &["commit", "-qm", "our model and its test data"]);
+    dir
+}
+
+#[test]
+fn a_config_written_by_init_gates_without_edits() {
+    let dir = new_project();
+    let repo = dir.path();
+    let out = modelgate_in(
+        repo,
+        &[
+            "init",
+            "vision/chest_xray.onnx",
+            "--dataset",
+            "vision/data/holdout.csv",
+        ],
+    );
+    assert_exit(&out, 0);
+    let said = stdout(&out);
+    for expected in [
+        "input  `image` float32 Nx3x224x224",
+        "1 value(s) per sample",
+        "360 samples, 2 classes (negative 251, positive 109)",
+        "positive class: \"positive\" (a guess",
+        "modelgate baseline approve --model chest_xray --yes",
+        "modelgate gate",
+    ] {
+        assert!(said.contains(expected), "{expected} missing from: {said}");
+    }
+    let config = std::fs::read_to_string(repo.join("modelgate.toml")).unwrap();
+    for expected in [
+        "name = \"chest_xray\"",
+        "candidate = \"vision/chest_xray.onnx\"",
+        "path = \"vision/data/holdout.csv\"",
+        "preset = \"torchvision-imagenet\"",
+        "# REVIEW: guessed from the model's input",
+        "activation = \"sigmoid\"",
+        "class_names = [\"negative\", \"positive\"]",
+        "positive_class = \"positive\"",
+        "# slices = [\"site\"]",
+        "min_recall = 0.80",
+    ] {
+        assert!(
+            config.contains(expected),
+            "{expected} missing from: {config}"
+        );
+    }
+    git(repo, &["add", "modelgate.toml"]);
+    git(repo, &["commit", "-qm", "gate config from modelgate init"]);
+
+    let out = modelgate_in(
+        repo,
+        &["baseline", "approve", "--model", "chest_xray", "--yes"],
+    );
+    assert_exit(&out, 0);
+    assert!(repo.join("baselines/chest_xray.json").is_file());
+    git(repo, &["add", "baselines"]);
+    git(repo, &["commit", "-qm", "approve the chest_xray baseline"]);
+
+    let out = modelgate_in(repo, &["gate"]);
+    assert_exit(&out, 0);
+    let said = stdout(&out);
+    assert!(said.contains("chest_xray: pass"), "{said}");
+    assert!(said.contains("verdict: pass"), "{said}");
+    // The config was gated as init wrote it.
+    assert_eq!(
+        std::fs::read_to_string(repo.join("modelgate.toml")).unwrap(),
+        config
+    );
+    assert_eq!(
+        git(repo, &["status", "--porcelain", "--", "modelgate.toml"]),
+        ""
+    );
+}
+
+#[test]
+fn init_refuses_to_overwrite_without_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("gate.toml");
+    std::fs::write(&out_path, "# mine\n").unwrap();
+    let model = root().join("models/digits_fp32.onnx");
+    let dataset = root().join("models/data/digits/test.csv");
+    let args = |force: bool| {
+        let mut args = vec![
+            "init".to_string(),
+            model.display().to_string(),
+            "--dataset".to_string(),
+            dataset.display().to_string(),
+            "--out".to_string(),
+            out_path.display().to_string(),
+        ];
+        if force {
+            args.push("--force".to_string());
+        }
+        args
+    };
+    let refused = support::modelgate(&args(false).iter().map(String::as_str).collect::<Vec<_>>());
+    assert_user_error(&refused, "gate.toml already exists; pass --force");
+    assert_eq!(std::fs::read_to_string(&out_path).unwrap(), "# mine\n");
+
+    let forced = support::modelgate(&args(true).iter().map(String::as_str).collect::<Vec<_>>());
+    assert_exit(&forced, 0);
+    let config = std::fs::read_to_string(&out_path).unwrap();
+    // The 8x8 gray digits: no preset, gray at the model's size, softmax over ten classes.
+    assert!(config.contains("color = \"gray\""), "{config}");
+    assert!(config.contains("resize = 8\ncenter_crop = 8"), "{config}");
+    assert!(config.contains("activation = \"softmax\""), "{config}");
+    assert!(!config.contains("positive_class"), "{config}");
+    assert!(stdout(&forced).contains("--config"), "{}", stdout(&forced));
+    // What it wrote evaluates to the digits model's known accuracy (models/README.md: 528/540, 97.78 %).
+    let eval = support::modelgate(&[
+        "eval",
+        model.to_str().unwrap(),
+        "--config",
+        out_path.to_str().unwrap(),
+    ]);
+    assert_exit(&eval, 0);
+    assert!(
+        stdout(&eval).contains("accuracy 97.78 %"),
+        "{}",
+        stdout(&eval)
+    );
+}
+
+#[test]
+fn init_errors_are_one_line_naming_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("modelgate.toml");
+    let out = out.to_str().unwrap();
+    let not_onnx = dir.path().join("notes.onnx");
+    std::fs::write(
+        &not_onnx,
+        "not a model, but long enough to not be a pointer ".repeat(40),
+    )
+    .unwrap();
+    let digits = root().join("models/digits_fp32.onnx");
+    let digits = digits.to_str().unwrap();
+    let cases: [(Vec<&str>, &str); 4] = [
+        (
+            vec!["init", "no/such.onnx", "--out", out],
+            "no/such.onnx does not exist",
+        ),
+        (
+            vec!["init", not_onnx.to_str().unwrap(), "--out", out],
+            "is not a model ONNX Runtime can load",
+        ),
+        (
+            vec!["init", digits, "--dataset", "no/such.csv", "--out", out],
+            "no/such.csv does not exist",
+        ),
+        (
+            vec!["init", digits, "--name", "my model", "--out", out],
+            "--name \"my model\"",
+        ),
+    ];
+    for (args, expected) in cases {
+        let result = support::modelgate(&args);
+        assert_user_error(&result, expected);
+        assert!(!Path::new(out).exists(), "{args:?} wrote a config");
+    }
+}
+
+#[test]
+fn gate_model_gates_only_the_named_models() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = |name: &str| {
+        format!(
+            "[[models]]\nname = \"{name}\"\ncandidate = {:?}\n[models.bench]\niterations = 50\nwarmup_s = 0.1\n\n",
+            root().join(format!("models/{name}_fp32.onnx")).display().to_string()
+        )
+    };
+    let config = dir.path().join("modelgate.toml");
+    std::fs::write(&config, format!("{}{}", model("cancer"), model("digits"))).unwrap();
+    let json = dir.path().join("comparison.json");
+    let (out, comparison) = support::gate(&config, &json, &["--allow-new", "--model", "digits"]);
+    assert_exit(&out, 0);
+    let names: Vec<&str> = comparison["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["digits"]);
+    assert!(!stdout(&out).contains("cancer"), "{}", stdout(&out));
+
+    let (out, _) = support::gate(&config, &json, &["--model", "digits", "--model", "nope"]);
+    assert_user_error(
+        &out,
+        "--model nope: the config has no such model; its models are: cancer, digits",
+    );
+}
