@@ -2,7 +2,7 @@
 //! written by `init`, committed unedited, a baseline approved, and the gate passing. Also
 //! `gate --model`, which gates only the named models of a config.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -13,6 +13,7 @@ mod errors_cli;
 mod eval_cli;
 mod gate_cli;
 mod github_api;
+mod init_cli;
 mod inputs_cli;
 mod install_onnxruntime;
 mod installer;
