@@ -147,11 +147,13 @@ fn gate_model(
         judged
             .notes
             .insert(0, format!("base model: {}", base.label));
+        judged.base_commit = base.commit.clone();
     }
     if let Some(at_ref) = &at_ref {
         judged
             .notes
             .insert(0, format!("candidate model: {}", at_ref.label));
+        judged.candidate_commit = Some(at_ref.commit.clone());
     }
     if let Some(dir) = &options.from_results {
         judged.notes.insert(
@@ -170,6 +172,8 @@ fn gate_model(
 pub struct CandidateAtRef {
     pub model: ModelConfig,
     pub label: String,
+    /// The commit the file was read from.
+    pub commit: String,
     _temp: tempfile::TempDir,
 }
 
@@ -187,6 +191,7 @@ pub fn candidate_at_ref(
     let mut at_ref = model.clone();
     at_ref.candidate = file.path;
     Ok(CandidateAtRef {
+        commit: file.commit.commit.clone(),
         model: at_ref,
         label: format!(
             "{} at {}",
@@ -363,6 +368,9 @@ pub fn judge(
         tests,
         notes,
         error,
+        base_commit: None,
+        candidate_commit: candidate.environment.git_commit.clone(),
+        runner: Some(compare::Runner::from_fingerprint(&candidate.environment)),
     }
 }
 
@@ -625,6 +633,8 @@ pub struct BaseFile {
     path: PathBuf,
     label: String,
     sha256: String,
+    /// The commit it was read from, when it came from git.
+    commit: Option<String>,
     _temp: Option<tempfile::TempDir>,
 }
 
@@ -646,6 +656,7 @@ fn base_model_file(model: &ModelConfig, options: &GateOptions) -> Result<Option<
             path: full,
             label: path.display().to_string(),
             sha256,
+            commit: None,
             _temp: None,
         }));
     }
@@ -662,6 +673,7 @@ fn base_model_file(model: &ModelConfig, options: &GateOptions) -> Result<Option<
             gitref::short(&file.commit.commit),
             file.commit.label
         ),
+        commit: Some(file.commit.commit.clone()),
         path: file.path,
         sha256: file.sha256,
         _temp: Some(file.temp),
