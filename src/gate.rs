@@ -174,11 +174,13 @@ fn gate_model(
         judged
             .notes
             .insert(0, format!("base model: {}", base.label));
+        judged.base_commit = base.commit.clone();
     }
     if let Some(at_ref) = &at_ref {
         judged
             .notes
             .insert(0, format!("candidate model: {}", at_ref.label));
+        judged.candidate_commit = Some(at_ref.commit.clone());
     }
     judged.notes.extend(size_advice.into_iter().map(|a| a.line));
     if let Some(dir) = &options.from_results {
@@ -241,6 +243,8 @@ fn sample_size_advice(
 pub struct CandidateAtRef {
     pub model: ModelConfig,
     pub label: String,
+    /// The commit the file was read from.
+    pub commit: String,
     _temp: tempfile::TempDir,
 }
 
@@ -258,6 +262,7 @@ pub fn candidate_at_ref(
     let mut at_ref = model.clone();
     at_ref.candidate = file.path;
     Ok(CandidateAtRef {
+        commit: file.commit.commit.clone(),
         model: at_ref,
         label: format!(
             "{} at {}",
@@ -434,6 +439,9 @@ pub fn judge(
         tests,
         notes,
         error,
+        base_commit: None,
+        candidate_commit: candidate.environment.git_commit.clone(),
+        runner: Some(compare::Runner::from_fingerprint(&candidate.environment)),
     }
 }
 
@@ -747,6 +755,8 @@ pub struct BaseFile {
     path: PathBuf,
     label: String,
     sha256: String,
+    /// The commit it was read from, when it came from git.
+    commit: Option<String>,
     _temp: Option<tempfile::TempDir>,
 }
 
@@ -768,6 +778,7 @@ fn base_model_file(model: &ModelConfig, options: &GateOptions) -> Result<Option<
             path: full,
             label: path.display().to_string(),
             sha256,
+            commit: None,
             _temp: None,
         }));
     }
@@ -784,6 +795,7 @@ fn base_model_file(model: &ModelConfig, options: &GateOptions) -> Result<Option<
             gitref::short(&file.commit.commit),
             file.commit.label
         ),
+        commit: Some(file.commit.commit.clone()),
         path: file.path,
         sha256: file.sha256,
         _temp: Some(file.temp),

@@ -214,11 +214,35 @@ pub fn compare_accuracy(
         agreement_rate,
         changed,
         slices,
+        classes: classes.clone(),
+        baseline_confusion: confusion(&pairs, classes.len(), |(b, _)| b.pred),
+        candidate_confusion: confusion(&pairs, classes.len(), |(_, c)| c.pred),
+        baseline_threshold: threshold(baseline),
+        candidate_threshold: threshold(candidate),
     };
     Ok((comparison, out))
 }
 
 type Pair<'a> = (&'a SampleRecord, &'a SampleRecord);
+
+/// `confusion[true][predicted]` counts of the predictions `pred` picks from each pair, over at
+/// least `classes` classes (more if a label or prediction lies beyond them).
+fn confusion(pairs: &[Pair], classes: usize, pred: fn(&Pair) -> usize) -> Vec<Vec<usize>> {
+    let k = pairs
+        .iter()
+        .map(|p| p.1.label.max(pred(p)) + 1)
+        .fold(classes, usize::max);
+    let mut m = vec![vec![0usize; k]; k];
+    for p in pairs {
+        m[p.1.label][pred(p)] += 1;
+    }
+    m
+}
+
+/// The decision threshold of a two-class task; more classes are decided by argmax.
+fn threshold(eval: &EvalResult) -> Option<f64> {
+    (eval.dataset.classes.len() == 2).then_some(f64::from(eval.postprocess.threshold))
+}
 
 /// Macro recall over `classes` classes of the predictions `pred` picks from each pair, from the
 /// per-sample records (never from a results file's own summary), as eval computes it: a class

@@ -126,6 +126,8 @@ fn compare_with(
         candidate_ms: [0.5, 0.95, 0.99].map(|q| quantile(b, q).unwrap_or(0.0)),
         baseline_runs: a.len(),
         candidate_runs: b.len(),
+        baseline_ecdf_ms: ecdf(a),
+        candidate_ecdf_ms: ecdf(b),
     };
     let bootstrap = Bootstrap {
         blocks: blocks_for(input),
@@ -341,6 +343,21 @@ fn quantile(samples: &[f64], q: f64) -> Option<f64> {
     let mut sorted = samples.to_vec();
     sorted.sort_by(f64::total_cmp);
     stats::percentile(&sorted, q)
+}
+
+/// Points of the compact latency distribution a comparison carries: quantiles 0, 1, ..., 100 %.
+pub const ECDF_POINTS: usize = 101;
+
+/// The quantiles at 0, 1, ..., 100 % of `samples`, in their unit; empty when there are none.
+pub fn ecdf(samples: &[f64]) -> Vec<f64> {
+    let mut sorted: Vec<f64> = samples.iter().copied().filter(|v| v.is_finite()).collect();
+    if sorted.is_empty() {
+        return vec![];
+    }
+    sorted.sort_by(f64::total_cmp);
+    (0..ECDF_POINTS)
+        .filter_map(|i| stats::percentile(&sorted, i as f64 / (ECDF_POINTS - 1) as f64))
+        .collect()
 }
 
 /// Runs per model for the interval to clear the limit, assuming its half-width shrinks as

@@ -169,6 +169,21 @@ pub struct AccuracyComparison {
     /// Both models' metrics in every subgroup of the dataset's `slices`; absent when none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub slices: Vec<SliceComparison>,
+    /// Class names in output order, naming the confusion matrices' rows and columns.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub classes: Vec<String>,
+    /// The baseline's `confusion[true][predicted]` counts on the samples both saw.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub baseline_confusion: Vec<Vec<usize>>,
+    /// The candidate's, as `baseline_confusion`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub candidate_confusion: Vec<Vec<usize>>,
+    /// Decision thresholds of a two-class task, from each side's postprocess settings; absent
+    /// with more classes (argmax decides).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_threshold: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidate_threshold: Option<f64>,
 }
 
 /// One subgroup under both models.
@@ -188,6 +203,13 @@ pub struct LatencyPair {
     pub candidate_ms: [f64; 3],
     pub baseline_runs: usize,
     pub candidate_runs: usize,
+    /// The baseline's latency distribution: its quantiles at 0, 1, ..., 100 % (101 values, in
+    /// ms), for the report's distribution chart; empty in files that predate it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub baseline_ecdf_ms: Vec<f64>,
+    /// The candidate's, as `baseline_ecdf_ms`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub candidate_ecdf_ms: Vec<f64>,
 }
 
 /// Everything judged for one model.
@@ -210,6 +232,39 @@ pub struct ModelComparison {
     pub notes: Vec<String>,
     /// Set when the model could not be judged at all.
     pub error: Option<String>,
+    /// The git commit the A/B base model was read from, when the gate resolved one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_commit: Option<String>,
+    /// The git commit of the candidate model, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidate_commit: Option<String>,
+    /// The machine the candidate was measured on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runner: Option<Runner>,
+}
+
+/// The machine a model was measured on, from its results' fingerprint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Runner {
+    pub cpu: String,
+    pub cores: usize,
+    pub os: String,
+    pub arch: String,
+    pub onnxruntime_version: String,
+    pub execution_provider: String,
+}
+
+impl Runner {
+    pub fn from_fingerprint(f: &crate::system::Fingerprint) -> Runner {
+        Runner {
+            cpu: f.cpu_model.clone(),
+            cores: f.cpu_cores,
+            os: f.os.clone(),
+            arch: f.arch.clone(),
+            onnxruntime_version: f.onnxruntime_version.clone(),
+            execution_provider: f.execution_provider.clone(),
+        }
+    }
 }
 
 impl ModelComparison {
@@ -231,6 +286,9 @@ impl ModelComparison {
             tests: vec![],
             notes: vec![],
             error: Some(error),
+            base_commit: None,
+            candidate_commit: None,
+            runner: None,
         }
     }
 }

@@ -44,6 +44,34 @@ pub struct AccuracyView {
     pub slices: Vec<SliceView>,
     /// E.g. `and 12 more subgroups`, when the table was cut.
     pub slices_more: Option<String>,
+    /// Both models' confusion matrices in one table; absent when the comparison has none.
+    pub confusion: Option<ConfusionView>,
+    /// The decision threshold of a two-class task, e.g. `0.50` or `0.50 → 0.40`.
+    pub threshold: Option<String>,
+}
+
+/// Both confusion matrices, cell by cell: true classes in rows, predicted in columns.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConfusionView {
+    /// The predicted classes, the columns.
+    pub classes: Vec<String>,
+    pub rows: Vec<ConfusionRow>,
+}
+
+/// One true class.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConfusionRow {
+    pub class: String,
+    pub cells: Vec<ConfusionCell>,
+}
+
+/// The count of one true/predicted pair under both models.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConfusionCell {
+    /// `41 → 39`, or `41` when both models agree on the count.
+    pub counts: String,
+    /// Whether the count changed.
+    pub changed: bool,
 }
 
 /// One subgroup under both models.
@@ -108,7 +136,7 @@ pub(crate) fn accuracy_view(
             format!(
                 "{:.0} % Wilson interval {}",
                 w.confidence * 100.0,
-                format::interval(Some(w), format::IntervalKind::Plain)
+                format::interval(Some(w), format::IntervalKind::Fraction)
             )
         }),
         mcnemar,
@@ -139,7 +167,45 @@ pub(crate) fn accuracy_view(
             .collect(),
         slices_more: (a.slices.len() > slices_shown)
             .then(|| format!("and {} more subgroups", a.slices.len() - slices_shown)),
+        confusion: confusion_view(a, text),
+        threshold: match (a.baseline_threshold, a.candidate_threshold) {
+            (Some(b), Some(c)) if b == c => Some(format!("{c:.2}")),
+            (Some(b), Some(c)) => Some(format!("{b:.2} → {c:.2}")),
+            (None, Some(c)) => Some(format!("{c:.2}")),
+            (Some(b), None) => Some(format!("{b:.2} → {}", format::NONE)),
+            (None, None) => None,
+        },
     }
+}
+
+fn confusion_view(a: &AccuracyComparison, text: Text) -> Option<ConfusionView> {
+    let (b, c) = (&a.baseline_confusion, &a.candidate_confusion);
+    let k = c.len();
+    if k == 0 || b.len() != k || b.iter().chain(c).any(|row| row.len() != k) {
+        return None;
+    }
+    let name = |i: usize| text.of(a.classes.get(i).map_or(&i.to_string(), |s| s));
+    Some(ConfusionView {
+        classes: (0..k).map(name).collect(),
+        rows: (0..k)
+            .map(|t| ConfusionRow {
+                class: name(t),
+                cells: (0..k)
+                    .map(|p| {
+                        let (before, after) = (b[t][p], c[t][p]);
+                        ConfusionCell {
+                            counts: if before == after {
+                                after.to_string()
+                            } else {
+                                format!("{before} → {after}")
+                            },
+                            changed: before != after,
+                        }
+                    })
+                    .collect(),
+            })
+            .collect(),
+    })
 }
 
 fn slice_view(s: &SliceComparison, text: Text) -> SliceView {
@@ -153,7 +219,7 @@ fn slice_view(s: &SliceComparison, text: Text) -> SliceView {
         None => String::new(),
     };
     let pair = |b: Option<f64>, c: Option<f64>| {
-        let show = |v: Option<f64>| v.map_or_else(|| "n/a".to_string(), format::percent);
+        let show = |v: Option<f64>| v.map_or_else(|| format::NONE.to_string(), format::percent);
         format!("{} → {}", show(b), show(c))
     };
     let recall = match c.positive_support {
@@ -202,6 +268,11 @@ mod tests {
             baseline_only_correct: 0,
             candidate_only_correct: 0,
             agreement_rate: 1.0 - n as f64 / 1000.0,
+            classes: vec![],
+            baseline_confusion: vec![],
+            candidate_confusion: vec![],
+            baseline_threshold: None,
+            candidate_threshold: None,
             changed: (0..n)
                 .map(|i| ChangedSample {
                     id: format!("s{i}"),

@@ -10,7 +10,8 @@ use crate::stats::Interval;
 /// What a missing value prints as.
 pub const NONE: &str = "—";
 
-/// A measured value with its unit: `1.234 ms`, `95.32 %`, `0.953` for a fraction.
+/// A measured value with its unit: `1.234 ms`, `95.32 %`, and a fraction (0..1) as a
+/// percentage, `95.31 %`.
 pub fn value(v: Option<f64>, unit: &str) -> String {
     let Some(v) = finite(v) else {
         return NONE.into();
@@ -18,7 +19,8 @@ pub fn value(v: Option<f64>, unit: &str) -> String {
     match unit {
         "ms" => duration(v),
         "%" => format!("{v:.2} %"),
-        "fraction" | "" => format!("{v:.3}"),
+        "fraction" => percent(v),
+        "" => format!("{v:.3}"),
         "MiB" | "samples/s" => format!("{v:.1} {unit}"),
         _ => format!("{v:.3} {unit}"),
     }
@@ -64,22 +66,30 @@ pub fn change(v: Option<f64>, unit: &str) -> String {
 /// How a criterion's or a test's interval reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IntervalKind {
-    /// A candidate/baseline ratio: `1.012 .. 1.048`.
+    /// A candidate/baseline ratio, shown as the relative change it means: `+1.2 % .. +4.8 %`.
     Ratio,
     /// A difference in percentage points: `-1.20 .. +0.40 pts`.
     Points,
-    /// Anything else, e.g. a fraction: `0.912 .. 0.981`.
+    /// An interval on a fraction (0..1), as percentages: `91.20 % .. 98.10 %`.
+    Fraction,
+    /// Anything else: `0.912 .. 0.981`.
     Plain,
 }
 
-/// An interval: `1.012 .. 1.048`, `-1.20 .. +0.40 pts`.
+/// An interval in its own unit: `+1.2 % .. +4.8 %`, `-1.20 .. +0.40 pts`, `91.20 % .. 98.10 %`.
 pub fn interval(ci: Option<&Interval>, kind: IntervalKind) -> String {
     let Some(ci) = ci.filter(|ci| ci.lower.is_finite() && ci.upper.is_finite()) else {
         return NONE.into();
     };
     match kind {
         IntervalKind::Points => format!("{} .. {} pts", signed(ci.lower, 2), signed(ci.upper, 2)),
-        IntervalKind::Ratio | IntervalKind::Plain => format!("{:.3} .. {:.3}", ci.lower, ci.upper),
+        IntervalKind::Ratio => format!(
+            "{} % .. {} %",
+            signed((ci.lower - 1.0) * 100.0, 1),
+            signed((ci.upper - 1.0) * 100.0, 1)
+        ),
+        IntervalKind::Fraction => format!("{} .. {}", percent(ci.lower), percent(ci.upper)),
+        IntervalKind::Plain => format!("{:.3} .. {:.3}", ci.lower, ci.upper),
     }
 }
 
@@ -123,7 +133,7 @@ mod tests {
     fn formats_values_changes_intervals_and_p_values() {
         assert_eq!(value(Some(1.2344), "ms"), "1.234 ms");
         assert_eq!(value(Some(95.3249), "%"), "95.32 %");
-        assert_eq!(value(Some(0.9531), "fraction"), "0.953");
+        assert_eq!(value(Some(0.9375), "fraction"), "93.75 %");
         assert_eq!(value(Some(812.04), "MiB"), "812.0 MiB");
         assert_eq!(value(Some(f64::NAN), "ms"), NONE);
         assert_eq!(value(None, "ms"), NONE);
@@ -137,7 +147,17 @@ mod tests {
             upper: 1.0496,
             confidence: 0.95,
         };
-        assert_eq!(interval(Some(&ci), IntervalKind::Ratio), "1.010 .. 1.050");
+        assert_eq!(interval(Some(&ci), IntervalKind::Ratio), "+1.0 % .. +5.0 %");
+        assert_eq!(interval(Some(&ci), IntervalKind::Plain), "1.010 .. 1.050");
+        let wilson = Interval {
+            lower: 0.8139,
+            upper: 0.976,
+            confidence: 0.95,
+        };
+        assert_eq!(
+            interval(Some(&wilson), IntervalKind::Fraction),
+            "81.39 % .. 97.60 %"
+        );
         let pts = Interval {
             lower: -1.2,
             upper: 0.4,

@@ -2,14 +2,17 @@
 //!
 //! The markdown reports draw the chart with a mermaid `xychart-beta` block, which GitHub renders
 //! in comments and job summaries; the standalone HTML report has no scripts, so it gets the same
-//! numbers as widths of plain CSS bars. Mermaid's xychart draws several `bar` series on top of
-//! each other rather than side by side (mermaid-js/mermaid#7392), so the chart uses one series
-//! with a baseline and a candidate bar per percentile, each labelled.
+//! numbers as widths of plain CSS bars, and the whole distributions of both models as an inline
+//! SVG plot (see [`super::plot`]). Mermaid's xychart draws several `bar` series on top of each
+//! other rather than side by side (mermaid-js/mermaid#7392), so the chart shows the baseline as
+//! grey bars and the candidate as a blue line over them, one point per percentile, in the unit
+//! that fits the values.
 
 use serde::Serialize;
 
 use super::compare::LatencyPair;
 use super::format;
+use super::Format;
 
 const QUANTILES: [&str; 3] = ["p50", "p95", "p99"];
 
@@ -22,6 +25,9 @@ pub struct LatencyView {
     pub chart: ChartView,
     /// The same bars for the HTML report.
     pub bars: Vec<BarView>,
+    /// Both latency distributions as an inline SVG plot, for the HTML report only; absent
+    /// when the comparison carries no distribution.
+    pub distribution_svg: Option<String>,
 }
 
 /// One percentile.
@@ -33,13 +39,18 @@ pub struct LatencyRow {
     pub change: String,
 }
 
-/// What goes between the brackets of the mermaid chart's lines.
+/// What goes between the brackets of the mermaid chart's lines: two series over the same
+/// percentiles, the baseline as bars and the candidate as a line.
 #[derive(Debug, Clone, Serialize)]
 pub struct ChartView {
-    /// `"p50 baseline", "p50 candidate", ...`
+    /// `"p50", "p95", "p99"`
     pub x_axis: String,
-    /// `1.234, 1.301, ...`, in milliseconds.
-    pub values: String,
+    /// The baseline's values in `unit`: `81.000, 97.000, 118.000`.
+    pub baseline: String,
+    /// The candidate's values in `unit`.
+    pub candidate: String,
+    /// `ms` or `µs`, whichever fits the largest value.
+    pub unit: String,
     /// Top of the y axis: the largest value plus a margin, rounded up to 1, 2, 2.5 or 5 × 10^k.
     pub y_max: String,
 }
@@ -55,7 +66,7 @@ pub struct BarView {
     pub series: String,
 }
 
-pub(crate) fn latency_view(pair: &LatencyPair) -> LatencyView {
+pub(crate) fn latency_view(pair: &LatencyPair, format: Format) -> LatencyView {
     let rows = (0..3)
         .map(|i| {
             let (b, c) = (pair.baseline_ms[i], pair.candidate_ms[i]);
@@ -80,6 +91,21 @@ pub(crate) fn latency_view(pair: &LatencyPair) -> LatencyView {
         }
     }
     let max = values.iter().copied().fold(0.0, f64::max);
+    // Sub-millisecond latencies read better in microseconds than as 0.081 ms.
+    let (unit, scale) = if max < 1.0 {
+        ("µs", 1000.0)
+    } else {
+        ("ms", 1.0)
+    };
+    let series = |side: &[f64; 3]| {
+        side.iter()
+            .map(|ms| {
+                let v = if ms.is_finite() { ms.max(0.0) } else { 0.0 };
+                format!("{:.3}", v * scale)
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let bars = labels
         .iter()
         .zip(&values)
@@ -97,19 +123,21 @@ pub(crate) fn latency_view(pair: &LatencyPair) -> LatencyView {
         ),
         rows,
         chart: ChartView {
-            x_axis: labels
+            x_axis: QUANTILES
                 .iter()
-                .map(|(l, _)| format!("\"{l}\""))
+                .map(|q| format!("\"{q}\""))
                 .collect::<Vec<_>>()
                 .join(", "),
-            values: values
-                .iter()
-                .map(|v| format!("{v:.3}"))
-                .collect::<Vec<_>>()
-                .join(", "),
-            y_max: axis_top(max * 1.1),
+            baseline: series(&pair.baseline_ms),
+            candidate: series(&pair.candidate_ms),
+            unit: unit.into(),
+            y_max: axis_top(max * scale * 1.1),
         },
         bars,
+        distribution_svg: match format {
+            Format::Html => super::plot::ecdf_svg(&pair.baseline_ecdf_ms, &pair.candidate_ecdf_ms),
+            Format::Markdown => None,
+        },
     }
 }
 
@@ -160,17 +188,37 @@ mod tests {
             candidate_ms: [1.0, 2.0, 5.0],
             baseline_runs: 10,
             candidate_runs: 12,
+            baseline_ecdf_ms: vec![],
+            candidate_ecdf_ms: vec![],
         };
-        let view = latency_view(&pair);
+        let view = latency_view(&pair, Format::Markdown);
         assert_eq!(view.bars.len(), 6);
         assert_eq!(view.bars[4].label, "p99 baseline");
         assert_eq!(view.bars[4].width, "80.0");
         assert_eq!(view.bars[5].width, "100.0");
         assert_eq!(view.rows[2].change, "+25.0 %");
+        assert_eq!(view.chart.baseline, "1.000, 2.000, 4.000");
+        assert_eq!(view.chart.candidate, "1.000, 2.000, 5.000");
         assert_eq!(
-            view.chart.values,
-            "1.000, 1.000, 2.000, 2.000, 4.000, 5.000"
+            (view.chart.unit.as_str(), view.chart.y_max.as_str()),
+            ("ms", "10")
         );
-        assert_eq!(view.chart.y_max, "10");
+        assert!(view.distribution_svg.is_none());
+    }
+
+    #[test]
+    fn sub_millisecond_chart_is_in_microseconds() {
+        let pair = LatencyPair {
+            baseline_ms: [0.081, 0.097, 0.118],
+            candidate_ms: [0.083, 0.109, 0.127],
+            baseline_runs: 10,
+            candidate_runs: 10,
+            baseline_ecdf_ms: vec![],
+            candidate_ecdf_ms: vec![],
+        };
+        let chart = latency_view(&pair, Format::Markdown).chart;
+        assert_eq!(chart.unit, "µs");
+        assert_eq!(chart.baseline, "81.000, 97.000, 118.000");
+        assert_eq!(chart.y_max, "200");
     }
 }

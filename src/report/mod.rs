@@ -9,8 +9,10 @@
 
 mod accuracy;
 mod escape;
+mod explain;
 pub(crate) mod format;
 mod latency;
+mod plot;
 pub mod view;
 
 // The one line to point at `crate::compare` once it is part of the library.

@@ -195,3 +195,23 @@ fn builtin_templates_do_not_hold_the_marker() {
         assert!(!kind.builtin().contains(COMMENT_MARKER), "{kind:?}");
     }
 }
+
+#[test]
+fn only_inconclusive_rows_say_more_runs_would_settle_them() {
+    for kind in [Kind::Comment, Kind::Summary, Kind::Html] {
+        let got = render(&fixtures::fail(), kind, None).unwrap();
+        let rows: Vec<&str> = got.lines().filter(|l| l.contains("settle it")).collect();
+        assert_eq!(rows.len(), 1, "{kind:?}: {rows:?}");
+        assert!(rows[0].contains("inconclusive"), "{kind:?}: {}", rows[0]);
+        assert!(rows[0].contains("p99 latency"), "{kind:?}: {}", rows[0]);
+    }
+}
+
+#[test]
+fn html_carries_the_latency_distribution_plot_only_when_there_is_one() {
+    let page = html(&fixtures::fail());
+    assert_eq!(page.matches("<svg").count(), 1, "one plot");
+    assert!(page.contains("Latency distribution"));
+    assert!(!html(&fixtures::pass()).contains("<svg"));
+    assert!(!comment(&fixtures::fail()).contains("<svg"));
+}

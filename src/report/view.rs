@@ -55,6 +55,11 @@ pub struct ModelView {
     pub accuracy: Option<AccuracyView>,
     pub tests: Vec<TestView>,
     pub notes: Vec<String>,
+    /// The git commits compared, e.g. `base 1a2b3c4d5e6f, candidate 9f8e7d6c5b4a`; absent when
+    /// neither is known.
+    pub commits: Option<String>,
+    /// The machine the candidate was measured on: CPU, cores, OS, ONNX Runtime.
+    pub runner: Option<String>,
 }
 
 /// One row of a model's criteria table.
@@ -71,6 +76,8 @@ pub struct CriterionView {
     /// The Holm-adjusted p-value of the test behind it.
     pub p: String,
     pub detail: String,
+    /// Why it failed or is inconclusive, in one plain sentence; absent for a pass or a skip.
+    pub why: Option<String>,
 }
 
 /// One row of the table of every test.
@@ -178,7 +185,7 @@ fn model_view(m: &ModelComparison, text: Text, changed_cap: usize) -> ModelView 
         reasons: if is_new || error.is_some() {
             vec![]
         } else {
-            m.reasons.iter().map(|r| text.of(r)).collect()
+            reasons(m, text)
         },
         error,
         latency_source: latency_source(&m.latency_source, text),
@@ -187,13 +194,95 @@ fn model_view(m: &ModelComparison, text: Text, changed_cap: usize) -> ModelView 
             .iter()
             .map(|c| criterion_view(c, m, text))
             .collect(),
-        latency: m.latency.as_ref().map(latency_view),
+        latency: m.latency.as_ref().map(|l| latency_view(l, text.0)),
         accuracy: m
             .accuracy
             .as_ref()
             .map(|a| accuracy_view(a, &m.tests, text, changed_cap)),
-        tests: m.tests.iter().map(|t| test_view(t, text)).collect(),
+        tests: m
+            .tests
+            .iter()
+            .enumerate()
+            .map(|(i, t)| test_view(t, interval_kind_of_test(m, i), text))
+            .collect(),
         notes: m.notes.iter().map(|n| text.of(n)).collect(),
+        commits: commits(m, text),
+        runner: m.runner.as_ref().map(|r| {
+            text.of(&format!(
+                "{} ({}), {} {}, ONNX Runtime {} on {}",
+                r.cpu,
+                plural(r.cores, "core"),
+                r.os,
+                r.arch,
+                r.onnxruntime_version,
+                r.execution_provider
+            ))
+        }),
+    }
+}
+
+/// Why the model failed: each failed criterion's plain sentence, then the reasons that are no
+/// criterion's (a missing baseline, say), as compare wrote them.
+fn reasons(m: &ModelComparison, text: Text) -> Vec<String> {
+    let failed: Vec<&Criterion> = m
+        .criteria
+        .iter()
+        .filter(|c| c.status == Status::Fail)
+        .collect();
+    let mut out: Vec<String> = failed
+        .iter()
+        .filter_map(|c| why(c, m))
+        .map(|w| text.of(&w))
+        .collect();
+    out.extend(
+        m.reasons
+            .iter()
+            .filter(|r| {
+                !failed
+                    .iter()
+                    .any(|c| **r == format!("{}: {}", c.name, c.detail))
+            })
+            .map(|r| text.of(r)),
+    );
+    out
+}
+
+fn why(c: &Criterion, m: &ModelComparison) -> Option<String> {
+    let test = c.test.and_then(|i| m.tests.get(i));
+    super::explain::why(c, test, m.significance, m.latency.as_ref())
+}
+
+/// `base 1a2b3c4d5e6f, candidate 9f8e7d6c5b4a`, from what the comparison knows.
+fn commits(m: &ModelComparison, text: Text) -> Option<String> {
+    let short = |sha: &String| sha.chars().take(12).collect::<String>();
+    let parts: Vec<String> = [("base", &m.base_commit), ("candidate", &m.candidate_commit)]
+        .into_iter()
+        .filter_map(|(side, sha)| sha.as_ref().map(|s| format!("{side} {}", short(s))))
+        .collect();
+    (!parts.is_empty()).then(|| text.of(&parts.join(", ")))
+}
+
+/// How a criterion's interval reads: in the unit of what it bounds.
+fn interval_kind(c: &Criterion) -> IntervalKind {
+    match (&c.rule, c.unit.as_str()) {
+        (Rule::RatioAtMost { .. }, _) => IntervalKind::Ratio,
+        (_, "%") => IntervalKind::Points,
+        (_, "fraction") => IntervalKind::Fraction,
+        _ => IntervalKind::Plain,
+    }
+}
+
+/// A test's interval reads as that of the criterion it decides; points for a change in points.
+fn interval_kind_of_test(m: &ModelComparison, i: usize) -> IntervalKind {
+    let t = &m.tests[i];
+    if t.effect_name.contains("points") {
+        return IntervalKind::Points;
+    }
+    match m.criteria.iter().find(|c| c.test == Some(i)) {
+        Some(c) => interval_kind(c),
+        // The latency tests not tied to a criterion bound the same candidate/baseline ratio.
+        None if t.effect_name.ends_with(", ms") => IntervalKind::Ratio,
+        None => IntervalKind::Plain,
     }
 }
 
@@ -222,20 +311,16 @@ fn latency_source(source: &LatencySource, text: Text) -> String {
 }
 
 fn criterion_view(c: &Criterion, m: &ModelComparison, text: Text) -> CriterionView {
-    let kind = match (&c.rule, c.unit.as_str()) {
-        (Rule::RatioAtMost { .. }, _) => IntervalKind::Ratio,
-        (_, "%") => IntervalKind::Points,
-        _ => IntervalKind::Plain,
+    let kind = interval_kind(c);
+    let candidate = match (&c.rule, c.candidate) {
+        (Rule::Required, Some(v)) if v >= 1.0 => "present".to_string(),
+        (Rule::Required, Some(_)) => "missing".to_string(),
+        _ => format::value(c.candidate, &c.unit),
     };
-    let candidate = format::value(c.candidate, &c.unit);
     let values = match c.baseline {
         Some(_) => format!("{} → {candidate}", format::value(c.baseline, &c.unit)),
         None => candidate,
     };
-    let mut detail = text.of(&c.detail);
-    if let (Status::Inconclusive, Some(runs)) = (c.status, c.needed_runs) {
-        detail.push_str(&format!("; about {runs} runs per model would settle it"));
-    }
     CriterionView {
         mark: status_mark(c.status).into(),
         status: status_word(c.status).into(),
@@ -248,17 +333,22 @@ fn criterion_view(c: &Criterion, m: &ModelComparison, text: Text) -> CriterionVi
                 .and_then(|i| m.tests.get(i))
                 .and_then(|t| t.adjusted_p),
         ),
-        detail,
+        detail: text.of(&c.detail),
+        why: why(c, m).map(|w| text.of(&w)),
     }
 }
 
-fn test_view(t: &TestRecord, text: Text) -> TestView {
-    let kind = if t.effect_name.contains("points") {
-        IntervalKind::Points
-    } else {
-        IntervalKind::Plain
-    };
+fn test_view(t: &TestRecord, kind: IntervalKind, text: Text) -> TestView {
     let effect = match t.effect_size.filter(|e| e.is_finite()) {
+        // A shift in milliseconds, in the unit that fits it: `+2.000 µs Hodges-Lehmann shift`.
+        Some(e) if t.effect_name.ends_with(", ms") => {
+            let sign = if e > 0.0 { "+" } else { "" };
+            format!(
+                "{sign}{} {}",
+                format::duration(e),
+                text.of(t.effect_name.trim_end_matches(", ms"))
+            )
+        }
         Some(e) => format!("{} {}", format::signed(e, 3), text.of(&t.effect_name)),
         None => format::NONE.into(),
     };

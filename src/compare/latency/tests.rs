@@ -140,3 +140,25 @@ fn the_intervals_confidence_is_the_significance_spread_over_the_looks() {
     assert!((interval_confidence(0.05, PLANNED_LOOKS) - 0.9875).abs() < 1e-12);
     assert!((interval_confidence(0.01, 0) - 0.99).abs() < 1e-12);
 }
+
+/// Reference values from numpy:
+/// `np.percentile([3, 1, 2, 10, 4], np.linspace(0, 100, 101))[[0, 1, 25, 33, 50, 99, 100]]`.
+#[test]
+fn ecdf_is_the_101_percentiles_numpy_gives() {
+    let q = ecdf(&[3.0, 1.0, 2.0, 10.0, 4.0]);
+    assert_eq!(q.len(), ECDF_POINTS);
+    let want = [
+        (0, 1.0),
+        (1, 1.04),
+        (25, 2.0),
+        (33, 2.32),
+        (50, 3.0),
+        (99, 9.76),
+        (100, 10.0),
+    ];
+    for (i, v) in want {
+        assert!((q[i] - v).abs() < 1e-9, "quantile {i}: {} != {v}", q[i]);
+    }
+    assert!(ecdf(&[]).is_empty());
+    assert!(ecdf(&[f64::NAN]).is_empty());
+}
