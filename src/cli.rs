@@ -734,9 +734,10 @@ impl EvalArgs {
         }
         let shown = |value: &serde_json::Value| match value {
             serde_json::Value::String(s) => s.clone(),
+            // --mean and --std are f32: show them as given, not widened to f64.
             serde_json::Value::Array(items) => items
                 .iter()
-                .map(|v| v.to_string())
+                .map(|v| v.as_f64().map_or(v.to_string(), |f| (f as f32).to_string()))
                 .collect::<Vec<_>>()
                 .join(","),
             other => other.to_string(),
