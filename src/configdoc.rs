@@ -490,9 +490,9 @@ fn flag_column(section: &Section, key: &str, flags: &[Flag]) -> Result<String> {
         if NOT_THE_KEY.contains(&(section.title, key, *command)) {
             continue;
         }
-        let found = flags.iter().find(|f| {
-            f.command == *command && (f.long == name || f.aliases.iter().any(|a| *a == name))
-        });
+        let found = flags
+            .iter()
+            .find(|f| f.command == *command && (f.long == name || f.aliases.contains(&name)));
         if let Some(flag) = found {
             by_flag.entry(flag.long.clone()).or_default().push(command);
         }
