@@ -232,7 +232,7 @@ pub fn eval(global: &GlobalArgs, args: &EvalArgs) -> Result<()> {
         }
         None => log.update("eval", done, total, "samples"),
     };
-    let result = eval::run(&mut model, &settings, &mut progress)?;
+    let result = eval::run(&mut model, &settings, &mut progress).map_err(|e| args.reword(e))?;
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }

@@ -63,11 +63,14 @@ pub enum Command {
     Annotate(AnnotateArgs),
     /// Show the ONNX Runtime library modelgate loads (fetching it if needed) and this machine.
     Env,
-    /// Print the JSON Schema of the results file (or of the comparison file).
+    /// Print the JSON Schema of the results file (or of the comparison file, or the config).
     Schema {
-        /// Which file: results (also baselines) or comparison.
+        /// Which file: results (also baselines), comparison, or config (modelgate.toml).
         #[arg(value_enum, default_value = "results")]
         file: SchemaFile,
+        /// With config: the reference of every key as markdown (docs/config.md).
+        #[arg(long)]
+        markdown: bool,
     },
     /// Manage the committed baselines.
     #[command(subcommand)]
@@ -92,6 +95,42 @@ pub struct MemoryProbeArgs {
 pub enum SchemaFile {
     Results,
     Comparison,
+    Config,
+}
+
+/// Every long flag of every command, for the configuration reference's flag column.
+pub fn flags() -> Vec<crate::configdoc::Flag> {
+    use clap::CommandFactory;
+    fn walk(command: &clap::Command, path: &str, out: &mut Vec<crate::configdoc::Flag>) {
+        for arg in command.get_arguments() {
+            if arg.is_hide_set() {
+                continue;
+            }
+            if let Some(long) = arg.get_long() {
+                out.push(crate::configdoc::Flag {
+                    command: path.to_string(),
+                    long: long.to_string(),
+                    aliases: arg
+                        .get_all_aliases()
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(str::to_string)
+                        .collect(),
+                });
+            }
+        }
+        for sub in command.get_subcommands() {
+            let name = if path.is_empty() {
+                sub.get_name().to_string()
+            } else {
+                format!("{path} {}", sub.get_name())
+            };
+            walk(sub, &name, out);
+        }
+    }
+    let mut out = Vec::new();
+    walk(&Cli::command(), "", &mut out);
+    out
 }
 
 #[derive(Debug, Subcommand)]
@@ -218,7 +257,12 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 1000, value_name = "N")]
     pub iterations: u64,
     /// Keep timing until this many seconds have passed, too.
-    #[arg(long, default_value_t = 0.0, value_name = "SECONDS")]
+    #[arg(
+        long = "min-time-s",
+        visible_alias = "min-time",
+        default_value_t = 0.0,
+        value_name = "SECONDS"
+    )]
     pub min_time: f64,
     /// Batch sizes to sweep, e.g. 1,8,32 (the model's first dim must be dynamic).
     #[arg(long, value_delimiter = ',', value_name = "SIZES")]
@@ -309,8 +353,8 @@ pub struct EvalArgs {
     #[arg(long, hide = true)]
     pub filter: Option<String>,
     /// Centre crop to N (square) or WIDTHxHEIGHT after resizing.
-    #[arg(long, value_name = "N|WxH")]
-    pub crop: Option<String>,
+    #[arg(long, visible_alias = "crop", value_name = "N|WxH")]
+    pub center_crop: Option<String>,
     /// Pixel scale (default 1/255).
     #[arg(long)]
     pub scale: Option<f32>,
@@ -324,8 +368,8 @@ pub struct EvalArgs {
     #[arg(long)]
     pub layout: Option<String>,
     /// Input element type: float32, float16 or uint8.
-    #[arg(long)]
-    pub input_dtype: Option<String>,
+    #[arg(long, visible_alias = "input-dtype")]
+    pub dtype: Option<String>,
     /// Output activation: softmax, sigmoid or none; default softmax.
     #[arg(long)]
     pub activation: Option<String>,
@@ -607,6 +651,8 @@ pub fn input_files(inputs: &[String], dir: Option<&Path>) -> Result<InputFiles> 
 
 /// The settings one gate-config model gives `eval`, as JSON sections that flags are laid over.
 struct ConfigModel {
+    /// How errors name it: "modelgate.toml, models `digits`".
+    label: String,
     dataset: PathBuf,
     options: serde_json::Value,
     batch: usize,
@@ -648,8 +694,7 @@ impl EvalArgs {
                 "--dataset is missing: give the labeled data, or --config with the model's [models.dataset]"
             ),
         };
-        let preprocess =
-            self.preprocess(from_config.as_ref().and_then(|c| c.preprocess.clone()))?;
+        let preprocess = self.preprocess(from_config.as_ref())?;
         if let Some(threshold) = self.threshold {
             // JSON has no NaN or infinity: serde_json writes them as null, which would be
             // reported as a wrong type for --activation.
@@ -704,29 +749,38 @@ impl EvalArgs {
     }
 
     /// The `[models.preprocess]` of the config (if any) with the image flags laid over it;
-    /// none when neither gives one.
-    fn preprocess(&self, from_config: Option<serde_json::Value>) -> Result<Option<Preprocess>> {
+    /// none when neither gives one. An error names the flag when a flag gave the value, and
+    /// the config's key when the config did.
+    fn preprocess(&self, config: Option<&ConfigModel>) -> Result<Option<Preprocess>> {
         let size = |flag: &str, text: &Option<String>| -> Result<Option<serde_json::Value>> {
             text.as_deref()
                 .map(|text| parse_size_or_side(flag, text))
                 .transpose()
         };
-        let flags = [
-            ("preset", self.preset.as_ref().map(|v| json!(v))),
-            ("color", self.color.as_ref().map(|v| json!(v))),
-            ("resize", size("--resize", &self.resize)?),
+        let text = |v: &Option<String>| v.as_ref().map(|v| json!(v));
+        let list = |v: &Vec<f32>| (!v.is_empty()).then(|| json!(v));
+        let flags: [(&str, &str, Option<serde_json::Value>); 10] = [
+            ("preset", "--preset", text(&self.preset)),
+            ("color", "--color", text(&self.color)),
+            ("resize", "--resize", size("--resize", &self.resize)?),
             (
                 "interpolation",
-                self.interpolation.as_ref().map(|v| json!(v)),
+                "--interpolation",
+                text(&self.interpolation),
             ),
-            ("center_crop", size("--crop", &self.crop)?),
-            ("scale", self.scale.map(|v| json!(v))),
-            ("mean", (!self.mean.is_empty()).then(|| json!(self.mean))),
-            ("std", (!self.std.is_empty()).then(|| json!(self.std))),
-            ("layout", self.layout.as_ref().map(|v| json!(v))),
-            ("dtype", self.input_dtype.as_ref().map(|v| json!(v))),
+            (
+                "center_crop",
+                "--center-crop",
+                size("--center-crop", &self.center_crop)?,
+            ),
+            ("scale", "--scale", self.scale.map(|v| json!(v))),
+            ("mean", "--mean", list(&self.mean)),
+            ("std", "--std", list(&self.std)),
+            ("layout", "--layout", text(&self.layout)),
+            ("dtype", "--dtype", text(&self.dtype)),
         ];
-        let any_flag = flags.iter().any(|(_, v)| v.is_some());
+        let from_config = config.and_then(|c| c.preprocess.clone());
+        let any_flag = flags.iter().any(|(_, _, v)| v.is_some());
         if from_config.is_none() && !any_flag {
             return Ok(None);
         }
@@ -735,12 +789,71 @@ impl EvalArgs {
             // Without a preset or a config, images are RGB unless --color says otherwise.
             base = Some(json!({ "color": "rgb" }));
         }
-        let pre: Preprocess = from_flags(
-            "--preset/--color/--resize/--interpolation/--crop/--layout/--input-dtype",
-            overlay(base, flags),
-        )?;
-        pre.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
+        let shown = |value: &serde_json::Value| match value {
+            serde_json::Value::String(s) => s.clone(),
+            // --mean and --std are f32: show them as given, not widened to f64.
+            serde_json::Value::Array(items) => items
+                .iter()
+                .map(|v| v.as_f64().map_or(v.to_string(), |f| (f as f32).to_string()))
+                .collect::<Vec<_>>()
+                .join(","),
+            other => other.to_string(),
+        };
+        let layered = overlay(base, flags.clone().map(|(key, _, value)| (key, value)));
+        let pre: Preprocess = match serde_json::from_value(layered) {
+            Ok(pre) => pre,
+            Err(e) => {
+                // The config was checked when it was read, so a flag's value is at fault: name
+                // the first one that does not parse on its own.
+                for (key, flag, value) in &flags {
+                    let Some(value) = value else { continue };
+                    let alone = match *key {
+                        "color" | "preset" => json!({ *key: value }),
+                        _ => json!({ "color": "rgb", *key: value }),
+                    };
+                    if let Err(e) = serde_json::from_value::<Preprocess>(alone) {
+                        bail!("{flag} {}: {e}", shown(value));
+                    }
+                }
+                bail!(
+                    "--preset/--color/--resize/--interpolation/--center-crop/--layout/--dtype: {e}"
+                );
+            }
+        };
+        if let Err(e) = pre.validate() {
+            let crate::preprocess::PreprocessError::Config { key, message } = &e else {
+                bail!("{e}");
+            };
+            match (
+                flags.iter().find(|(k, _, v)| k == key && v.is_some()),
+                config,
+            ) {
+                (Some((_, flag, Some(value))), _) => bail!("{flag} {}: {message}", shown(value)),
+                (_, Some(config)) => bail!("{}: {e}", config.label),
+                _ => bail!("{e}"),
+            }
+        }
         Ok(Some(pre))
+    }
+
+    /// An eval error worded for where the settings came from: image samples without
+    /// preprocessing name the flags when there is no `--config`.
+    pub fn reword(&self, error: anyhow::Error) -> anyhow::Error {
+        let missing = matches!(
+            error.downcast_ref::<crate::preprocess::PreprocessError>(),
+            Some(crate::preprocess::PreprocessError::Missing)
+        );
+        match (&self.config, &self.model_name) {
+            (None, _) if missing => anyhow::anyhow!(
+                "the dataset's samples are images, which need preprocessing: give --preset torchvision-imagenet, or --color with --resize and --center-crop (or --config with the model's [models.preprocess])"
+            ),
+            (Some(config), name) if missing => anyhow::anyhow!(
+                "{}{}: the dataset's samples are images, but the model has no [models.preprocess]; add one, or give --preset or --color with --resize and --center-crop",
+                config.display(),
+                name.as_ref().map(|n| format!(", models `{n}`")).unwrap_or_default()
+            ),
+            _ => error,
+        }
     }
 
     /// The model of `--config` eval takes its settings from: the one `--model-name` names, or
@@ -789,6 +902,7 @@ impl EvalArgs {
             );
         };
         Ok(Some(ConfigModel {
+            label: format!("{}, models `{name}`", config.display()),
             dataset: root.join(&dataset.path),
             options: to_json(&dataset.options)?,
             batch: dataset.batch,

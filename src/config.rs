@@ -18,31 +18,35 @@ use crate::preprocess::Preprocess;
 use crate::runtime::{OptLevel, Provider, SessionSettings};
 
 /// The whole file.
-#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GateConfig {
     /// Criteria every model starts from; a model's own `[models.criteria]` overrides key by key.
     #[serde(default)]
     pub criteria: CriteriaOverrides,
+    /// The gated models, one `[[models]]` table each; at least one.
     #[serde(default)]
     pub models: Vec<ModelConfig>,
 }
 
 /// One gated model.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModelConfig {
-    /// Short name; baselines are `baselines/<name>.json`.
+    /// Short name (letters, digits, `-`, `_`, `.`); it names the baseline file
+    /// `baselines/<name>.json`.
     pub name: String,
-    /// The model file as it is in this pull request.
+    /// Path of the ONNX model file as it is in this pull request.
     pub candidate: PathBuf,
-    /// The committed baseline; default `baselines/<name>.json`.
+    /// Path of the committed baseline results file; default `baselines/<name>.json`.
     #[serde(default)]
     pub baseline: Option<PathBuf>,
-    /// The model before this change, for a same-runner A/B: a path...
+    /// Path of the model before this change, timed on the same runner as the candidate for
+    /// the latency criteria (an A/B); excludes `base_ref`.
     #[serde(default)]
     pub base_model: Option<PathBuf>,
-    /// ...or a git ref (such as the merge base) whose copy of `candidate` is the base.
+    /// A git ref or commit whose copy of `candidate` is the A/B base, or `merge-base` for the
+    /// merge base with the default branch; excludes `base_model`.
     #[serde(default)]
     pub base_ref: Option<String>,
     /// Labeled data for evaluation; none skips the accuracy part.
@@ -59,13 +63,16 @@ pub struct ModelConfig {
 }
 
 /// `[models.dataset]`: a path and how to read it.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DatasetConfig {
+    /// Path of the labeled data: a folder of class subfolders, a CSV or JSON-lines manifest of
+    /// image paths and labels, or a CSV of numeric features and a label.
     pub path: PathBuf,
     #[serde(flatten)]
     pub options: DatasetOptions,
-    /// Samples per inference batch.
+    /// Samples per inference batch during evaluation (the model's first input dim must be
+    /// dynamic for more than 1).
     #[serde(default = "default_eval_batch")]
     pub batch: usize,
 }
@@ -75,35 +82,47 @@ fn default_eval_batch() -> usize {
 }
 
 /// `[models.bench]`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct BenchConfig {
-    /// Discarded runs before timing, at least...
+    /// Number of discarded runs before timing, at least (see also `warmup_s`).
     pub warmup: u64,
-    /// ...and at least this many seconds of them, so a fast model's caches, clocks and
+    /// Seconds of discarded runs before timing, at least, so a fast model's caches, clocks and
     /// allocator settle too.
     pub warmup_s: f64,
-    /// Timed runs per model, at least.
+    /// Number of timed runs per model, at least.
     pub iterations: u64,
+    /// Seconds of timed runs per model, at least: timing goes on until both this and
+    /// `iterations` are met; 0 for none.
     pub min_time_s: f64,
-    /// Total seconds the gate may spend timing one model when a result is inconclusive.
+    /// Seconds the gate may spend timing one model in all, when it times more to settle an
+    /// inconclusive result.
     pub max_time_s: f64,
-    /// Batch size the latency criteria use.
+    /// Batch size (the model's first dim, which must be dynamic) the latency criteria are
+    /// measured at; unset keeps the model's own.
     pub batch: Option<i64>,
+    /// Execution provider: `cpu`, `cuda` or `tensorrt`; one that cannot be registered is an
+    /// error, never a fall back to CPU.
     pub ep: Provider,
+    /// ONNX Runtime graph optimisation level: `disable`, `basic`, `extended` or `all`.
     pub opt_level: OptLevel,
+    /// Threads inside one operator; unset leaves ONNX Runtime's default.
     pub intra_threads: Option<usize>,
+    /// Threads across operators; unset leaves ONNX Runtime's default.
     pub inter_threads: Option<usize>,
+    /// Shape of each named input with dynamic dims, as a list of sizes:
     /// `NAME = [1, 3, 224, 224]`.
     pub shapes: BTreeMap<String, Vec<i64>>,
-    /// `SYMBOL = 8`.
+    /// Size of each named symbolic dim, for every input that has it: `SYMBOL = 8`.
     pub dims: BTreeMap<String, i64>,
     /// An ONNX test-data folder (`input_0.pb`, ...) whose values feed the model instead of
     /// random ones; relative to the config's folder.
     pub inputs: Option<PathBuf>,
-    /// `NAME = "path.npy"` (or `.pb`): one input's values; relative to the config's folder.
+    /// Values for named inputs instead of random ones, `NAME = "path.npy"` (or an ONNX
+    /// TensorProto `.pb`); relative to the config's folder.
     pub input: BTreeMap<String, PathBuf>,
-    /// Compare the model's outputs with the `output_*.pb` files of `inputs` before timing.
+    /// Before timing, compare the model's outputs with the `output_*.pb` files of `inputs`
+    /// (relative tolerance 1e-3, absolute 1e-7); a difference fails the gate.
     pub check_outputs: bool,
 }
 
@@ -176,26 +195,39 @@ impl Default for BenchConfig {
 }
 
 /// Criteria as written: every key optional, so defaults and overrides can be layered.
-#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CriteriaOverrides {
+    /// Largest rise of the median latency over the baseline's, in percent, that passes.
     pub max_p50_regression_pct: Option<f64>,
+    /// Largest rise of the 95th-percentile latency, in percent, that passes.
     pub max_p95_regression_pct: Option<f64>,
+    /// Largest rise of the 99th-percentile latency, in percent, that passes.
     pub max_p99_regression_pct: Option<f64>,
+    /// Largest drop of accuracy, in percentage points (0.5 = half a point), that passes.
     pub max_accuracy_drop_pts: Option<f64>,
+    /// Largest drop of the positive class's recall, in percentage points, that passes.
     pub max_recall_drop_pts: Option<f64>,
+    /// Floor on the positive class's recall, a fraction 0..1 (Wilson 95 % lower bound).
     pub min_recall: Option<f64>,
+    /// Ceiling on the candidate's 95th-percentile latency, in milliseconds.
     pub max_p95_ms: Option<f64>,
+    /// Ceiling on the candidate's peak resident memory while running, in MiB.
     pub max_peak_memory_mb: Option<f64>,
+    /// Floor on the candidate's throughput, in samples per second.
     pub min_throughput: Option<f64>,
+    /// Significance level of the statistical tests: a regression fails only when it is
+    /// significant at this level (0 to 0.5).
     pub significance: Option<f64>,
-    /// Release check: latency must improve by at least this much.
+    /// Release check only: latency must improve by at least this much, in percent.
     pub min_latency_improvement_pct: Option<f64>,
-    /// A change meant to be lossless: every prediction must stay the same.
+    /// A change meant to be lossless: every prediction must stay the same as the baseline's.
     pub require_identical_predictions: Option<bool>,
-    /// Slices with fewer samples (fewer positives, for recall) are reported but not judged.
+    /// Slices with fewer samples than this (fewer positives, for recall) are reported but not
+    /// judged.
     pub min_slice_size: Option<usize>,
-    /// Floor on each judged slice's positive-class recall (Wilson 95 % lower bound).
+    /// Floor on each judged slice's positive-class recall, a fraction 0..1 (Wilson 95 % lower
+    /// bound).
     pub slice_min_recall: Option<f64>,
     /// Largest drop, in points, of each judged slice's positive-class recall.
     pub slice_max_recall_drop_pts: Option<f64>,
@@ -205,9 +237,10 @@ pub struct CriteriaOverrides {
     pub max_precision_drop_pts: Option<f64>,
     /// Largest drop, in points, of the specificity (binary).
     pub max_specificity_drop_pts: Option<f64>,
-    /// Floor on every class's recall (Wilson 95 % lower bound).
+    /// Floor on every class's recall, a fraction 0..1 (Wilson 95 % lower bound).
     pub min_class_recall: Option<f64>,
-    /// Ceiling on the candidate's expected calibration error (15 equal-width bins).
+    /// Ceiling on the candidate's expected calibration error, a fraction 0..1 (15
+    /// equal-width bins).
     pub max_ece: Option<f64>,
 }
 
@@ -451,8 +484,7 @@ impl GateConfig {
                 bail!("{prefix}bench.check_outputs = true needs bench.inputs, a test-data folder with output_0.pb, ...");
             }
             if let Some(pre) = &model.preprocess {
-                pre.validate()
-                    .map_err(|e| anyhow::anyhow!("{prefix}preprocess: {e}"))?;
+                pre.validate().map_err(|e| anyhow::anyhow!("{prefix}{e}"))?;
             }
             if let Some(post) = &model.postprocess {
                 post.validate()

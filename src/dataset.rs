@@ -55,7 +55,9 @@ pub enum SampleInput {
 }
 
 /// Which on-disk form to read; `Auto` guesses from the path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum DatasetFormat {
     /// Directory -> `image_folder`; `.jsonl` -> `manifest_jsonl`; `.csv` ->
@@ -73,7 +75,7 @@ pub enum DatasetFormat {
 }
 
 /// How to read a dataset (the `[models.dataset]` options other than its path).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DatasetOptions {
     /// On-disk form; default `auto`.

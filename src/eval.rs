@@ -284,8 +284,8 @@ fn input_shape(
         match dim {
             crate::model::Dim::Fixed(d) => shape.push(*d),
             crate::model::Dim::Symbolic(_) => bail!(
-                "input `{}` has a dynamic size other than the batch; set the image size with --resize WxH \
-                 (or resize in [models.preprocess])",
+                "input `{}` has a dynamic size other than the batch; set the image size with resize = [W, H] \
+                 in [models.preprocess] (eval: --resize WxH)",
                 input.name
             ),
         }
@@ -294,7 +294,7 @@ fn input_shape(
     if per_model as usize != per_sample {
         bail!(
             "input `{}` takes {} values per sample ({}), but preprocessing gives {per_sample}; \
-             check --resize, --crop and --color against the model",
+             check resize, center_crop and color in [models.preprocess] (eval: --resize, --center-crop, --color) against the model",
             input.name,
             per_model,
             crate::model::format_dims(&input.dims)

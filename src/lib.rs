@@ -13,6 +13,7 @@ pub mod check;
 pub mod cli;
 pub mod compare;
 pub mod config;
+pub mod configdoc;
 pub mod dataset;
 pub mod eval;
 pub mod gate;
@@ -111,10 +112,13 @@ async fn dispatch(cli: cli::Cli) -> anyhow::Result<Outcome> {
         cli::Command::MemoryProbe(args) => {
             app::memory_probe(&cli.global, args).map(|_| Outcome::Pass)
         }
-        cli::Command::Schema { file } => {
-            let schema = match file {
-                cli::SchemaFile::Results => results::json_schema(),
-                cli::SchemaFile::Comparison => compare::json_schema(),
+        cli::Command::Schema { file, markdown } => {
+            let schema = match (file, markdown) {
+                (cli::SchemaFile::Config, true) => configdoc::markdown(&cli::flags())?,
+                (_, true) => anyhow::bail!("--markdown: only the config has a markdown reference; run modelgate schema config --markdown"),
+                (cli::SchemaFile::Results, false) => results::json_schema(),
+                (cli::SchemaFile::Comparison, false) => compare::json_schema(),
+                (cli::SchemaFile::Config, false) => configdoc::json_schema(),
             };
             print!("{schema}");
             Ok(Outcome::Pass)

@@ -3,7 +3,7 @@
 //!
 //! Flags and `modelgate.toml` end in the same settings structs; both are checked here by the same
 //! functions, which take an [`Origin`] only to name the value the way the user wrote it
-//! (`--min-time 1e20` or `models `a`: bench.min_time_s = 1e20`). So the rules cannot drift
+//! (`--min-time-s 1e20` or `models `a`: bench.min_time_s = 1e20`). So the rules cannot drift
 //! apart, and every refusal is one line naming the limit and what to change. Products of sizes
 //! use checked arithmetic: an overflow is over the limit, never a wrap or a panic.
 
@@ -67,7 +67,7 @@ pub const ITERATIONS: Field = Field {
     key: "bench.iterations",
 };
 pub const MIN_TIME_S: Field = Field {
-    flag: "--min-time",
+    flag: "--min-time-s",
     key: "bench.min_time_s",
 };
 pub const MAX_TIME_S: Field = Field {
@@ -103,7 +103,7 @@ pub const RESIZE: Field = Field {
     key: "preprocess.resize",
 };
 pub const CROP: Field = Field {
-    flag: "--crop",
+    flag: "--center-crop",
     key: "preprocess.center_crop",
 };
 
@@ -412,7 +412,7 @@ mod tests {
                 );
                 let flag = flag.unwrap_err().to_string();
                 assert!(
-                    flag.starts_with(&format!("--min-time {seconds}:")),
+                    flag.starts_with(&format!("--min-time-s {seconds}:")),
                     "{flag}"
                 );
             }

@@ -154,23 +154,31 @@ struct PreprocessToml {
     preset: Option<Preset>,
     /// Colour mode: `gray` or `rgb`; required unless a preset gives it.
     color: Option<Color>,
-    /// `N` (shorter side to N, as torchvision's `Resize(N)`) or `[width, height]`.
+    /// Size in pixels to resize to before the crop: `N` (shorter side to N, keeping the aspect
+    /// ratio, as torchvision's `Resize(N)`) or exactly `[width, height]`; unset keeps the
+    /// image size.
     resize: Option<Resize>,
     /// Resampling filter, Pillow's names; default `bilinear`.
     interpolation: Option<Interpolation>,
-    /// Widen the kernel when downscaling, as Pillow does; default true.
+    /// Widen the resampling kernel by the downscale factor when shrinking, as Pillow does;
+    /// default true.
     antialias: Option<bool>,
-    /// `N` (square) or `[width, height]` cut from the centre after resizing.
+    /// Size in pixels cut from the centre after resizing: `N` (square) or `[width, height]`
+    /// (torchvision's `CenterCrop`); unset keeps the whole image.
     center_crop: Option<CropSize>,
-    /// Multiplier applied to 0..255 pixels; default 1/255.
+    /// Multiplier applied to 0..255 pixels first; default 1/255 (to 0..1, as `ToTensor`).
     scale: Option<f32>,
-    /// Per-channel mean subtracted after scaling.
+    /// Per-channel mean subtracted after scaling, one value per channel (in scaled units);
+    /// unset subtracts nothing.
     mean: Option<Vec<f32>>,
-    /// Per-channel std divided by after the mean.
+    /// Per-channel standard deviation divided by after the mean, one non-zero value per
+    /// channel; unset divides by nothing.
     std: Option<Vec<f32>>,
-    /// `nchw` or `nhwc`; default `nchw`.
+    /// Memory layout of the input tensor: `nchw` (PyTorch) or `nhwc` (TensorFlow); default
+    /// `nchw`.
     layout: Option<Layout>,
-    /// `float32`, `float16` or `uint8`; default `float32`.
+    /// Element type of the input tensor: `float32`, `float16` (both scaled and normalized) or
+    /// `uint8` (raw 0..255 pixels); default `float32`.
     dtype: Option<DType>,
     /// The old name of `interpolation`, refused with the new name and values.
     #[schemars(skip)]
@@ -298,7 +306,10 @@ pub enum PreprocessError {
         /// Values the buffer holds.
         got: usize,
     },
-    /// Samples cannot be batched (mixed kinds, ragged features, no config).
+    /// Image samples, but no `[models.preprocess]` (nor preprocessing flags).
+    #[error("the dataset's samples are images, but the model has no [models.preprocess]; add one")]
+    Missing,
+    /// Samples cannot be batched (mixed kinds, ragged features).
     #[error("{0}")]
     Samples(String),
 }

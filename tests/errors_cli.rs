@@ -360,3 +360,106 @@ fn an_undecodable_image_says_its_cause_once() {
     let err = stderr(&out);
     assert_eq!(err.matches("signature").count(), 1, "{err}");
 }
+
+/// A gate config with the digits model, its dataset and postprocessing, and `preprocess` as its
+/// `[models.preprocess]` body (none when empty).
+fn digits_config(dir: &Path, preprocess: &str) -> PathBuf {
+    let section = if preprocess.is_empty() {
+        String::new()
+    } else {
+        format!("[models.preprocess]\n{preprocess}\n")
+    };
+    let text = format!(
+        "[[models]]\nname = \"digits\"\ncandidate = {:?}\n\n[models.dataset]\npath = {:?}\n\n{section}[models.postprocess]\nactivation = \"softmax\"\n",
+        s(&model("digits_fp32.onnx")),
+        s(&root().join("models/data/digits/test.csv")),
+    );
+    let path = dir.join("modelgate.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn a_crop_larger_than_the_resize_names_the_flag_or_the_config_key() {
+    let digits = model("digits_fp32.onnx");
+    let manifest = root().join("models/data/digits/test.csv");
+    // Both from flags (the crop by its old name, an alias): the flag is named.
+    let out = modelgate(&[
+        "eval",
+        s(&digits),
+        "--dataset",
+        s(&manifest),
+        "--color",
+        "gray",
+        "--resize",
+        "8",
+        "--crop",
+        "16",
+    ]);
+    assert_user_error(&out, "--center-crop 16: [16, 16] is larger than resize 8");
+    assert!(
+        !stderr(&out).contains("preprocess.center_crop"),
+        "{}",
+        stderr(&out)
+    );
+    // The crop from the config, the resize from a flag: the config's key is named.
+    let dir = tempfile::tempdir().unwrap();
+    let config = digits_config(dir.path(), "color = \"gray\"\ncenter_crop = 16");
+    let out = modelgate(&["eval", s(&digits), "--config", s(&config), "--resize", "8"]);
+    assert_user_error(
+        &out,
+        "models `digits`: preprocess.center_crop: [16, 16] is larger than resize 8",
+    );
+    assert!(!stderr(&out).contains("--center-crop"), "{}", stderr(&out));
+    // Both in the config: refused when it is read, with the key.
+    let config = digits_config(dir.path(), "color = \"gray\"\nresize = 8\ncenter_crop = 16");
+    let out = modelgate(&["eval", s(&digits), "--config", s(&config)]);
+    assert_user_error(
+        &out,
+        "models `digits`: preprocess.center_crop: [16, 16] is larger",
+    );
+}
+
+#[test]
+fn a_bad_preprocessing_value_names_the_flag_that_gave_it() {
+    let digits = model("digits_fp32.onnx");
+    let manifest = root().join("models/data/digits/test.csv");
+    let eval = |extra: &[&str]| {
+        let mut args = vec!["eval", s(&digits), "--dataset", s(&manifest)];
+        args.extend_from_slice(extra);
+        modelgate(&args)
+    };
+    let out = eval(&["--layout", "chw", "--color", "gray"]);
+    assert_user_error(&out, "--layout chw: unknown variant `chw`");
+    let out = eval(&["--color", "gray", "--mean", "0.1,0.2,0.3"]);
+    assert_user_error(
+        &out,
+        "--mean 0.1,0.2,0.3: has 3 values but color = \"gray\"",
+    );
+    // The same mistake in the config names the key and the model.
+    let dir = tempfile::tempdir().unwrap();
+    let config = digits_config(dir.path(), "color = \"gray\"\nmean = [0.1, 0.2, 0.3]");
+    let out = modelgate(&["eval", s(&digits), "--config", s(&config)]);
+    assert_user_error(&out, "models `digits`: preprocess.mean: has 3 values");
+    assert!(!stderr(&out).contains("--mean"), "{}", stderr(&out));
+}
+
+#[test]
+fn images_without_preprocessing_name_the_flags_or_the_config_section() {
+    let digits = model("digits_fp32.onnx");
+    let manifest = root().join("models/data/digits/test.csv");
+    let out = modelgate(&["eval", s(&digits), "--dataset", s(&manifest)]);
+    assert_user_error(&out, "give --preset torchvision-imagenet, or --color");
+    assert!(!stderr(&out).contains("add one"), "{}", stderr(&out));
+    let dir = tempfile::tempdir().unwrap();
+    let config = digits_config(dir.path(), "");
+    let out = modelgate(&[
+        "eval",
+        s(&digits),
+        "--config",
+        s(&config),
+        "--model-name",
+        "digits",
+    ]);
+    assert_user_error(&out, "models `digits`: the dataset's samples are images, but the model has no [models.preprocess]; add one");
+}

@@ -127,11 +127,7 @@ pub fn preprocess_samples(
     match samples.first().map(|s| &s.input) {
         None => Ok(Vec::new()),
         Some(SampleInput::Image(_)) => {
-            let p = p.ok_or_else(|| {
-                PreprocessError::Samples(
-                    "image samples need a [models.preprocess] section; add one".to_string(),
-                )
-            })?;
+            let p = p.ok_or(PreprocessError::Missing)?;
             let paths = samples
                 .iter()
                 .map(|s| match &s.input {
