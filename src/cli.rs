@@ -33,14 +33,33 @@ pub struct Cli {
     pub command: Command,
 }
 
-#[derive(Debug, Args)]
+/// How to load ONNX Runtime: given before the command (`modelgate --ort-lib PATH gate`) or
+/// after it, on the commands that load it (bench, eval, gate, init, baseline approve, env), and
+/// not offered on those that never do (report, schema, ...).
+#[derive(Debug, Clone, Default, Args)]
 pub struct GlobalArgs {
     /// ONNX Runtime shared library to load (else ORT_DYLIB_PATH, python3's onnxruntime, or a fetched copy).
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, value_name = "PATH")]
     pub ort_lib: Option<PathBuf>,
     /// Show ONNX Runtime's own log lines.
-    #[arg(long, short, global = true)]
+    #[arg(long, short)]
     pub verbose: bool,
+}
+
+impl GlobalArgs {
+    /// These, given after the command, over `before`, given before it.
+    pub fn over(&self, before: &GlobalArgs) -> GlobalArgs {
+        GlobalArgs {
+            ort_lib: self.ort_lib.clone().or_else(|| before.ort_lib.clone()),
+            verbose: self.verbose || before.verbose,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct EnvArgs {
+    #[command(flatten)]
+    pub runtime: GlobalArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -62,7 +81,7 @@ pub enum Command {
     /// In GitHub Actions: one error annotation per failed criterion, and the job summary.
     Annotate(AnnotateArgs),
     /// Show the ONNX Runtime library modelgate loads (fetching it if needed) and this machine.
-    Env,
+    Env(EnvArgs),
     /// Print the JSON Schema of the results file (or of the comparison file, or the config).
     Schema {
         /// Which file: results (also baselines), comparison, or config (modelgate.toml).
@@ -86,6 +105,8 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct MemoryProbeArgs {
+    #[command(flatten)]
+    pub runtime: GlobalArgs,
     /// The probe as JSON.
     #[arg(long)]
     pub spec: String,
@@ -141,6 +162,8 @@ pub enum BaselineCommand {
 
 #[derive(Debug, Args)]
 pub struct ApproveArgs {
+    #[command(flatten)]
+    pub runtime: GlobalArgs,
     /// The model's name in the gate config.
     #[arg(long, value_name = "NAME")]
     pub model: String,
@@ -248,6 +271,8 @@ pub struct SessionArgs {
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
+    #[command(flatten)]
+    pub runtime: GlobalArgs,
     /// The model to benchmark.
     pub model: PathBuf,
     /// Discarded runs before timing.
@@ -312,6 +337,8 @@ pub struct BenchArgs {
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
+    #[command(flatten)]
+    pub runtime: GlobalArgs,
     /// The model to evaluate.
     pub model: PathBuf,
     /// Labeled data: a folder of class subfolders, a CSV/JSON-lines manifest, or a tabular CSV.
@@ -407,6 +434,8 @@ pub struct CompareArgs {
 
 #[derive(Debug, Args)]
 pub struct GateArgs {
+    #[command(flatten)]
+    pub runtime: GlobalArgs,
     /// The gate config.
     #[arg(long, default_value = "modelgate.toml", value_name = "PATH")]
     pub config: PathBuf,
@@ -446,6 +475,8 @@ pub struct GateArgs {
 
 #[derive(Debug, Args)]
 pub struct InitArgs {
+    #[command(flatten)]
+    pub runtime: GlobalArgs,
     /// The ONNX model to gate.
     pub model: PathBuf,
     /// Labeled data: an image manifest (CSV or JSON lines with path and label), a folder of
@@ -1017,5 +1048,54 @@ mod tests {
         };
         let err = args.settings().unwrap_err().to_string();
         assert!(err.contains("--iterations 0"), "{err}");
+    }
+
+    #[test]
+    fn the_runtime_flags_go_before_or_after_the_commands_that_load_it_only() {
+        let lib = |args: &[&str]| {
+            let cli = Cli::try_parse_from(args).unwrap();
+            let Command::Gate(gate) = cli.command else {
+                panic!("parsed as another command")
+            };
+            gate.runtime.over(&cli.global).ort_lib
+        };
+        assert_eq!(
+            lib(&["modelgate", "--ort-lib", "a.so", "gate"]),
+            Some("a.so".into())
+        );
+        assert_eq!(
+            lib(&["modelgate", "gate", "--ort-lib", "b.so"]),
+            Some("b.so".into())
+        );
+        assert_eq!(
+            lib(&[
+                "modelgate",
+                "--ort-lib",
+                "a.so",
+                "gate",
+                "--ort-lib",
+                "b.so"
+            ]),
+            Some("b.so".into()),
+            "the one nearer the command wins"
+        );
+        for command in [
+            &[
+                "modelgate",
+                "report",
+                "--comparison",
+                "c.json",
+                "--ort-lib",
+                "a.so",
+            ][..],
+            &["modelgate", "schema", "-v"],
+        ] {
+            let err = Cli::try_parse_from(command).unwrap_err();
+            assert_eq!(
+                err.kind(),
+                clap::error::ErrorKind::UnknownArgument,
+                "{command:?}"
+            );
+        }
     }
 }

@@ -505,7 +505,7 @@ fn measure(
     )?;
     let (spec, base_spec) = (ab.candidate_spec().clone(), ab.base_spec().clone());
     let (base_bench, cand_bench) = ab.into_results()?;
-    let candidate = finish_results(
+    let mut candidate = finish_results(
         model,
         runtime,
         options,
@@ -513,7 +513,14 @@ fn measure(
         &settings,
         spec,
         cand_bench,
-        Some(&mut *progress),
+    )?;
+    candidate.eval = evaluate(
+        model,
+        runtime,
+        &candidate_path,
+        &settings.session,
+        options,
+        progress,
     )?;
     let mut base_results = finish_results(
         model,
@@ -523,10 +530,9 @@ fn measure(
         &settings,
         base_spec,
         base_bench,
-        // The base's quality is never judged (accuracy and recall are judged against the
-        // approved baseline), so it is timed, not evaluated.
-        None,
     )?;
+    // The base's quality is never judged (accuracy and recall are judged against the approved
+    // baseline), so it is timed, not evaluated.
     base_results.model.path = base.label.clone();
     Ok(Measured {
         candidate,
@@ -552,7 +558,7 @@ pub fn measure_candidate(
         &shape_request(model, &options.root),
         progress,
     )?;
-    finish_results(
+    let mut results = finish_results(
         model,
         runtime,
         options,
@@ -560,8 +566,16 @@ pub fn measure_candidate(
         &settings,
         spec,
         bench,
-        Some(progress),
-    )
+    )?;
+    results.eval = evaluate(
+        model,
+        runtime,
+        &candidate_path,
+        &settings.session,
+        options,
+        progress,
+    )?;
+    Ok(results)
 }
 
 /// `check_outputs = true`: the candidate must give the expected outputs of `inputs` (ONNX's
@@ -600,8 +614,8 @@ fn shape_request(model: &ModelConfig, root: &Path) -> ShapeRequest {
     request
 }
 
-/// A results file for one measured model file: its record and fingerprint, the bench result,
-/// and its evaluation on the model's dataset.
+/// A results file for one measured model file: its record and fingerprint and the bench result
+/// (the caller adds the evaluation, for the models it judges).
 fn finish_results(
     model: &ModelConfig,
     runtime: &Runtime,
@@ -610,7 +624,6 @@ fn finish_results(
     settings: &BenchSettings,
     spec: crate::model::ModelSpec,
     mut bench: BenchResult,
-    progress: Option<bench::Progress>,
 ) -> Result<ResultsFile> {
     let provider = settings.session.provider.name();
     let mut results =
@@ -628,9 +641,6 @@ fn finish_results(
         )),
     }
     results.bench = Some(bench);
-    if let Some(progress) = progress {
-        results.eval = evaluate(model, runtime, path, &settings.session, options, progress)?;
-    }
     Ok(results)
 }
 

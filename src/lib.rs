@@ -94,23 +94,30 @@ fn verdict_outcome(verdict: compare::Verdict) -> anyhow::Result<Outcome> {
 }
 
 async fn dispatch(cli: cli::Cli) -> anyhow::Result<Outcome> {
+    let global = &cli.global;
     match &cli.command {
-        cli::Command::Bench(args) => app::bench(&cli.global, args),
-        cli::Command::Eval(args) => app::eval(&cli.global, args).map(|_| Outcome::Pass),
+        cli::Command::Bench(args) => app::bench(&args.runtime.over(global), args),
+        cli::Command::Eval(args) => {
+            app::eval(&args.runtime.over(global), args).map(|_| Outcome::Pass)
+        }
         cli::Command::Compare(args) => app::compare(args).and_then(verdict_outcome),
-        cli::Command::Gate(args) => app::gate(&cli.global, args).and_then(verdict_outcome),
-        cli::Command::Init(args) => app::init(&cli.global, args).map(|_| Outcome::Pass),
+        cli::Command::Gate(args) => {
+            app::gate(&args.runtime.over(global), args).and_then(verdict_outcome)
+        }
+        cli::Command::Init(args) => {
+            app::init(&args.runtime.over(global), args).map(|_| Outcome::Pass)
+        }
         cli::Command::Report(args) => app::report(args).map(|_| Outcome::Pass),
         cli::Command::Comment(args) => app::comment(args).await.map(|_| Outcome::Pass),
         cli::Command::Annotate(args) => app::annotate(args).map(|_| Outcome::Pass),
-        cli::Command::Env => app::env(&cli.global).map(|_| Outcome::Pass),
+        cli::Command::Env(args) => app::env(&args.runtime.over(global)).map(|_| Outcome::Pass),
         cli::Command::Baseline(cli::BaselineCommand::Approve(args)) => {
-            baseline::approve::run(&cli.global, args).map(|_| Outcome::Pass)
+            baseline::approve::run(&args.runtime.over(global), args).map(|_| Outcome::Pass)
         }
         cli::Command::History(args) => baseline::history::run(args).map(|_| Outcome::Pass),
         cli::Command::Check(args) => check::run(args),
         cli::Command::MemoryProbe(args) => {
-            app::memory_probe(&cli.global, args).map(|_| Outcome::Pass)
+            app::memory_probe(&args.runtime.over(global), args).map(|_| Outcome::Pass)
         }
         cli::Command::Schema { file, markdown } => {
             let schema = match (file, markdown) {

@@ -280,27 +280,32 @@ pub fn comparison_table(comparison: &Comparison) -> String {
             );
         }
         let _ = writeln!(out, "  latency compared against: {source}");
+        let latency = model.latency.as_ref();
         for c in &model.criteria {
-            let value = |v: Option<f64>| match v {
-                Some(_) => crate::report::format::value(v, &c.unit),
-                None => "-".into(),
+            let value = |v: Option<f64>| crate::report::format::value(v, &c.unit);
+            // A floor or a limit has no baseline value: the candidate's alone.
+            let values = match c.baseline {
+                Some(_) => format!("{} -> {}", value(c.baseline), value(c.candidate)),
+                None => value(c.candidate),
             };
-            let p = c
-                .test
-                .and_then(|i| model.tests.get(i))
-                .and_then(|t| t.adjusted_p);
-            let p = p.map(|p| format!("  p(adj) {p:.4}")).unwrap_or_default();
+            let test = c.test.and_then(|i| model.tests.get(i));
+            // The adjusted p-value where it explains a verdict, not under every pass.
+            let p = match (c.status, test.and_then(|t| t.adjusted_p)) {
+                (Status::Fail | Status::Inconclusive, Some(p)) if p < 0.001 => {
+                    "  p(adj) < 0.001".to_string()
+                }
+                (Status::Fail | Status::Inconclusive, Some(p)) => format!("  p(adj) {p:.3}"),
+                _ => String::new(),
+            };
             let _ = writeln!(
                 out,
-                "  {:<13} {:<28} {} -> {}{p}  {}",
+                "  {:<13} {:<28} {values}{p}  {}",
                 status_mark(c.status),
                 c.name,
-                value(c.baseline),
-                value(c.candidate),
                 c.detail
             );
-            if let (Status::Inconclusive, Some(n)) = (c.status, c.needed_runs) {
-                let _ = writeln!(out, "  {:<13} about {n} runs per model would settle it", "");
+            if let Some(why) = crate::report::explain::why(c, test, model.significance, latency) {
+                let _ = writeln!(out, "  {:<13} why: {why}", "");
             }
         }
         for reason in &model.reasons {

@@ -9,7 +9,7 @@
 
 mod accuracy;
 mod escape;
-mod explain;
+pub(crate) mod explain;
 pub(crate) mod format;
 mod latency;
 mod plot;
