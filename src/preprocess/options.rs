@@ -27,65 +27,6 @@ pub enum Interpolation {
     Hamming,
 }
 
-impl Interpolation {
-    /// Half-width of the kernel, in input pixels, before antialiasing widens it.
-    pub(super) fn support(self) -> f64 {
-        match self {
-            Interpolation::Nearest => 0.0,
-            Interpolation::Box => 0.5,
-            Interpolation::Bilinear | Interpolation::Hamming => 1.0,
-            Interpolation::Bicubic => 2.0,
-            Interpolation::Lanczos => 3.0,
-        }
-    }
-
-    /// The kernel's weight at distance `x`.
-    pub(super) fn weight(self, x: f64) -> f64 {
-        use std::f64::consts::PI;
-        let sinc = |x: f64| {
-            if x == 0.0 {
-                1.0
-            } else {
-                (x * PI).sin() / (x * PI)
-            }
-        };
-        match self {
-            Interpolation::Nearest => 0.0,
-            Interpolation::Box => f64::from(u8::from(x > -0.5 && x <= 0.5)),
-            Interpolation::Bilinear => (1.0 - x.abs()).max(0.0),
-            Interpolation::Hamming => {
-                let x = x.abs();
-                if x == 0.0 {
-                    1.0
-                } else if x >= 1.0 {
-                    0.0
-                } else {
-                    let x = x * PI;
-                    x.sin() / x * (0.54 + 0.46 * x.cos())
-                }
-            }
-            Interpolation::Bicubic => {
-                const A: f64 = -0.5;
-                let x = x.abs();
-                if x < 1.0 {
-                    ((A + 2.0) * x - (A + 3.0)) * x * x + 1.0
-                } else if x < 2.0 {
-                    (((x - 5.0) * x + 8.0) * x - 4.0) * A
-                } else {
-                    0.0
-                }
-            }
-            Interpolation::Lanczos => {
-                if (-3.0..3.0).contains(&x) {
-                    sinc(x) * sinc(x / 3.0)
-                } else {
-                    0.0
-                }
-            }
-        }
-    }
-}
-
 impl FromStr for Interpolation {
     type Err = String;
 
