@@ -28,10 +28,10 @@ pub fn why(
         Rule::DropAtMost { limit_pts } => drop_sentence(c, *limit_pts, test, adjusted),
         Rule::LowerBoundAtLeast { floor } => match c.ci {
             Some(ci) => format!(
-                "the {:.0} % Wilson lower bound of {} is {}, below the floor of {} (measured {}); \
+                "the {} % Wilson lower bound of {} is {}, below the floor of {} (measured {}); \
                  this is a floor on the lower bound of the interval, not a significance test, \
                  so it fails however the baseline did",
-                ci.confidence * 100.0,
+                trim(ci.confidence * 100.0),
                 c.name,
                 format::percent(ci.lower),
                 format::percent(*floor),
@@ -81,7 +81,8 @@ fn ratio_sentence(
     };
     let pct = |ratio: f64| format!("{} %", format::signed((ratio - 1.0) * 100.0, 1));
     let interval = format!("{} to {}", pct(ci.lower), pct(ci.upper));
-    let level = format!("{:.0} % CI", ci.confidence * 100.0);
+    // 98.75 % (a sequential look's level) stays 98.75, not a rounded 99.
+    let level = format!("{} % CI", trim(ci.confidence * 100.0));
     let change = c
         .change
         .unwrap_or((ci.lower + ci.upper) / 2.0 * 100.0 - 100.0);
