@@ -473,8 +473,13 @@ fn measure(
     eprintln!(
         "{}",
         crate::text::log_text(&format!(
-            "model `{}`: timing{against}, then evaluating",
-            model.name
+            "model `{}`: timing{against}{}",
+            model.name,
+            if model.dataset.is_some() {
+                ", then evaluating"
+            } else {
+                ""
+            }
         ))
     );
     let Some(base) = changed else {

@@ -139,8 +139,8 @@ mod tests {
             (Blocks::Independent(1), 0.99, 1.389798, 1.438870),
         ];
         for (blocks, q, lower, upper) in cases {
-            let ci = block_bootstrap_ratio_ci(&a, &b, blocks, q, 20_000, 0.95, 7).unwrap();
-            // Monte Carlo error of 20,000 replicates against 100,000.
+            let ci = block_bootstrap_ratio_ci(&a, &b, blocks, q, 5_000, 0.95, 7).unwrap();
+            // Monte Carlo error of 5,000 replicates against 100,000.
             assert!(
                 (ci.lower - lower).abs() < 0.01,
                 "{blocks:?} {q}: lower {} vs {lower}",
