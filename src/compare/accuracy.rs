@@ -278,8 +278,9 @@ pub fn recall_floor(candidate: &EvalResult, criteria: &Criteria) -> Option<Crite
                 Rule::LowerBoundAtLeast { floor },
                 Some(w),
                 format!(
-                    "Wilson 95 % lower bound {:.3} against a floor of {floor}{}",
-                    w.lower,
+                    "Wilson 95 % lower bound {} against a floor of {}{}",
+                    crate::report::format::percent(w.lower),
+                    crate::report::format::percent(floor),
                     super::floors::unreachable_floor(floor, p.support as u64).unwrap_or_default()
                 ),
             ),

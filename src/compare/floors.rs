@@ -158,8 +158,9 @@ fn wilson_floor(
         rule: Rule::LowerBoundAtLeast { floor },
         status: Status::Pass,
         detail: format!(
-            "Wilson 95 % lower bound {:.3} against a floor of {floor}{}",
-            w.lower,
+            "Wilson 95 % lower bound {} against a floor of {}{}",
+            crate::report::format::percent(w.lower),
+            crate::report::format::percent(floor),
             unreachable_floor(floor, trials).unwrap_or_default()
         ),
         needed_runs: None,
