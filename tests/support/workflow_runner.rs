@@ -926,7 +926,9 @@ fn yaml_to_json(value: &Yaml) -> Value {
     match value {
         Yaml::String(s) => Value::String(s.clone()),
         Yaml::Integer(i) => json!(i),
-        Yaml::Real(r) => r.parse::<f64>().map_or(Value::String(r.clone()), |f| json!(f)),
+        Yaml::Real(r) => r
+            .parse::<f64>()
+            .map_or(Value::String(r.clone()), |f| json!(f)),
         Yaml::Boolean(b) => Value::Bool(*b),
         Yaml::Array(items) => Value::Array(items.iter().map(yaml_to_json).collect()),
         Yaml::Hash(map) => Value::Object(
