@@ -271,8 +271,8 @@ pub fn compare(args: &CompareArgs) -> Result<Verdict> {
         None => None,
     };
     results::check_outputs(&[("--json", args.json.as_deref())], None)?;
-    let candidate = results::load(&args.candidate)?;
-    let baseline = results::load(&args.baseline)?;
+    let candidate = results::load_whole(&args.candidate)?;
+    let baseline = results::load_whole(&args.baseline)?;
     crate::identity::check_same_model(
         &baseline.model,
         &args.baseline,
@@ -348,6 +348,7 @@ pub fn gate(global: &GlobalArgs, args: &GateArgs) -> Result<Verdict> {
         provider: args.ep.map(|e| e.provider()),
         base_ref: args.base_ref.clone(),
         candidate_ref: args.candidate_ref.clone(),
+        shard: args.shard,
     };
     // A commit that is not there is the caller's mistake, not each model's: say it once.
     if let Some(reference) = &options.candidate_ref {
@@ -366,6 +367,13 @@ pub fn gate(global: &GlobalArgs, args: &GateArgs) -> Result<Verdict> {
         Some(load_runtime(global, &session)?)
     };
     let mut progress = progress_bar();
+    if let (Some(shard), Some(runtime)) = (options.shard, &runtime) {
+        for path in gate::run_shard(&config, runtime, &options, &mut progress)? {
+            println!("shard {shard}: wrote {}", path.display());
+        }
+        println!("merge every shard's folder with `modelgate merge`, then judge with `modelgate gate --from-results`");
+        return Ok(Verdict::Pass);
+    }
     let comparison = gate::run(&config, runtime.as_ref(), &options, &mut progress);
     finish_comparison(
         &comparison,

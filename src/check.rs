@@ -193,7 +193,7 @@ pub fn run(args: &CheckArgs) -> Result<Outcome> {
         .or_else(|| args.model.as_ref().map(|_| PathBuf::from("modelgate.toml")));
     let config = config_path.as_deref().map(GateConfig::load).transpose()?;
     results::check_outputs(&[("--json", args.json.as_deref())], None)?;
-    let candidate = results::load(&args.candidate)?;
+    let candidate = results::load_whole(&args.candidate)?;
     let (model, baseline_path) = match (&args.model, &args.baseline, &config, &config_path) {
         (Some(name), _, Some(config), Some(path)) => {
             let model = find_model(config, name, path)?.clone();
@@ -209,7 +209,7 @@ pub fn run(args: &CheckArgs) -> Result<Outcome> {
         ),
         _ => bail!("give the production baseline with --baseline FILE or --model NAME"),
     };
-    let baseline = results::load(&baseline_path)?;
+    let baseline = results::load_whole(&baseline_path)?;
     crate::identity::check_same_model(
         &baseline.model,
         &baseline_path,

@@ -72,6 +72,8 @@ pub enum Command {
     Compare(CompareArgs),
     /// Bench, eval and compare every model in the gate config against its baseline.
     Gate(GateArgs),
+    /// Merge the results files of `gate --shard` runs into one per model, for `gate --from-results`.
+    Merge(MergeArgs),
     /// Write a first gate config for a model, guessed from its inputs, outputs and dataset.
     Init(InitArgs),
     /// Render a comparison as the PR comment, the job summary, or a standalone HTML page.
@@ -195,6 +197,16 @@ pub struct ApproveArgs {
     /// Execution provider to measure with (overrides the config).
     #[arg(long, value_enum, env = "MODELGATE_EP")]
     pub ep: Option<EpArg>,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Folders each holding one shard's results files (its --results-dir).
+    #[arg(required = true, value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// Folder to write the merged results files to (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -471,6 +483,16 @@ pub struct GateArgs {
     /// and judge it with this checkout's config, dataset and baselines.
     #[arg(long, value_name = "COMMIT")]
     pub candidate_ref: Option<String>,
+    /// Measure only the K-th of N slices of each model's labeled data (by a hash of the sample
+    /// id), timing the model only on its latency shard, and write the results to --results-dir
+    /// for `modelgate merge`; nothing is judged.
+    #[arg(
+        long,
+        value_name = "K/N",
+        requires = "results_dir",
+        conflicts_with_all = ["json", "report", "template", "from_results"]
+    )]
+    pub shard: Option<crate::shard::Shard>,
 }
 
 #[derive(Debug, Args)]
@@ -775,6 +797,7 @@ impl EvalArgs {
             preprocess,
             postprocess,
             batch,
+            shard: None,
         };
         Ok((settings, session))
     }

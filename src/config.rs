@@ -124,6 +124,9 @@ pub struct BenchConfig {
     /// Before timing, compare the model's outputs with the `output_*.pb` files of `inputs`
     /// (relative tolerance 1e-3, absolute 1e-7); a difference fails the gate.
     pub check_outputs: bool,
+    /// With `gate --shard K/N`: the shard whose runner times the model (the A/B); the other
+    /// shards only evaluate their slice, so latency is never pooled across runners.
+    pub latency_shard: u32,
 }
 
 impl BenchConfig {
@@ -190,6 +193,7 @@ impl Default for BenchConfig {
             inputs: None,
             input: BTreeMap::new(),
             check_outputs: false,
+            latency_shard: 1,
         }
     }
 }
@@ -480,6 +484,13 @@ impl GateConfig {
             limits::check_duration(limits::MAX_TIME_S, bench.max_time_s, Zero::Refused, origin)?;
             let eval_batch = model.dataset.as_ref().map_or(1, |d| d.batch);
             limits::check_eval(eval_batch, model.preprocess.as_ref(), origin)?;
+            if !(1..=crate::shard::MAX_SHARDS).contains(&bench.latency_shard) {
+                bail!(
+                    "{prefix}bench.latency_shard = {} is not a shard; give 1 to {}",
+                    bench.latency_shard,
+                    crate::shard::MAX_SHARDS
+                );
+            }
             if bench.check_outputs && bench.inputs.is_none() {
                 bail!("{prefix}bench.check_outputs = true needs bench.inputs, a test-data folder with output_0.pb, ...");
             }

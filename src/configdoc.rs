@@ -227,6 +227,7 @@ const EXAMPLES: &[(&str, &str, &str, &[&str])] = &[
         &[],
     ),
     ("[models.bench]", "check_outputs", "true", &["inputs"]),
+    ("[models.bench]", "latency_shard", "2", &[]),
 ];
 
 /// One documented key.

@@ -83,6 +83,8 @@ pub struct EvalSettings {
     pub preprocess: Option<Preprocess>,
     pub postprocess: Postprocess,
     pub batch: usize,
+    /// Evaluate only this slice of the samples (`gate --shard`).
+    pub shard: Option<crate::shard::Shard>,
 }
 
 /// Progress: samples done and total.
@@ -94,11 +96,20 @@ pub fn run(
     settings: &EvalSettings,
     progress: Progress,
 ) -> Result<EvalResult> {
-    let data = dataset::load_dataset(
+    let mut data = dataset::load_dataset(
         &settings.dataset,
         &settings.options,
         settings.postprocess.class_names.as_deref(),
     )?;
+    if let Some(shard) = settings.shard {
+        keep_shard(&mut data, shard);
+        if data.samples.is_empty() {
+            bail!(
+                "shard {shard} of dataset {} holds no samples; use fewer shards than samples",
+                settings.dataset.display()
+            );
+        }
+    }
     if let Some(warning) =
         dataset::label_order_warning(&data, settings.postprocess.class_names.as_deref())
     {
@@ -223,18 +234,7 @@ pub fn run(
         bail!("preprocessing stopped before the last sample; this is a bug in modelgate");
     }
     let wall_time_s = started.elapsed().as_secs_f64();
-    let labels: Vec<usize> = records.iter().map(|r| r.label).collect();
-    let preds: Vec<usize> = records.iter().map(|r| r.pred).collect();
-    let scores: Vec<Vec<f32>> = records.iter().map(|r| r.scores.clone()).collect();
-    let metrics =
-        metrics::classification_metrics(&labels, &preds, &scores, &data.classes, post.positive())?;
-    let slices = metrics::slice_metrics(
-        &labels,
-        &preds,
-        &records.iter().map(|r| &r.slices).collect::<Vec<_>>(),
-        data.classes.len(),
-        post.positive(),
-    );
+    let (metrics, slices) = summarize(&records, &data.classes, post.positive())?;
     let n = records.len() as f64;
     Ok(EvalResult {
         dataset: DatasetInfo {
@@ -257,6 +257,41 @@ pub fn run(
         samples: records,
         slices,
     })
+}
+
+/// Keeps only the samples (and their subgroup values) of `shard`.
+fn keep_shard(data: &mut dataset::Dataset, shard: crate::shard::Shard) {
+    let keep: Vec<bool> = data.samples.iter().map(|s| shard.contains(&s.id)).collect();
+    let mut flags = keep.iter();
+    data.samples.retain(|_| *flags.next().unwrap_or(&false));
+    if !data.slices.is_empty() {
+        let mut flags = keep.iter();
+        data.slices.retain(|_| *flags.next().unwrap_or(&false));
+    }
+}
+
+/// The metrics and subgroup metrics of `records`, computed in the order of their ids, so the
+/// same records give the same numbers to the last bit whatever order a file lists them in (one
+/// run's, or shards merged).
+pub fn summarize(
+    records: &[SampleRecord],
+    classes: &[String],
+    positive: Option<usize>,
+) -> Result<(Metrics, Vec<SliceMetrics>)> {
+    let mut sorted: Vec<&SampleRecord> = records.iter().collect();
+    sorted.sort_by(|a, b| a.id.cmp(&b.id));
+    let labels: Vec<usize> = sorted.iter().map(|r| r.label).collect();
+    let preds: Vec<usize> = sorted.iter().map(|r| r.pred).collect();
+    let scores: Vec<Vec<f32>> = sorted.iter().map(|r| r.scores.clone()).collect();
+    let metrics = metrics::classification_metrics(&labels, &preds, &scores, classes, positive)?;
+    let slices = metrics::slice_metrics(
+        &labels,
+        &preds,
+        &sorted.iter().map(|r| &r.slices).collect::<Vec<_>>(),
+        classes.len(),
+        positive,
+    );
+    Ok((metrics, slices))
 }
 
 /// The batch's tensor shape: from the preprocessing when it fixes the image size, else the model's

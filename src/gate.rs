@@ -44,6 +44,9 @@ pub struct GateOptions {
     /// Commit to read every model's candidate file from (`--candidate-ref`): the pull request's
     /// models judged by this checkout's config, dataset and baselines.
     pub candidate_ref: Option<String>,
+    /// Measure only this slice of each model's labeled data (`--shard K/N`), timing the model
+    /// only on its latency shard, and write the results without judging them.
+    pub shard: Option<crate::shard::Shard>,
 }
 
 /// Measured results of one model: the candidate, and the base model when timed side by side.
@@ -86,8 +89,9 @@ pub fn run(
         .unwrap_or_else(|| Criteria::default().significance);
     for model in &config.models {
         let criteria = config.criteria_for(model);
-        let comparison =
-            gate_model(model, &criteria, runtime, options, progress).unwrap_or_else(|e| {
+        let comparison = gate_model(model, &criteria, runtime, options, progress)
+            .and_then(|judged| judged.context("a shard's results are not judged"))
+            .unwrap_or_else(|e| {
                 ModelComparison::failed(
                     &model.name,
                     &model.candidate.display().to_string(),
@@ -104,16 +108,49 @@ pub fn run(
     )
 }
 
+/// Measures one shard of every model (`gate --shard`) and writes the results files into
+/// `--results-dir`; nothing is judged. The first model that cannot be measured stops the run.
+pub fn run_shard(
+    config: &GateConfig,
+    runtime: &Runtime,
+    options: &GateOptions,
+    progress: bench::Progress,
+) -> Result<Vec<PathBuf>> {
+    let (Some(shard), Some(dir)) = (options.shard, &options.results_dir) else {
+        bail!("--shard needs --results-dir, the folder its results files are written to");
+    };
+    let mut written = Vec::new();
+    for model in &config.models {
+        let criteria = config.criteria_for(model);
+        if model.bench.latency_shard > shard.count {
+            bail!(
+                "model `{}`: [models.bench] latency_shard = {} is past the {} shards of --shard {shard}; lower it or run more shards",
+                model.name,
+                model.bench.latency_shard,
+                shard.count
+            );
+        }
+        gate_model(model, &criteria, Some(runtime), options, progress)
+            .with_context(|| format!("model `{}`, shard {shard}", model.name))?;
+        written.push(dir.join(format!("{}.json", model.name)));
+    }
+    Ok(written)
+}
+
+/// Gates one model; with `--shard`, measures and writes its shard's results and returns None.
 fn gate_model(
     model: &ModelConfig,
     criteria: &Criteria,
     runtime: Option<&Runtime>,
     options: &GateOptions,
     progress: bench::Progress,
-) -> Result<ModelComparison> {
+) -> Result<Option<ModelComparison>> {
     let baseline_path = model.baseline_path(&options.root);
     let baseline = if baseline_path.exists() {
-        Some(results::load(&baseline_path).with_context(|| format!("model `{}`", model.name))?)
+        Some(
+            results::load_whole(&baseline_path)
+                .with_context(|| format!("model `{}`", model.name))?,
+        )
     } else {
         None
     };
@@ -159,8 +196,18 @@ fn gate_model(
             crate::identity::Names::Match,
         )?;
     }
+    if let Some(shard) = options.shard {
+        let info = shard_info(run_model, options, shard, &measured.candidate)?;
+        measured.candidate.shard = Some(info.clone());
+        if let Some(base) = &mut measured.base {
+            base.shard = Some(info);
+        }
+    }
     if let Some(dir) = &options.results_dir {
         write_measured(dir, &model.name, &measured)?;
+    }
+    if options.shard.is_some() {
+        return Ok(None);
     }
     let mut judged = judge(
         model,
@@ -191,8 +238,49 @@ fn gate_model(
                 dir.display()
             ),
         );
+        if let Some(shard) = &measured.candidate.shard {
+            judged.notes.insert(
+                1,
+                format!(
+                    "evaluated in {} shards on separate runners and merged ({} samples); latency timed on shard {}'s runner alone",
+                    shard.count, shard.samples, shard.latency_shard
+                ),
+            );
+        }
     }
-    Ok(judged)
+    Ok(Some(judged))
+}
+
+/// What a shard's results hold: its slice of the model's labeled data, out of the whole set
+/// (counted and digested from the dataset itself, so `merge` can check the shards add up).
+fn shard_info(
+    model: &ModelConfig,
+    options: &GateOptions,
+    shard: crate::shard::Shard,
+    candidate: &ResultsFile,
+) -> Result<crate::shard::ShardInfo> {
+    let (dataset_samples, dataset_ids_sha256) = match (&model.dataset, &model.postprocess) {
+        (Some(dataset), Some(post)) => {
+            let data = crate::dataset::load_dataset(
+                &options.root.join(&dataset.path),
+                &dataset.options,
+                post.class_names.as_deref(),
+            )?;
+            (
+                data.samples.len(),
+                crate::shard::ids_digest(data.samples.iter().map(|s| s.id.as_str())),
+            )
+        }
+        _ => (0, crate::shard::ids_digest([])),
+    };
+    Ok(crate::shard::ShardInfo {
+        index: Some(shard.index),
+        count: shard.count,
+        latency_shard: model.bench.latency_shard,
+        samples: candidate.eval.as_ref().map_or(0, |e| e.samples.len()),
+        dataset_samples,
+        dataset_ids_sha256,
+    })
 }
 
 /// The criteria this model's test set is too small for (see [`compare::sample_size`]), from
@@ -468,6 +556,12 @@ fn measure(
     if model.bench.check_outputs {
         check_outputs(model, runtime, options, &candidate_path)?;
     }
+    if let Some(shard) = options
+        .shard
+        .filter(|s| s.index != model.bench.latency_shard)
+    {
+        return evaluate_only(model, runtime, options, &candidate_path, shard, progress);
+    }
     let changed = base.filter(|b| b.sha256 != candidate_sha);
     let against = changed.map_or(String::new(), |b| format!(" against {} (A/B)", b.label));
     eprintln!(
@@ -542,6 +636,37 @@ fn measure(
     Ok(Measured {
         candidate,
         base: Some(base_results),
+    })
+}
+
+/// A shard other than the latency shard: the candidate evaluated on the shard's slice, not
+/// timed (its runner's latency would be another runner's than the A/B's).
+fn evaluate_only(
+    model: &ModelConfig,
+    runtime: &Runtime,
+    options: &GateOptions,
+    path: &Path,
+    shard: crate::shard::Shard,
+    progress: bench::Progress,
+) -> Result<Measured> {
+    eprintln!(
+        "{}",
+        crate::text::log_text(&format!(
+            "model `{}`: shard {shard}: evaluating its slice (shard {} times the model)",
+            model.name, model.bench.latency_shard
+        ))
+    );
+    let settings = bench_settings(model, options);
+    let (loaded, _) = runtime.open(path, &settings.session)?;
+    let spec = loaded.spec.clone();
+    drop(loaded);
+    let provider = settings.session.provider.name();
+    let mut candidate =
+        results::new_results(&runtime.library, path, Some(&model.name), provider, spec)?;
+    candidate.eval = evaluate(model, runtime, path, &settings.session, options, progress)?;
+    Ok(Measured {
+        candidate,
+        base: None,
     })
 }
 
@@ -755,6 +880,7 @@ fn evaluate(
         preprocess: model.preprocess.clone(),
         postprocess,
         batch: dataset.batch,
+        shard: options.shard,
     };
     let (mut loaded, _) = runtime.open(path, session)?;
     Ok(Some(eval::run(
@@ -825,10 +951,10 @@ fn load_measured(dir: &Path, name: &str) -> Result<Measured> {
             candidate_path.display()
         );
     }
-    let candidate = results::load(&candidate_path)?;
+    let candidate = results::load_whole(&candidate_path)?;
     let base_path = dir.join(format!("{name}.base.json"));
     let base = if base_path.exists() {
-        Some(results::load(&base_path)?)
+        Some(results::load_whole(&base_path)?)
     } else {
         None
     };

@@ -24,6 +24,7 @@ pub mod init;
 pub mod inputs;
 pub mod limits;
 pub mod memprobe;
+pub mod merge;
 pub mod metrics;
 pub mod model;
 pub mod ortlib;
@@ -32,6 +33,7 @@ pub mod preprocess;
 pub mod report;
 pub mod results;
 pub mod runtime;
+pub mod shard;
 pub mod stats;
 pub mod system;
 pub mod tensorfile;
@@ -104,6 +106,12 @@ async fn dispatch(cli: cli::Cli) -> anyhow::Result<Outcome> {
         cli::Command::Gate(args) => {
             app::gate(&args.runtime.over(global), args).and_then(verdict_outcome)
         }
+        cli::Command::Merge(args) => merge::run(&args.dirs, &args.out).map(|written| {
+            for path in written {
+                println!("wrote {}", path.display());
+            }
+            Outcome::Pass
+        }),
         cli::Command::Init(args) => {
             app::init(&args.runtime.over(global), args).map(|_| Outcome::Pass)
         }

@@ -48,6 +48,10 @@ pub struct ResultsFile {
     /// Who approved this file as a baseline, and from what; only baselines carry it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provenance: Option<Provenance>,
+    /// The slice of the labeled data this file holds, when the gate ran in shards
+    /// (`gate --shard`), or the shards it was merged from (`modelgate merge`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::shard::ShardInfo>,
 }
 
 /// How a results file became a baseline, written by `modelgate baseline approve`.
@@ -97,6 +101,7 @@ pub fn new_results(
         bench: None,
         eval: None,
         provenance: None,
+        shard: None,
     })
 }
 
@@ -111,9 +116,33 @@ pub fn load(path: &Path) -> Result<ResultsFile> {
     parse(&text).with_context(|| format!("results file {}", path.display()))
 }
 
+/// Reads a results file that must describe the whole model, not one shard of it: what compare,
+/// check, the gate and approve read.
+pub fn load_whole(path: &Path) -> Result<ResultsFile> {
+    let results = load(path)?;
+    check_not_a_shard(&results, path)?;
+    Ok(results)
+}
+
 /// Largest results or comparison file read: far above what 200,000 timed runs and a labeled
 /// dataset make, and a bound on what a crafted file can make modelgate hold in memory.
 pub const RESULTS_MAX_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Refuses one shard's results where the whole model's are needed: judging or approving a slice
+/// of the labeled data as if it were all of it would be wrong.
+pub fn check_not_a_shard(results: &ResultsFile, path: &Path) -> Result<()> {
+    if let Some(shard) = &results.shard {
+        if let Some(index) = shard.index {
+            bail!(
+                "{} holds shard {index}/{} of model `{}` only; merge all the shards first with `modelgate merge`",
+                path.display(),
+                shard.count,
+                crate::text::clean(&results.model.name, crate::text::VALUE_MAX_CHARS)
+            );
+        }
+    }
+    Ok(())
+}
 
 /// Reads a text file that may come from elsewhere (an artifact, a pull request), refusing one
 /// larger than `max_bytes` before reading it.

@@ -313,7 +313,12 @@ pub fn comparison_table(comparison: &Comparison) -> String {
         }
         // Which files were judged (the candidate at a commit, the base it was timed against)
         // and whether the figures were measured elsewhere, so a log shows it.
-        const SHOWN: [&str; 3] = ["candidate model: ", "base model: ", "unverified: "];
+        const SHOWN: [&str; 4] = [
+            "candidate model: ",
+            "base model: ",
+            "unverified: ",
+            "evaluated in ",
+        ];
         for note in model
             .notes
             .iter()

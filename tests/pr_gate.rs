@@ -526,3 +526,188 @@ fn an_image_model_that_loses_recall_on_one_site_fails_on_that_site_alone() {
     assert_eq!(status(scan, "recall (positive)"), "fail");
     assert_eq!(status(scan, "minimum recall (positive)"), "fail");
 }
+
+/// Reads a JSON file a command wrote.
+fn read_json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// An evaluation's per-sample records, sorted by id.
+fn records(results: &serde_json::Value) -> Vec<serde_json::Value> {
+    let mut samples = results["eval"]["samples"].as_array().unwrap().clone();
+    samples.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+    samples
+}
+
+/// A model's criteria other than latency's (which two timing runs never give to the digit),
+/// as (name, status, detail).
+fn quality_criteria(model: &serde_json::Value) -> Vec<(String, String, String)> {
+    model["criteria"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| !c["name"].as_str().unwrap().contains("latency"))
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().to_string(),
+                c["status"].as_str().unwrap().to_string(),
+                c["detail"].to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The same pull request gated in one run and in three shards merged: the same per-sample
+/// records, metrics, paired tests and verdict; the latency comes from shard 1's A/B alone. A
+/// shard missing or given twice, a sample moved into another shard's file, and one shard's file
+/// judged as if it were the whole model are errors that write nothing.
+#[test]
+fn three_shards_merged_give_the_unsharded_records_numbers_and_verdict() {
+    let project = Project::with(&["scan"], &["scan_fp32", "scan_lowrecall"]);
+    project.swap("scan_lowrecall.onnx", "scan_fp32.onnx");
+    let work = project.clone.join("work");
+    std::fs::create_dir(&work).unwrap();
+    let whole = work.join("whole");
+    let (out, unsharded) = project.gate(&["--results-dir", whole.to_str().unwrap()]);
+    assert_exit(&out, 1);
+
+    let config = project.clone.join("modelgate.toml");
+    let shard_dir = |k: u32| work.join(format!("shard{k}"));
+    for k in 1..=3 {
+        let out = support::modelgate(&[
+            "gate",
+            "--config",
+            config.to_str().unwrap(),
+            "--shard",
+            &format!("{k}/3"),
+            "--results-dir",
+            shard_dir(k).to_str().unwrap(),
+        ]);
+        assert_exit(&out, 0);
+        let file = read_json(&shard_dir(k).join("scan.json"));
+        assert_eq!(file["shard"]["index"], k);
+        // Only the latency shard times the model (and writes the A/B's base results).
+        assert_eq!(file["bench"].is_object(), k == 1, "shard {k}");
+        assert_eq!(shard_dir(k).join("scan.base.json").exists(), k == 1);
+    }
+    let slice_sizes: Vec<usize> = (1..=3)
+        .map(|k| records(&read_json(&shard_dir(k).join("scan.json"))).len())
+        .collect();
+    assert_eq!(slice_sizes.iter().sum::<usize>(), 360, "{slice_sizes:?}");
+    assert!(slice_sizes.iter().all(|n| *n > 60), "{slice_sizes:?}");
+
+    let merged = work.join("merged");
+    let shard_args = |ks: &[u32]| -> Vec<String> {
+        ks.iter()
+            .map(|k| shard_dir(*k).display().to_string())
+            .collect()
+    };
+    let merge = |ks: &[u32], out_dir: &Path| {
+        let mut args = vec!["merge".to_string()];
+        args.extend(shard_args(ks));
+        args.extend(["--out".to_string(), out_dir.display().to_string()]);
+        support::modelgate(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    assert_exit(&merge(&[1, 2, 3], &merged), 0);
+    let whole_results = read_json(&whole.join("scan.json"));
+    let merged_results = read_json(&merged.join("scan.json"));
+    assert_eq!(records(&merged_results), records(&whole_results));
+    assert_eq!(
+        merged_results["eval"]["metrics"],
+        whole_results["eval"]["metrics"]
+    );
+    assert_eq!(
+        merged_results["eval"]["slices"],
+        whole_results["eval"]["slices"]
+    );
+    assert_eq!(merged_results["shard"]["count"], 3);
+    assert!(merged_results["shard"].get("index").is_none());
+    let shard1 = read_json(&shard_dir(1).join("scan.json"));
+    assert_eq!(merged_results["bench"], shard1["bench"]);
+
+    let (out, judged) = project.gate(&["--from-results", merged.to_str().unwrap()]);
+    assert_exit(&out, 1);
+    assert_eq!(judged["verdict"], unsharded["verdict"]);
+    let (a, b) = (model(&judged, "scan"), model(&unsharded, "scan"));
+    assert_eq!(quality_criteria(a), quality_criteria(b));
+    assert_eq!(status(a, "recall (positive)"), "fail");
+    let paired = |m: &serde_json::Value| -> Vec<serde_json::Value> {
+        m["tests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| {
+                let name = t["name"].as_str().unwrap();
+                !["latency", "Mann-Whitney", "exceedance"]
+                    .iter()
+                    .any(|word| name.contains(word))
+            })
+            .map(|t| json_without(&json_without(t, "adjusted_p"), "decision"))
+            .collect()
+    };
+    assert_eq!(paired(a), paired(b));
+    assert!(
+        a["notes"].to_string().contains("evaluated in 3 shards"),
+        "{}",
+        a["notes"]
+    );
+
+    // Errors, each writing nothing.
+    let nowhere = work.join("not-written");
+    let out = merge(&[1, 3], &nowhere);
+    support::assert_user_error(&out, "shard 2/3 missing");
+    let out = merge(&[1, 2, 2, 3], &nowhere);
+    support::assert_user_error(&out, "shard 2/3 appears twice");
+    let moved = work.join("moved");
+    copy_tree(&shard_dir(3), &moved);
+    let mut file = read_json(&moved.join("scan.json"));
+    let stray = records(&read_json(&shard_dir(2).join("scan.json")))[0].clone();
+    file["eval"]["samples"]
+        .as_array_mut()
+        .unwrap()
+        .push(stray.clone());
+    std::fs::write(moved.join("scan.json"), file.to_string()).unwrap();
+    let mut args = shard_args(&[1, 2]);
+    args.insert(0, "merge".into());
+    args.extend([
+        moved.display().to_string(),
+        "--out".into(),
+        nowhere.display().to_string(),
+    ]);
+    let out = support::modelgate(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    support::assert_user_error(&out, stray["id"].as_str().unwrap());
+    assert!(
+        !nowhere.exists(),
+        "a failed merge wrote {}",
+        nowhere.display()
+    );
+
+    let (out, judged) = project.gate(&["--from-results", shard_dir(2).to_str().unwrap()]);
+    assert_exit(&out, 2);
+    assert!(
+        model(&judged, "scan")["error"]
+            .to_string()
+            .contains("holds shard 2/3 of model `scan` only"),
+        "{}",
+        model(&judged, "scan")
+    );
+}
+
+/// `value` without the key `key` (an adjusted p-value, and the decision it makes, depend on the
+/// whole family, which includes the latency tests).
+fn json_without(value: &serde_json::Value, key: &str) -> serde_json::Value {
+    let mut value = value.clone();
+    if let Some(map) = value.as_object_mut() {
+        map.remove(key);
+    }
+    value
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+}

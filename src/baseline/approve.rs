@@ -77,7 +77,7 @@ pub fn run(global: &GlobalArgs, args: &ApproveArgs) -> Result<()> {
 
     let (mut baseline, source) = match &args.from_results {
         Some(file) => {
-            let results = results::load(file)?;
+            let results = results::load_whole(file)?;
             check_results_for_model(&results, file, model, &sha)?;
             (results, file.display().to_string())
         }

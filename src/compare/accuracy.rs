@@ -35,7 +35,6 @@ pub fn compare_accuracy(
         .iter()
         .map(|s| (s.id.as_str(), s))
         .collect();
-    let mut pairs = Vec::with_capacity(candidate.samples.len());
     for sample in &candidate.samples {
         let Some(base) = by_id.get(sample.id.as_str()) else {
             bail!(
@@ -57,19 +56,35 @@ pub fn compare_accuracy(
                 sample.id
             );
         }
-        pairs.push((*base, sample));
     }
     if baseline.positive_class != candidate.positive_class {
         bail!(
             "the candidate's results name another positive class than the baseline's; use the baseline's postprocessing or re-approve the baseline"
         );
     }
-    if pairs.len() != baseline.samples.len() {
+    if candidate.samples.len() != baseline.samples.len() {
         bail!(
             "the baseline was evaluated on {} samples and the candidate on {}; re-approve the baseline on this dataset",
             baseline.samples.len(),
-            pairs.len()
+            candidate.samples.len()
         );
+    }
+    // Pairs in the baseline's order, whatever order the candidate's file lists its samples in
+    // (one run's, or shards merged): the paired bootstraps then draw the same pairs.
+    let cand_by_id: HashMap<&str, &crate::eval::SampleRecord> = candidate
+        .samples
+        .iter()
+        .map(|s| (s.id.as_str(), s))
+        .collect();
+    let mut pairs = Vec::with_capacity(baseline.samples.len());
+    for base in &baseline.samples {
+        let Some(sample) = cand_by_id.get(base.id.as_str()) else {
+            bail!(
+                "sample {:?} of the baseline is missing from the candidate's evaluation, which lists another sample twice; evaluate the whole dataset once",
+                base.id
+            );
+        };
+        pairs.push((base, *sample));
     }
     if pairs.is_empty() {
         bail!("no samples to compare accuracy on; the dataset is empty");
