@@ -119,6 +119,14 @@ async fn a_sharded_gate_judges_as_the_one_job_gate_and_comments_once() {
             "{}",
             instance.describe()
         );
+        // Only the latency shard (the first, by default) times the A/B against the base.
+        assert_eq!(
+            artifact.join("cancer.base.json").is_file(),
+            k == 0,
+            "shard {}: {}",
+            k + 1,
+            instance.describe()
+        );
         assert!(
             instance
                 .all_steps()
@@ -147,6 +155,17 @@ async fn a_sharded_gate_judges_as_the_one_job_gate_and_comments_once() {
         comments[0].body
     );
     let merged = comparison(&sharded);
+    // Every labeled sample was judged once, though no shard saw them all.
+    let rows = std::fs::read_to_string(project.work.join("data/test.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .count();
+    assert_eq!(
+        merged["models"][0]["accuracy"]["n"], rows as u64,
+        "{merged}"
+    );
 
     // The one-job gate on the same pull request: the same verdict and accuracy figures.
     let single = tokio::task::block_in_place(|| run_gate(&project, &fake, &pr, TOKEN));
