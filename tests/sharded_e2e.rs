@@ -284,6 +284,11 @@ async fn bad_shard_inputs_are_one_line_errors_naming_the_input() {
             "merge folder 'no-such-folder' does not exist",
         ),
         (
+            "flat",
+            with(&[("merge", "models")]),
+            "merge folder 'models' holds no shard folders",
+        ),
+        (
             "name",
             with(&[("model", "cancer ../x")]),
             "model names '../x'",
