@@ -22,6 +22,7 @@ mod limits_cli;
 mod parsers_fuzz;
 mod pr_gate;
 mod python_agreement;
+mod sharded_e2e;
 mod workflows_e2e;
 
 /// Every test file beside this one is a module here: a file left out would never run.

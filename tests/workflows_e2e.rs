@@ -16,15 +16,17 @@ use support::fake_github::{FakeGithub, PullRequest};
 use support::workflow_runner::{git, JobRun, Setting, WorkflowRun};
 use support::{model, root};
 
-const TOKEN: &str = "ghs_WorkflowToken0123456789abcdef";
+pub(crate) const TOKEN: &str = "ghs_WorkflowToken0123456789abcdef";
 const READ_ONLY_TOKEN: &str = "ghs_DependabotReadOnly0123456789ab";
-const OWNER: &str = "octo-org";
-const NAME: &str = "models";
-const MARKER: &str = "<!-- modelgate:report -->";
-const GATE: &str = ".github/workflows/example-gate.yml";
+pub(crate) const OWNER: &str = "octo-org";
+pub(crate) const NAME: &str = "models";
+pub(crate) const MARKER: &str = "<!-- modelgate:report -->";
+pub(crate) const GATE: &str = ".github/workflows/example-gate.yml";
+/// The sharded gate: measure (a matrix of shards), merge and comment; tests in sharded_e2e.rs.
+pub(crate) const SHARDED: &str = ".github/workflows/example-sharded.yml";
 const APPROVE: &str = ".github/workflows/example-approve.yml";
 
-fn repository() -> String {
+pub(crate) fn repository() -> String {
     format!("{OWNER}/{NAME}")
 }
 
@@ -61,7 +63,7 @@ intra_threads = 1
 min_recall = 0.80
 "#;
 
-fn sha256(path: &Path) -> String {
+pub(crate) fn sha256(path: &Path) -> String {
     use std::process::Command;
     let out = Command::new("sha256sum").arg(path).output().unwrap();
     String::from_utf8_lossy(&out.stdout)[..64].to_string()
@@ -74,14 +76,14 @@ fn ok(dir: &Path, args: &[&str]) -> String {
 
 /// A project on GitHub: a bare "origin" (what actions/checkout clones) and a working clone to
 /// make commits and pull requests in.
-struct Project {
-    dir: tempfile::TempDir,
-    work: PathBuf,
-    origin: PathBuf,
+pub(crate) struct Project {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) work: PathBuf,
+    pub(crate) origin: PathBuf,
 }
 
 impl Project {
-    fn new() -> Project {
+    pub(crate) fn new() -> Project {
         let dir = tempfile::tempdir().unwrap();
         let work = dir.path().join("work");
         let copy = |from: PathBuf, to: &str| {
@@ -103,6 +105,15 @@ impl Project {
         for file in [GATE, APPROVE] {
             copy(root().join(file), file);
         }
+        // The project's copy of the sharded example names its own model in the matrix.
+        let sharded = std::fs::read_to_string(root().join(SHARDED)).unwrap();
+        let matrix = "model: [scan]";
+        assert!(sharded.contains(matrix), "{SHARDED} has {matrix}");
+        std::fs::write(
+            work.join(SHARDED),
+            sharded.replace(matrix, "model: [cancer]"),
+        )
+        .unwrap();
         std::fs::write(work.join("modelgate.toml"), CONFIG).unwrap();
         std::fs::write(work.join("README.md"), "models\n").unwrap();
         let origin = dir.path().join("origin.git");
@@ -140,13 +151,13 @@ impl Project {
     }
 
     /// `main` as origin has it now.
-    fn main_sha(&self) -> String {
+    pub(crate) fn main_sha(&self) -> String {
         ok(&self.origin, &["rev-parse", "refs/heads/main"])
     }
 
     /// A commit on `branch` (from origin's main the first time) made by `edit`, pushed to
     /// origin as pull request `number`'s head; returns its SHA.
-    fn push_pr(&self, number: u64, branch: &str, edit: impl FnOnce(&Path)) -> String {
+    pub(crate) fn push_pr(&self, number: u64, branch: &str, edit: impl FnOnce(&Path)) -> String {
         ok(&self.work, &["fetch", "--quiet", "origin"]);
         let exists = git(&self.work, &["rev-parse", "--verify", "--quiet", branch]).is_ok();
         if exists {
@@ -168,22 +179,22 @@ impl Project {
         ok(&self.work, &["rev-parse", "HEAD"])
     }
 
-    fn file_at(&self, rev: &str, path: &str) -> String {
+    pub(crate) fn file_at(&self, rev: &str, path: &str) -> String {
         ok(&self.origin, &["show", &format!("{rev}:{path}")])
     }
 }
 
 /// A pull request as GitHub knows it.
-struct Pr {
-    number: u64,
-    head_sha: String,
-    head_ref: String,
-    head_repo: String,
-    author: String,
+pub(crate) struct Pr {
+    pub(crate) number: u64,
+    pub(crate) head_sha: String,
+    pub(crate) head_ref: String,
+    pub(crate) head_repo: String,
+    pub(crate) author: String,
 }
 
 impl Pr {
-    fn register(&self, fake: &FakeGithub, project: &Project) {
+    pub(crate) fn register(&self, fake: &FakeGithub, project: &Project) {
         fake.set_pull_request(
             OWNER,
             NAME,
@@ -201,7 +212,7 @@ impl Pr {
     }
 
     /// The `pull_request_target` payload.
-    fn event(&self, project: &Project, action: &str) -> Value {
+    pub(crate) fn event(&self, project: &Project, action: &str) -> Value {
         json!({
             "action": action,
             "number": self.number,
@@ -219,7 +230,7 @@ impl Pr {
 }
 
 /// One workflow run's setting: event, actor, token, and a fresh artifact store.
-fn setting(
+pub(crate) fn setting(
     project: &Project,
     fake: &FakeGithub,
     event_name: &str,
@@ -265,7 +276,7 @@ fn setting(
     }
 }
 
-async fn fake() -> FakeGithub {
+pub(crate) async fn fake() -> FakeGithub {
     let fake = FakeGithub::start().await;
     fake.add_workflow_token(TOKEN, false);
     fake.add_workflow_token(READ_ONLY_TOKEN, true);
@@ -273,7 +284,7 @@ async fn fake() -> FakeGithub {
 }
 
 /// The gate workflow's two jobs for one push to a pull request.
-fn run_gate(project: &Project, fake: &FakeGithub, pr: &Pr, token: &str) -> WorkflowRun {
+pub(crate) fn run_gate(project: &Project, fake: &FakeGithub, pr: &Pr, token: &str) -> WorkflowRun {
     pr.register(fake, project);
     let event = pr.event(project, "synchronize");
     let setting = setting(
@@ -293,7 +304,7 @@ fn run_gate(project: &Project, fake: &FakeGithub, pr: &Pr, token: &str) -> Workf
     run
 }
 
-fn comparison(run: &WorkflowRun) -> Value {
+pub(crate) fn comparison(run: &WorkflowRun) -> Value {
     let path = run.setting.store.join("modelgate-report/comparison.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
@@ -305,7 +316,7 @@ fn comparison(run: &WorkflowRun) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
-fn criterion<'a>(comparison: &'a Value, name: &str) -> &'a Value {
+pub(crate) fn criterion<'a>(comparison: &'a Value, name: &str) -> &'a Value {
     let model = &comparison["models"][0];
     model["criteria"]
         .as_array()
@@ -315,7 +326,7 @@ fn criterion<'a>(comparison: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no criterion {name} in {model}"))
 }
 
-fn assert_job(job: &JobRun, result: &str) {
+pub(crate) fn assert_job(job: &JobRun, result: &str) {
     assert_eq!(job.result, result, "{}", job.describe());
 }
 

@@ -84,6 +84,11 @@ pub struct JobRun {
     pub workspace: PathBuf,
     /// Everything appended to GITHUB_STEP_SUMMARY.
     pub summary: String,
+    /// This instance's `matrix` values (empty outside a matrix).
+    pub matrix: Map<String, Value>,
+    /// A matrix job's instances, in the order they ran; the job's result is failure if any
+    /// instance failed or was cancelled.
+    pub instances: Vec<JobRun>,
 }
 
 impl JobRun {
@@ -168,10 +173,80 @@ impl WorkflowRun {
             .unwrap_or_default()
     }
 
-    /// Runs `job` (its `needs` must have run) and returns how it went.
+    /// Runs `job` (its `needs` must have run) and returns how it went. A job with
+    /// `strategy.matrix` runs once per combination (see [`expand_matrix`]), one after another;
+    /// with `fail-fast` (the default) the instances after a failed one are cancelled.
     pub fn run_job(&mut self, job: &str) -> JobRun {
         let spec = self.doc["jobs"][job].clone();
         assert!(!spec.is_badvalue(), "the workflow has no job {job}");
+        let matrix = &spec["strategy"]["matrix"];
+        if matrix.is_badvalue() {
+            return self.run_instance(job, &spec, Map::new(), json!({}));
+        }
+        let combinations = expand_matrix(matrix);
+        let fail_fast = spec["strategy"]["fail-fast"].as_bool().unwrap_or(true);
+        let total = combinations.len();
+        let mut instances = Vec::new();
+        let mut failed = false;
+        for (index, combination) in combinations.into_iter().enumerate() {
+            let values: Vec<String> = combination.values().map(expr::to_text).collect();
+            let name = format!("{job} ({})", values.join(", "));
+            if failed && fail_fast {
+                instances.push(JobRun {
+                    name,
+                    result: "cancelled".into(),
+                    matrix: combination,
+                    ..Default::default()
+                });
+                continue;
+            }
+            let strategy = json!({
+                "fail-fast": fail_fast,
+                "job-index": index,
+                "job-total": total,
+                "max-parallel": total,
+            });
+            let mut run = self.run_instance(job, &spec, combination, strategy);
+            run.name = name;
+            failed |= run.result == "failure";
+            instances.push(run);
+        }
+        let skipped = instances.iter().all(|i| i.result == "skipped");
+        let bad = instances
+            .iter()
+            .any(|i| i.result == "failure" || i.result == "cancelled");
+        let run = JobRun {
+            name: job.to_string(),
+            result: if bad {
+                "failure"
+            } else if skipped {
+                "skipped"
+            } else {
+                "success"
+            }
+            .into(),
+            // GitHub gives a matrix job the outputs its instances set, the last one winning.
+            outputs: instances
+                .iter()
+                .flat_map(|i| i.outputs.clone())
+                .filter(|(_, v)| !v.is_empty())
+                .collect(),
+            permissions: self.permissions(job),
+            instances,
+            ..Default::default()
+        };
+        self.jobs.insert(job.to_string(), run.clone());
+        run
+    }
+
+    /// One run of `job`'s steps with these `matrix` and `strategy` contexts.
+    fn run_instance(
+        &mut self,
+        job: &str,
+        spec: &Yaml,
+        matrix: Map<String, Value>,
+        strategy: Value,
+    ) -> JobRun {
         let mut needs = Map::new();
         let mut needs_failed = false;
         for need in yaml_list(&spec["needs"]) {
@@ -205,9 +280,12 @@ impl WorkflowRun {
             summary: String::new(),
             commands: CommandProcessor::default(),
             counter: 0,
+            matrix: Value::Object(matrix.clone()),
+            strategy,
         };
         let mut run = JobRun {
             name: job.to_string(),
+            matrix,
             permissions: self.permissions(job),
             environment: spec["environment"]
                 .as_str()
@@ -271,6 +349,9 @@ struct JobState {
     summary: String,
     commands: CommandProcessor,
     counter: usize,
+    /// The `matrix` and `strategy` contexts of this job instance.
+    matrix: Value,
+    strategy: Value,
 }
 
 impl JobState {
@@ -325,8 +406,8 @@ impl JobState {
             "runner": { "temp": self.temp.display().to_string(), "os": "Linux", "arch": "X64" },
             "secrets": { "GITHUB_TOKEN": token },
             "job": { "status": "success" },
-            "matrix": {},
-            "strategy": {},
+            "matrix": self.matrix,
+            "strategy": self.strategy,
         })
     }
 
@@ -534,20 +615,51 @@ impl JobState {
         Ok(format!("Artifact {name} has been successfully uploaded"))
     }
 
+    /// actions/download-artifact: by `name` into `path` itself; otherwise every artifact whose
+    /// name matches `pattern` (all of them without one), each into `path/<name>/`, or all into
+    /// `path` with `merge-multiple: true`. A pattern that matches nothing downloads nothing.
     fn download(&self, with: &BTreeMap<String, String>) -> Result<String, String> {
-        let name = &with["name"];
-        let source = self.setting.store.join(name);
-        if !source.is_dir() {
-            return Err(format!(
-                "Unable to download artifact(s): Artifact not found for name: {name}"
-            ));
-        }
         let target = with
             .get("path")
+            .filter(|p| !p.is_empty())
             .map_or(self.workspace.clone(), PathBuf::from);
+        if let Some(name) = with.get("name").filter(|n| !n.is_empty()) {
+            let source = self.setting.store.join(name);
+            if !source.is_dir() {
+                return Err(format!(
+                    "Unable to download artifact(s): Artifact not found for name: {name}"
+                ));
+            }
+            std::fs::create_dir_all(&target).unwrap();
+            copy_dir(&source, &target);
+            return Ok(format!("Artifact download completed: {}", target.display()));
+        }
+        let pattern = with.get("pattern").map_or("*", String::as_str);
+        let merge = with.get("merge-multiple").is_some_and(|m| m == "true");
+        let mut names: Vec<String> = std::fs::read_dir(&self.setting.store)
+            .map(|dir| {
+                dir.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .filter(|n| glob_match(pattern, n))
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
         std::fs::create_dir_all(&target).unwrap();
-        copy_dir(&source, &target);
-        Ok(format!("Artifact download completed: {}", target.display()))
+        for name in &names {
+            let into = if merge {
+                target.clone()
+            } else {
+                target.join(name)
+            };
+            std::fs::create_dir_all(&into).unwrap();
+            copy_dir(&self.setting.store.join(name), &into);
+        }
+        Ok(format!(
+            "Filtering artifacts by pattern '{pattern}': {} artifact(s) downloaded to {}: {}",
+            names.len(),
+            target.display(),
+            names.join(", ")
+        ))
     }
 
     /// Runs `script` the way the runner runs a `run:` step and fills in `record`.
@@ -746,6 +858,103 @@ impl JobState {
     }
 }
 
+/// The combinations of a `strategy.matrix`, as GitHub forms them: the product of the list
+/// axes (the first axis varying slowest), less each combination that matches an `exclude`
+/// entry, then each `include` entry added to every combination it does not contradict on an
+/// axis value (or appended as a combination of its own when it fits none).
+pub fn expand_matrix(matrix: &Yaml) -> Vec<Map<String, Value>> {
+    let hash = matrix
+        .as_hash()
+        .unwrap_or_else(|| panic!("the test runner only expands a literal matrix: {matrix:?}"));
+    let mut combinations = vec![Map::new()];
+    let mut axes = Vec::new();
+    for (key, values) in hash {
+        let key = text(key);
+        if key == "include" || key == "exclude" {
+            continue;
+        }
+        let values = values
+            .as_vec()
+            .unwrap_or_else(|| panic!("matrix axis {key} is not a list"));
+        axes.push(key.clone());
+        let mut next = Vec::new();
+        for combination in &combinations {
+            for value in values {
+                let mut with = combination.clone();
+                with.insert(key.clone(), yaml_to_json(value));
+                next.push(with);
+            }
+        }
+        combinations = next;
+    }
+    if axes.is_empty() {
+        combinations.clear();
+    }
+    let entries = |name: &str| -> Vec<Map<String, Value>> {
+        hash.get(&Yaml::String(name.into()))
+            .and_then(Yaml::as_vec)
+            .map(|list| {
+                list.iter()
+                    .filter_map(|entry| yaml_to_json(entry).as_object().cloned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    for exclude in entries("exclude") {
+        combinations.retain(|c| !exclude.iter().all(|(k, v)| c.get(k) == Some(v)));
+    }
+    let original = combinations.len();
+    for include in entries("include") {
+        let mut added = false;
+        for combination in combinations.iter_mut().take(original) {
+            let fits = include
+                .iter()
+                .all(|(k, v)| !axes.contains(k) || combination.get(k) == Some(v));
+            if fits {
+                combination.extend(include.clone());
+                added = true;
+            }
+        }
+        if !added {
+            combinations.push(include);
+        }
+    }
+    combinations
+}
+
+fn yaml_to_json(value: &Yaml) -> Value {
+    match value {
+        Yaml::String(s) => Value::String(s.clone()),
+        Yaml::Integer(i) => json!(i),
+        Yaml::Real(r) => r
+            .parse::<f64>()
+            .map_or(Value::String(r.clone()), |f| json!(f)),
+        Yaml::Boolean(b) => Value::Bool(*b),
+        Yaml::Array(items) => Value::Array(items.iter().map(yaml_to_json).collect()),
+        Yaml::Hash(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (text(k), yaml_to_json(v)))
+                .collect(),
+        ),
+        _ => Value::Null,
+    }
+}
+
+/// An artifact-name glob: `*` any run of characters, `?` one character.
+pub fn glob_match(pattern: &str, name: &str) -> bool {
+    fn go(p: &[char], n: &[char]) -> bool {
+        match p.split_first() {
+            None => n.is_empty(),
+            Some(('*', rest)) => (0..=n.len()).any(|i| go(rest, &n[i..])),
+            Some(('?', rest)) => !n.is_empty() && go(rest, &n[1..]),
+            Some((c, rest)) => n.first() == Some(c) && go(rest, &n[1..]),
+        }
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    go(&p, &n)
+}
+
 fn load(path: &Path) -> Yaml {
     let text = std::fs::read_to_string(path).unwrap();
     YamlLoader::load_from_str(&text).unwrap().remove(0)
@@ -810,5 +1019,69 @@ pub fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
         Ok(log)
     } else {
         Err(format!("git {args:?} failed: {log}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn matrix(text: &str) -> Vec<String> {
+        let doc = YamlLoader::load_from_str(text).unwrap().remove(0);
+        expand_matrix(&doc)
+            .iter()
+            .map(|c| Value::Object(c.clone()).to_string())
+            .collect()
+    }
+
+    /// The examples of GitHub's "Using a matrix for your jobs", with the combinations GitHub
+    /// documents for them.
+    #[test]
+    fn a_matrix_expands_as_github_documents() {
+        assert_eq!(
+            matrix("version: [10, 12]\nos: [ubuntu, windows]"),
+            [
+                r#"{"os":"ubuntu","version":10}"#,
+                r#"{"os":"windows","version":10}"#,
+                r#"{"os":"ubuntu","version":12}"#,
+                r#"{"os":"windows","version":12}"#,
+            ]
+        );
+        assert_eq!(
+            matrix(
+                "os: [macos, windows]\nversion: [12, 14, 16]\nenvironment: [staging, production]\n\
+                 exclude:\n  - os: macos\n    version: 12\n    environment: production\n  \
+                 - os: windows\n    version: 16"
+            )
+            .len(),
+            12 - 1 - 2
+        );
+        // "Example: Expanding configurations".
+        assert_eq!(
+            matrix(
+                "fruit: [apple, pear]\nanimal: [cat, dog]\ninclude:\n  - color: green\n  \
+                 - color: pink\n    animal: cat\n  - fruit: apple\n    shape: circle\n  \
+                 - fruit: banana\n  - fruit: banana\n    animal: cat"
+            ),
+            [
+                r#"{"animal":"cat","color":"pink","fruit":"apple","shape":"circle"}"#,
+                r#"{"animal":"dog","color":"green","fruit":"apple","shape":"circle"}"#,
+                r#"{"animal":"cat","color":"pink","fruit":"pear"}"#,
+                r#"{"animal":"dog","color":"green","fruit":"pear"}"#,
+                r#"{"fruit":"banana"}"#,
+                r#"{"animal":"cat","fruit":"banana"}"#,
+            ]
+        );
+    }
+
+    #[test]
+    fn artifact_patterns_match_names() {
+        assert!(glob_match("modelgate-shard-*", "modelgate-shard-scan-1"));
+        assert!(glob_match("*", "anything"));
+        assert!(glob_match("a?c", "abc"));
+        assert!(!glob_match("modelgate-shard-*", "modelgate-report"));
+        assert!(!glob_match("a?c", "ac"));
+        assert!(glob_match("*-1", "modelgate-shard-scan-1"));
+        assert!(!glob_match("*-1", "modelgate-shard-scan-12"));
     }
 }
