@@ -128,6 +128,20 @@ fn read_dir(dir: &Path) -> Result<Vec<ShardFiles>> {
                 path.display()
             );
         };
+        let count_ok = (1..=shard::MAX_SHARDS).contains(&info.count);
+        if !count_ok
+            || index > info.count
+            || info.latency_shard == 0
+            || info.latency_shard > info.count
+        {
+            bail!(
+                "{} names shard {index}/{} with latency shard {}, which `gate --shard` never writes (K/N needs 1 <= K <= N <= {}); measure that shard again",
+                path.display(),
+                info.count,
+                info.latency_shard,
+                shard::MAX_SHARDS
+            );
+        }
         let base_path = dir.join(format!("{stem}.base.json"));
         let base = if base_path.exists() {
             Some(results::load(&base_path)?)
@@ -305,7 +319,7 @@ fn merge_evals(shards: &[ShardFiles]) -> Result<Option<EvalResult>> {
             }
             if owner.insert(record.id.as_str(), shard.index).is_some() {
                 bail!(
-                    "sample {:?} appears twice in shard {}/{count}'s results ({}); measure that shard again",
+                    "sample {:?} appears twice in shard {}/{count}'s results ({}); a dataset lists each sample once, so remove the duplicate from the dataset or measure that shard again",
                     clean(&record.id, VALUE_MAX_CHARS),
                     shard.index,
                     shard.dir.display()
