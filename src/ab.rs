@@ -220,9 +220,13 @@ impl AbPair {
         } = self;
         let peak = system::rss().peak_bytes;
         let wall = timed.as_secs_f64() / 2.0;
-        let make = |side: Side| -> Result<BenchResult> {
-            let run = bench::batch_run(batch, resolution.inputs.clone(), &side.samples_ns, wall)?;
+        let make = |mut side: Side| -> Result<BenchResult> {
+            let mut run =
+                bench::batch_run(batch, resolution.inputs.clone(), &side.samples_ns, wall)?;
+            run.transfer = side.model.measure_transfers(bench::TRANSFER_COPIES)?;
             let runs = vec![run];
+            let mut notes = bench::notes_for(&runs, &resolution.defaulted);
+            notes.extend(side.model.gpu_notes().iter().cloned());
             Ok(BenchResult {
                 settings: settings.clone(),
                 provider: settings.session.provider.name().to_string(),
@@ -233,7 +237,8 @@ impl AbPair {
                 },
                 gpu: system::gpu_info(),
                 defaulted_dims: resolution.defaulted.clone(),
-                notes: bench::notes_for(&runs, &resolution.defaulted),
+                notes,
+                placement: side.model.placement().cloned(),
                 runs,
             })
         };

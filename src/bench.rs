@@ -91,6 +91,10 @@ pub struct BatchRun {
     pub wall_time_s: f64,
     /// Every timed run, in order, in milliseconds.
     pub samples_ms: Vec<Millis>,
+    /// On a GPU: the copies of the inputs to the device and of the outputs back, timed apart
+    /// from the runs (which keep both on the device).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfer: Option<crate::runtime::Transfer>,
 }
 
 /// The bench section of a results file.
@@ -107,6 +111,9 @@ pub struct BenchResult {
     pub runs: Vec<BatchRun>,
     /// Things the reader should know, such as a p99 from too few runs.
     pub notes: Vec<String>,
+    /// On a GPU: where the model's nodes ran, from ONNX Runtime's profile of the first run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<crate::runtime::Placement>,
 }
 
 impl BenchResult {
@@ -225,15 +232,13 @@ pub fn run(
             progress,
         )?;
         let wall_time_s = started.elapsed().as_secs_f64();
-        runs.push(batch_run(
-            batch_size,
-            resolution.inputs,
-            &samples_ns,
-            wall_time_s,
-        )?);
+        let mut run = batch_run(batch_size, resolution.inputs, &samples_ns, wall_time_s)?;
+        run.transfer = model.measure_transfers(TRANSFER_COPIES)?;
+        runs.push(run);
     }
     let mut notes = notes_for(&runs, &defaulted_dims);
     notes.extend(model.output_notes().iter().cloned());
+    notes.extend(model.gpu_notes().iter().cloned());
     let result = BenchResult {
         settings: settings.clone(),
         provider: settings.session.provider.name().to_string(),
@@ -249,9 +254,13 @@ pub fn run(
         defaulted_dims,
         runs,
         notes,
+        placement: model.placement().cloned(),
     };
     Ok((result, spec))
 }
+
+/// Copies of the inputs and outputs timed on a GPU, after the timed runs.
+pub const TRANSFER_COPIES: usize = 20;
 
 /// Opens a session, measuring its creation time and the resident memory it added. The peak is
 /// filled in when the bench ends.
@@ -438,6 +447,7 @@ pub fn batch_run(
         trusted,
         wall_time_s,
         samples_ms,
+        transfer: None,
     })
 }
 

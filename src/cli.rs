@@ -279,6 +279,19 @@ pub struct SessionArgs {
     /// Threads across operators (ONNX Runtime's default when unset).
     #[arg(long, value_name = "N")]
     pub inter_threads: Option<usize>,
+    /// CUDA and TensorRT: accept nodes that run on the CPU (listed); otherwise such a run fails.
+    #[arg(long)]
+    pub allow_cpu_fallback: bool,
+    /// TensorRT: build the engine with fp16 kernels where layers allow it.
+    #[arg(long)]
+    pub trt_fp16: bool,
+    /// CUDA and TensorRT: capture the model in a CUDA graph and replay it.
+    #[arg(long)]
+    pub cuda_graph: bool,
+    /// TensorRT: engine and timing cache folder (default MODELGATE_TRT_CACHE, else
+    /// ~/.cache/modelgate/tensorrt).
+    #[arg(long, value_name = "DIR")]
+    pub trt_cache_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -625,6 +638,7 @@ impl SessionArgs {
             inter_threads: None,
             spinning: true,
             shared_pool: false,
+            gpu: Default::default(),
         });
         let settings = SessionSettings {
             provider: self.ep.map_or(base.provider, EpArg::provider),
@@ -636,6 +650,15 @@ impl SessionArgs {
             }),
             intra_threads: self.intra_threads.or(base.intra_threads),
             inter_threads: self.inter_threads.or(base.inter_threads),
+            gpu: crate::runtime::GpuOptions {
+                allow_cpu_fallback: self.allow_cpu_fallback || base.gpu.allow_cpu_fallback,
+                trt_fp16: self.trt_fp16 || base.gpu.trt_fp16,
+                cuda_graph: self.cuda_graph || base.gpu.cuda_graph,
+                trt_cache_dir: self
+                    .trt_cache_dir
+                    .clone()
+                    .or(base.gpu.trt_cache_dir.clone()),
+            },
             ..base
         };
         limits::check_session(&settings, Origin::Flags)?;

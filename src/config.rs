@@ -127,6 +127,18 @@ pub struct BenchConfig {
     /// With `gate --shard K/N`: the shard whose runner times the model (the A/B); the other
     /// shards only evaluate their slice, so latency is never pooled across runners.
     pub latency_shard: u32,
+    /// CUDA and TensorRT: accept a model whose nodes partly run on the CPU (listed in the
+    /// results); by default such a run fails, since its latency would be partly the CPU's.
+    /// Shape arithmetic that ONNX Runtime places on the CPU by design is always accepted.
+    pub allow_cpu_fallback: bool,
+    /// TensorRT: build the engine with fp16 kernels where layers allow it.
+    pub trt_fp16: bool,
+    /// CUDA and TensorRT: capture the model in a CUDA graph and replay it on each run.
+    pub cuda_graph: bool,
+    /// TensorRT: folder for engine and timing caches (one subfolder per model SHA-256,
+    /// TensorRT version, GPU and precision), relative to the config's folder; default
+    /// `MODELGATE_TRT_CACHE`, else `~/.cache/modelgate/tensorrt`. Keep it with `actions/cache`.
+    pub trt_cache_dir: Option<PathBuf>,
 }
 
 impl BenchConfig {
@@ -159,6 +171,12 @@ impl BenchConfig {
                 inter_threads: self.inter_threads,
                 spinning: true,
                 shared_pool: false,
+                gpu: crate::runtime::GpuOptions {
+                    allow_cpu_fallback: self.allow_cpu_fallback,
+                    trt_fp16: self.trt_fp16,
+                    cuda_graph: self.cuda_graph,
+                    trt_cache_dir: self.trt_cache_dir.clone(),
+                },
             },
             seed: 0,
         }
@@ -194,6 +212,10 @@ impl Default for BenchConfig {
             input: BTreeMap::new(),
             check_outputs: false,
             latency_shard: 1,
+            allow_cpu_fallback: false,
+            trt_fp16: false,
+            cuda_graph: false,
+            trt_cache_dir: None,
         }
     }
 }

@@ -536,6 +536,8 @@ pub fn judge(
 fn bench_settings(model: &ModelConfig, options: &GateOptions) -> BenchSettings {
     let mut settings = model.bench.settings();
     settings.session.provider = options.provider.unwrap_or(model.bench.ep);
+    let cache = &mut settings.session.gpu.trt_cache_dir;
+    *cache = cache.take().map(|dir| options.root.join(dir));
     settings
 }
 

@@ -35,6 +35,11 @@ pub enum Provider {
 }
 
 impl Provider {
+    /// Whether the provider runs on an NVIDIA GPU.
+    pub fn is_gpu(self) -> bool {
+        matches!(self, Provider::Cuda | Provider::Tensorrt)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Provider::Cpu => "cpu",
@@ -75,6 +80,9 @@ pub struct SessionSettings {
     /// competing for the cores, while each runs as it would alone.
     #[serde(default)]
     pub shared_pool: bool,
+    /// CUDA and TensorRT options; ignored on the CPU.
+    #[serde(default)]
+    pub gpu: GpuOptions,
 }
 
 fn spinning_default() -> bool {
@@ -90,6 +98,7 @@ impl Default for SessionSettings {
             inter_threads: None,
             spinning: true,
             shared_pool: false,
+            gpu: GpuOptions::default(),
         }
     }
 }
@@ -108,7 +117,9 @@ pub struct Runtime {
     pub library: LibraryInfo,
 }
 
+pub mod gpu;
 mod message;
+pub use gpu::{GpuOptions, Placement, Transfer};
 
 fn ort_error(context: impl Display) -> impl FnOnce(ort::Error) -> anyhow::Error {
     move |e| anyhow!("{context}: {}", message::tidy(&e.to_string()))
@@ -197,15 +208,40 @@ impl Runtime {
                 .with_inter_threads(n)
                 .map_err(|e| anyhow!("--inter-threads {n}: {e}"))?;
         }
+        let mut state = GpuState::default();
         let providers = match settings.provider {
             Provider::Cpu => vec![],
-            Provider::Cuda => vec![ort::ep::CUDA::default().build().error_on_failure()],
+            Provider::Cuda => vec![ort::ep::CUDA::default()
+                .with_cuda_graph(settings.gpu.cuda_graph)
+                .build()
+                .error_on_failure()],
             // TensorRT leaves the nodes it cannot take to CUDA, as ONNX Runtime recommends.
-            Provider::Tensorrt => vec![
-                ort::ep::TensorRT::default().build().error_on_failure(),
-                ort::ep::CUDA::default().build().error_on_failure(),
-            ],
+            Provider::Tensorrt => {
+                let folder = trt_cache(path, &settings.gpu)?;
+                state.engines_before = Some(gpu::engine_files(&folder));
+                let trt = ort::ep::TensorRT::default()
+                    .with_engine_cache(true)
+                    .with_engine_cache_path(folder.display())
+                    .with_timing_cache(true)
+                    .with_timing_cache_path(folder.display())
+                    .with_fp16(settings.gpu.trt_fp16)
+                    .with_cuda_graph(settings.gpu.cuda_graph);
+                state.cache = Some(folder);
+                vec![
+                    trt.build().error_on_failure(),
+                    ort::ep::CUDA::default().build().error_on_failure(),
+                ]
+            }
         };
+        if settings.provider.is_gpu() {
+            // The profiler runs on the first (untimed) run only, to read where each node ran.
+            let dir = tempfile::tempdir().context("cannot create a folder for the profile")?;
+            builder = builder
+                .with_profiling(dir.path().join("placement"))
+                .map_err(|e| anyhow!("cannot turn on ONNX Runtime's profiler: {e}"))?;
+            state.profile = Some(dir);
+            state.allow_cpu_fallback = settings.gpu.allow_cpu_fallback;
+        }
         if !providers.is_empty() {
             builder = builder.with_execution_providers(providers).map_err(|e| {
                 anyhow!(
@@ -249,6 +285,7 @@ impl Runtime {
                 binding: None,
                 outputs_checked: false,
                 output_notes: Vec::new(),
+                gpu: settings.provider.is_gpu().then_some(state),
             },
             created,
         ))
@@ -348,6 +385,76 @@ pub struct LoadedModel {
     outputs_checked: bool,
     /// Outputs whose returned shape differs from the declared one; see [`LoadedModel::run_bound`].
     output_notes: Vec<String>,
+    /// On CUDA and TensorRT: the device copies, the placement check and the engine cache.
+    gpu: Option<GpuState>,
+}
+
+/// What a GPU session keeps beside the session.
+#[derive(Default)]
+struct GpuState {
+    allow_cpu_fallback: bool,
+    /// The profiler's folder until the first run has been read from it.
+    profile: Option<tempfile::TempDir>,
+    placement: Option<Placement>,
+    /// The bound inputs as host tensors, to time their copy to the device.
+    host_inputs: Vec<DynValue>,
+    /// TensorRT's cache folder and its engine files before the session was opened.
+    cache: Option<std::path::PathBuf>,
+    engines_before: Option<usize>,
+    notes: Vec<String>,
+}
+
+/// The TensorRT cache folder for `path` under the configured (or default) root, created.
+fn trt_cache(path: &Path, options: &GpuOptions) -> Result<std::path::PathBuf> {
+    let root = options
+        .trt_cache_dir
+        .clone()
+        .unwrap_or_else(gpu::default_trt_cache_root);
+    let sha = crate::system::sha256_file(path)
+        .with_context(|| format!("cannot read model file {}", path.display()))?;
+    let gpu_name = crate::system::gpu_info().map_or_else(|| "gpu".to_string(), |g| g.name);
+    let version = gpu::tensorrt_version().unwrap_or_else(|| "unknown".to_string());
+    let folder = gpu::trt_cache_folder(&root, &sha, &version, &gpu_name, options.trt_fp16);
+    std::fs::create_dir_all(&folder).with_context(|| {
+        format!(
+            "cannot create the TensorRT cache folder {}; set trt_cache_dir under [models.bench] (or --trt-cache-dir) to a writable folder",
+            folder.display()
+        )
+    })?;
+    Ok(folder)
+}
+
+fn device_memory() -> Result<ort::memory::MemoryInfo<'static>> {
+    ort::memory::MemoryInfo::new(
+        ort::memory::AllocationDevice::CUDA,
+        0,
+        ort::memory::AllocatorType::Device,
+        ort::memory::MemoryType::Default,
+    )
+    .map_err(ort_error("cannot describe CUDA device memory"))
+}
+
+/// A copy of a tensor on `device` (synchronous: the copy has finished when it returns).
+fn copy_to(value: &DynValue, device: ort::memory::AllocationDevice) -> Result<DynValue> {
+    let tensor = value
+        .view()
+        .downcast::<ort::value::DynTensorValueType>()
+        .map_err(ort_error("only tensors can be copied to the GPU"))?;
+    let copied = tensor
+        .to(device, 0)
+        .map_err(ort_error("cannot copy a tensor between host and GPU"))?;
+    Ok(copied.into_dyn())
+}
+
+/// Bytes of a tensor's data.
+fn tensor_bytes(value: &DynValue) -> u64 {
+    match value.dtype() {
+        ValueType::Tensor { ty, shape, .. } => {
+            let n: i64 = shape.iter().product();
+            ty.byte_size(n.max(0) as usize).unwrap_or(0) as u64
+        }
+        _ => 0,
+    }
 }
 
 /// One input, ready to feed.
@@ -373,13 +480,29 @@ impl LoadedModel {
             .session
             .create_binding()
             .map_err(ort_error("cannot create an I/O binding"))?;
+        let on_gpu = self.gpu.is_some();
+        let mut host_inputs = Vec::new();
         for feed in feeds {
             let value = to_value(&feed.shape, feed.data)?;
-            binding
-                .bind_input(feed.name.as_str(), &value)
-                .map_err(ort_error(format!("cannot bind input `{}`", feed.name)))?;
+            // On a GPU the inputs are copied to the device once, here, so the timed runs
+            // measure the model and not the copy (timed apart by `measure_transfers`).
+            let bind_error = || ort_error(format!("cannot bind input `{}`", feed.name));
+            if on_gpu {
+                let device = copy_to(&value, ort::memory::AllocationDevice::CUDA)?;
+                binding
+                    .bind_input(feed.name.as_str(), &device)
+                    .map_err(bind_error())?;
+                host_inputs.push(value);
+            } else {
+                binding
+                    .bind_input(feed.name.as_str(), &value)
+                    .map_err(bind_error())?;
+            }
         }
-        bind_outputs(&self.session, &mut binding, &self.spec.outputs)?;
+        if let Some(gpu) = &mut self.gpu {
+            gpu.host_inputs = host_inputs;
+        }
+        bind_outputs(&self.session, &mut binding, &self.spec.outputs, on_gpu)?;
         self.binding = Some(binding);
         self.outputs_checked = false;
         self.output_notes.clear();
@@ -396,9 +519,10 @@ impl LoadedModel {
     #[inline]
     pub fn run_bound(&mut self) -> Result<()> {
         let binding = self.binding.as_mut().context("no inputs are bound")?;
+        let on_gpu = self.gpu.is_some();
         if !self.output_notes.is_empty() {
             binding.clear_outputs();
-            bind_outputs(&self.session, binding, &self.spec.outputs)?;
+            bind_outputs(&self.session, binding, &self.spec.outputs, on_gpu)?;
         }
         let outputs = self.session.run_binding(binding).map_err(|e| {
             anyhow!(
@@ -430,7 +554,138 @@ impl LoadedModel {
                 })
                 .collect();
         }
+        if on_gpu {
+            // The run's kernels may still be queued on the device: the timed region ends when
+            // they have finished, not when they were launched.
+            binding
+                .synchronize_outputs()
+                .map_err(ort_error("cannot synchronize with the GPU"))?;
+        }
+        drop(outputs);
+        if self.gpu.as_ref().is_some_and(|g| g.profile.is_some()) {
+            self.check_placement()?;
+        }
         Ok(())
+    }
+
+    /// After the first GPU run: reads where each node ran from the profiler (then off for good),
+    /// and fails when nodes that compute on tensors ran on the CPU, unless that is allowed.
+    fn check_placement(&mut self) -> Result<()> {
+        let file = self
+            .session
+            .end_profiling()
+            .map_err(ort_error("cannot end ONNX Runtime's profiler"))?;
+        let Some(gpu) = self.gpu.as_mut() else {
+            return Ok(());
+        };
+        let profile = gpu.profile.take();
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        drop(profile);
+        let Some(placement) = gpu::placement_from_profile(&text) else {
+            gpu.notes.push(
+                "where each node ran could not be read from ONNX Runtime's profile; CPU fallback was not checked".into(),
+            );
+            return Ok(());
+        };
+        if placement.cpu_shape_nodes > 0 {
+            gpu.notes.push(format!(
+                "{} shape-arithmetic node(s) ran on the CPU, as ONNX Runtime places them by design",
+                placement.cpu_shape_nodes
+            ));
+        }
+        if let (Some(folder), Some(before)) = (&gpu.cache, gpu.engines_before) {
+            let after = gpu::engine_files(folder);
+            gpu.notes.push(if after > before {
+                format!(
+                    "TensorRT built its engine (part of the cold start) and cached it in {}",
+                    folder.display()
+                )
+            } else {
+                format!("TensorRT reused the cached engine in {}", folder.display())
+            });
+        }
+        let compute = placement.cpu_compute_nodes.clone();
+        gpu.placement = Some(placement);
+        if !compute.is_empty() {
+            let listed: Vec<&str> = compute.iter().take(10).map(String::as_str).collect();
+            let more = compute.len().saturating_sub(listed.len());
+            let list = if more > 0 {
+                format!("{} and {more} more", listed.join(", "))
+            } else {
+                listed.join(", ")
+            };
+            if gpu.allow_cpu_fallback {
+                gpu.notes.push(format!(
+                    "{} node(s) ran on the CPU (allow_cpu_fallback = true): {list}",
+                    compute.len()
+                ));
+            } else {
+                bail!(
+                    "{} node(s) of the model ran on the CPU, not the GPU provider asked for: {list}; \
+                     the latency would be partly the CPU's. Set allow_cpu_fallback = true under [models.bench] \
+                     (bench: --allow-cpu-fallback) to measure it anyway",
+                    compute.len()
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Where a GPU session's nodes ran (after its first run).
+    pub fn placement(&self) -> Option<&Placement> {
+        self.gpu.as_ref().and_then(|g| g.placement.as_ref())
+    }
+
+    /// What the reader should know about a GPU session: shape nodes on the CPU, allowed
+    /// fallback, the TensorRT engine built or reused.
+    pub fn gpu_notes(&self) -> &[String] {
+        self.gpu.as_ref().map_or(&[], |g| g.notes.as_slice())
+    }
+
+    /// On a GPU: times `copies` copies of the bound inputs to the device and of one run's outputs
+    /// back to the host, after one untimed copy of each. None on the CPU.
+    pub fn measure_transfers(&mut self, copies: usize) -> Result<Option<Transfer>> {
+        let Some(gpu) = &self.gpu else {
+            return Ok(None);
+        };
+        let binding = self.binding.as_ref().context("no inputs are bound")?;
+        let input_bytes = gpu.host_inputs.iter().map(tensor_bytes).sum();
+        let mut h2d = Vec::with_capacity(copies);
+        for i in 0..=copies {
+            let started = Instant::now();
+            for value in &gpu.host_inputs {
+                copy_to(value, ort::memory::AllocationDevice::CUDA)?;
+            }
+            if i > 0 {
+                h2d.push(started.elapsed().as_secs_f64() * 1000.0);
+            }
+        }
+        let outputs = self
+            .session
+            .run_binding(binding)
+            .map_err(ort_error("the model failed to run"))?;
+        binding
+            .synchronize_outputs()
+            .map_err(ort_error("cannot synchronize with the GPU"))?;
+        let values: Vec<_> = outputs.values().collect();
+        let output_bytes = values.iter().map(|v| tensor_bytes(v)).sum();
+        let mut d2h = Vec::with_capacity(copies);
+        for i in 0..=copies {
+            let started = Instant::now();
+            for value in &values {
+                copy_to(value, ort::memory::AllocationDevice::CPU)?;
+            }
+            if i > 0 {
+                d2h.push(started.elapsed().as_secs_f64() * 1000.0);
+            }
+        }
+        Ok(Some(Transfer {
+            h2d_ms: gpu::median(&mut h2d),
+            d2h_ms: gpu::median(&mut d2h),
+            input_bytes,
+            output_bytes,
+            copies,
+        }))
     }
 
     /// Outputs whose returned shape differs from the model's declaration, found on the first
@@ -517,9 +772,21 @@ fn widen(name: &str, value: &DynValue) -> Result<Returned> {
         })
 }
 
-/// Lets ONNX Runtime allocate every output on the session's device, whatever its shape.
-fn bind_outputs(session: &Session, binding: &mut IoBinding, outputs: &[TensorSpec]) -> Result<()> {
-    let memory = session.allocator().memory_info();
+/// Lets ONNX Runtime allocate every output, whatever its shape: in GPU memory on a GPU (no copy
+/// back to the host inside a timed run), else in the session's host memory.
+fn bind_outputs(
+    session: &Session,
+    binding: &mut IoBinding,
+    outputs: &[TensorSpec],
+    on_gpu: bool,
+) -> Result<()> {
+    let device;
+    let memory = if on_gpu {
+        device = device_memory()?;
+        &device
+    } else {
+        session.allocator().memory_info()
+    };
     for output in outputs {
         binding
             .bind_output_to_device(output.name.as_str(), memory)

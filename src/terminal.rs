@@ -117,6 +117,24 @@ pub fn bench_table(results: &ResultsFile, bench: &BenchResult) -> String {
             o.high_mild + o.high_severe,
             o.low_severe + o.high_severe
         );
+        if let Some(copy) = &run.transfer {
+            let _ = writeln!(
+                out,
+                "    copies (not in the runs above): host to device {} for {}, device to host {} for {}",
+                fmt_ms(copy.h2d_ms),
+                fmt_mib(copy.input_bytes),
+                fmt_ms(copy.d2h_ms),
+                fmt_mib(copy.output_bytes)
+            );
+        }
+    }
+    if let Some(placement) = &bench.placement {
+        let nodes: Vec<String> = placement
+            .nodes_by_provider
+            .iter()
+            .map(|(provider, n)| format!("{n} on {provider}"))
+            .collect();
+        let _ = writeln!(out, "\n  nodes: {}", nodes.join(", "));
     }
     let _ = writeln!(
         out,
