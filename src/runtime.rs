@@ -562,6 +562,11 @@ impl LoadedModel {
                 .map_err(ort_error("cannot synchronize with the GPU"))?;
         }
         drop(outputs);
+        self.after_run()
+    }
+
+    /// After a GPU session's first run, of any kind: the placement check (and the profiler off).
+    fn after_run(&mut self) -> Result<()> {
         if self.gpu.as_ref().is_some_and(|g| g.profile.is_some()) {
             self.check_placement()?;
         }
@@ -712,6 +717,8 @@ impl LoadedModel {
                 .with_context(|| format!("the model returned no output `{}`", output.name))?;
             returned.push((output.name.clone(), widen(&output.name, value)?));
         }
+        drop(outputs);
+        self.after_run()?;
         Ok(returned)
     }
 
@@ -739,6 +746,8 @@ impl LoadedModel {
         } else {
             bail!("output `{output_name}` is not a float32 or float16 tensor; modelgate eval reads scores from the first output");
         };
+        drop(outputs);
+        self.after_run()?;
         let rows = shape.first().copied().unwrap_or(1).max(0) as usize;
         let cols = values.len().checked_div(rows).unwrap_or(0);
         Ok(OutputMatrix { rows, cols, values })

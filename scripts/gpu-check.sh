@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# The GPU check: modelgate on CUDA and TensorRT on a machine with an NVIDIA GPU and no network,
+# run once, its output recorded in docs/benchmarks.md (section 10).
+#
+#   scripts/gpu-check.sh PAYLOAD OUT
+#
+# PAYLOAD is a folder holding what such a machine lacks:
+#   modelgate.xz             a release build of modelgate, xz-compressed
+#   ort.tar.xz.part*         onnxruntime-gpu 1.31.1's libonnxruntime.so.1.31.1 and its provider
+#                            libraries (cuda, tensorrt, shared) as a tar, xz-compressed, split in
+#                            parts (a transfer limit); `cat` joins them
+#   light_resnet50.onnx      ResNet-50's graph (optional)
+# The CUDA 13 libraries the CUDA provider loads (cuBLAS, cuDNN 9, cuFFT, cuRAND, the runtime) are
+# taken from the machine's Python packages (nvidia-*), TensorRT's from wherever the loader finds
+# libnvinfer. OUT gets the log (log.txt) and every results file modelgate wrote
+# (results.tar.gz); the log's last lines say which checks passed.
+set -uo pipefail
+
+payload=$(cd "$1" && pwd)
+out=$2
+mkdir -p "$out"
+exec > >(tee "$out/log.txt") 2>&1
+cd "$(dirname "$0")/.."
+work=$(mktemp -d)
+# Results files go to $res, packed into OUT/results.tar.gz at the end (OUT takes few files).
+res="$work/results"
+mkdir -p "$res"
+
+echo "== payload"
+cat "$payload"/ort.tar.xz.part* | python3 -c 'import lzma,sys; sys.stdout.buffer.write(lzma.decompress(sys.stdin.buffer.read()))' | tar x -C "$work"
+python3 -c 'import lzma,sys; sys.stdout.buffer.write(lzma.decompress(open(sys.argv[1],"rb").read()))' "$payload/modelgate.xz" >"$work/modelgate"
+chmod +x "$work/modelgate"
+MG="$work/modelgate"
+ls -la "$work"
+export ORT_DYLIB_PATH="$work/libonnxruntime.so.1.31.1"
+# Every folder of the Python packages that holds a CUDA library, for the CUDA provider to load.
+cuda_dirs=$(python3 - <<'EOF'
+import glob, os, site
+roots = site.getsitepackages() + [site.getusersitepackages()]
+dirs = set()
+for root in roots:
+    for path in glob.glob(os.path.join(root, "nvidia", "**", "lib*.so*"), recursive=True):
+        dirs.add(os.path.dirname(path))
+    for path in glob.glob(os.path.join(root, "tensorrt*", "lib*.so*")):
+        dirs.add(os.path.dirname(path))
+print(":".join(sorted(dirs)))
+EOF
+)
+export LD_LIBRARY_PATH="$work:$cuda_dirs:${LD_LIBRARY_PATH:-}"
+echo "CUDA library folders: $cuda_dirs"
+nvidia-smi --query-gpu=name,driver_version,compute_cap,power.draw,clocks.sm,clocks.max.sm,temperature.gpu --format=csv
+export MODELGATE_TRT_CACHE="$work/trt-cache"
+
+"$MG" env
+status=0
+step() {
+	echo
+	echo "== $*"
+	"$@"
+	local rc=$?
+	echo "(exit $rc)"
+	return $rc
+}
+
+step "$MG" bench models/resnet_small.onnx --ep cuda --iterations 2000 --json "$res/cuda_resnet_small.json" || status=1
+if [[ -f "$payload/light_resnet50.onnx" ]]; then
+	step "$MG" bench "$payload/light_resnet50.onnx" --ep cuda --iterations 2000 --json "$res/cuda_resnet50.json" || status=1
+	step "$MG" bench "$payload/light_resnet50.onnx" --ep cuda --cuda-graph --iterations 2000 --json "$res/cuda_graph_resnet50.json"
+fi
+step "$MG" bench models/scan_fp32.onnx --ep cuda --iterations 2000 --json "$res/cuda_scan_fp32.json" || status=1
+step "$MG" bench models/scan_fp16.onnx --ep cuda --iterations 2000 --json "$res/cuda_scan_fp16.json"
+
+# TensorRT twice: the second run must find the first one's engine in the cache.
+if step "$MG" bench models/resnet_small.onnx --ep tensorrt --iterations 1000 --json "$res/trt1.json"; then
+	step "$MG" bench models/resnet_small.onnx --ep tensorrt --iterations 1000 --json "$res/trt2.json"
+	step "$MG" bench models/resnet_small.onnx --ep tensorrt --trt-fp16 --iterations 1000 --json "$res/trt_fp16.json"
+	ls -laR "$MODELGATE_TRT_CACHE"
+fi
+
+# A node the CUDA provider has no kernel for must fail the run, and pass when allowed.
+python3 - "$work/cpu_node.onnx" <<'EOF'
+import sys
+from onnx import TensorProto, helper, save
+x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [64, 64])
+y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [64, 64])
+nodes = [
+    helper.make_node("MatMul", ["x", "x"], ["m"], name="matmul_on_gpu"),
+    helper.make_node("Det", ["m"], ["d"], name="det"),
+    helper.make_node("Mul", ["m", "d"], ["y"], name="scale"),
+]
+graph = helper.make_graph(nodes, "cpu_node", [x], [y])
+save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), sys.argv[1])
+EOF
+step "$MG" bench "$work/cpu_node.onnx" --ep cuda --iterations 200 && status=1
+step "$MG" bench "$work/cpu_node.onnx" --ep cuda --allow-cpu-fallback --iterations 200 --json "$res/cuda_fallback.json" || status=1
+
+# The gate's A/B on the GPU: resnet_small against its slower variant, both on CUDA.
+gate_dir=$(mktemp -d)
+cp models/resnet_small.onnx models/resnet_small_slow5.onnx "$gate_dir/"
+cat >"$gate_dir/modelgate.toml" <<'EOF'
+[[models]]
+name = "resnet"
+candidate = "resnet_small_slow5.onnx"
+base_model = "resnet_small.onnx"
+
+[models.bench]
+ep = "cuda"
+iterations = 2000
+max_time_s = 30
+EOF
+step "$MG" gate --config "$gate_dir/modelgate.toml" --allow-new --results-dir "$res/gate" --json "$res/gate.json"
+
+echo
+echo "== checks"
+python3 - "$res" <<'EOF'
+import json, os, sys
+out = sys.argv[1]
+ok = True
+def check(name, cond, detail=""):
+    global ok
+    ok &= bool(cond)
+    print(("PASS" if cond else "FAIL"), name, detail)
+def load(name):
+    path = os.path.join(out, name)
+    return json.load(open(path)) if os.path.exists(path) else None
+for name in ["cuda_resnet_small.json", "cuda_resnet50.json", "cuda_scan_fp32.json", "gate/resnet.json"]:
+    r = load(name)
+    if r is None:
+        check(f"{name}: written", False)
+        continue
+    b = r["bench"]
+    run = b["runs"][0]
+    check(f"{name}: provider cuda", b["provider"] == "cuda" and r["environment"]["execution_provider"] == "cuda")
+    p = b.get("placement") or {}
+    by = p.get("nodes_by_provider", {})
+    check(f"{name}: nodes on CUDA, none computing on the CPU", by.get("CUDAExecutionProvider", 0) > 0 and not p.get("cpu_compute_nodes"), json.dumps(by))
+    t = run.get("transfer")
+    check(f"{name}: H2D / compute / D2H split", t is not None,
+          f"h2d {t['h2d_ms']:.4f} ms, compute p50 {run['summary']['p50_ms']:.4f} ms, d2h {t['d2h_ms']:.4f} ms" if t else "")
+    g = run.get("gpu")
+    if g is None:
+        check(f"{name}: GPU telemetry", False)
+    else:
+        e = g.get("energy_mj_per_run")
+        cross = g.get("power_mj_per_run")
+        plausible = e is not None and cross is not None and cross > 0 and 0.5 < e / cross < 2.0
+        check(f"{name}: energy per inference plausible (counter vs mean power x time)", plausible, f"{e} mJ vs {cross} mJ; {json.dumps(g)[:400]}")
+fb = load("cuda_fallback.json")
+check("fallback allowed: CPU nodes listed", fb is not None and fb["bench"].get("placement", {}).get("cpu_compute_nodes"), json.dumps(fb["bench"].get("placement") if fb else None))
+t1, t2 = load("trt1.json"), load("trt2.json")
+if t1 is not None and t2 is not None:
+    check("TensorRT: first run built the engine", any("built its engine" in n for n in t1["bench"]["notes"]), str(t1["bench"]["notes"]))
+    check("TensorRT: second run reused it", any("reused the cached engine" in n for n in t2["bench"]["notes"]), str(t2["bench"]["notes"]))
+    print("TensorRT cold start (session + first run, ms):", t1["bench"]["cold_start"], "then", t2["bench"]["cold_start"])
+else:
+    print("TensorRT: not run here (see its error above)")
+g = load("gate.json")
+if g:
+    m = g["models"][0]
+    print("gate:", g["verdict"], m["latency_source"], [(c["name"], c["status"]) for c in m["criteria"]])
+print("ALL CHECKS PASSED" if ok else "SOME CHECKS FAILED")
+EOF
+tar czf "$out/results.tar.gz" -C "$res" .
+exit $status
