@@ -16,11 +16,11 @@
 # (results.tar.gz); the log's last lines say which checks passed.
 set -uo pipefail
 
-payload=$(cd "$1" && pwd)
+payload=$(cd "$1" && pwd) || exit 2
 out=$2
 mkdir -p "$out"
 exec > >(tee "$out/log.txt") 2>&1
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 work=$(mktemp -d)
 # Results files go to $res, packed into OUT/results.tar.gz at the end (OUT takes few files).
 res="$work/results"
