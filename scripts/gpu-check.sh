@@ -9,6 +9,7 @@
 #   ort.tar.xz.part*         onnxruntime-gpu 1.31.1's libonnxruntime.so.1.31.1 and its provider
 #                            libraries (cuda, tensorrt, shared) as a tar, xz-compressed, split in
 #                            parts (a transfer limit); `cat` joins them
+#   ort.sha256               the parts' SHA-256 sums (optional; checked when present)
 #   light_resnet50.onnx      ResNet-50's graph (optional)
 # The CUDA 13 libraries the CUDA provider loads (cuBLAS, cuDNN 9, cuFFT, cuRAND, the runtime) are
 # taken from the machine's Python packages (nvidia-*), TensorRT's from wherever the loader finds
@@ -27,6 +28,11 @@ res="$work/results"
 mkdir -p "$res"
 
 echo "== payload"
+# The parts arrive in separate transfers: check that all of them did, unchanged.
+if [[ -f "$payload/ort.sha256" ]] && ! (cd "$payload" && sha256sum -c ort.sha256); then
+	echo "the payload is incomplete; send every part again"
+	exit 3
+fi
 cat "$payload"/ort.tar.xz.part* | python3 -c 'import lzma,sys; sys.stdout.buffer.write(lzma.decompress(sys.stdin.buffer.read()))' | tar x -C "$work"
 python3 -c 'import lzma,sys; sys.stdout.buffer.write(lzma.decompress(open(sys.argv[1],"rb").read()))' "$payload/modelgate.xz" >"$work/modelgate"
 chmod +x "$work/modelgate"
