@@ -998,6 +998,28 @@ mod tests {
     }
 
     #[test]
+    fn gpu_settings_come_from_the_config_with_the_cache_beside_it() {
+        let m = model(
+            "[models.bench]\nep = \"tensorrt\"\ntrt_fp16 = true\nallow_cpu_fallback = true\ntrt_cache_dir = \"cache/trt\"\n",
+        );
+        let options = GateOptions {
+            root: PathBuf::from("project"),
+            ..Default::default()
+        };
+        let settings = bench_settings(&m, &options);
+        let gpu = &settings.session.gpu;
+        assert_eq!(settings.session.provider, Provider::Tensorrt);
+        assert!(gpu.trt_fp16 && gpu.allow_cpu_fallback && !gpu.cuda_graph);
+        assert_eq!(
+            gpu.trt_cache_dir.as_deref(),
+            Some(Path::new("project/cache/trt"))
+        );
+        // Unset, the default root is chosen where the session opens.
+        let plain = bench_settings(&model(""), &options);
+        assert_eq!(plain.session.gpu, crate::runtime::GpuOptions::default());
+    }
+
+    #[test]
     fn an_image_dataset_fixes_the_benchmarked_image_size() {
         let pre =
             "[models.preprocess]\ncolor = \"rgb\"\nresize = [256, 200]\ncenter_crop = [224, 180]\n";
