@@ -23,7 +23,7 @@ use rand::SeedableRng;
 
 use crate::bench::{self, BenchResult, BenchSettings, ColdStart, MemoryUse, Progress};
 use crate::model::{ModelSpec, Resolution, ShapeRequest};
-use crate::runtime::{LoadedModel, Runtime};
+use crate::runtime::{LoadedModel, Provider, Runtime};
 use crate::system;
 
 /// Runs per block: short enough that drift within a block is small, long enough that switching
@@ -233,7 +233,7 @@ impl AbPair {
                 },
                 gpu: system::gpu_info(),
                 defaulted_dims: resolution.defaulted.clone(),
-                notes: bench::notes_for(&runs, &resolution.defaulted),
+                notes: notes(&runs, &resolution.defaulted, settings.session.provider),
                 runs,
             })
         };
@@ -249,6 +249,23 @@ impl AbPair {
     pub fn base_spec(&self) -> &ModelSpec {
         &self.base.model.spec
     }
+}
+
+/// The bench notes, and on a GPU a word on why the A/B carries no GPU telemetry: the models
+/// alternate in blocks of [`BLOCK`] runs, often tens of milliseconds, shorter than NVML's power
+/// averaging (about a second on recent GPUs) and the energy counter's updates, so one sampler
+/// over the A/B would mix both models' runs, and splitting its energy between them would be a
+/// guess. `modelgate bench` samples each model alone.
+fn notes(runs: &[bench::BatchRun], defaulted: &[String], provider: Provider) -> Vec<String> {
+    let mut notes = bench::notes_for(runs, defaulted);
+    if provider != Provider::Cpu {
+        notes.push(
+            "no GPU power, clocks or energy for the A/B, whose two models alternate too fast to tell apart; \
+             modelgate bench measures them for one model"
+                .to_string(),
+        );
+    }
+    notes
 }
 
 /// A fair coin for which model opens the A/B, from the clock's nanoseconds.
