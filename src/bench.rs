@@ -234,8 +234,10 @@ pub fn run(
             progress,
         )?;
         let wall_time_s = started.elapsed().as_secs_f64();
+        // Stopped before the summary's statistics, so the window holds only the timed runs.
+        let gpu = sampler.map(|s| s.stop(samples_ns.len() as u64));
         let mut run = batch_run(batch_size, resolution.inputs, &samples_ns, wall_time_s)?;
-        run.gpu = sampler.map(|s| s.stop(samples_ns.len() as u64));
+        run.gpu = gpu;
         runs.push(run);
     }
     let mut notes = notes_for(&runs, &defaulted_dims);

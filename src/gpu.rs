@@ -214,7 +214,7 @@ pub struct Recording {
 pub struct GpuTelemetry {
     /// Readings taken, about one per [`INTERVAL`].
     pub samples: u64,
-    /// Seconds sampled: the timed runs and the few microseconds around them.
+    /// Seconds sampled: the timed runs, and the sampler's start and stop around them.
     pub window_s: f64,
     /// Board power. Recent GPUs report it averaged over about a second, so short windows lag.
     pub power_mean_w: Option<f64>,
@@ -230,7 +230,8 @@ pub struct GpuTelemetry {
     /// Reasons the clocks were held back in any sample (idle and set clocks left out).
     pub throttle_reasons: Vec<String>,
     /// The total-energy counter's difference over the window, in mJ; None where the GPU has no
-    /// counter (before Volta).
+    /// counter (before Volta). The driver updates the counter periodically, not per kernel, so
+    /// over a window well under a second it is coarse: compare it with the power cross-check.
     pub energy_mj: Option<u64>,
     /// `energy_mj` over the timed runs.
     pub energy_per_run_mj: Option<f64>,
