@@ -283,3 +283,20 @@ fn same_inputs(a: &ModelSpec, b: &ModelSpec) -> bool {
             .zip(&b.inputs)
             .all(|(x, y)| x.name == y.name && x.elem == y.elem && x.dims.len() == y.dims.len())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ab_on_a_gpu_says_why_it_has_no_gpu_telemetry() {
+        let on = |provider| {
+            notes(&[], &[], provider)
+                .iter()
+                .any(|n| n.starts_with("no GPU power, clocks or energy for the A/B"))
+        };
+        assert!(on(Provider::Cuda));
+        assert!(on(Provider::Tensorrt));
+        assert!(!on(Provider::Cpu));
+    }
+}
