@@ -23,7 +23,7 @@ use rand::SeedableRng;
 
 use crate::bench::{self, BenchResult, BenchSettings, ColdStart, MemoryUse, Progress};
 use crate::model::{ModelSpec, Resolution, ShapeRequest};
-use crate::runtime::{LoadedModel, Runtime};
+use crate::runtime::{LoadedModel, Provider, Runtime};
 use crate::system;
 
 /// Runs per block: short enough that drift within a block is small, long enough that switching
@@ -225,7 +225,7 @@ impl AbPair {
                 bench::batch_run(batch, resolution.inputs.clone(), &side.samples_ns, wall)?;
             run.transfer = side.model.measure_transfers(bench::TRANSFER_COPIES)?;
             let runs = vec![run];
-            let mut notes = bench::notes_for(&runs, &resolution.defaulted);
+            let mut notes = notes(&runs, &resolution.defaulted, settings.session.provider);
             notes.extend(side.model.gpu_notes().iter().cloned());
             Ok(BenchResult {
                 settings: settings.clone(),
@@ -256,6 +256,23 @@ impl AbPair {
     }
 }
 
+/// The bench notes, and on a GPU a word on why the A/B carries no GPU telemetry: the models
+/// alternate in blocks of [`BLOCK`] runs, often tens of milliseconds, shorter than NVML's power
+/// averaging (about a second on recent GPUs) and the energy counter's updates, so one sampler
+/// over the A/B would mix both models' runs, and splitting its energy between them would be a
+/// guess. `modelgate bench` samples each model alone.
+fn notes(runs: &[bench::BatchRun], defaulted: &[String], provider: Provider) -> Vec<String> {
+    let mut notes = bench::notes_for(runs, defaulted);
+    if provider != Provider::Cpu {
+        notes.push(
+            "no GPU power, clocks or energy for the A/B, whose two models alternate too fast to tell apart; \
+             modelgate bench measures them for one model"
+                .to_string(),
+        );
+    }
+    notes
+}
+
 /// A fair coin for which model opens the A/B, from the clock's nanoseconds.
 fn coin() -> bool {
     std::time::SystemTime::now()
@@ -270,4 +287,21 @@ fn same_inputs(a: &ModelSpec, b: &ModelSpec) -> bool {
             .iter()
             .zip(&b.inputs)
             .all(|(x, y)| x.name == y.name && x.elem == y.elem && x.dims.len() == y.dims.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ab_on_a_gpu_says_why_it_has_no_gpu_telemetry() {
+        let on = |provider| {
+            notes(&[], &[], provider)
+                .iter()
+                .any(|n| n.starts_with("no GPU power, clocks or energy for the A/B"))
+        };
+        assert!(on(Provider::Cuda));
+        assert!(on(Provider::Tensorrt));
+        assert!(!on(Provider::Cpu));
+    }
 }

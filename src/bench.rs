@@ -13,10 +13,11 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
+use crate::gpu::{self, GpuTelemetry, Sampler};
 use crate::inputs::{self, Given, OutputCheck, Tolerance};
 use crate::limits;
 use crate::model::{ModelSpec, Resolution, ResolvedInput, ShapeRequest, TensorData};
-use crate::runtime::{Feed, LoadedModel, Runtime, SessionSettings};
+use crate::runtime::{Feed, LoadedModel, Provider, Runtime, SessionSettings};
 use crate::stats::{self, Summary};
 use crate::system::{self, GpuInfo};
 
@@ -95,6 +96,9 @@ pub struct BatchRun {
     /// from the runs (which keep both on the device).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer: Option<crate::runtime::Transfer>,
+    /// What the GPU did during the timed runs, when the session runs on one and NVML is present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu: Option<GpuTelemetry>,
 }
 
 /// The bench section of a results file.
@@ -222,6 +226,11 @@ pub fn run(
         first_run_ms.get_or_insert(first_ms);
         let batch_size = batch_size(batch, &resolution);
         let label = format!("batch {batch_size}");
+        // The session runs on CUDA device 0, the ONNX Runtime default.
+        let sampler = match settings.session.provider {
+            Provider::Cpu => None,
+            _ => gpu::visible_device(0).and_then(|d| Sampler::start(&d)),
+        };
         let started = Instant::now();
         let samples_ns = time_loop(
             &mut model,
@@ -232,7 +241,10 @@ pub fn run(
             progress,
         )?;
         let wall_time_s = started.elapsed().as_secs_f64();
+        // Stopped before the summary's statistics, so the window holds only the timed runs.
+        let gpu = sampler.map(|s| s.stop(samples_ns.len() as u64));
         let mut run = batch_run(batch_size, resolution.inputs, &samples_ns, wall_time_s)?;
+        run.gpu = gpu;
         run.transfer = model.measure_transfers(TRANSFER_COPIES)?;
         runs.push(run);
     }
@@ -448,6 +460,7 @@ pub fn batch_run(
         wall_time_s,
         samples_ms,
         transfer: None,
+        gpu: None,
     })
 }
 
@@ -461,6 +474,11 @@ pub fn notes_for(runs: &[BatchRun], defaulted_dims: &[String]) -> Vec<String> {
         ));
     }
     for run in runs {
+        notes.extend(
+            run.gpu
+                .as_ref()
+                .and_then(|g| gpu::throttle_note(run.batch, g)),
+        );
         for (q, trusted) in [(0.95, run.trusted.p95), (0.99, run.trusted.p99)] {
             if !trusted {
                 notes.push(format!(

@@ -19,6 +19,7 @@ pub mod eval;
 pub mod gate;
 pub mod github;
 pub mod gitref;
+pub mod gpu;
 pub mod identity;
 pub mod init;
 pub mod inputs;

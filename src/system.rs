@@ -3,7 +3,8 @@
 //! Latency numbers only mean something beside the hardware they came from: a baseline from a
 //! 16-core workstation says nothing about a 2-core CI runner. Every results file therefore carries
 //! a fingerprint, and the comparison refuses to compare absolute numbers across fingerprints
-//! that differ in what matters. GPU facts come from NVML when it is present; its absence is normal.
+//! that differ in what matters. GPU facts come from NVML (see [`crate::gpu`]) when it is present;
+//! its absence is normal.
 
 use std::path::Path;
 use std::process::Command;
@@ -84,30 +85,33 @@ impl Fingerprint {
     }
 }
 
-/// An NVIDIA GPU, as NVML reports it.
+/// An NVIDIA GPU, as NVML reports it: the one CUDA device 0 of the process is.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GpuInfo {
     pub name: String,
+    /// `GPU-...`; empty where unknown (and in files written before it was recorded).
+    #[serde(default)]
+    pub uuid: String,
     pub driver: String,
+    /// The CUDA version the driver supports, as `13.0`.
+    #[serde(default)]
+    pub cuda_driver_version: Option<String>,
+    /// As `9.0`.
+    #[serde(default)]
+    pub compute_capability: Option<String>,
     pub memory_used_bytes: u64,
     pub memory_total_bytes: u64,
+    #[serde(default)]
+    pub max_sm_clock_mhz: Option<u32>,
+    #[serde(default)]
+    pub max_memory_clock_mhz: Option<u32>,
     pub power_watts: Option<f64>,
 }
 
-/// The first NVIDIA GPU, or None when NVML or a GPU is absent.
+/// The GPU CUDA device 0 of this process is (after `CUDA_VISIBLE_DEVICES`), or None when NVML
+/// or a visible GPU is absent.
 pub fn gpu_info() -> Option<GpuInfo> {
-    let nvml = nvml_wrapper::Nvml::init().ok()?;
-    let device = nvml.device_by_index(0).ok()?;
-    let memory = device.memory_info().ok()?;
-    Some(GpuInfo {
-        name: device.name().ok()?,
-        driver: nvml
-            .sys_driver_version()
-            .unwrap_or_else(|_| "unknown".into()),
-        memory_used_bytes: memory.used,
-        memory_total_bytes: memory.total,
-        power_watts: device.power_usage().ok().map(|mw| mw as f64 / 1000.0),
-    })
+    crate::gpu::info()
 }
 
 /// Reads the fingerprint of this machine for a model file.
@@ -283,9 +287,14 @@ mod tests {
 
         let gpu = |name: &str| GpuInfo {
             name: name.into(),
+            uuid: String::new(),
             driver: "1".into(),
+            cuda_driver_version: None,
+            compute_capability: None,
             memory_used_bytes: 0,
             memory_total_bytes: 0,
+            max_sm_clock_mhz: None,
+            max_memory_clock_mhz: None,
             power_watts: None,
         };
         let mut a = base.clone();
@@ -309,6 +318,19 @@ mod tests {
         b.gpu = a.gpu.clone();
         let diff = a.hardware_difference(&b).unwrap();
         assert!(!diff.contains('\n'), "escaped: {diff}");
+    }
+
+    #[test]
+    fn gpu_info_from_a_file_before_the_new_fields_loads() {
+        let old = r#"{"name":"NVIDIA A10","driver":"550.54","memory_used_bytes":1,
+                      "memory_total_bytes":2,"power_watts":61.5}"#;
+        let gpu: GpuInfo = serde_json::from_str(old).unwrap();
+        assert_eq!(gpu.name, "NVIDIA A10");
+        assert_eq!(gpu.uuid, "");
+        assert_eq!(gpu.cuda_driver_version, None);
+        assert_eq!(gpu.compute_capability, None);
+        assert_eq!(gpu.max_sm_clock_mhz, None);
+        assert_eq!(gpu.power_watts, Some(61.5));
     }
 
     #[test]

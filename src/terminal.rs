@@ -127,6 +127,9 @@ pub fn bench_table(results: &ResultsFile, bench: &BenchResult) -> String {
                 fmt_mib(copy.output_bytes)
             );
         }
+        if let Some(gpu) = &run.gpu {
+            out.push_str(&gpu_lines(gpu, run.batch));
+        }
     }
     if let Some(placement) = &bench.placement {
         let nodes: Vec<String> = placement
@@ -165,6 +168,50 @@ pub fn bench_table(results: &ResultsFile, bench: &BenchResult) -> String {
     }
     for note in &bench.notes {
         let _ = writeln!(out, "  note: {note}");
+    }
+    out
+}
+
+/// What the GPU did during one batch size's timed runs: energy per inference first, then power,
+/// clocks and temperature, then a warning when it throttled.
+fn gpu_lines(gpu: &crate::gpu::GpuTelemetry, batch: i64) -> String {
+    let mut out = String::new();
+    let mj = |v: f64| format!("{v:.3} mJ");
+    let energy = match (gpu.energy_per_run_mj, gpu.power_energy_per_run_mj) {
+        (Some(e), cross) => {
+            let per_sample = if batch > 1 {
+                format!(", {} per sample", mj(e / batch as f64))
+            } else {
+                String::new()
+            };
+            let cross = cross
+                .map(|c| format!(" (power x time: {})", mj(c)))
+                .unwrap_or_default();
+            format!("{} per run{per_sample}{cross}", mj(e))
+        }
+        (None, Some(c)) => format!("{} per run from power x time (no energy counter)", mj(c)),
+        (None, None) => "not reported".into(),
+    };
+    let _ = writeln!(out, "    gpu energy {energy}");
+    let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+    let _ = writeln!(
+        out,
+        "    gpu power {} W mean, {} W max; SM clock {} MHz median ({} .. {}); {} % busy; {} C max ({} readings)",
+        opt(gpu.power_mean_w.map(|w| format!("{w:.0}"))),
+        opt(gpu.power_max_w.map(|w| format!("{w:.0}"))),
+        opt(gpu.sm_clock_median_mhz.map(|c| format!("{c:.0}"))),
+        opt(gpu.sm_clock_min_mhz.map(|c| c.to_string())),
+        opt(gpu.sm_clock_max_mhz.map(|c| c.to_string())),
+        opt(gpu.gpu_utilization_mean_pct.map(|u| format!("{u:.0}"))),
+        opt(gpu.temperature_max_c.map(|t| t.to_string())),
+        gpu.samples
+    );
+    if !gpu.throttle_reasons.is_empty() {
+        let _ = writeln!(
+            out,
+            "    warning: the GPU throttled ({}); this latency is not its steady speed",
+            gpu.throttle_reasons.join(", ")
+        );
     }
     out
 }
@@ -369,5 +416,47 @@ mod tests {
         assert_eq!(fmt_ms(1500.0), "1.500 s");
         assert_eq!(fmt_ms(f64::NAN), "—");
         assert_eq!(fmt_mib(3 * 1024 * 1024 / 2), "1.5 MiB");
+    }
+
+    #[test]
+    fn gpu_lines_show_energy_per_inference_and_the_throttle_warning() {
+        let mut gpu = crate::gpu::GpuTelemetry {
+            samples: 50,
+            window_s: 1.0,
+            power_mean_w: Some(312.4),
+            power_max_w: Some(401.0),
+            sm_clock_min_mhz: Some(1755),
+            sm_clock_median_mhz: Some(1980.0),
+            sm_clock_max_mhz: Some(1980),
+            memory_clock_median_mhz: Some(2619.0),
+            gpu_utilization_mean_pct: Some(87.5),
+            memory_utilization_mean_pct: Some(40.0),
+            temperature_max_c: Some(71),
+            throttle_reasons: vec!["software power cap".into()],
+            energy_mj: Some(300_000),
+            energy_per_run_mj: Some(300.0),
+            power_energy_per_run_mj: Some(312.4),
+            process_memory_bytes: None,
+        };
+        let text = gpu_lines(&gpu, 4);
+        assert!(
+            text.contains(
+                "gpu energy 300.000 mJ per run, 75.000 mJ per sample (power x time: 312.400 mJ)"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("gpu power 312 W mean, 401 W max; SM clock 1980 MHz median (1755 .. 1980); 88 % busy; 71 C max (50 readings)"), "{text}");
+        assert!(
+            text.contains("warning: the GPU throttled (software power cap)"),
+            "{text}"
+        );
+        gpu.throttle_reasons.clear();
+        gpu.energy_per_run_mj = None;
+        let text = gpu_lines(&gpu, 1);
+        assert!(
+            text.contains("gpu energy 312.400 mJ per run from power x time (no energy counter)"),
+            "{text}"
+        );
+        assert!(!text.contains("warning"), "{text}");
     }
 }

@@ -51,6 +51,9 @@ fn bench_writes_a_versioned_results_file_with_raw_samples() {
     // 300 runs are too few for a trusted p99 (662) but enough for p95 (130).
     assert_eq!(run["trusted"]["p99"], false);
     assert_eq!(run["trusted"]["p95"], true);
+    // A CPU session starts no GPU sampler, even on a machine with a GPU.
+    assert!(run.get("gpu").is_none(), "{}", run["gpu"]);
+    assert!(!stdout(&out).contains("gpu energy"), "{}", stdout(&out));
 }
 
 fn modelgate_sha(path: &std::path::Path) -> String {
