@@ -113,6 +113,7 @@ pub fn info() -> Option<GpuInfo> {
         max_sm_clock_mhz: device.max_clock_info(Clock::SM).ok(),
         max_memory_clock_mhz: device.max_clock_info(Clock::Memory).ok(),
         power_watts: device.power_usage().ok().map(|mw| mw as f64 / 1000.0),
+        tensorrt_version: None,
     })
 }
 

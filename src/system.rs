@@ -106,12 +106,19 @@ pub struct GpuInfo {
     #[serde(default)]
     pub max_memory_clock_mhz: Option<u32>,
     pub power_watts: Option<f64>,
+    /// TensorRT's version (`10.13.0`) when its library loads; what a TensorRT engine is built
+    /// with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tensorrt_version: Option<String>,
 }
 
 /// The GPU CUDA device 0 of this process is (after `CUDA_VISIBLE_DEVICES`), or None when NVML
 /// or a visible GPU is absent.
 pub fn gpu_info() -> Option<GpuInfo> {
-    crate::gpu::info()
+    crate::gpu::info().map(|mut gpu| {
+        gpu.tensorrt_version = crate::runtime::gpu::tensorrt_version();
+        gpu
+    })
 }
 
 /// Reads the fingerprint of this machine for a model file.
@@ -296,6 +303,7 @@ mod tests {
             max_sm_clock_mhz: None,
             max_memory_clock_mhz: None,
             power_watts: None,
+            tensorrt_version: None,
         };
         let mut a = base.clone();
         let mut b = base.clone();
