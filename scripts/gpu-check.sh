@@ -54,6 +54,10 @@ EOF
 )
 export LD_LIBRARY_PATH="$work:$cuda_dirs:${LD_LIBRARY_PATH:-}"
 echo "CUDA library folders: $cuda_dirs"
+for lib in "$work"/libonnxruntime_providers_*.so; do
+	echo "$(basename "$lib"): $(ldd "$lib" | grep -c 'not found') libraries not found"
+	ldd "$lib" | grep 'not found'
+done
 nvidia-smi --query-gpu=name,driver_version,compute_cap,power.draw,clocks.sm,clocks.max.sm,temperature.gpu --format=csv
 export MODELGATE_TRT_CACHE="$work/trt-cache"
 
