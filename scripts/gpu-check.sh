@@ -15,6 +15,10 @@
 # taken from the machine's Python packages (nvidia-*), TensorRT's from wherever the loader finds
 # libnvinfer. OUT gets the log (log.txt) and every results file modelgate wrote
 # (results.tar.gz); the log's last lines say which checks passed.
+#
+# On a machine reached through a transfer limit (64 MiB a call), send the parts one call at a
+# time, each copied out of the checkout (`cp .gpu/* /tmp/pl/`), and run this with the last:
+# `cp .gpu/* /tmp/pl/ && bash scripts/gpu-check.sh /tmp/pl "$OUT"`.
 set -uo pipefail
 
 payload=$(cd "$1" && pwd) || exit 2
@@ -99,7 +103,8 @@ nodes = [
     helper.make_node("Mul", ["m", "d"], ["y"], name="scale"),
 ]
 graph = helper.make_graph(nodes, "cpu_node", [x], [y])
-save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), sys.argv[1])
+# IR version 10: what ONNX Runtime 1.31 reads (a newer onnx package writes a newer one).
+save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=10), sys.argv[1])
 EOF
 step "$MG" bench "$work/cpu_node.onnx" --ep cuda --iterations 200 && status=1
 step "$MG" bench "$work/cpu_node.onnx" --ep cuda --allow-cpu-fallback --iterations 200 --json "$res/cuda_fallback.json" || status=1
