@@ -383,6 +383,34 @@ pub fn gate(global: &GlobalArgs, args: &GateArgs) -> Result<Verdict> {
     )
 }
 
+/// `modelgate explore`: exit 1 when no variant meets the constraints.
+pub fn explore(global: &GlobalArgs, args: &crate::cli::ExploreArgs) -> Result<crate::Outcome> {
+    let config = GateConfig::load(&args.config)?;
+    let root = args
+        .config
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let plan = crate::explore::plan(&config, &args.model, &args.files, &root)?;
+    crate::results::check_output_folder("--out", &args.out)?;
+    let session = plan.model.bench.settings().session;
+    let runtime = load_runtime(global, &session)?;
+    let mut progress = progress_bar();
+    let summary = crate::explore::run(&plan, &runtime, &args.out, &mut progress)?;
+    print!("{}", crate::explore::terminal(&summary));
+    println!(
+        "wrote {} (dashboard.csv, summary.json, tradeoff.svg, report.md)",
+        args.out.display()
+    );
+    if summary.variants.iter().any(|v| v.meets_constraints) {
+        Ok(crate::Outcome::Pass)
+    } else {
+        eprintln!("error: no variant meets the constraints ([explore.constraints]); each one's misses are above");
+        Ok(crate::Outcome::Fail)
+    }
+}
+
 /// `modelgate init`.
 pub fn init(global: &GlobalArgs, args: &InitArgs) -> Result<()> {
     let request = args.request()?;

@@ -74,6 +74,9 @@ pub enum Command {
     Gate(GateArgs),
     /// Merge the results files of `gate --shard` runs into one per model, for `gate --from-results`.
     Merge(MergeArgs),
+    /// Measure every variant of one model (files, providers, opt levels, threads, batch sizes)
+    /// as the gate does, and write the trade-offs: dashboard.csv, summary.json, tradeoff.svg.
+    Explore(ExploreArgs),
     /// Write a first gate config for a model, guessed from its inputs, outputs and dataset.
     Init(InitArgs),
     /// Render a comparison as the PR comment, the job summary, or a standalone HTML page.
@@ -119,6 +122,8 @@ pub enum SchemaFile {
     Results,
     Comparison,
     Config,
+    /// `modelgate explore`'s summary.json.
+    Explore,
 }
 
 /// Every long flag of every command, for the configuration reference's flag column.
@@ -197,6 +202,25 @@ pub struct ApproveArgs {
     /// Execution provider to measure with (overrides the config).
     #[arg(long, value_enum, env = "MODELGATE_EP")]
     pub ep: Option<EpArg>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExploreArgs {
+    #[command(flatten)]
+    pub runtime: GlobalArgs,
+    /// Model files to compare instead of the config's [[models.variants]] (the first is the
+    /// reference), each run with the model's settings.
+    #[arg(value_name = "MODEL")]
+    pub files: Vec<PathBuf>,
+    /// The gate config.
+    #[arg(long, default_value = "modelgate.toml", value_name = "PATH")]
+    pub config: PathBuf,
+    /// The config's model whose variants are explored (its dataset, pre- and postprocessing).
+    #[arg(long = "model", value_name = "NAME")]
+    pub model: String,
+    /// Folder for dashboard.csv, summary.json, tradeoff.svg and report.md.
+    #[arg(long, default_value = "explore", value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -27,6 +27,9 @@ pub struct GateConfig {
     /// The gated models, one `[[models]]` table each; at least one.
     #[serde(default)]
     pub models: Vec<ModelConfig>,
+    /// `modelgate explore`'s constraints and composite weights.
+    #[serde(default)]
+    pub explore: crate::explore::ExploreConfig,
 }
 
 /// One gated model.
@@ -60,6 +63,10 @@ pub struct ModelConfig {
     pub bench: BenchConfig,
     #[serde(default)]
     pub criteria: CriteriaOverrides,
+    /// Other forms of the model for `modelgate explore` (files, providers, opt levels, threads,
+    /// batch sizes), compared with the model as configured here.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<crate::explore::VariantConfig>,
 }
 
 /// `[models.dataset]`: a path and how to read it.
@@ -446,6 +453,7 @@ impl ModelConfig {
             postprocess: None,
             bench: BenchConfig::default(),
             criteria: CriteriaOverrides::default(),
+            variants: Vec::new(),
         }
     }
 }

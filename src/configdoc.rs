@@ -38,7 +38,7 @@ struct Section {
     intro: &'static str,
 }
 
-const SECTIONS: [Section; 7] = [
+const SECTIONS: [Section; 10] = [
     Section {
         title: "[criteria]",
         path: &["criteria"],
@@ -89,6 +89,30 @@ const SECTIONS: [Section; 7] = [
         commands: &[],
         intro: "The keys of `[criteria]`, for this model only; each one set here replaces the \
                 file's value, the others stay.",
+    },
+    Section {
+        title: "[[models.variants]]",
+        path: &["models", "variants"],
+        commands: &[],
+        intro: "Other forms of the model for `modelgate explore --model NAME`: each is timed and \
+                evaluated as the gate does and compared with the model as configured (the \
+                reference). A key left out keeps the model's value; `name` is required.",
+    },
+    Section {
+        title: "[explore.constraints]",
+        path: &["explore", "constraints"],
+        commands: &[],
+        intro: "Hard limits for `modelgate explore`: a variant that misses one is never chosen as \
+                best, and when every variant misses one, explore exits 1. Unset keys are no limit.",
+    },
+    Section {
+        title: "[explore.weights]",
+        path: &["explore", "weights"],
+        commands: &[],
+        intro: "The composite score of `modelgate explore`: the sum of weight x score, accuracy \
+                scoring as itself (0 to 1) and p95 latency (ms), peak memory (MiB) and energy per \
+                inference (mJ) as 1 / (1 + x). A dimension not measured for every variant \
+                (energy off a GPU) is left out and the other weights scaled to sum to 1.",
     },
 ];
 
@@ -237,6 +261,27 @@ const EXAMPLES: &[(&str, &str, &str, &[&str])] = &[
         "\".cache/tensorrt\"",
         &[],
     ),
+    ("[[models.variants]]", "name", "\"int8\"", &[]),
+    (
+        "[[models.variants]]",
+        "file",
+        "\"models/scan_int8.onnx\"",
+        &["name"],
+    ),
+    ("[[models.variants]]", "ep", "\"cuda\"", &["name"]),
+    ("[[models.variants]]", "opt_level", "\"basic\"", &["name"]),
+    ("[[models.variants]]", "intra_threads", "2", &["name"]),
+    ("[[models.variants]]", "batch", "8", &["name"]),
+    ("[explore.constraints]", "latency_p95_ms", "20.0", &[]),
+    ("[explore.constraints]", "accuracy_min", "0.9", &[]),
+    ("[explore.constraints]", "recall_min", "0.85", &[]),
+    ("[explore.constraints]", "memory_max_mb", "512.0", &[]),
+    ("[explore.constraints]", "throughput_min", "100.0", &[]),
+    ("[explore.constraints]", "energy_budget_mj", "50.0", &[]),
+    ("[explore.weights]", "accuracy", "0.4", &[]),
+    ("[explore.weights]", "latency", "0.2", &[]),
+    ("[explore.weights]", "memory", "0.2", &[]),
+    ("[explore.weights]", "energy", "0.2", &[]),
 ];
 
 /// One documented key.

@@ -16,6 +16,7 @@ pub mod config;
 pub mod configdoc;
 pub mod dataset;
 pub mod eval;
+pub mod explore;
 pub mod gate;
 pub mod github;
 pub mod gitref;
@@ -113,6 +114,7 @@ async fn dispatch(cli: cli::Cli) -> anyhow::Result<Outcome> {
             }
             Outcome::Pass
         }),
+        cli::Command::Explore(args) => app::explore(&args.runtime.over(global), args),
         cli::Command::Init(args) => {
             app::init(&args.runtime.over(global), args).map(|_| Outcome::Pass)
         }
@@ -135,6 +137,7 @@ async fn dispatch(cli: cli::Cli) -> anyhow::Result<Outcome> {
                 (cli::SchemaFile::Results, false) => results::json_schema(),
                 (cli::SchemaFile::Comparison, false) => compare::json_schema(),
                 (cli::SchemaFile::Config, false) => configdoc::json_schema(),
+                (cli::SchemaFile::Explore, false) => explore::json_schema(),
             };
             print!("{schema}");
             Ok(Outcome::Pass)

@@ -12,6 +12,7 @@ mod check_cli;
 mod config_doc;
 mod errors_cli;
 mod eval_cli;
+mod explore_cli;
 mod gate_cli;
 mod github_api;
 mod init_cli;

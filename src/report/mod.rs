@@ -8,7 +8,7 @@
 //! to minijinja's HTML auto-escaping.
 
 mod accuracy;
-mod escape;
+pub mod escape;
 pub(crate) mod explain;
 pub(crate) mod format;
 mod latency;

@@ -1,0 +1,915 @@
+//! `modelgate explore`: every variant of one model measured the way the gate measures, and the
+//! trade-offs between them.
+//!
+//! A team choosing between an fp32, an fp16 and an int8 file, optimisation levels, thread counts
+//! or providers wants one table: latency, throughput, memory, energy and quality of each, the
+//! change against a reference with the paired test behind it (Holm across the whole family, so
+//! "not distinguishable" is an answer), which variants meet the hard constraints, the best one by
+//! each dimension and by a documented composite score, and the latency-accuracy Pareto front.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::bench::{self, BenchResult};
+use crate::config::{GateConfig, ModelConfig};
+use crate::eval::{self, EvalResult, EvalSettings};
+use crate::runtime::{OptLevel, Provider, Runtime};
+
+pub mod plot;
+
+/// Version of `summary.json`'s layout.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// `[[models.variants]]`: another form of the model for `modelgate explore`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VariantConfig {
+    /// Short name in the dashboard.
+    pub name: String,
+    /// Model file, relative to the config's folder; default the model's `candidate`.
+    #[serde(default)]
+    pub file: Option<PathBuf>,
+    /// Execution provider; default the model's `[models.bench] ep`.
+    #[serde(default)]
+    pub ep: Option<Provider>,
+    /// Graph optimisation level; default the model's.
+    #[serde(default)]
+    pub opt_level: Option<OptLevel>,
+    /// Threads inside one operator; default the model's.
+    #[serde(default)]
+    pub intra_threads: Option<usize>,
+    /// Batch size it is timed at (the model's first dim must be dynamic); default the model's.
+    #[serde(default)]
+    pub batch: Option<i64>,
+}
+
+/// `[explore]`: what a variant must meet and how variants are scored.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExploreConfig {
+    /// Hard limits a variant must meet.
+    pub constraints: Constraints,
+    /// The composite score's weights.
+    pub weights: Weights,
+}
+
+/// `[explore.constraints]`: hard limits; a variant that misses one is never "best".
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Constraints {
+    /// Highest p95 latency per batch, in ms.
+    pub latency_p95_ms: Option<f64>,
+    /// Lowest accuracy, as a fraction (0.9 = 90 %).
+    pub accuracy_min: Option<f64>,
+    /// Lowest recall of the positive class (macro recall without one), as a fraction.
+    pub recall_min: Option<f64>,
+    /// Highest peak memory of the variant alone, in MiB.
+    pub memory_max_mb: Option<f64>,
+    /// Lowest throughput, in samples per second.
+    pub throughput_min: Option<f64>,
+    /// Highest energy per inference, in mJ (only where it is measured).
+    pub energy_budget_mj: Option<f64>,
+}
+
+/// `[explore.weights]`: the composite score `sum of weight x score`, where accuracy scores as
+/// itself (0 to 1) and latency (p95 ms), memory (peak MiB) and energy (mJ per inference) as
+/// `1 / (1 + x)`. Weights of dimensions not measured for every variant (energy on a CPU) are
+/// dropped and the rest renormalised, which the summary says.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Weights {
+    /// Weight of accuracy (scored as itself, 0 to 1); default 0.4.
+    pub accuracy: f64,
+    /// Weight of p95 latency (scored as 1 / (1 + ms)); default 0.2.
+    pub latency: f64,
+    /// Weight of peak memory (scored as 1 / (1 + MiB)); default 0.2.
+    pub memory: f64,
+    /// Weight of energy per inference (scored as 1 / (1 + mJ)); default 0.2.
+    pub energy: f64,
+}
+
+impl Default for Weights {
+    fn default() -> Self {
+        Weights {
+            accuracy: 0.4,
+            latency: 0.2,
+            memory: 0.2,
+            energy: 0.2,
+        }
+    }
+}
+
+impl Weights {
+    /// Refuses negative, non-finite or all-zero weights.
+    pub fn validate(&self) -> Result<()> {
+        let all = [self.accuracy, self.latency, self.memory, self.energy];
+        if all.iter().any(|w| !w.is_finite() || *w < 0.0) || all.iter().sum::<f64>() <= 0.0 {
+            bail!("[explore.weights]: every weight must be 0 or more and at least one above 0");
+        }
+        Ok(())
+    }
+}
+
+/// One measured variant: a dashboard row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct VariantRow {
+    pub name: String,
+    pub file: String,
+    pub sha256: String,
+    pub provider: String,
+    pub opt_level: String,
+    pub intra_threads: Option<usize>,
+    pub batch: i64,
+    pub latency_mean_ms: f64,
+    pub latency_p50_ms: f64,
+    pub latency_p95_ms: f64,
+    pub latency_p99_ms: f64,
+    pub sample_p50_ms: f64,
+    pub sample_p95_ms: f64,
+    pub sample_p99_ms: f64,
+    pub throughput_samples_per_s: f64,
+    pub model_size_mb: f64,
+    /// Peak resident memory of a process holding only this variant.
+    pub peak_memory_mb: f64,
+    /// Resident memory the session added, per sample of a batch.
+    pub memory_per_inference_mb: f64,
+    /// Peak MiB per sample/s of throughput.
+    pub memory_pressure_mb_per_sps: f64,
+    /// From the GPU's energy counter; absent where not measured (never estimated).
+    pub energy_mj_per_inference: Option<f64>,
+    pub accuracy: Option<f64>,
+    pub recall: Option<f64>,
+    pub f1: Option<f64>,
+    pub auroc: Option<f64>,
+    /// Against the reference, in points, with the Holm-adjusted p-value of McNemar's test.
+    pub accuracy_change_pts: Option<f64>,
+    pub accuracy_p_adj: Option<f64>,
+    pub recall_change_pts: Option<f64>,
+    pub recall_p_adj: Option<f64>,
+    /// p50 latency over the reference's, with the Holm-adjusted Mann-Whitney p-value.
+    pub latency_p50_ratio: Option<f64>,
+    pub latency_p_adj: Option<f64>,
+    /// "reference", "distinguishable" (some adjusted p under the significance level) or
+    /// "not distinguishable".
+    pub versus_reference: String,
+    pub composite_score: f64,
+    pub meets_constraints: bool,
+    /// The constraints it misses, as `latency_p95_ms 12.3 > 10`.
+    pub missed: Vec<String>,
+}
+
+/// `summary.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Summary {
+    pub schema_version: u32,
+    pub model: String,
+    pub reference: String,
+    pub significance: f64,
+    pub constraints: Constraints,
+    pub weights: Weights,
+    /// The weights the composite actually used (renormalised without unmeasured dimensions).
+    pub weights_used: BTreeMap<String, f64>,
+    /// Best variant among those meeting the constraints, per dimension and by composite.
+    pub best: BTreeMap<String, String>,
+    /// Variants no other beats on both p95 latency and accuracy (latency alone without a
+    /// dataset): the latency-accuracy Pareto front.
+    pub pareto_front: Vec<String>,
+    pub variants: Vec<VariantRow>,
+    pub notes: Vec<String>,
+}
+
+/// What to explore: the model's config and the variants (the reference first).
+pub struct Plan {
+    pub model: ModelConfig,
+    pub variants: Vec<VariantConfig>,
+    pub explore: ExploreConfig,
+    pub root: PathBuf,
+    /// The model's significance level (its criteria's), for "distinguishable".
+    pub significance: f64,
+}
+
+/// The variants of `model`: the reference (the model as configured) and its `[[models.variants]]`,
+/// or the files given on the command line (the first the reference).
+pub fn plan(config: &GateConfig, name: &str, files: &[PathBuf], root: &Path) -> Result<Plan> {
+    let Some(model) = config.models.iter().find(|m| m.name == name) else {
+        let known: Vec<&str> = config.models.iter().map(|m| m.name.as_str()).collect();
+        bail!(
+            "--model {name}: the config has no such model; its models are: {}",
+            known.join(", ")
+        );
+    };
+    let variants = if files.is_empty() {
+        let mut v = vec![VariantConfig {
+            name: "reference".into(),
+            file: None,
+            ep: None,
+            opt_level: None,
+            intra_threads: None,
+            batch: None,
+        }];
+        v.extend(model.variants.iter().cloned());
+        v
+    } else {
+        files
+            .iter()
+            .map(|f| VariantConfig {
+                name: f
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| f.display().to_string()),
+                // Files from the command line are relative to where modelgate runs.
+                file: Some(std::path::absolute(f).unwrap_or_else(|_| f.clone())),
+                ep: None,
+                opt_level: None,
+                intra_threads: None,
+                batch: None,
+            })
+            .collect()
+    };
+    if variants.len() < 2 {
+        bail!(
+            "model `{name}` has no variants to explore; add [[models.variants]] tables (name, file, ep, opt_level, intra_threads, batch) or give the files: modelgate explore A.onnx B.onnx --model {name}"
+        );
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for v in &variants {
+        if !seen.insert(v.name.clone()) {
+            bail!(
+                "variant name `{}` appears twice; give each variant its own name",
+                crate::text::clean(&v.name, 80)
+            );
+        }
+    }
+    config.explore.weights.validate()?;
+    Ok(Plan {
+        model: model.clone(),
+        variants,
+        explore: config.explore.clone(),
+        root: root.to_path_buf(),
+        significance: config.criteria_for(model).significance,
+    })
+}
+
+/// One variant's measurements, before the comparisons.
+struct Measured {
+    config: VariantConfig,
+    path: PathBuf,
+    sha256: String,
+    bench: BenchResult,
+    peak_bytes: u64,
+    eval: Option<EvalResult>,
+}
+
+/// Measures every variant and writes `dashboard.csv`, `summary.json`, `tradeoff.svg` and
+/// `report.md` into `out`. Returns the summary.
+pub fn run(
+    plan: &Plan,
+    runtime: &Runtime,
+    out: &Path,
+    progress: bench::Progress,
+) -> Result<Summary> {
+    crate::results::check_output_folder("--out", out)?;
+    let mut measured = Vec::new();
+    for variant in &plan.variants {
+        eprintln!(
+            "{}",
+            crate::text::log_text(&format!(
+                "variant `{}`: timing{}",
+                variant.name,
+                if plan.model.dataset.is_some() {
+                    ", then evaluating"
+                } else {
+                    ""
+                }
+            ))
+        );
+        measured.push(
+            measure(plan, variant, runtime, progress)
+                .with_context(|| format!("variant `{}`", crate::text::clean(&variant.name, 80)))?,
+        );
+    }
+    let summary = summarize(plan, &measured, plan.significance)?;
+    write(out, &summary)?;
+    Ok(summary)
+}
+
+fn measure(
+    plan: &Plan,
+    variant: &VariantConfig,
+    runtime: &Runtime,
+    progress: bench::Progress,
+) -> Result<Measured> {
+    let model = &plan.model;
+    let path = plan
+        .root
+        .join(variant.file.as_ref().unwrap_or(&model.candidate));
+    crate::app::check_model_file(&path)?;
+    let mut settings = model.bench.settings();
+    if let Some(ep) = variant.ep {
+        settings.session.provider = ep;
+    }
+    if let Some(level) = variant.opt_level {
+        settings.session.opt_level = level;
+    }
+    if variant.intra_threads.is_some() {
+        settings.session.intra_threads = variant.intra_threads;
+    }
+    if let Some(batch) = variant.batch {
+        settings.batches = vec![batch];
+    }
+    crate::limits::check_session(
+        &settings.session,
+        crate::limits::Origin::Config(&variant.name),
+    )?;
+    let mut shapes = model.bench.shape_request();
+    shapes.inputs = model.bench.input_files(&plan.root);
+    let (bench, _spec) = bench::run(runtime, &path, &settings, &shapes, progress)?;
+    let probe = crate::memprobe::ProbeSpec {
+        model: path.clone(),
+        session: settings.session.clone(),
+        shapes: shapes.clone(),
+        batch: settings.batches.first().copied(),
+    };
+    let peak_bytes = crate::memprobe::measure_alone(Path::new(&runtime.library.path), &probe)
+        .unwrap_or(bench.memory.peak_rss_bytes);
+    let eval = match (&model.dataset, &model.postprocess) {
+        (Some(dataset), Some(post)) => {
+            let eval_settings = EvalSettings {
+                dataset: plan.root.join(&dataset.path),
+                options: dataset.options.clone(),
+                preprocess: model.preprocess.clone(),
+                postprocess: post.clone(),
+                batch: dataset.batch,
+                shard: None,
+            };
+            let (mut loaded, _) = runtime.open(&path, &settings.session)?;
+            Some(eval::run(
+                &mut loaded,
+                &eval_settings,
+                &mut |done, total| progress("eval", done, total),
+            )?)
+        }
+        _ => None,
+    };
+    let sha256 = crate::system::sha256_file(&path)
+        .with_context(|| format!("cannot read model file {}", path.display()))?;
+    Ok(Measured {
+        config: variant.clone(),
+        path,
+        sha256,
+        bench,
+        peak_bytes,
+        eval,
+    })
+}
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+/// The dashboard from the measurements: rows, paired tests against the reference with Holm
+/// across the family, constraints, composite, bests and the Pareto front.
+fn summarize(plan: &Plan, measured: &[Measured], significance: f64) -> Result<Summary> {
+    let reference = &measured[0];
+    let mut rows = Vec::new();
+    // Raw p-values, in order: per non-reference variant, accuracy, recall, latency.
+    let mut raw: Vec<f64> = Vec::new();
+    let mut slots: Vec<[Option<usize>; 3]> = Vec::new();
+    for m in measured {
+        let run = m
+            .bench
+            .primary()
+            .context("the bench timed no batch; this is a bug in modelgate")?;
+        let batch = run.batch.max(1) as f64;
+        let s = &run.summary;
+        let metrics = m.eval.as_ref().map(|e| &e.metrics);
+        let recall = metrics.map(|x| x.positive.as_ref().map_or(x.macro_recall, |p| p.recall));
+        let mut slot = [None; 3];
+        let mut accuracy_change = None;
+        let mut recall_change = None;
+        let mut latency_ratio = None;
+        if !std::ptr::eq(m, reference) {
+            if let (Some(base), Some(cand)) = (&reference.eval, &m.eval) {
+                let paired = paired_tests(base, cand)?;
+                accuracy_change = Some(paired.accuracy_change_pts);
+                recall_change = Some(paired.recall_change_pts);
+                slot[0] = Some(raw.len());
+                raw.push(paired.accuracy_p);
+                slot[1] = Some(raw.len());
+                raw.push(paired.recall_p);
+            }
+            let base_run = reference.bench.primary().context("no reference timings")?;
+            if let Some(test) = crate::stats::mann_whitney_u(&base_run.samples_ms, &run.samples_ms)
+            {
+                slot[2] = Some(raw.len());
+                raw.push(test.p_value.clamp(0.0, 1.0));
+            }
+            latency_ratio = Some(s.p50_ms / base_run.summary.p50_ms.max(1e-12));
+        }
+        slots.push(slot);
+        let peak_mb = m.peak_bytes as f64 / MIB;
+        let energy = run
+            .gpu
+            .as_ref()
+            .and_then(|g| g.energy_per_run_mj)
+            .map(|mj| mj / batch);
+        rows.push(VariantRow {
+            name: m.config.name.clone(),
+            file: m.path.display().to_string(),
+            sha256: m.sha256.clone(),
+            provider: m.bench.provider.clone(),
+            opt_level: format!("{:?}", m.bench.settings.session.opt_level).to_lowercase(),
+            intra_threads: m.bench.settings.session.intra_threads,
+            batch: run.batch,
+            latency_mean_ms: s.mean_ms,
+            latency_p50_ms: s.p50_ms,
+            latency_p95_ms: s.p95_ms,
+            latency_p99_ms: s.p99_ms,
+            sample_p50_ms: s.p50_ms / batch,
+            sample_p95_ms: s.p95_ms / batch,
+            sample_p99_ms: s.p99_ms / batch,
+            throughput_samples_per_s: run.throughput_samples_per_s,
+            model_size_mb: m.bench.memory.model_file_bytes as f64 / MIB,
+            peak_memory_mb: peak_mb,
+            memory_per_inference_mb: m.bench.memory.load_growth_bytes as f64 / MIB / batch,
+            memory_pressure_mb_per_sps: peak_mb / run.throughput_samples_per_s.max(1e-12),
+            energy_mj_per_inference: energy,
+            accuracy: metrics.map(|x| x.accuracy),
+            recall,
+            f1: metrics.map(|x| x.macro_f1),
+            auroc: metrics.and_then(|x| x.auroc),
+            accuracy_change_pts: accuracy_change,
+            accuracy_p_adj: None,
+            recall_change_pts: recall_change,
+            recall_p_adj: None,
+            latency_p50_ratio: latency_ratio,
+            latency_p_adj: None,
+            versus_reference: String::new(),
+            composite_score: 0.0,
+            meets_constraints: true,
+            missed: vec![],
+        });
+    }
+    let adjusted = crate::stats::holm(&raw).context("a p-value is not a probability")?;
+    for (i, (row, slot)) in rows.iter_mut().zip(&slots).enumerate() {
+        let at = |k: usize| slot[k].map(|j| adjusted[j]);
+        row.accuracy_p_adj = at(0);
+        row.recall_p_adj = at(1);
+        row.latency_p_adj = at(2);
+        row.versus_reference = if i == 0 {
+            "reference".into()
+        } else if [at(0), at(1), at(2)]
+            .iter()
+            .flatten()
+            .any(|p| *p < significance)
+        {
+            "distinguishable".into()
+        } else {
+            "not distinguishable".into()
+        };
+    }
+    let constraints = &plan.explore.constraints;
+    for row in &mut rows {
+        row.missed = missed(row, constraints);
+        row.meets_constraints = row.missed.is_empty();
+    }
+    let mut notes = Vec::new();
+    let weights_used = weights_used(&plan.explore.weights, &rows, &mut notes);
+    for row in &mut rows {
+        row.composite_score = composite(row, &weights_used);
+    }
+    let best = best(&rows);
+    if rows.iter().all(|r| !r.meets_constraints) {
+        notes.push("no variant meets the constraints".into());
+    }
+    if rows.iter().any(|r| r.energy_mj_per_inference.is_none()) {
+        notes.push(
+            "energy per inference is measured only on NVIDIA GPUs (NVML's energy counter); it is left blank elsewhere, never estimated"
+                .into(),
+        );
+    }
+    let points: Vec<(f64, Option<f64>)> = rows
+        .iter()
+        .map(|r| (r.latency_p95_ms, r.accuracy))
+        .collect();
+    let pareto_front = pareto(&points)
+        .into_iter()
+        .map(|i| rows[i].name.clone())
+        .collect();
+    Ok(Summary {
+        schema_version: SCHEMA_VERSION,
+        model: plan.model.name.clone(),
+        reference: rows[0].name.clone(),
+        significance,
+        constraints: constraints.clone(),
+        weights: plan.explore.weights.clone(),
+        weights_used,
+        best,
+        pareto_front,
+        variants: rows,
+        notes,
+    })
+}
+
+/// Accuracy and recall of two evaluations of the same samples, paired by id.
+struct Paired {
+    accuracy_change_pts: f64,
+    accuracy_p: f64,
+    recall_change_pts: f64,
+    recall_p: f64,
+}
+
+fn paired_tests(base: &EvalResult, cand: &EvalResult) -> Result<Paired> {
+    let by_id: std::collections::HashMap<&str, &crate::eval::SampleRecord> =
+        cand.samples.iter().map(|s| (s.id.as_str(), s)).collect();
+    let positive = base.positive_class;
+    let (mut acc, mut rec) = ([0u64; 2], [0u64; 2]);
+    let (mut acc_n, mut rec_n) = (0usize, 0usize);
+    let (mut acc_diff, mut rec_diff) = (0i64, 0i64);
+    for b in &base.samples {
+        let Some(c) = by_id.get(b.id.as_str()) else {
+            bail!(
+                "sample {:?} is in the reference's evaluation but not this variant's",
+                crate::text::clean(&b.id, 80)
+            );
+        };
+        let (bo, co) = (b.pred == b.label, c.pred == c.label);
+        acc_n += 1;
+        acc_diff += i64::from(co) - i64::from(bo);
+        if bo && !co {
+            acc[0] += 1;
+        }
+        if co && !bo {
+            acc[1] += 1;
+        }
+        let counts = positive.is_none_or(|p| b.label == p);
+        if counts {
+            rec_n += 1;
+            rec_diff += i64::from(co) - i64::from(bo);
+            if bo && !co {
+                rec[0] += 1;
+            }
+            if co && !bo {
+                rec[1] += 1;
+            }
+        }
+    }
+    let pts = |d: i64, n: usize| d as f64 / n.max(1) as f64 * 100.0;
+    Ok(Paired {
+        accuracy_change_pts: pts(acc_diff, acc_n),
+        accuracy_p: crate::stats::mcnemar_exact(acc[0], acc[1])
+            .p_value
+            .clamp(0.0, 1.0),
+        recall_change_pts: pts(rec_diff, rec_n),
+        recall_p: crate::stats::mcnemar_exact(rec[0], rec[1])
+            .p_value
+            .clamp(0.0, 1.0),
+    })
+}
+
+fn missed(row: &VariantRow, c: &Constraints) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut above = |name: &str, value: Option<f64>, limit: Option<f64>| {
+        if let (Some(v), Some(l)) = (value, limit) {
+            if v > l {
+                out.push(format!("{name} {v:.4} > {l}"));
+            }
+        }
+    };
+    above("latency_p95_ms", Some(row.latency_p95_ms), c.latency_p95_ms);
+    above("memory_max_mb", Some(row.peak_memory_mb), c.memory_max_mb);
+    above(
+        "energy_budget_mj",
+        row.energy_mj_per_inference,
+        c.energy_budget_mj,
+    );
+    let mut below = |name: &str, value: Option<f64>, limit: Option<f64>| {
+        if let Some(l) = limit {
+            match value {
+                Some(v) if v >= l => {}
+                Some(v) => out.push(format!("{name} {v:.4} < {l}")),
+                None => out.push(format!("{name}: not measured (needs a dataset)")),
+            }
+        }
+    };
+    below("accuracy_min", row.accuracy, c.accuracy_min);
+    below("recall_min", row.recall, c.recall_min);
+    below(
+        "throughput_min",
+        Some(row.throughput_samples_per_s),
+        c.throughput_min,
+    );
+    out
+}
+
+/// The weights the composite uses: a dimension some variant lacks (energy off a GPU, accuracy
+/// without a dataset) is dropped and the rest renormalised to sum to 1.
+fn weights_used(
+    w: &Weights,
+    rows: &[VariantRow],
+    notes: &mut Vec<String>,
+) -> BTreeMap<String, f64> {
+    let mut used = BTreeMap::new();
+    let all = |f: fn(&VariantRow) -> bool| rows.iter().all(f);
+    for (name, weight, measured) in [
+        ("accuracy", w.accuracy, all(|r| r.accuracy.is_some())),
+        ("latency", w.latency, true),
+        ("memory", w.memory, true),
+        (
+            "energy",
+            w.energy,
+            all(|r| r.energy_mj_per_inference.is_some()),
+        ),
+    ] {
+        if measured {
+            used.insert(name.to_string(), weight);
+        } else if weight > 0.0 {
+            notes.push(format!(
+                "the composite leaves out {name} (weight {weight}), which is not measured for every variant; the other weights are scaled to sum to 1"
+            ));
+        }
+    }
+    let total: f64 = used.values().sum();
+    if total > 0.0 {
+        for v in used.values_mut() {
+            *v /= total;
+        }
+    }
+    used
+}
+
+/// `sum of weight x score`: accuracy as itself, latency (p95 ms), memory (peak MiB) and energy
+/// (mJ) as `1 / (1 + x)`.
+pub fn composite(row: &VariantRow, weights: &BTreeMap<String, f64>) -> f64 {
+    let inv = |x: f64| 1.0 / (1.0 + x.max(0.0));
+    weights
+        .iter()
+        .map(|(name, w)| {
+            w * match name.as_str() {
+                "accuracy" => row.accuracy.unwrap_or(0.0),
+                "latency" => inv(row.latency_p95_ms),
+                "memory" => inv(row.peak_memory_mb),
+                "energy" => row.energy_mj_per_inference.map_or(0.0, inv),
+                _ => 0.0,
+            }
+        })
+        .sum()
+}
+
+fn best(rows: &[VariantRow]) -> BTreeMap<String, String> {
+    let ok: Vec<&VariantRow> = rows.iter().filter(|r| r.meets_constraints).collect();
+    let mut best = BTreeMap::new();
+    let mut pick = |dim: &str, key: &dyn Fn(&VariantRow) -> Option<f64>, higher: bool| {
+        // On a tie the earlier variant wins (the reference first): a tie is no reason to switch.
+        let mut chosen: Option<(&VariantRow, f64)> = None;
+        for r in &ok {
+            if let Some(v) = key(r) {
+                let better = chosen.is_none_or(|(_, c)| if higher { v > c } else { v < c });
+                if better {
+                    chosen = Some((r, v));
+                }
+            }
+        }
+        if let Some((r, _)) = chosen {
+            best.insert(dim.to_string(), r.name.clone());
+        }
+    };
+    pick("latency_p95", &|r| Some(r.latency_p95_ms), false);
+    pick("throughput", &|r| Some(r.throughput_samples_per_s), true);
+    pick("memory", &|r| Some(r.peak_memory_mb), false);
+    pick("energy", &|r| r.energy_mj_per_inference, false);
+    pick("accuracy", &|r| r.accuracy, true);
+    pick("recall", &|r| r.recall, true);
+    pick("composite", &|r| Some(r.composite_score), true);
+    best
+}
+
+/// Indices of the points no other point dominates: lower-or-equal latency and higher-or-equal
+/// accuracy, better in one. Without accuracy (no dataset) only latency counts.
+pub fn pareto(points: &[(f64, Option<f64>)]) -> Vec<usize> {
+    let acc = |i: usize| points[i].1.unwrap_or(0.0);
+    (0..points.len())
+        .filter(|&i| {
+            !(0..points.len()).any(|j| {
+                j != i
+                    && points[j].0 <= points[i].0
+                    && acc(j) >= acc(i)
+                    && (points[j].0 < points[i].0 || acc(j) > acc(i))
+            })
+        })
+        .collect()
+}
+
+fn write(out: &Path, summary: &Summary) -> Result<()> {
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("cannot create --out {}", out.display()))?;
+    crate::results::write_atomic(&out.join("dashboard.csv"), csv(summary).as_bytes())?;
+    crate::results::write_json_atomic(&out.join("summary.json"), summary)?;
+    if let Some(svg) = plot::tradeoff_svg(summary) {
+        crate::results::write_atomic(&out.join("tradeoff.svg"), svg.as_bytes())?;
+    }
+    crate::results::write_atomic(&out.join("report.md"), markdown(summary).as_bytes())?;
+    Ok(())
+}
+
+/// The CSV columns, in order; the names are `VariantRow`'s fields.
+pub const CSV_COLUMNS: [&str; 35] = [
+    "name",
+    "file",
+    "sha256",
+    "provider",
+    "opt_level",
+    "intra_threads",
+    "batch",
+    "latency_mean_ms",
+    "latency_p50_ms",
+    "latency_p95_ms",
+    "latency_p99_ms",
+    "sample_p50_ms",
+    "sample_p95_ms",
+    "sample_p99_ms",
+    "throughput_samples_per_s",
+    "model_size_mb",
+    "peak_memory_mb",
+    "memory_per_inference_mb",
+    "memory_pressure_mb_per_sps",
+    "energy_mj_per_inference",
+    "accuracy",
+    "recall",
+    "f1",
+    "auroc",
+    "accuracy_change_pts",
+    "accuracy_p_adj",
+    "recall_change_pts",
+    "recall_p_adj",
+    "latency_p50_ratio",
+    "latency_p_adj",
+    "versus_reference",
+    "composite_score",
+    "meets_constraints",
+    "missed",
+    "pareto",
+];
+
+/// `dashboard.csv`: one row per variant, the columns of [`CSV_COLUMNS`]; blank where a value is
+/// not measured. Values come from the same JSON the summary holds.
+pub fn csv(summary: &Summary) -> String {
+    let mut out = CSV_COLUMNS.join(",");
+    out.push('\n');
+    for row in &summary.variants {
+        let value = serde_json::to_value(row).unwrap_or_default();
+        let cells: Vec<String> = CSV_COLUMNS
+            .iter()
+            .map(|column| {
+                let cell = match *column {
+                    "pareto" => summary.pareto_front.contains(&row.name).to_string(),
+                    "missed" => row.missed.join("; "),
+                    _ => match &value[*column] {
+                        serde_json::Value::Null => String::new(),
+                        serde_json::Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    },
+                };
+                csv_cell(&cell)
+            })
+            .collect();
+        out.push_str(&cells.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+/// Quotes a cell holding a comma, quote or line break (RFC 4180), and defuses a leading `=`,
+/// `+`, `-` or `@` that a spreadsheet would run as a formula, unless it is a number.
+fn csv_cell(text: &str) -> String {
+    let text = crate::text::clean(text, 400);
+    let formula = text.starts_with(['=', '+', '-', '@']) && text.parse::<f64>().is_err();
+    let text = if formula { format!("'{text}") } else { text };
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text
+    }
+}
+
+/// The report: the table, the bests, the notes, and the plot linked.
+fn markdown(summary: &Summary) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(out, "# Variants of `{}`\n", summary.model);
+    let _ = writeln!(
+        out,
+        "Reference: `{}`. Changes are against it; p-values are Holm-adjusted across every test of this table (significance {}).\n",
+        summary.reference, summary.significance
+    );
+    let _ = writeln!(
+        out,
+        "| variant | p95 / batch | throughput | peak memory | energy / inference | accuracy | recall | vs reference | score | constraints |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---|---:|---|");
+    let pct = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{:.2} %", v * 100.0));
+    for r in &summary.variants {
+        let change = match (r.accuracy_change_pts, r.accuracy_p_adj) {
+            (Some(d), Some(p)) => format!(
+                "{} (accuracy {d:+.2} pts, p(adj) {p:.3})",
+                r.versus_reference
+            ),
+            _ => r.versus_reference.clone(),
+        };
+        let _ = writeln!(
+            out,
+            "| {}{} | {} | {:.1} samples/s | {:.1} MiB | {} | {} | {} | {} | {:.3} | {} |",
+            crate::report::escape::escape_md(&r.name),
+            if summary.pareto_front.contains(&r.name) {
+                " (Pareto)"
+            } else {
+                ""
+            },
+            crate::report::format::duration(r.latency_p95_ms / 1000.0),
+            r.throughput_samples_per_s,
+            r.peak_memory_mb,
+            r.energy_mj_per_inference
+                .map_or("-".to_string(), |e| format!("{e:.2} mJ")),
+            pct(r.accuracy),
+            pct(r.recall),
+            change,
+            r.composite_score,
+            if r.meets_constraints {
+                "met".to_string()
+            } else {
+                format!(
+                    "missed: {}",
+                    crate::report::escape::escape_md(&r.missed.join("; "))
+                )
+            }
+        );
+    }
+    let _ = writeln!(out);
+    for (dim, name) in &summary.best {
+        let _ = writeln!(
+            out,
+            "- best {dim}: `{}`",
+            crate::report::escape::escape_md(name)
+        );
+    }
+    for note in &summary.notes {
+        let _ = writeln!(out, "- note: {}", crate::report::escape::escape_md(note));
+    }
+    let _ = writeln!(out, "\n![latency against accuracy](tradeoff.svg)");
+    out
+}
+
+/// The table for the terminal: a line per variant, then the bests.
+pub fn terminal(summary: &Summary) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<16} {:>10} {:>12} {:>10} {:>9} {:>9}  {:<20} {:>6}  constraints",
+        "variant", "p95", "samples/s", "peak MiB", "accuracy", "recall", "vs reference", "score"
+    );
+    let pct = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{:.2} %", v * 100.0));
+    for r in &summary.variants {
+        let _ = writeln!(
+            out,
+            "{:<16} {:>10} {:>12.1} {:>10.1} {:>9} {:>9}  {:<20} {:>6.3}  {}",
+            crate::text::clean(&r.name, 16),
+            crate::report::format::duration(r.latency_p95_ms),
+            r.throughput_samples_per_s,
+            r.peak_memory_mb,
+            pct(r.accuracy),
+            pct(r.recall),
+            r.versus_reference,
+            r.composite_score,
+            if r.meets_constraints {
+                "met".to_string()
+            } else {
+                format!("missed: {}", crate::text::clean(&r.missed.join("; "), 200))
+            }
+        );
+    }
+    for (dim, name) in &summary.best {
+        let _ = writeln!(out, "best {dim}: {}", crate::text::clean(name, 60));
+    }
+    let _ = writeln!(
+        out,
+        "Pareto front (p95 latency, accuracy): {}",
+        summary.pareto_front.join(", ")
+    );
+    for note in &summary.notes {
+        let _ = writeln!(out, "note: {}", crate::text::clean(note, 300));
+    }
+    out
+}
+
+/// The JSON Schema of `summary.json`.
+pub fn json_schema() -> String {
+    let schema = schemars::schema_for!(Summary);
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,213 @@
+use super::*;
+
+fn row(name: &str, p95: f64, accuracy: Option<f64>) -> VariantRow {
+    VariantRow {
+        name: name.into(),
+        file: format!("{name}.onnx"),
+        sha256: "ab".repeat(32),
+        provider: "cpu".into(),
+        opt_level: "all".into(),
+        intra_threads: None,
+        batch: 1,
+        latency_mean_ms: p95 * 0.8,
+        latency_p50_ms: p95 * 0.7,
+        latency_p95_ms: p95,
+        latency_p99_ms: p95 * 1.2,
+        sample_p50_ms: p95 * 0.7,
+        sample_p95_ms: p95,
+        sample_p99_ms: p95 * 1.2,
+        throughput_samples_per_s: 1000.0 / (p95 * 0.8),
+        model_size_mb: 1.0,
+        peak_memory_mb: 100.0,
+        memory_per_inference_mb: 2.0,
+        memory_pressure_mb_per_sps: 0.1,
+        energy_mj_per_inference: None,
+        accuracy,
+        recall: accuracy,
+        f1: accuracy,
+        auroc: None,
+        accuracy_change_pts: None,
+        accuracy_p_adj: None,
+        recall_change_pts: None,
+        recall_p_adj: None,
+        latency_p50_ratio: None,
+        latency_p_adj: None,
+        versus_reference: "reference".into(),
+        composite_score: 0.0,
+        meets_constraints: true,
+        missed: vec![],
+    }
+}
+
+/// The front by brute force over every pair, written independently of [`pareto`]: a point is
+/// off the front when some other point is at least as good on both axes and better on one.
+fn brute_force_front(points: &[(f64, f64)]) -> Vec<usize> {
+    let mut front = Vec::new();
+    'next: for i in 0..points.len() {
+        for j in 0..points.len() {
+            let (a, b) = (points[j], points[i]);
+            let no_worse = a.0 <= b.0 && a.1 >= b.1;
+            let better = a.0 < b.0 || a.1 > b.1;
+            if i != j && no_worse && better {
+                continue 'next;
+            }
+        }
+        front.push(i);
+    }
+    front
+}
+
+#[test]
+fn the_pareto_front_matches_a_brute_force_search() {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    for trial in 0..200 {
+        let n = rng.random_range(1..12);
+        // Coarse values, so ties on one axis happen.
+        let points: Vec<(f64, f64)> = (0..n)
+            .map(|_| {
+                (
+                    f64::from(rng.random_range(1..8u32)),
+                    f64::from(rng.random_range(80..90u32)) / 100.0,
+                )
+            })
+            .collect();
+        let got = pareto(&points.iter().map(|p| (p.0, Some(p.1))).collect::<Vec<_>>());
+        assert_eq!(got, brute_force_front(&points), "trial {trial}: {points:?}");
+    }
+}
+
+#[test]
+fn constraints_name_what_each_variant_misses() {
+    let c = Constraints {
+        latency_p95_ms: Some(10.0),
+        accuracy_min: Some(0.9),
+        recall_min: None,
+        memory_max_mb: Some(50.0),
+        throughput_min: None,
+        energy_budget_mj: Some(1.0),
+    };
+    let slow = missed(&row("slow", 12.0, Some(0.85)), &c);
+    assert_eq!(
+        slow,
+        vec![
+            "latency_p95_ms 12.0000 > 10".to_string(),
+            "memory_max_mb 100.0000 > 50".to_string(),
+            "accuracy_min 0.8500 < 0.9".to_string(),
+        ],
+        "energy is not measured here, so its budget cannot be missed"
+    );
+    let unmeasured = missed(
+        &row("no data", 5.0, None),
+        &Constraints {
+            accuracy_min: Some(0.9),
+            ..Default::default()
+        },
+    );
+    assert_eq!(
+        unmeasured,
+        vec!["accuracy_min: not measured (needs a dataset)".to_string()]
+    );
+}
+
+#[test]
+fn the_composite_follows_the_documented_formula_and_drops_unmeasured_dimensions() {
+    let rows = vec![row("a", 4.0, Some(0.9)), row("b", 1.0, Some(0.8))];
+    let mut notes = Vec::new();
+    let used = weights_used(&Weights::default(), &rows, &mut notes);
+    // Energy is dropped (no GPU): 0.4, 0.2, 0.2 scaled to sum to 1.
+    assert_eq!(used.len(), 3);
+    assert!((used["accuracy"] - 0.5).abs() < 1e-12);
+    assert!((used["latency"] - 0.25).abs() < 1e-12);
+    assert!((used["memory"] - 0.25).abs() < 1e-12);
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    // 0.5 x 0.9 + 0.25 / (1 + 4) + 0.25 / (1 + 100), by hand.
+    let want = 0.5 * 0.9 + 0.25 * 0.2 + 0.25 / 101.0;
+    assert!((composite(&rows[0], &used) - want).abs() < 1e-12);
+}
+
+#[test]
+fn the_csv_has_every_column_and_values_from_the_json() {
+    let mut a = row("fp32", 4.0, Some(0.9));
+    a.missed = vec!["x, y".into()];
+    let summary = Summary {
+        schema_version: SCHEMA_VERSION,
+        model: "m".into(),
+        reference: "fp32".into(),
+        significance: 0.05,
+        constraints: Default::default(),
+        weights: Default::default(),
+        weights_used: Default::default(),
+        best: Default::default(),
+        pareto_front: vec!["fp32".into()],
+        variants: vec![a.clone(), row("=cmd|calc", 2.0, None)],
+        notes: vec![],
+    };
+    let text = csv(&summary);
+    let mut reader = text.lines();
+    let header: Vec<&str> = reader.next().unwrap().split(',').collect();
+    assert_eq!(header, CSV_COLUMNS.to_vec());
+    let json = serde_json::to_value(&a).unwrap();
+    for column in CSV_COLUMNS {
+        if !["pareto", "missed"].contains(&column) {
+            assert!(json.get(column).is_some(), "column {column} is not a field");
+        }
+    }
+    let first = reader.next().unwrap();
+    assert!(first.starts_with("fp32,fp32.onnx,"), "{first}");
+    assert!(first.contains(",\"x, y\",true"), "{first}");
+    assert!(first.contains(",0.9,"), "accuracy as in the JSON: {first}");
+    // A name a spreadsheet would run as a formula is defused; an unmeasured value is blank.
+    let second = reader.next().unwrap();
+    assert!(second.starts_with("'=cmd|calc,"), "{second}");
+    assert!(second.contains(",,"), "{second}");
+}
+
+#[test]
+fn the_plot_draws_each_variant_and_the_limits() {
+    let summary = Summary {
+        schema_version: SCHEMA_VERSION,
+        model: "scan".into(),
+        reference: "fp32".into(),
+        significance: 0.05,
+        constraints: Constraints {
+            latency_p95_ms: Some(3.0),
+            accuracy_min: Some(0.85),
+            ..Default::default()
+        },
+        weights: Default::default(),
+        weights_used: Default::default(),
+        best: Default::default(),
+        pareto_front: vec!["int8".into(), "fp32".into()],
+        variants: vec![
+            row("fp32", 4.0, Some(0.9)),
+            row("int8", 1.0, Some(0.88)),
+            row("fp16", 5.0, Some(0.88)),
+        ],
+        notes: vec![],
+    };
+    let svg = plot::tradeoff_svg(&summary).unwrap();
+    for name in ["fp32", "int8", "fp16"] {
+        assert!(svg.contains(&format!("\n{name}\n</text>")), "label {name}");
+    }
+    assert_eq!(svg.matches("<circle").count(), 3);
+    // The two constraint lines in red; the front (int8 then fp32) in blue, the other point grey.
+    assert_eq!(svg.matches("stroke=\"#CF222E\"").count(), 2, "{svg}");
+    assert_eq!(
+        svg.matches("<polyline fill=\"none\" opacity=\"1\" stroke=\"#0969DA\"")
+            .count(),
+        1,
+        "{svg}"
+    );
+    assert_eq!(svg.matches("fill=\"#0969DA\"").count(), 2, "{svg}");
+}
+
+#[test]
+fn committed_schema_matches_the_types() {
+    let committed = include_str!("../../schemas/explore.schema.json");
+    assert_eq!(
+        committed,
+        json_schema(),
+        "schemas/explore.schema.json is stale: run `modelgate schema explore > schemas/explore.schema.json`"
+    );
+}

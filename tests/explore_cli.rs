@@ -1,0 +1,234 @@
+//! `modelgate explore` on the demo's tabular model and its fp16 and int8 variants, through the
+//! real ONNX Runtime: the three files, the CSV against the JSON, the Pareto front against a
+//! brute-force search, and constraints no variant meets (exit 1).
+
+use crate::support;
+
+use std::path::Path;
+
+use support::{assert_exit, root};
+
+/// The cancer model with its two committed variants and short timings, in `dir`.
+fn project(dir: &Path, constraints: &str) -> std::path::PathBuf {
+    for file in ["cancer_fp32.onnx", "cancer_fp16.onnx", "cancer_int8.onnx"] {
+        std::fs::create_dir_all(dir.join("models")).unwrap();
+        std::fs::copy(
+            root().join("models").join(file),
+            dir.join("models").join(file),
+        )
+        .unwrap();
+    }
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    std::fs::copy(
+        root().join("models/data/breast_cancer/test.csv"),
+        dir.join("data/test.csv"),
+    )
+    .unwrap();
+    let config = format!(
+        r#"[[models]]
+name = "cancer"
+candidate = "models/cancer_fp32.onnx"
+
+[models.dataset]
+path = "data/test.csv"
+
+[models.postprocess]
+activation = "sigmoid"
+threshold = 0.5
+class_names = ["benign", "malignant"]
+positive_class = "malignant"
+
+[models.bench]
+iterations = 300
+warmup_s = 0.1
+intra_threads = 1
+
+[[models.variants]]
+name = "fp16"
+file = "models/cancer_fp16.onnx"
+
+[[models.variants]]
+name = "int8"
+file = "models/cancer_int8.onnx"
+
+{constraints}
+"#
+    );
+    let path = dir.join("modelgate.toml");
+    std::fs::write(&path, config).unwrap();
+    path
+}
+
+fn explore(config: &Path, out: &Path) -> std::process::Output {
+    support::modelgate(&[
+        "explore",
+        "--config",
+        config.to_str().unwrap(),
+        "--model",
+        "cancer",
+        "--out",
+        out.to_str().unwrap(),
+    ])
+}
+
+#[test]
+fn explore_writes_a_dashboard_whose_csv_and_front_agree_with_its_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = project(dir.path(), "[explore.constraints]\nrecall_min = 0.5\n");
+    let out = dir.path().join("out");
+    let run = explore(&config, &out);
+    assert_exit(&run, 0);
+    for file in ["dashboard.csv", "summary.json", "tradeoff.svg", "report.md"] {
+        assert!(out.join(file).is_file(), "{file} missing");
+    }
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let variants = summary["variants"].as_array().unwrap();
+    let names: Vec<&str> = variants
+        .iter()
+        .map(|v| v["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["reference", "fp16", "int8"]);
+    assert_eq!(variants[0]["versus_reference"], "reference");
+    for v in &variants[1..] {
+        assert!(v["accuracy_p_adj"].is_number(), "{v}");
+        assert!(v["latency_p_adj"].is_number(), "{v}");
+    }
+
+    // Every CSV cell is the JSON's value for its column (numbers compared as numbers).
+    let csv = std::fs::read_to_string(out.join("dashboard.csv")).unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let front: Vec<&str> = summary["pareto_front"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    for (line, variant) in lines.zip(variants) {
+        let cells: Vec<&str> = line.split(',').collect();
+        assert_eq!(cells.len(), header.len(), "{line}");
+        for (column, cell) in header.iter().zip(&cells) {
+            let value = &variant[*column];
+            match *column {
+                "pareto" => assert_eq!(
+                    *cell == "true",
+                    front.contains(&variant["name"].as_str().unwrap())
+                ),
+                "missed" => assert_eq!(value.as_array().unwrap().is_empty(), cell.is_empty()),
+                _ => match value {
+                    serde_json::Value::Null => assert_eq!(*cell, "", "{column}"),
+                    serde_json::Value::Number(n) => {
+                        let parsed: f64 =
+                            cell.parse().unwrap_or_else(|_| panic!("{column}: {cell}"));
+                        // serde_json's default float parsing may land one ulp off the
+                        // written digits; the CSV holds the same digits as the JSON file.
+                        let want = n.as_f64().unwrap();
+                        assert!(
+                            (parsed - want).abs() <= 1e-12 * want.abs().max(1.0),
+                            "{column}: {parsed} against {want}"
+                        );
+                    }
+                    serde_json::Value::Bool(b) => assert_eq!(*cell, b.to_string(), "{column}"),
+                    serde_json::Value::String(s) => assert_eq!(*cell, s, "{column}"),
+                    other => panic!("{column}: unexpected {other}"),
+                },
+            }
+        }
+    }
+
+    // The front, by brute force over the JSON's points.
+    let points: Vec<(f64, f64)> = variants
+        .iter()
+        .map(|v| {
+            (
+                v["latency_p95_ms"].as_f64().unwrap(),
+                v["accuracy"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    let brute: Vec<&str> = (0..points.len())
+        .filter(|&i| {
+            !(0..points.len()).any(|j| {
+                let (a, b) = (points[j], points[i]);
+                j != i && a.0 <= b.0 && a.1 >= b.1 && (a.0 < b.0 || a.1 > b.1)
+            })
+        })
+        .map(|i| names[i])
+        .collect();
+    assert_eq!(front, brute);
+    assert!(!front.is_empty());
+    // The composite's best is the highest score among those meeting the constraints.
+    let best = summary["best"]["composite"].as_str().unwrap();
+    let top = variants
+        .iter()
+        .filter(|v| v["meets_constraints"] == true)
+        .max_by(|a, b| {
+            a["composite_score"]
+                .as_f64()
+                .unwrap()
+                .total_cmp(&b["composite_score"].as_f64().unwrap())
+        })
+        .unwrap();
+    assert_eq!(
+        top["composite_score"],
+        variants.iter().find(|v| v["name"] == best).unwrap()["composite_score"]
+    );
+}
+
+#[test]
+fn constraints_that_exclude_every_variant_exit_1_naming_what_each_missed() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = project(
+        dir.path(),
+        "[explore.constraints]\nlatency_p95_ms = 0.000001\naccuracy_min = 0.5\n",
+    );
+    let out = dir.path().join("out");
+    let run = explore(&config, &out);
+    assert_exit(&run, 1);
+    assert!(
+        support::stderr(&run).contains("no variant meets the constraints"),
+        "{}",
+        support::stderr(&run)
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert!(
+        summary["best"].as_object().unwrap().is_empty(),
+        "{}",
+        summary["best"]
+    );
+    for v in summary["variants"].as_array().unwrap() {
+        assert_eq!(v["meets_constraints"], false);
+        assert!(
+            v["missed"][0]
+                .as_str()
+                .unwrap()
+                .starts_with("latency_p95_ms "),
+            "{v}"
+        );
+    }
+}
+
+#[test]
+fn a_model_without_variants_or_an_unknown_model_is_a_one_line_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = project(dir.path(), "");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let bare = text
+        .split("[[models.variants]]")
+        .next()
+        .unwrap()
+        .to_string();
+    std::fs::write(&config, bare).unwrap();
+    let run = explore(&config, &dir.path().join("out"));
+    support::assert_user_error(&run, "has no variants to explore");
+    let run = support::modelgate(&[
+        "explore",
+        "--config",
+        config.to_str().unwrap(),
+        "--model",
+        "nope",
+    ]);
+    support::assert_user_error(&run, "--model nope: the config has no such model");
+}
