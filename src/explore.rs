@@ -810,12 +810,27 @@ fn markdown(summary: &Summary) -> String {
     let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---|---:|---|");
     let pct = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{:.2} %", v * 100.0));
     for r in &summary.variants {
-        let change = match (r.accuracy_change_pts, r.accuracy_p_adj) {
-            (Some(d), Some(p)) => format!(
-                "{} (accuracy {d:+.2} pts, p(adj) {p:.3})",
-                r.versus_reference
-            ),
-            _ => r.versus_reference.clone(),
+        let p = |p: f64| {
+            if p < 0.001 {
+                "< 0.001".to_string()
+            } else {
+                format!("{p:.3}")
+            }
+        };
+        let mut parts = Vec::new();
+        if let (Some(ratio), Some(q)) = (r.latency_p50_ratio, r.latency_p_adj) {
+            parts.push(format!("p50 x{ratio:.2}, p(adj) {}", p(q)));
+        }
+        if let (Some(d), Some(q)) = (r.accuracy_change_pts, r.accuracy_p_adj) {
+            parts.push(format!("accuracy {d:+.2} pts, p(adj) {}", p(q)));
+        }
+        if let (Some(d), Some(q)) = (r.recall_change_pts, r.recall_p_adj) {
+            parts.push(format!("recall {d:+.2} pts, p(adj) {}", p(q)));
+        }
+        let change = if parts.is_empty() {
+            r.versus_reference.clone()
+        } else {
+            format!("{}: {}", r.versus_reference, parts.join("; "))
         };
         let _ = writeln!(
             out,
@@ -826,7 +841,7 @@ fn markdown(summary: &Summary) -> String {
             } else {
                 ""
             },
-            crate::report::format::duration(r.latency_p95_ms / 1000.0),
+            crate::report::format::duration(r.latency_p95_ms),
             r.throughput_samples_per_s,
             r.peak_memory_mb,
             r.energy_mj_per_inference
