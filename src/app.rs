@@ -160,6 +160,9 @@ fn progress_unit(label: &str) -> &'static str {
 /// `modelgate bench`.
 pub fn bench(global: &GlobalArgs, args: &BenchArgs) -> Result<Outcome> {
     let (settings, shapes) = args.settings()?;
+    if args.profile && args.profile_runs == 0 {
+        bail!("--profile-runs 0: at least one profiled run is needed; use --profile-runs 100");
+    }
     results::check_outputs(&[("--json", args.json.as_deref())], None)?;
     let output_check = args.output_check()?;
     check_model_file(&args.model)?;
