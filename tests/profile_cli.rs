@@ -6,7 +6,11 @@ use support::{assert_user_error, model, modelgate, stdout};
 
 fn bench(extra: &[&str]) -> (String, serde_json::Value) {
     let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("resnet.json");
+    bench_into(&dir.path().join("resnet.json"), extra)
+}
+
+/// Benches resnet_small into `json`; returns the terminal output and the results.
+fn bench_into(json: &std::path::Path, extra: &[&str]) -> (String, serde_json::Value) {
     let mut args: Vec<String> = vec![
         "bench".into(),
         model("resnet_small.onnx").to_str().unwrap().to_string(),
@@ -21,7 +25,7 @@ fn bench(extra: &[&str]) -> (String, serde_json::Value) {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = modelgate(&args);
     assert!(out.status.success(), "{}", support::stderr(&out));
-    let text = std::fs::read_to_string(&json).unwrap();
+    let text = std::fs::read_to_string(json).unwrap();
     (stdout(&out), serde_json::from_str(&text).unwrap())
 }
 
@@ -113,4 +117,54 @@ fn zero_profile_runs_is_one_clear_line_and_exit_2() {
         "0",
     ]);
     assert_user_error(&out, "--profile-runs 0");
+}
+
+#[test]
+fn the_report_of_a_comparison_shows_the_candidates_slowest_operators() {
+    let dir = tempfile::tempdir().unwrap();
+    let (base, cand, cmp) = (
+        dir.path().join("base.json"),
+        dir.path().join("cand.json"),
+        dir.path().join("comparison.json"),
+    );
+    bench_into(&base, &[]);
+    let (_, results) = bench_into(&cand, &["--profile", "--profile-runs", "5"]);
+    let top = results["bench"]["profile"]["nodes"][0]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let s = |p: &std::path::Path| p.to_str().unwrap().to_string();
+    let out = modelgate(&[
+        "compare",
+        "--baseline",
+        &s(&base),
+        "--candidate",
+        &s(&cand),
+        "--json",
+        &s(&cmp),
+    ]);
+    // A latency verdict between two short benches may go either way; only the report matters.
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}",
+        support::stderr(&out)
+    );
+    let comparison: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&cmp).unwrap()).unwrap();
+    let profile = &comparison["models"][0]["profile"];
+    assert!(
+        profile["nodes"].as_array().unwrap().len() <= 10,
+        "{profile}"
+    );
+    let out = modelgate(&["report", "--comparison", &s(&cmp)]);
+    assert!(out.status.success(), "{}", support::stderr(&out));
+    let report = stdout(&out);
+    assert!(report.contains("Slowest operators (candidate)"), "{report}");
+    assert!(report.contains("5 profiled runs"), "{report}");
+    let escaped = top.replace('_', "\\_");
+    assert!(
+        report.contains(&format!("| Conv | {top} |"))
+            || report.contains(&format!("| Conv | {escaped} |")),
+        "{report}"
+    );
 }
