@@ -52,6 +52,10 @@ const MEMORY_BOUND_PCT: f64 = 30.0;
 /// Below this share of the run's time in kernels, the executor's own overhead is worth naming.
 const LOW_NODE_SHARE_PCT: f64 = 70.0;
 
+fn ms(value: f64) -> String {
+    crate::report::format::duration(value)
+}
+
 fn is_memory_op(op: &str) -> bool {
     MEMORY_OPS.contains(&op) || op.starts_with("Memcpy")
 }
@@ -104,11 +108,11 @@ pub fn advice(
         match stage {
             "preprocessing" => {
                 let why = format!(
-                    "preprocessing takes {:.0} % of each sample's time ({:.3} ms)",
-                    s.preprocess_pct, s.preprocess_ms_per_sample
+                    "preprocessing takes {:.0} % of each sample's time ({})",
+                    s.preprocess_pct, ms(s.preprocess_ms_per_sample)
                 );
                 lines.push(format!(
-                    "{why}: a larger batch (batch_size) spreads the per-call cost over more samples"
+                    "{why}: a larger batch (eval --batch N, `batch` under [models.dataset]) spreads the per-call cost over more samples"
                 ));
                 lines.push(format!(
                     "{why}: a faster image decoder, or images stored closer to the input size, cut the decode and resize"
@@ -121,8 +125,8 @@ pub fn advice(
                 Some(profile) => lines.extend(inference_advice(profile, provider, opt_level)),
                 None => {
                     let why = format!(
-                        "inference takes {:.0} % of each sample's time ({:.3} ms)",
-                        s.inference_pct, s.inference_ms_per_sample
+                        "inference takes {:.0} % of each sample's time ({})",
+                        s.inference_pct, ms(s.inference_ms_per_sample)
                     );
                     lines.push(format!(
                         "{why}: `modelgate bench MODEL --profile` shows which operators it goes to"
@@ -136,8 +140,8 @@ pub fn advice(
                 }
             },
             "postprocessing" => lines.push(format!(
-                "postprocessing takes {:.0} % of each sample's time ({:.3} ms): vectorize it, or run it once on the whole batch instead of per sample",
-                s.postprocess_pct, s.postprocess_ms_per_sample
+                "postprocessing takes {:.0} % of each sample's time ({}): vectorize it, or run it once on the whole batch instead of per sample",
+                s.postprocess_pct, ms(s.postprocess_ms_per_sample)
             )),
             _ => {}
         }

@@ -168,3 +168,42 @@ fn the_report_of_a_comparison_shows_the_candidates_slowest_operators() {
         "{report}"
     );
 }
+
+#[test]
+fn eval_prints_advice_for_each_limiting_stage_with_its_measured_share() {
+    let root = support::root();
+    let out = modelgate(&[
+        "eval",
+        root.join("models/digits_fp32.onnx").to_str().unwrap(),
+        "--config",
+        root.join("modelgate.toml").to_str().unwrap(),
+        "--model-name",
+        "digits",
+    ]);
+    assert!(out.status.success(), "{}", support::stderr(&out));
+    let text = stdout(&out);
+    // `per sample: preprocessing 264.2 µs (97 %), inference ... (2 %), postprocessing ... (1 %)`
+    let per_sample = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("per sample:"))
+        .expect("the stage line");
+    let pct = |stage: &str| -> String {
+        let rest = &per_sample[per_sample.find(stage).unwrap()..];
+        let open = rest.find('(').unwrap();
+        rest[open + 1..rest.find(" %)").unwrap()].to_string()
+    };
+    let named = text
+        .lines()
+        .find(|l| l.contains("bottleneck"))
+        .expect("the bottleneck line");
+    let limiting: Vec<&str> = ["preprocessing", "inference", "postprocessing"]
+        .into_iter()
+        .filter(|s| named.contains(s))
+        .collect();
+    assert!(!limiting.is_empty(), "{text}");
+    for stage in limiting {
+        let expected = format!("  - {stage} takes {} % of each sample's time", pct(stage));
+        assert!(text.contains(&expected), "{expected} in {text}");
+    }
+    assert!(text.contains("what to try:"), "{text}");
+}
