@@ -239,6 +239,7 @@ impl AbPair {
                 defaulted_dims: resolution.defaulted.clone(),
                 notes,
                 placement: side.model.placement().cloned(),
+                profile: None,
                 runs,
             })
         };

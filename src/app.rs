@@ -160,6 +160,9 @@ fn progress_unit(label: &str) -> &'static str {
 /// `modelgate bench`.
 pub fn bench(global: &GlobalArgs, args: &BenchArgs) -> Result<Outcome> {
     let (settings, shapes) = args.settings()?;
+    if args.profile && args.profile_runs == 0 {
+        bail!("--profile-runs 0: at least one profiled run is needed; use --profile-runs 100");
+    }
     results::check_outputs(&[("--json", args.json.as_deref())], None)?;
     let output_check = args.output_check()?;
     check_model_file(&args.model)?;
@@ -175,7 +178,16 @@ pub fn bench(global: &GlobalArgs, args: &BenchArgs) -> Result<Outcome> {
         }
     }
     let mut progress = progress_bar();
-    let (bench, spec) = bench::run(&runtime, &args.model, &settings, &shapes, &mut progress)?;
+    let (mut bench, spec) = bench::run(&runtime, &args.model, &settings, &shapes, &mut progress)?;
+    if args.profile {
+        bench.profile = Some(bench::profile(
+            &runtime,
+            &args.model,
+            &bench,
+            &shapes,
+            args.profile_runs,
+        )?);
+    }
     let mut results =
         results::new_results(&runtime.library, &args.model, None, &bench.provider, spec)?;
     results.bench = Some(bench);
@@ -184,6 +196,16 @@ pub fn bench(global: &GlobalArgs, args: &BenchArgs) -> Result<Outcome> {
             "{}",
             text::log_text(&terminal::bench_table(&results, bench))
         );
+        if let Some(profile) = &bench.profile {
+            print!("{}", text::log_text(&terminal::profile_table(profile)));
+            let advice = crate::advice::advice(
+                None,
+                Some(profile),
+                settings.session.provider,
+                settings.session.opt_level,
+            );
+            print!("{}", text::log_text(&terminal::advice_lines(&advice)));
+        }
     }
     if let Some(path) = &args.json {
         results::write_json_atomic(path, &results)?;
@@ -256,6 +278,13 @@ pub fn eval(global: &GlobalArgs, args: &EvalArgs) -> Result<()> {
         "{}",
         text::log_text(&terminal::eval_table(&results.model.path, &result))
     );
+    let advice = crate::advice::advice(
+        Some(&result.stages),
+        results.bench.as_ref().and_then(|b| b.profile.as_ref()),
+        session.provider,
+        session.opt_level,
+    );
+    print!("{}", text::log_text(&terminal::advice_lines(&advice)));
     results.eval = Some(result);
     if let Some(path) = &args.json {
         results::write_json_atomic(path, &results)?;

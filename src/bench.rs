@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
@@ -17,6 +17,7 @@ use crate::gpu::{self, GpuTelemetry, Sampler};
 use crate::inputs::{self, Given, OutputCheck, Tolerance};
 use crate::limits;
 use crate::model::{ModelSpec, Resolution, ResolvedInput, ShapeRequest, TensorData};
+use crate::runtime::profile::{self, OpProfile};
 use crate::runtime::{Feed, LoadedModel, Provider, Runtime, SessionSettings};
 use crate::stats::{self, Summary};
 use crate::system::{self, GpuInfo};
@@ -118,6 +119,10 @@ pub struct BenchResult {
     /// On a GPU: where the model's nodes ran, from ONNX Runtime's profile of the first run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub placement: Option<crate::runtime::Placement>,
+    /// Where a run's time goes, node by node (`bench --profile`): from ONNX Runtime's profiler
+    /// on a separate session, after the timed runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<OpProfile>,
 }
 
 impl BenchResult {
@@ -267,8 +272,40 @@ pub fn run(
         runs,
         notes,
         placement: model.placement().cloned(),
+        profile: None,
     };
     Ok((result, spec))
+}
+
+/// The operator profile of `bench --profile`: a separate session with ONNX Runtime's profiler
+/// on, the primary run's inputs bound (the same values when it was the first batch), one cold
+/// run left out and then `runs` profiled runs, none of them timed by modelgate.
+pub fn profile(
+    runtime: &Runtime,
+    path: &Path,
+    bench: &BenchResult,
+    shapes: &ShapeRequest,
+    runs: u64,
+) -> Result<OpProfile> {
+    if runs == 0 {
+        bail!("--profile-runs 0: at least one profiled run is needed; use --profile-runs 100");
+    }
+    let Some(primary) = bench.primary() else {
+        bail!("no timed run to profile");
+    };
+    let dir = tempfile::tempdir().context("cannot create a folder for the profile")?;
+    let mut model =
+        runtime.open_profiled(path, &bench.settings.session, &dir.path().join("profile"))?;
+    let given = inputs::load(&shapes.inputs, &model.spec)?;
+    let mut rng = StdRng::seed_from_u64(bench.settings.seed);
+    bind_inputs(&mut model, &primary.inputs, &given, &mut rng)?;
+    for _ in 0..=runs {
+        model.run_bound()?;
+    }
+    let text = model.end_profile()?;
+    profile::parse(&text, 1, profile::TOP_NODES).context(
+        "ONNX Runtime's profile held no node times; run without --profile, or report the model's op types",
+    )
 }
 
 /// Copies of the inputs and outputs timed on a GPU, after the timed runs.

@@ -382,6 +382,13 @@ pub struct BenchArgs {
     /// Write the results file here.
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
+    /// After the timed runs, profile the model's operators on a separate session (ONNX
+    /// Runtime's profiler) and show where a run's time goes.
+    #[arg(long)]
+    pub profile: bool,
+    /// Runs profiled by --profile.
+    #[arg(long, default_value_t = 100, value_name = "N", requires = "profile")]
+    pub profile_runs: u64,
 }
 
 #[derive(Debug, Args)]

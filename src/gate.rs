@@ -530,6 +530,14 @@ pub fn judge(
         base_commit: None,
         candidate_commit: candidate.environment.git_commit.clone(),
         runner: Some(compare::Runner::from_fingerprint(&candidate.environment)),
+        profile: candidate
+            .bench
+            .as_ref()
+            .and_then(|b| b.profile.clone())
+            .map(|mut p| {
+                p.nodes.truncate(crate::terminal::PROFILE_TOP);
+                p
+            }),
     }
 }
 

@@ -6,6 +6,7 @@
 
 pub mod ab;
 pub mod actions;
+pub mod advice;
 pub mod app;
 pub mod baseline;
 pub mod bench;

@@ -119,6 +119,7 @@ pub struct Runtime {
 
 pub mod gpu;
 mod message;
+pub mod profile;
 pub use gpu::{GpuOptions, Placement, Transfer};
 
 fn ort_error(context: impl Display) -> impl FnOnce(ort::Error) -> anyhow::Error {
@@ -177,6 +178,26 @@ impl Runtime {
 
     /// Opens a session and reports how long creation took.
     pub fn open(&self, path: &Path, settings: &SessionSettings) -> Result<(LoadedModel, Duration)> {
+        self.open_with(path, settings, None)
+    }
+
+    /// Opens a session with ONNX Runtime's profiler on for every run, writing its trace under
+    /// `prefix`; read it with [`LoadedModel::end_profile`]. Never used for timed runs.
+    pub fn open_profiled(
+        &self,
+        path: &Path,
+        settings: &SessionSettings,
+        prefix: &Path,
+    ) -> Result<LoadedModel> {
+        Ok(self.open_with(path, settings, Some(prefix))?.0)
+    }
+
+    fn open_with(
+        &self,
+        path: &Path,
+        settings: &SessionSettings,
+        profile: Option<&Path>,
+    ) -> Result<(LoadedModel, Duration)> {
         let mut builder =
             Session::builder(&self.environment).map_err(ort_error("cannot create a session"))?;
         let level = match settings.opt_level {
@@ -233,7 +254,12 @@ impl Runtime {
                 ]
             }
         };
-        if settings.provider.is_gpu() {
+        if let Some(prefix) = profile {
+            builder = builder
+                .with_profiling(prefix)
+                .map_err(|e| anyhow!("cannot turn on ONNX Runtime's profiler: {e}"))?;
+            state.allow_cpu_fallback = true;
+        } else if settings.provider.is_gpu() {
             // The profiler runs on the first (untimed) run only, to read where each node ran.
             let dir = tempfile::tempdir().context("cannot create a folder for the profile")?;
             builder = builder
@@ -634,6 +660,19 @@ impl LoadedModel {
             }
         }
         Ok(())
+    }
+
+    /// Ends the profiler of a session opened with [`Runtime::open_profiled`] and returns its
+    /// trace (Chrome trace JSON).
+    pub fn end_profile(&mut self) -> Result<String> {
+        let file = self
+            .session
+            .end_profiling()
+            .map_err(ort_error("cannot end ONNX Runtime's profiler"))?;
+        let text = std::fs::read_to_string(&file)
+            .with_context(|| format!("cannot read ONNX Runtime's profile {file}"))?;
+        let _ = std::fs::remove_file(&file);
+        Ok(text)
     }
 
     /// Where a GPU session's nodes ran (after its first run).

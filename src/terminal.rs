@@ -9,6 +9,7 @@ use crate::bench::BenchResult;
 use crate::compare::{Comparison, LatencySource, Status};
 use crate::eval::EvalResult;
 use crate::results::ResultsFile;
+use crate::runtime::profile::OpProfile;
 
 /// Milliseconds in the unit that fits them (ns, µs, ms or s).
 pub fn fmt_ms(ms: f64) -> String {
@@ -18,6 +19,71 @@ pub fn fmt_ms(ms: f64) -> String {
 /// Bytes as MiB.
 pub fn fmt_mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+/// How many operators the terminal and the markdown report list.
+pub const PROFILE_TOP: usize = 10;
+
+/// The operator profile: the slowest nodes, then every op type.
+pub fn profile_table(p: &OpProfile) -> String {
+    let mut out = String::new();
+    let of_run = p
+        .node_share_of_run_pct
+        .map(|s| format!(", {s:.0} % of the runs' time"))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "\n  operator profile ({} runs, {} nodes, {} of node time per run{of_run})",
+        p.runs,
+        p.node_count,
+        fmt_ms(p.node_total_us / 1000.0 / p.runs.max(1) as f64)
+    );
+    let _ = writeln!(
+        out,
+        "  {:<18} {:<36} {:>6} {:>10} {:>7}",
+        "op type", "node", "count", "mean", "share"
+    );
+    for n in p.nodes.iter().take(PROFILE_TOP) {
+        let _ = writeln!(
+            out,
+            "  {:<18} {:<36} {:>6} {:>10} {:>6.1}%",
+            n.op_type,
+            crate::text::clean(&n.name, 36),
+            n.count,
+            fmt_ms(n.mean_us / 1000.0),
+            n.share_pct
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n  {:<18} {:>6} {:>8} {:>10} {:>7}",
+        "by op type", "nodes", "calls", "total", "share"
+    );
+    for t in &p.op_types {
+        let _ = writeln!(
+            out,
+            "  {:<18} {:>6} {:>8} {:>10} {:>6.1}%",
+            t.op_type,
+            t.nodes,
+            t.count,
+            fmt_ms(t.total_us / 1000.0),
+            t.share_pct
+        );
+    }
+    out
+}
+
+/// Bottleneck advice, one line each; nothing when there is none.
+pub fn advice_lines(lines: &[String]) -> String {
+    let mut out = String::new();
+    if lines.is_empty() {
+        return out;
+    }
+    let _ = writeln!(out, "\n  what to try:");
+    for line in lines {
+        let _ = writeln!(out, "  - {line}");
+    }
+    out
 }
 
 /// The bench table: one block per batch size, then cold start, memory and environment.

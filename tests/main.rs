@@ -22,6 +22,7 @@ mod installer;
 mod limits_cli;
 mod parsers_fuzz;
 mod pr_gate;
+mod profile_cli;
 mod python_agreement;
 mod sharded_e2e;
 mod workflows_e2e;

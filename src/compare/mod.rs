@@ -241,6 +241,10 @@ pub struct ModelComparison {
     /// The machine the candidate was measured on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runner: Option<Runner>,
+    /// The candidate's operator profile (`bench --profile`), its slowest nodes only; shown, never
+    /// judged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<crate::runtime::profile::OpProfile>,
 }
 
 /// The machine a model was measured on, from its results' fingerprint.
@@ -289,6 +293,7 @@ impl ModelComparison {
             base_commit: None,
             candidate_commit: None,
             runner: None,
+            profile: None,
         }
     }
 }

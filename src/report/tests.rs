@@ -215,3 +215,64 @@ fn html_carries_the_latency_distribution_plot_only_when_there_is_one() {
     assert!(!html(&fixtures::pass()).contains("<svg"));
     assert!(!comment(&fixtures::fail()).contains("<svg"));
 }
+
+#[test]
+fn a_candidate_profile_shows_its_slowest_operators_in_every_report() {
+    use crate::runtime::profile::{NodeTime, OpProfile, OpTypeTime};
+    let node = |name: &str, op: &str, total: f64| NodeTime {
+        name: name.into(),
+        op_type: op.into(),
+        provider: "CPUExecutionProvider".into(),
+        count: 20,
+        total_us: total,
+        mean_us: total / 20.0,
+        share_pct: total / 200.0 * 100.0,
+    };
+    let mut comparison = fixtures::pass();
+    comparison.models[0].profile = Some(OpProfile {
+        runs: 20,
+        run_total_us: 250.0,
+        node_total_us: 200.0,
+        node_share_of_run_pct: Some(80.0),
+        node_count: 2,
+        nodes: vec![node("conv|1", "Conv", 150.0), node("fc", "Gemm", 50.0)],
+        op_types: vec![
+            OpTypeTime {
+                op_type: "Conv".into(),
+                nodes: 1,
+                count: 20,
+                total_us: 150.0,
+                mean_us: 7.5,
+                share_pct: 75.0,
+            },
+            OpTypeTime {
+                op_type: "Gemm".into(),
+                nodes: 1,
+                count: 20,
+                total_us: 50.0,
+                mean_us: 2.5,
+                share_pct: 25.0,
+            },
+        ],
+    });
+    // Escaped for markdown, as all text from the comparison is.
+    let caption = "20 profiled runs, 2 nodes, 80 % of the runs' time in kernels; by op type\\: Conv 75\\.0 %, Gemm 25\\.0 %";
+    for kind in [Kind::Comment, Kind::Summary] {
+        let got = render(&comparison, kind, None).unwrap();
+        assert!(got.contains("Slowest operators (candidate)"), "{got}");
+        assert!(got.contains(caption), "{got}");
+        // The pipe in the node name is escaped, so the row keeps five cells.
+        assert!(
+            got.contains("| Conv | conv\\|1 | 20 | 7.500 µs | 75.0 % |"),
+            "{got}"
+        );
+        assert!(
+            got.contains("| Gemm | fc | 20 | 2.500 µs | 25.0 % |"),
+            "{got}"
+        );
+    }
+    let got = html(&comparison);
+    assert!(got.contains("<td>conv|1</td>"), "{got}");
+    // Without a profile, no section.
+    assert!(!comment(&fixtures::pass()).contains("Slowest operators"));
+}

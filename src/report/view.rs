@@ -60,6 +60,60 @@ pub struct ModelView {
     pub commits: Option<String>,
     /// The machine the candidate was measured on: CPU, cores, OS, ONNX Runtime.
     pub runner: Option<String>,
+    /// The candidate's slowest operators, when its results hold a profile.
+    pub profile: Option<ProfileView>,
+}
+
+/// The candidate's operator profile: a caption and its slowest nodes.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProfileView {
+    /// E.g. `20 profiled runs, 15 nodes; by op type: Conv 99.3 %, Gemm 0.2 %`.
+    pub caption: String,
+    pub rows: Vec<ProfileRow>,
+}
+
+/// One node of the profile table.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProfileRow {
+    pub op_type: String,
+    pub node: String,
+    pub count: String,
+    pub mean: String,
+    pub share: String,
+}
+
+/// The profile's caption and top nodes, formatted and escaped.
+fn profile_view(p: &crate::runtime::profile::OpProfile, text: Text) -> ProfileView {
+    let by_type: Vec<String> = p
+        .op_types
+        .iter()
+        .take(5)
+        .map(|t| format!("{} {:.1} %", t.op_type, t.share_pct))
+        .collect();
+    let of_run = p
+        .node_share_of_run_pct
+        .map(|s| format!(", {s:.0} % of the runs' time in kernels"))
+        .unwrap_or_default();
+    ProfileView {
+        caption: text.of(&format!(
+            "{} profiled runs, {}{of_run}; by op type: {}",
+            p.runs,
+            plural(p.node_count, "node"),
+            by_type.join(", ")
+        )),
+        rows: p
+            .nodes
+            .iter()
+            .take(crate::terminal::PROFILE_TOP)
+            .map(|n| ProfileRow {
+                op_type: text.of(&n.op_type),
+                node: text.of(&crate::text::clean(&n.name, 60)),
+                count: n.count.to_string(),
+                mean: super::format::duration(n.mean_us / 1000.0),
+                share: format!("{:.1} %", n.share_pct),
+            })
+            .collect(),
+    }
 }
 
 /// One row of a model's criteria table.
@@ -207,6 +261,7 @@ fn model_view(m: &ModelComparison, text: Text, changed_cap: usize) -> ModelView 
             .collect(),
         notes: m.notes.iter().map(|n| text.of(n)).collect(),
         commits: commits(m, text),
+        profile: m.profile.as_ref().map(|p| profile_view(p, text)),
         runner: m.runner.as_ref().map(|r| {
             text.of(&format!(
                 "{} ({}), {} {}, ONNX Runtime {} on {}",
