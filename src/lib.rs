@@ -24,6 +24,7 @@ pub mod identity;
 pub mod init;
 pub mod inputs;
 pub mod limits;
+pub mod load;
 pub mod memprobe;
 pub mod merge;
 pub mod metrics;
@@ -100,6 +101,7 @@ async fn dispatch(cli: cli::Cli) -> anyhow::Result<Outcome> {
     let global = &cli.global;
     match &cli.command {
         cli::Command::Bench(args) => app::bench(&args.runtime.over(global), args),
+        cli::Command::Load(args) => app::load(&args.runtime.over(global), args),
         cli::Command::Eval(args) => {
             app::eval(&args.runtime.over(global), args).map(|_| Outcome::Pass)
         }
@@ -135,6 +137,7 @@ async fn dispatch(cli: cli::Cli) -> anyhow::Result<Outcome> {
                 (cli::SchemaFile::Results, false) => results::json_schema(),
                 (cli::SchemaFile::Comparison, false) => compare::json_schema(),
                 (cli::SchemaFile::Config, false) => configdoc::json_schema(),
+                (cli::SchemaFile::Load, false) => load::json_schema(),
             };
             print!("{schema}");
             Ok(Outcome::Pass)
