@@ -98,7 +98,8 @@ pub struct RateResult {
     pub offered_qps: f64,
     /// Requests made (all of them completed).
     pub requests: u64,
-    /// Seconds from the start of the run to the last completion.
+    /// Seconds from the start of the run to the end of the arrivals' span or the last
+    /// completion, whichever is later.
     pub wall_time_s: f64,
     /// Completions per second of wall time.
     pub achieved_qps: f64,
@@ -416,8 +417,14 @@ where
     Ok(measured)
 }
 
-/// Summarises one rate's run.
-pub fn rate_result(offered_qps: f64, concurrency: usize, measured: Measured) -> Result<RateResult> {
+/// Summarises one rate's run, whose arrivals spanned `duration_s`: its wall time is that or
+/// the last completion, whichever is later.
+pub fn rate_result(
+    offered_qps: f64,
+    duration_s: f64,
+    concurrency: usize,
+    measured: Measured,
+) -> Result<RateResult> {
     let n = measured.requests;
     if n == 0 {
         bail!(
@@ -427,7 +434,7 @@ pub fn rate_result(offered_qps: f64, concurrency: usize, measured: Measured) -> 
     let h = &measured.latency_ns;
     let ms = |ns: u64| ns as f64 / 1e6;
     let mean = |sum: u128| sum as f64 / n as f64 / 1e6;
-    let wall_time_s = measured.wall_ns as f64 / 1e9;
+    let wall_time_s = (measured.wall_ns as f64 / 1e9).max(duration_s);
     let achieved_qps = n as f64 / wall_time_s.max(1e-9);
     let latency = LatencyPercentiles {
         mean_ms: mean(measured.sum_latency_ns),
@@ -572,7 +579,12 @@ pub fn run(
         ));
         let workers: Vec<_> = sessions.iter_mut().map(|m| move || m.run_bound()).collect();
         let measured = run_open_loop(&arrivals, workers, settings.keep_records)?;
-        rates.push(rate_result(rate, settings.concurrency, measured)?);
+        rates.push(rate_result(
+            rate,
+            settings.duration_s,
+            settings.concurrency,
+            measured,
+        )?);
     }
     notes.extend(notes_for(&rates));
     if let Some(first) = sessions.first() {
@@ -737,7 +749,7 @@ mod tests {
             Ok(())
         };
         let m = run_open_loop(&arrivals, vec![worker], true).unwrap();
-        let r = rate_result(10.0, 1, m).unwrap();
+        let r = rate_result(10.0, 0.0, 1, m).unwrap();
         let records = r.records.clone().unwrap();
         for (k, rec) in records.iter().enumerate() {
             let latency = rec.end_ms - rec.scheduled_ms;
