@@ -144,6 +144,31 @@ fn past_capacity_latency_counts_the_queue_from_the_scheduled_arrival() {
 }
 
 #[test]
+fn past_capacity_the_median_latency_grows_with_the_run() {
+    // Past capacity the queue only grows: request k waits for the k before it, so the median
+    // latency of a run twice as long is about twice as large. A latency timed from the start of
+    // the run (coordinated omission) would stay near the service time instead.
+    let p50 = |duration: &str| {
+        let (_, file) = load(
+            "resnet_small.onnx",
+            &["--qps", "1500", "--duration", duration, "--seed", "5"],
+        );
+        let rate = &file["rates"][0];
+        (f(&rate["latency"]["p50_ms"]), f(&rate["mean_service_ms"]))
+    };
+    let (short, service) = p50("0.15s");
+    let (long, _) = p50("0.3s");
+    assert!(
+        short > 5.0 * service,
+        "p50 {short} ms vs service {service} ms"
+    );
+    assert!(
+        long > 1.4 * short,
+        "p50 {long} ms over 0.3 s vs {short} ms over 0.15 s"
+    );
+}
+
+#[test]
 fn capacity_plan_follows_its_printed_formula() {
     let (out, file) = load(
         "tiny.onnx",
