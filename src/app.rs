@@ -214,6 +214,46 @@ pub fn bench(global: &GlobalArgs, args: &BenchArgs) -> Result<Outcome> {
     Ok(Outcome::Pass)
 }
 
+/// `modelgate load`.
+pub fn load(global: &GlobalArgs, args: &crate::cli::LoadArgs) -> Result<Outcome> {
+    use crate::load;
+    let (settings, shapes) = args.settings()?;
+    results::check_outputs(&[("--json", args.json.as_deref())], None)?;
+    check_model_file(&args.model)?;
+    let runtime = load_runtime(global, &settings.session)?;
+    let (inputs, rates, notes) =
+        load::run(&runtime, &args.model, &settings, &shapes, &mut |line| {
+            eprintln!("{}", text::log_text(line))
+        })?;
+    let slo = settings.slo_p99_ms.map(|ms| load::slo_result(&rates, ms));
+    let capacity = settings
+        .peak_qps
+        .and_then(|peak| load::capacity_plan(&rates, peak, settings.safety));
+    let file = load::LoadFile {
+        schema_version: load::LOAD_SCHEMA_VERSION,
+        model: load::LoadModel {
+            path: args.model.display().to_string(),
+            sha256: system::sha256_file(&args.model)
+                .with_context(|| format!("cannot read model file {}", args.model.display()))?,
+        },
+        onnxruntime_version: runtime.library.version.clone(),
+        provider: settings.session.provider.name().to_string(),
+        queue_model: load::queue_model(settings.concurrency),
+        settings,
+        inputs,
+        rates,
+        slo,
+        capacity,
+        notes,
+    };
+    print!("{}", text::log_text(&load::table(&file)));
+    if let Some(path) = &args.json {
+        results::write_json_atomic(path, &file)?;
+        println!("  load file written to {}", path.display());
+    }
+    Ok(Outcome::Pass)
+}
+
 /// `modelgate env`.
 pub fn env(global: &GlobalArgs) -> Result<()> {
     let runtime = load_runtime(global, &SessionSettings::default())?;

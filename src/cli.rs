@@ -66,6 +66,9 @@ pub struct EnvArgs {
 pub enum Command {
     /// Benchmark a model's latency on ONNX Runtime.
     Bench(BenchArgs),
+    /// Open-loop load test: Poisson arrivals at each rate, latency from scheduled arrival, and a
+    /// capacity plan.
+    Load(Box<LoadArgs>),
     /// Evaluate a model on labeled data through real pre- and postprocessing.
     Eval(Box<EvalArgs>),
     /// Compare two results files (baseline and candidate) and give a verdict.
@@ -124,6 +127,8 @@ pub enum SchemaFile {
     Config,
     /// `modelgate explore`'s summary.json.
     Explore,
+    /// The `modelgate load --json` file.
+    Load,
 }
 
 /// Every long flag of every command, for the configuration reference's flag column.
@@ -389,6 +394,90 @@ pub struct BenchArgs {
     /// Runs profiled by --profile.
     #[arg(long, default_value_t = 100, value_name = "N", requires = "profile")]
     pub profile_runs: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    #[command(flatten)]
+    pub runtime: GlobalArgs,
+    /// The model to load-test.
+    pub model: PathBuf,
+    /// Offered request rates per second, e.g. 100,200,400 (run in ascending order).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        required = true,
+        value_name = "RATES",
+        allow_negative_numbers = true
+    )]
+    pub qps: Vec<f64>,
+    /// Arrivals at each rate for this long: 30s, 500ms, 2m, or seconds.
+    #[arg(long, default_value = "30s", value_name = "TIME")]
+    pub duration: String,
+    /// Sessions serving requests side by side; each request goes to the first free one.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub concurrency: usize,
+    /// Latency objective: report the first rate whose p99 is over this many milliseconds.
+    #[arg(long, value_name = "MS", allow_negative_numbers = true)]
+    pub slo_p99_ms: Option<f64>,
+    /// Plan capacity for this peak rate (instances at 70 % utilization).
+    #[arg(long, value_name = "QPS", allow_negative_numbers = true)]
+    pub peak_qps: Option<f64>,
+    /// Headroom factor over --peak-qps.
+    #[arg(
+        long,
+        default_value_t = 1.5,
+        value_name = "FACTOR",
+        requires = "peak_qps"
+    )]
+    pub safety: f64,
+    /// Keep every request's scheduled, start and end times in the --json file.
+    #[arg(long, requires = "json")]
+    pub records: bool,
+    /// Shape of one input, e.g. --shape input=1x3x224x224.
+    #[arg(long, value_name = "NAME=DIMS")]
+    pub shape: Vec<String>,
+    /// Size of a symbolic dim, e.g. --dim seq=128.
+    #[arg(long, value_name = "SYMBOL=N")]
+    pub dim: Vec<String>,
+    /// Real values for one input instead of random ones: a .npy or .pb file (repeatable).
+    #[arg(long, value_name = "NAME=PATH")]
+    pub input: Vec<String>,
+    /// An ONNX test-data folder (input_0.pb, ...) whose values feed the model.
+    #[arg(long, value_name = "DIR")]
+    pub inputs: Option<PathBuf>,
+    #[command(flatten)]
+    pub session: SessionArgs,
+    /// Seed of the arrival times and of the random input data.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Write the load file (JSON, `modelgate schema load`) here.
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<PathBuf>,
+}
+
+impl LoadArgs {
+    /// Validated load settings and shape choices.
+    pub fn settings(&self) -> Result<(crate::load::LoadSettings, ShapeRequest)> {
+        let mut rates = self.qps.clone();
+        rates.sort_by(f64::total_cmp);
+        rates.dedup();
+        let settings = crate::load::LoadSettings {
+            rates_qps: rates,
+            duration_s: crate::load::parse_duration(&self.duration)?,
+            concurrency: self.concurrency,
+            seed: self.seed,
+            slo_p99_ms: self.slo_p99_ms,
+            peak_qps: self.peak_qps,
+            safety: self.safety,
+            keep_records: self.records,
+            session: self.session.settings()?,
+        };
+        limits::check_load(&settings)?;
+        let mut shapes = shape_request(&self.shape, &self.dim)?;
+        shapes.inputs = input_files(&self.input, self.inputs.as_deref())?;
+        Ok((settings, shapes))
+    }
 }
 
 #[derive(Debug, Args)]

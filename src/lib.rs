@@ -26,6 +26,7 @@ pub mod identity;
 pub mod init;
 pub mod inputs;
 pub mod limits;
+pub mod load;
 pub mod memprobe;
 pub mod merge;
 pub mod metrics;
@@ -102,6 +103,7 @@ async fn dispatch(cli: cli::Cli) -> anyhow::Result<Outcome> {
     let global = &cli.global;
     match &cli.command {
         cli::Command::Bench(args) => app::bench(&args.runtime.over(global), args),
+        cli::Command::Load(args) => app::load(&args.runtime.over(global), args),
         cli::Command::Eval(args) => {
             app::eval(&args.runtime.over(global), args).map(|_| Outcome::Pass)
         }
@@ -139,6 +141,7 @@ async fn dispatch(cli: cli::Cli) -> anyhow::Result<Outcome> {
                 (cli::SchemaFile::Comparison, false) => compare::json_schema(),
                 (cli::SchemaFile::Config, false) => configdoc::json_schema(),
                 (cli::SchemaFile::Explore, false) => explore::json_schema(),
+                (cli::SchemaFile::Load, false) => load::json_schema(),
             };
             print!("{schema}");
             Ok(Outcome::Pass)

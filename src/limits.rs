@@ -37,6 +37,12 @@ pub const MAX_DURATION_S: f64 = 86_400.0;
 pub const MAX_WARMUP_S: f64 = 600.0;
 /// Threads per core a session may ask for; far more only makes session creation crawl.
 pub const THREADS_PER_CORE: usize = 4;
+/// Requests in one `modelgate load` run, all rates together.
+pub const MAX_LOAD_REQUESTS: u64 = 10_000_000;
+/// Requests whose times `modelgate load --records` keeps in the file.
+pub const MAX_LOAD_RECORDS: u64 = 1_000_000;
+/// Sessions `modelgate load` serves requests with, each holding its own copy of the model.
+pub const MAX_LOAD_CONCURRENCY: usize = 256;
 
 /// Where a value came from, so an error names it as the user wrote it.
 #[derive(Debug, Clone, Copy)]
@@ -105,6 +111,10 @@ pub const RESIZE: Field = Field {
 pub const CROP: Field = Field {
     flag: "--center-crop",
     key: "preprocess.center_crop",
+};
+pub const LOAD_DURATION: Field = Field {
+    flag: "--duration",
+    key: "load.duration",
 };
 
 impl Origin<'_> {
@@ -191,6 +201,59 @@ pub fn check_bench(settings: &BenchSettings, shapes: &ShapeRequest, origin: Orig
         }
     }
     check_session(&settings.session, origin)
+}
+
+/// Checks a load test's settings: positive finite rates, a duration within a day, a sane
+/// number of sessions, and at most [`MAX_LOAD_REQUESTS`] requests expected in all.
+pub fn check_load(settings: &crate::load::LoadSettings) -> Result<()> {
+    for rate in &settings.rates_qps {
+        if !rate.is_finite() || *rate <= 0.0 {
+            bail!("--qps {rate}: give request rates above 0, e.g. --qps 100,200,400");
+        }
+    }
+    if settings.rates_qps.is_empty() {
+        bail!("--qps: give at least one request rate, e.g. --qps 100,200,400");
+    }
+    check_duration(
+        LOAD_DURATION,
+        settings.duration_s,
+        Zero::Refused,
+        Origin::Flags,
+    )?;
+    let c = settings.concurrency;
+    if c == 0 || c > MAX_LOAD_CONCURRENCY {
+        bail!("--concurrency {c}: give 1 to {MAX_LOAD_CONCURRENCY} sessions");
+    }
+    let expected: f64 = settings
+        .rates_qps
+        .iter()
+        .map(|r| r * settings.duration_s)
+        .sum();
+    if expected > MAX_LOAD_REQUESTS as f64 {
+        bail!(
+            "--qps x --duration: about {expected:.0} requests, more than the {MAX_LOAD_REQUESTS} one run makes; lower the rates or the --duration"
+        );
+    }
+    if settings.keep_records && expected > MAX_LOAD_RECORDS as f64 {
+        bail!(
+            "--records: about {expected:.0} requests, more than the {MAX_LOAD_RECORDS} whose times a file keeps; lower the rates or the --duration, or drop --records"
+        );
+    }
+    if let Some(slo) = settings.slo_p99_ms {
+        if !slo.is_finite() || slo <= 0.0 {
+            bail!("--slo-p99-ms {slo}: give milliseconds above 0, e.g. --slo-p99-ms 50");
+        }
+    }
+    if let Some(peak) = settings.peak_qps {
+        if !peak.is_finite() || peak <= 0.0 {
+            bail!("--peak-qps {peak}: give a rate above 0, e.g. --peak-qps 1000");
+        }
+    }
+    let safety = settings.safety;
+    if !safety.is_finite() || !(1.0..=100.0).contains(&safety) {
+        bail!("--safety {safety}: give a factor from 1 to 100, e.g. --safety 1.5");
+    }
+    check_session(&settings.session, Origin::Flags)
 }
 
 /// Checks a session's thread counts: at least 1, at most [`THREADS_PER_CORE`] per core.

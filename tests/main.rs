@@ -20,6 +20,7 @@ mod inputs_cli;
 mod install_onnxruntime;
 mod installer;
 mod limits_cli;
+mod load_cli;
 mod parsers_fuzz;
 mod pr_gate;
 mod profile_cli;

@@ -1,0 +1,228 @@
+//! `modelgate load` on the real ONNX Runtime with the project's own models: Little's law on its
+//! own output, latency counted from the scheduled arrival, the capacity plan's arithmetic, and
+//! bad input refused in one line.
+
+use crate::support;
+
+use support::{assert_user_error, model, modelgate, stdout};
+
+fn read_json(path: &std::path::Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Runs `modelgate load MODEL ARGS --records --json` and returns the file.
+fn load(name: &str, args: &[&str]) -> (std::process::Output, serde_json::Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("load.json");
+    let path = model(name);
+    let mut all = vec!["load", path.to_str().unwrap()];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--records", "--json", json.to_str().unwrap()]);
+    let out = modelgate(&all);
+    assert!(out.status.success(), "{}", support::stderr(&out));
+    let file = read_json(&json);
+    (out, file)
+}
+
+fn f(v: &serde_json::Value) -> f64 {
+    v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+/// The time-average number of requests in the system over the run (from 0 to the end of the
+/// arrivals' span or the last completion, whichever is later), by a sweep over the records'
+/// arrival (+1) and completion (-1) events: the left side of Little's law, measured without the
+/// command's throughput or mean latency.
+fn time_average_in_system(records: &[serde_json::Value], duration_ms: f64) -> f64 {
+    let mut events: Vec<(f64, i64)> = Vec::new();
+    for r in records {
+        events.push((f(&r["scheduled_ms"]), 1));
+        events.push((f(&r["end_ms"]), -1));
+    }
+    events.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let (mut area, mut n, mut last) = (0.0, 0i64, 0.0);
+    for (t, step) in &events {
+        area += n as f64 * (t - last);
+        n += step;
+        last = *t;
+    }
+    assert_eq!(n, 0, "every request completed");
+    area / last.max(duration_ms)
+}
+
+/// Checks one rate's numbers against its own records: count, Little's law (within 10 %), and
+/// the histogram's median against the records' (within HdrHistogram's 0.1 % plus a microsecond).
+fn check_rate_against_records(file: &serde_json::Value, rate: &serde_json::Value) {
+    let records = rate["records"].as_array().unwrap();
+    assert_eq!(records.len() as u64, rate["requests"].as_u64().unwrap());
+    let duration_ms = f(&file["settings"]["duration_s"]) * 1000.0;
+    let measured = time_average_in_system(records, duration_ms);
+    let reported = f(&rate["mean_in_system"]);
+    assert!(
+        (measured - reported).abs() <= 0.10 * measured,
+        "Little's law: time-average in system {measured} vs achieved x mean latency {reported}"
+    );
+    let mut latencies: Vec<f64> = records
+        .iter()
+        .map(|r| f(&r["end_ms"]) - f(&r["scheduled_ms"]))
+        .collect();
+    latencies.sort_by(f64::total_cmp);
+    let median = latencies[(latencies.len() - 1) / 2];
+    let p50 = f(&rate["latency"]["p50_ms"]);
+    assert!(
+        (p50 - median).abs() <= median * 0.002 + 0.001 + spacing(&latencies, median),
+        "p50 {p50} vs records' median {median}"
+    );
+    for r in records {
+        assert!(
+            f(&r["start_ms"]) >= f(&r["scheduled_ms"]),
+            "started before arrival: {r}"
+        );
+        assert!(f(&r["end_ms"]) >= f(&r["start_ms"]));
+    }
+}
+
+/// Half the gap between the median and its neighbours: the rank convention's slack.
+fn spacing(sorted: &[f64], median: f64) -> f64 {
+    let i = (sorted.len() - 1) / 2;
+    let lo = sorted.get(i.saturating_sub(1)).copied().unwrap_or(median);
+    let hi = sorted.get(i + 1).copied().unwrap_or(median);
+    (hi - lo).abs()
+}
+
+#[test]
+fn tiny_model_obeys_littles_law_on_its_own_records() {
+    let (out, file) = load(
+        "tiny.onnx",
+        &["--qps", "300,3000", "--duration", "0.7s", "--seed", "3"],
+    );
+    assert_eq!(file["schema_version"], 1);
+    let rates = file["rates"].as_array().unwrap();
+    assert_eq!(rates.len(), 2);
+    for rate in rates {
+        check_rate_against_records(&file, rate);
+        // Poisson arrivals: about rate x duration requests (5 standard deviations of slack).
+        let expected = f(&rate["offered_qps"]) * 0.7;
+        let n = rate["requests"].as_u64().unwrap() as f64;
+        assert!(
+            (n - expected).abs() < 5.0 * expected.sqrt(),
+            "{n} vs {expected}"
+        );
+    }
+    let table = stdout(&out);
+    assert!(table.contains("M/D/1"), "{table}");
+    assert!(table.contains("L=X*W"), "{table}");
+}
+
+#[test]
+fn past_capacity_latency_counts_the_queue_from_the_scheduled_arrival() {
+    // resnet_small runs a few ms a request here, so 1500 qps is several times its capacity:
+    // requests queue for the whole run, and their latency (from the scheduled arrival) is far
+    // above the time each one ran.
+    let (out, file) = load(
+        "resnet_small.onnx",
+        &["--qps", "1500", "--duration", "0.3s", "--slo-p99-ms", "50"],
+    );
+    let rate = &file["rates"][0];
+    check_rate_against_records(&file, rate);
+    let service = f(&rate["mean_service_ms"]);
+    let p50 = f(&rate["latency"]["p50_ms"]);
+    assert!(f(&rate["utilization"]) > 1.0, "{rate}");
+    assert!(p50 > 10.0 * service, "p50 {p50} ms vs service {service} ms");
+    // Nothing was skipped: every arrival was served, at no more than the service rate.
+    assert!(
+        f(&rate["achieved_qps"]) < 0.8 * f(&rate["offered_qps"]),
+        "{rate}"
+    );
+    // Latency = queueing + service, on average.
+    let mean = f(&rate["latency"]["mean_ms"]);
+    let queue = f(&rate["mean_queue_ms"]);
+    assert!((mean - (queue + service)).abs() < 1e-6 * mean.max(1.0) + 1e-3);
+    assert_eq!(f(&file["slo"]["first_rate_over_qps"]), 1500.0);
+    let table = stdout(&out);
+    assert!(table.contains("first crossed at 1500 qps"), "{table}");
+    assert!(table.contains("past capacity"), "{table}");
+}
+
+#[test]
+fn past_capacity_the_median_latency_grows_with_the_run() {
+    // Past capacity the queue only grows: request k waits for the k before it, so the median
+    // latency of a run twice as long is about twice as large. A latency timed from the start of
+    // the run (coordinated omission) would stay near the service time instead.
+    let p50 = |duration: &str| {
+        let (_, file) = load(
+            "resnet_small.onnx",
+            &["--qps", "1500", "--duration", duration, "--seed", "5"],
+        );
+        let rate = &file["rates"][0];
+        (f(&rate["latency"]["p50_ms"]), f(&rate["mean_service_ms"]))
+    };
+    let (short, service) = p50("0.15s");
+    let (long, _) = p50("0.3s");
+    assert!(
+        short > 5.0 * service,
+        "p50 {short} ms vs service {service} ms"
+    );
+    assert!(
+        long > 1.4 * short,
+        "p50 {long} ms over 0.3 s vs {short} ms over 0.15 s"
+    );
+}
+
+#[test]
+fn capacity_plan_follows_its_printed_formula() {
+    let (out, file) = load(
+        "tiny.onnx",
+        &[
+            "--qps",
+            "200",
+            "--duration",
+            "0.5s",
+            "--concurrency",
+            "2",
+            "--peak-qps",
+            "50000",
+            "--safety",
+            "2",
+        ],
+    );
+    let rate = &file["rates"][0];
+    // Service rate = sessions / mean service time.
+    let service_rate = 2.0 * 1000.0 / f(&rate["mean_service_ms"]);
+    assert!((service_rate - f(&rate["service_rate_qps"])).abs() < 1e-6 * service_rate);
+    let plan = &file["capacity"];
+    let instances = (50000.0 * 2.0 / (0.7 * service_rate)).ceil().max(1.0) as u64;
+    assert_eq!(plan["instances"].as_u64().unwrap(), instances, "{plan}");
+    let table = stdout(&out);
+    assert!(table.contains(plan["formula"].as_str().unwrap()), "{table}");
+    assert!(table.contains("M/M/2"), "{table}");
+}
+
+#[test]
+fn bad_load_flags_are_one_line_errors() {
+    let tiny = model("tiny.onnx");
+    let tiny = tiny.to_str().unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (&["--qps", "0"], "--qps 0"),
+        (&["--qps", "-5"], "--qps -5"),
+        (&["--qps", "10", "--duration", "0s"], "--duration 0"),
+        (&["--qps", "10", "--duration", "25h"], "--duration 90000"),
+        (&["--qps", "10", "--duration", "soon"], "--duration soon"),
+        (&["--qps", "10", "--concurrency", "0"], "--concurrency 0"),
+        (
+            &["--qps", "10", "--concurrency", "100000"],
+            "--concurrency 100000",
+        ),
+        (&["--qps", "1000000", "--duration", "11s"], "10000000"),
+        (&["--qps", "10", "--peak-qps", "0"], "--peak-qps 0"),
+        (
+            &["--qps", "10", "--peak-qps", "5", "--safety", "0.5"],
+            "--safety 0.5",
+        ),
+        (&["--qps", "10", "--slo-p99-ms", "-1"], "--slo-p99-ms -1"),
+    ];
+    for (args, expected) in cases {
+        let mut all = vec!["load", tiny];
+        all.extend_from_slice(args);
+        assert_user_error(&modelgate(&all), expected);
+    }
+}
