@@ -461,7 +461,21 @@ pub fn explore(global: &GlobalArgs, args: &crate::cli::ExploreArgs) -> Result<cr
         .filter(|p| !p.as_os_str().is_empty())
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("."));
-    let plan = crate::explore::plan(&config, &args.model, &args.files, &root)?;
+    let mut plan = crate::explore::plan(&config, &args.model, &args.files, &root)?;
+    if let Some(peak) = args.peak_qps {
+        if !(peak.is_finite() && peak > 0.0 && peak <= 1e9) {
+            anyhow::bail!(
+                "--peak-qps {peak}: give a rate above 0 (requests per second), e.g. 1000"
+            );
+        }
+        if !(args.safety.is_finite() && (1.0..=100.0).contains(&args.safety)) {
+            anyhow::bail!(
+                "--safety {}: give a factor from 1 to 100, e.g. 1.5",
+                args.safety
+            );
+        }
+        plan.peak = Some((peak, args.safety));
+    }
     crate::results::check_output_folder("--out", &args.out)?;
     let session = plan.model.bench.settings().session;
     let runtime = load_runtime(global, &session)?;

@@ -226,6 +226,18 @@ pub struct ExploreArgs {
     /// Folder for dashboard.csv, summary.json, tradeoff.svg and report.md.
     #[arg(long, default_value = "explore", value_name = "DIR")]
     pub out: PathBuf,
+    /// Plan each variant's capacity for this peak rate (requests per second).
+    #[arg(long, value_name = "QPS", allow_negative_numbers = true)]
+    pub peak_qps: Option<f64>,
+    /// Headroom over the peak for the capacity plan.
+    #[arg(
+        long,
+        default_value_t = 1.5,
+        value_name = "FACTOR",
+        requires = "peak_qps",
+        allow_negative_numbers = true
+    )]
+    pub safety: f64,
 }
 
 #[derive(Debug, Args)]

@@ -159,6 +159,49 @@ pub struct VariantRow {
     pub meets_constraints: bool,
     /// The constraints it misses, as `latency_p95_ms 12.3 > 10`.
     pub missed: Vec<String>,
+    /// With `--peak-qps`: instances of this variant (one session each) for the peak.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<Capacity>,
+}
+
+/// A variant's capacity plan: one instance serves `throughput` samples/s (its measured service
+/// rate, closed loop); run at 70 % utilization, `ceil(peak x safety / (rate x 0.7))` instances
+/// carry the peak, and M/D/1 predicts the queueing delay each then adds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Capacity {
+    pub peak_qps: f64,
+    pub safety: f64,
+    pub target_utilization: f64,
+    pub service_rate_qps: f64,
+    pub instances: u64,
+    /// M/D/1 mean queueing delay at the target utilization, in ms.
+    pub queueing_ms_at_target: Option<f64>,
+    /// Peak memory of every instance together, in MiB.
+    pub memory_mb_total: f64,
+    pub formula: String,
+}
+
+/// The capacity plan of a variant that serves `rate` samples/s (see [`Capacity`]).
+pub fn capacity(rate: f64, peak_memory_mb: f64, peak_qps: f64, safety: f64) -> Option<Capacity> {
+    const TARGET: f64 = 0.7;
+    if !(rate.is_finite() && rate > 0.0 && peak_qps > 0.0 && safety > 0.0) {
+        return None;
+    }
+    let per_instance = rate * TARGET;
+    let instances = ((peak_qps * safety / per_instance).ceil() as u64).max(1);
+    Some(Capacity {
+        peak_qps,
+        safety,
+        target_utilization: TARGET,
+        service_rate_qps: rate,
+        instances,
+        queueing_ms_at_target: crate::load::md1_wait_s(rate * TARGET, rate).map(|s| s * 1000.0),
+        memory_mb_total: peak_memory_mb * instances as f64,
+        formula: format!(
+            "instances = ceil(peak {peak_qps} qps x safety {safety} / (service rate {rate:.1} samples/s x 70 % utilization)) = ceil({:.1} / {per_instance:.1}) = {instances}",
+            peak_qps * safety
+        ),
+    })
 }
 
 /// `summary.json`.
@@ -189,6 +232,8 @@ pub struct Plan {
     pub root: PathBuf,
     /// The model's significance level (its criteria's), for "distinguishable".
     pub significance: f64,
+    /// `--peak-qps` and `--safety`: plan each variant's capacity for that peak.
+    pub peak: Option<(f64, f64)>,
 }
 
 /// The variants of `model`: the reference (the model as configured) and its `[[models.variants]]`,
@@ -250,6 +295,7 @@ pub fn plan(config: &GateConfig, name: &str, files: &[PathBuf], root: &Path) -> 
         explore: config.explore.clone(),
         root: root.to_path_buf(),
         significance: config.criteria_for(model).significance,
+        peak: None,
     })
 }
 
@@ -449,6 +495,9 @@ fn summarize(plan: &Plan, measured: &[Measured], significance: f64) -> Result<Su
             composite_score: 0.0,
             meets_constraints: true,
             missed: vec![],
+            capacity: plan
+                .peak
+                .and_then(|(q, safety)| capacity(run.throughput_samples_per_s, peak_mb, q, safety)),
         });
     }
     let adjusted = crate::stats::holm(&raw).context("a p-value is not a probability")?;
@@ -714,7 +763,7 @@ fn write(out: &Path, summary: &Summary) -> Result<()> {
 }
 
 /// The CSV columns, in order; the names are `VariantRow`'s fields.
-pub const CSV_COLUMNS: [&str; 35] = [
+pub const CSV_COLUMNS: [&str; 36] = [
     "name",
     "file",
     "sha256",
@@ -750,6 +799,7 @@ pub const CSV_COLUMNS: [&str; 35] = [
     "meets_constraints",
     "missed",
     "pareto",
+    "instances_for_peak",
 ];
 
 /// `dashboard.csv`: one row per variant, the columns of [`CSV_COLUMNS`]; blank where a value is
@@ -764,6 +814,10 @@ pub fn csv(summary: &Summary) -> String {
             .map(|column| {
                 let cell = match *column {
                     "pareto" => summary.pareto_front.contains(&row.name).to_string(),
+                    "instances_for_peak" => row
+                        .capacity
+                        .as_ref()
+                        .map_or(String::new(), |c| c.instances.to_string()),
                     "missed" => row.missed.join("; "),
                     _ => match &value[*column] {
                         serde_json::Value::Null => String::new(),
@@ -906,6 +960,18 @@ pub fn terminal(summary: &Summary) -> String {
     }
     for (dim, name) in &summary.best {
         let _ = writeln!(out, "best {dim}: {}", crate::text::clean(name, 60));
+    }
+    for r in &summary.variants {
+        if let Some(c) = &r.capacity {
+            let _ = writeln!(
+                out,
+                "capacity {}: {} instances ({:.0} MiB); {}",
+                crate::text::clean(&r.name, 40),
+                c.instances,
+                c.memory_mb_total,
+                c.formula
+            );
+        }
     }
     let _ = writeln!(
         out,

@@ -59,8 +59,8 @@ file = "models/cancer_int8.onnx"
     path
 }
 
-fn explore(config: &Path, out: &Path) -> std::process::Output {
-    support::modelgate(&[
+fn explore(config: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
         "explore",
         "--config",
         config.to_str().unwrap(),
@@ -68,7 +68,9 @@ fn explore(config: &Path, out: &Path) -> std::process::Output {
         "cancer",
         "--out",
         out.to_str().unwrap(),
-    ])
+    ];
+    args.extend_from_slice(extra);
+    support::modelgate(&args)
 }
 
 #[test]
@@ -76,7 +78,7 @@ fn explore_writes_a_dashboard_whose_csv_and_front_agree_with_its_json() {
     let dir = tempfile::tempdir().unwrap();
     let config = project(dir.path(), "[explore.constraints]\nrecall_min = 0.5\n");
     let out = dir.path().join("out");
-    let run = explore(&config, &out);
+    let run = explore(&config, &out, &["--peak-qps", "200000", "--safety", "2"]);
     assert_exit(&run, 0);
     for file in ["dashboard.csv", "summary.json", "tradeoff.svg", "report.md"] {
         assert!(out.join(file).is_file(), "{file} missing");
@@ -116,6 +118,11 @@ fn explore_writes_a_dashboard_whose_csv_and_front_agree_with_its_json() {
                     front.contains(&variant["name"].as_str().unwrap())
                 ),
                 "missed" => assert_eq!(value.as_array().unwrap().is_empty(), cell.is_empty()),
+                "instances_for_peak" => assert_eq!(
+                    *cell,
+                    variant["capacity"]["instances"].to_string(),
+                    "{column}"
+                ),
                 _ => match value {
                     serde_json::Value::Null => assert_eq!(*cell, "", "{column}"),
                     serde_json::Value::Number(n) => {
@@ -158,6 +165,16 @@ fn explore_writes_a_dashboard_whose_csv_and_front_agree_with_its_json() {
         .collect();
     assert_eq!(front, brute);
     assert!(!front.is_empty());
+    // Each variant's capacity for the peak, recomputed from its own throughput.
+    for v in variants {
+        let rate = v["throughput_samples_per_s"].as_f64().unwrap();
+        let want = (200000.0 * 2.0 / (rate * 0.7)).ceil();
+        assert_eq!(
+            v["capacity"]["instances"].as_f64().unwrap(),
+            want.max(1.0),
+            "{v}"
+        );
+    }
     // The composite's best is the highest score among those meeting the constraints.
     let best = summary["best"]["composite"].as_str().unwrap();
     let top = variants
@@ -184,7 +201,7 @@ fn constraints_that_exclude_every_variant_exit_1_naming_what_each_missed() {
         "[explore.constraints]\nlatency_p95_ms = 0.000001\naccuracy_min = 0.5\n",
     );
     let out = dir.path().join("out");
-    let run = explore(&config, &out);
+    let run = explore(&config, &out, &[]);
     assert_exit(&run, 1);
     assert!(
         support::stderr(&run).contains("no variant meets the constraints"),
@@ -221,7 +238,7 @@ fn a_model_without_variants_or_an_unknown_model_is_a_one_line_error() {
         .unwrap()
         .to_string();
     std::fs::write(&config, bare).unwrap();
-    let run = explore(&config, &dir.path().join("out"));
+    let run = explore(&config, &dir.path().join("out"), &[]);
     support::assert_user_error(&run, "has no variants to explore");
     let run = support::modelgate(&[
         "explore",

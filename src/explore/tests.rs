@@ -36,6 +36,7 @@ fn row(name: &str, p95: f64, accuracy: Option<f64>) -> VariantRow {
         composite_score: 0.0,
         meets_constraints: true,
         missed: vec![],
+        capacity: None,
     }
 }
 
@@ -149,7 +150,7 @@ fn the_csv_has_every_column_and_values_from_the_json() {
     assert_eq!(header, CSV_COLUMNS.to_vec());
     let json = serde_json::to_value(&a).unwrap();
     for column in CSV_COLUMNS {
-        if !["pareto", "missed"].contains(&column) {
+        if !["pareto", "missed", "instances_for_peak"].contains(&column) {
             assert!(json.get(column).is_some(), "column {column} is not a field");
         }
     }
@@ -210,4 +211,17 @@ fn committed_schema_matches_the_types() {
         json_schema(),
         "schemas/explore.schema.json is stale: run `modelgate schema explore > schemas/explore.schema.json`"
     );
+}
+
+#[test]
+fn capacity_follows_the_formula_and_md1() {
+    // 400 samples/s at 70 %: 280 per instance; 1000 x 1.5 / 280 = 5.36 -> 6 instances.
+    let c = capacity(400.0, 50.0, 1000.0, 1.5).unwrap();
+    assert_eq!(c.instances, 6);
+    assert!((c.memory_mb_total - 300.0).abs() < 1e-9);
+    // M/D/1: Wq = rho / (2 mu (1 - rho)) = 0.7 / (2 x 400 x 0.3) s = 2.9167 ms.
+    assert!((c.queueing_ms_at_target.unwrap() - 0.7 / (2.0 * 400.0 * 0.3) * 1000.0).abs() < 1e-9);
+    assert!(c.formula.ends_with("= 6"), "{}", c.formula);
+    assert_eq!(capacity(0.0, 1.0, 1000.0, 1.5), None);
+    assert_eq!(capacity(400.0, 1.0, 1000.0, 0.0), None);
 }
