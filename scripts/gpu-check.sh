@@ -8,7 +8,8 @@
 #   modelgate.xz             a release build of modelgate, xz-compressed
 #   ort.tar.xz.part*         onnxruntime-gpu 1.31.1's libonnxruntime.so.1.31.1 and its provider
 #                            libraries (cuda, tensorrt, shared) as a tar, xz-compressed, split in
-#                            parts (a transfer limit); `cat` joins them
+#                            parts (for machines that take files in limited pieces); `cat`
+#                            joins them
 #   ort.sha256               the parts' SHA-256 sums (optional; checked when present)
 #   light_resnet50.onnx      ResNet-50's graph (optional)
 # The CUDA 13 libraries the CUDA provider loads (cuBLAS, cuDNN 9, cuFFT, cuRAND, the runtime) are
@@ -16,8 +17,16 @@
 # libnvinfer. OUT gets the log (log.txt) and every results file modelgate wrote
 # (results.tar.gz); the log's last lines say which checks passed.
 #
-# On a machine reached through a transfer limit (64 MiB a call), send the parts one call at a
-# time, each copied out of the checkout (`cp .gpu/* /tmp/pl/`), and run this with the last:
+# The payload, made on a machine with network (x86-64 Linux):
+#   pip download --no-deps --only-binary=:all: --python-version 3.12 \
+#       --platform manylinux_2_28_x86_64 -d wheel onnxruntime-gpu==1.31.1
+#   unzip -q wheel/onnxruntime_gpu-*.whl 'onnxruntime/capi/libonnxruntime*' -d wheel
+#   (cd wheel/onnxruntime/capi && tar cf - libonnxruntime*) | xz -7 -T2 > ort.tar.xz
+#   split -n 4 -d -a 1 ort.tar.xz .gpu/ort.tar.xz.part && (cd .gpu && sha256sum ort.tar.xz.part* > ort.sha256)
+#   cargo build --release && xz -9 -c target/release/modelgate > .gpu/modelgate.xz
+#
+# Where files reach the machine in limited pieces, copy the parts one at a time into one folder
+# outside the checkout (`cp .gpu/* /tmp/pl/`) and run this with the last:
 # `cp .gpu/* /tmp/pl/ && bash scripts/gpu-check.sh /tmp/pl "$OUT"`.
 set -uo pipefail
 
