@@ -90,9 +90,10 @@ pub enum Command {
     Annotate(AnnotateArgs),
     /// Show the ONNX Runtime library modelgate loads (fetching it if needed) and this machine.
     Env(EnvArgs),
-    /// Print the JSON Schema of the results file (or of the comparison file, or the config).
+    /// Print the JSON Schema of the results file (or of the comparison, config, explore or load file).
     Schema {
-        /// Which file: results (also baselines), comparison, or config (modelgate.toml).
+        /// Which file: results (also baselines), comparison, config (modelgate.toml), explore
+        /// (summary.json) or load (load --json).
         #[arg(value_enum, default_value = "results")]
         file: SchemaFile,
         /// With config: the reference of every key as markdown (docs/config.md).
