@@ -97,6 +97,10 @@ pub struct BatchRun {
     /// from the runs (which keep both on the device).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer: Option<crate::runtime::Transfer>,
+    /// On the CPU where RAPL's counters are readable: the CPU packages' energy over the timed
+    /// runs divided by the runs, in mJ (the whole packages', other processes included).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_energy_per_run_mj: Option<f64>,
     /// What the GPU did during the timed runs, when the session runs on one and NVML is present.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gpu: Option<GpuTelemetry>,
@@ -236,6 +240,12 @@ pub fn run(
             Provider::Cpu => None,
             _ => gpu::visible_device(0).and_then(|d| Sampler::start(&d)),
         };
+        // On the CPU, the package energy counters where the system lets them be read.
+        let rapl = match settings.session.provider {
+            Provider::Cpu => crate::rapl::Rapl::open(Path::new(crate::rapl::POWERCAP)),
+            _ => None,
+        };
+        let energy_before = rapl.as_ref().and_then(|r| r.read());
         let started = Instant::now();
         let samples_ns = time_loop(
             &mut model,
@@ -248,8 +258,16 @@ pub fn run(
         let wall_time_s = started.elapsed().as_secs_f64();
         // Stopped before the summary's statistics, so the window holds only the timed runs.
         let gpu = sampler.map(|s| s.stop(samples_ns.len() as u64));
+        let cpu_energy = match (&rapl, &energy_before) {
+            (Some(r), Some(before)) => r
+                .read()
+                .and_then(|after| r.energy_mj(before, &after))
+                .map(|mj| mj / samples_ns.len().max(1) as f64),
+            _ => None,
+        };
         let mut run = batch_run(batch_size, resolution.inputs, &samples_ns, wall_time_s)?;
         run.gpu = gpu;
+        run.cpu_energy_per_run_mj = cpu_energy;
         run.transfer = model.measure_transfers(TRANSFER_COPIES)?;
         runs.push(run);
     }
@@ -497,6 +515,7 @@ pub fn batch_run(
         wall_time_s,
         samples_ms,
         transfer: None,
+        cpu_energy_per_run_mj: None,
         gpu: None,
     })
 }

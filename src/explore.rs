@@ -138,7 +138,8 @@ pub struct VariantRow {
     pub memory_per_inference_mb: f64,
     /// Peak MiB per sample/s of throughput.
     pub memory_pressure_mb_per_sps: f64,
-    /// From the GPU's energy counter; absent where not measured (never estimated).
+    /// From the GPU's energy counter, or the CPU packages' RAPL counters (whole packages);
+    /// absent where not measured (never estimated).
     pub energy_mj_per_inference: Option<f64>,
     pub accuracy: Option<f64>,
     pub recall: Option<f64>,
@@ -459,6 +460,7 @@ fn summarize(plan: &Plan, measured: &[Measured], significance: f64) -> Result<Su
             .gpu
             .as_ref()
             .and_then(|g| g.energy_per_run_mj)
+            .or(run.cpu_energy_per_run_mj)
             .map(|mj| mj / batch);
         rows.push(VariantRow {
             name: m.config.name.clone(),
@@ -534,7 +536,7 @@ fn summarize(plan: &Plan, measured: &[Measured], significance: f64) -> Result<Su
     }
     if rows.iter().any(|r| r.energy_mj_per_inference.is_none()) {
         notes.push(
-            "energy per inference is measured only on NVIDIA GPUs (NVML's energy counter); it is left blank elsewhere, never estimated"
+            "energy per inference is measured from an NVIDIA GPU's energy counter or, on the CPU, RAPL's package counters where readable (often root only); it is left blank elsewhere, never estimated"
                 .into(),
         );
     }

@@ -34,6 +34,7 @@ pub mod model;
 pub mod ortlib;
 pub mod postprocess;
 pub mod preprocess;
+pub mod rapl;
 pub mod report;
 pub mod results;
 pub mod runtime;

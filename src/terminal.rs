@@ -196,6 +196,12 @@ pub fn bench_table(results: &ResultsFile, bench: &BenchResult) -> String {
         if let Some(gpu) = &run.gpu {
             out.push_str(&gpu_lines(gpu, run.batch));
         }
+        if let Some(mj) = run.cpu_energy_per_run_mj {
+            let _ = writeln!(
+                out,
+                "    cpu energy {mj:.3} mJ per run (RAPL: the whole CPU packages, other processes included)"
+            );
+        }
     }
     if let Some(placement) = &bench.placement {
         let nodes: Vec<String> = placement
