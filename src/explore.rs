@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::bench::{self, BenchResult};
 use crate::config::{GateConfig, ModelConfig};
-use crate::eval::{self, EvalResult, EvalSettings};
+use crate::eval::EvalResult;
 use crate::runtime::{OptLevel, Provider, Runtime};
 
 pub mod plot;
@@ -240,13 +240,7 @@ pub struct Plan {
 /// The variants of `model`: the reference (the model as configured) and its `[[models.variants]]`,
 /// or the files given on the command line (the first the reference).
 pub fn plan(config: &GateConfig, name: &str, files: &[PathBuf], root: &Path) -> Result<Plan> {
-    let Some(model) = config.models.iter().find(|m| m.name == name) else {
-        let known: Vec<&str> = config.models.iter().map(|m| m.name.as_str()).collect();
-        bail!(
-            "--model {name}: the config has no such model; its models are: {}",
-            known.join(", ")
-        );
-    };
+    let model = &crate::gate::select_models(config.clone(), &[name.to_string()])?.models[0];
     let variants = if files.is_empty() {
         let mut v = vec![VariantConfig {
             name: "reference".into(),
@@ -354,7 +348,12 @@ fn measure(
         .root
         .join(variant.file.as_ref().unwrap_or(&model.candidate));
     crate::app::check_model_file(&path)?;
-    let mut settings = model.bench.settings();
+    // The gate's own settings, shapes and evaluation, with the variant's overrides on top.
+    let options = crate::gate::GateOptions {
+        root: plan.root.clone(),
+        ..Default::default()
+    };
+    let mut settings = crate::gate::bench_settings(model, &options);
     if let Some(ep) = variant.ep {
         settings.session.provider = ep;
     }
@@ -371,36 +370,17 @@ fn measure(
         &settings.session,
         crate::limits::Origin::Config(&variant.name),
     )?;
-    let mut shapes = model.bench.shape_request();
-    shapes.inputs = model.bench.input_files(&plan.root);
+    let shapes = crate::gate::shape_request(model, &plan.root);
     let (bench, _spec) = bench::run(runtime, &path, &settings, &shapes, progress)?;
     let probe = crate::memprobe::ProbeSpec {
         model: path.clone(),
         session: settings.session.clone(),
-        shapes: shapes.clone(),
+        shapes,
         batch: settings.batches.first().copied(),
     };
     let peak_bytes = crate::memprobe::measure_alone(Path::new(&runtime.library.path), &probe)
         .unwrap_or(bench.memory.peak_rss_bytes);
-    let eval = match (&model.dataset, &model.postprocess) {
-        (Some(dataset), Some(post)) => {
-            let eval_settings = EvalSettings {
-                dataset: plan.root.join(&dataset.path),
-                options: dataset.options.clone(),
-                preprocess: model.preprocess.clone(),
-                postprocess: post.clone(),
-                batch: dataset.batch,
-                shard: None,
-            };
-            let (mut loaded, _) = runtime.open(&path, &settings.session)?;
-            Some(eval::run(
-                &mut loaded,
-                &eval_settings,
-                &mut |done, total| progress("eval", done, total),
-            )?)
-        }
-        _ => None,
-    };
+    let eval = crate::gate::evaluate(model, runtime, &path, &settings.session, &options, progress)?;
     let sha256 = crate::system::sha256_file(&path)
         .with_context(|| format!("cannot read model file {}", path.display()))?;
     Ok(Measured {

@@ -541,7 +541,9 @@ pub fn judge(
     }
 }
 
-fn bench_settings(model: &ModelConfig, options: &GateOptions) -> BenchSettings {
+/// The model's bench settings as the gate runs them: the provider override, and the TensorRT
+/// cache folder relative to the config's folder.
+pub(crate) fn bench_settings(model: &ModelConfig, options: &GateOptions) -> BenchSettings {
     let mut settings = model.bench.settings();
     settings.session.provider = options.provider.unwrap_or(model.bench.ep);
     let cache = &mut settings.session.gpu.trt_cache_dir;
@@ -741,7 +743,7 @@ fn check_outputs(
 
 /// The config's shapes and input files, and for an image model with a dataset the size its
 /// images are preprocessed to, which fixes a dynamic height and width the config leaves open.
-fn shape_request(model: &ModelConfig, root: &Path) -> ShapeRequest {
+pub(crate) fn shape_request(model: &ModelConfig, root: &Path) -> ShapeRequest {
     let mut request = model.bench.shape_request();
     request.inputs = model.bench.input_files(root);
     if let (Some(_), Some(pre)) = (&model.dataset, &model.preprocess) {
@@ -870,7 +872,8 @@ fn adaptive_ab(
     Ok(())
 }
 
-fn evaluate(
+/// The model's evaluation on its dataset (its slice with `--shard`); None without a dataset.
+pub(crate) fn evaluate(
     model: &ModelConfig,
     runtime: &Runtime,
     path: &Path,
