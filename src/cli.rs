@@ -336,6 +336,33 @@ pub struct SessionArgs {
     pub trt_cache_dir: Option<PathBuf>,
 }
 
+/// The inputs a timed model is fed: shapes, symbolic dims, and real values (bench and load).
+#[derive(Debug, Args)]
+pub struct InputArgs {
+    /// Shape of one input, e.g. --shape input=1x3x224x224.
+    #[arg(long, value_name = "NAME=DIMS")]
+    pub shape: Vec<String>,
+    /// Size of a symbolic dim, e.g. --dim seq=128.
+    #[arg(long, value_name = "SYMBOL=N")]
+    pub dim: Vec<String>,
+    /// Real values for one input instead of random ones: a .npy or ONNX TensorProto .pb file,
+    /// e.g. --input ids=ids.npy (repeatable).
+    #[arg(long, value_name = "NAME=PATH")]
+    pub input: Vec<String>,
+    /// An ONNX test-data folder (input_0.pb, ..., output_0.pb, ...) whose values feed the model.
+    #[arg(long, value_name = "DIR")]
+    pub inputs: Option<PathBuf>,
+}
+
+impl InputArgs {
+    /// The shape request these flags make, input files included.
+    pub fn shape_request(&self) -> Result<ShapeRequest> {
+        let mut shapes = shape_request(&self.shape, &self.dim)?;
+        shapes.inputs = input_files(&self.input, self.inputs.as_deref())?;
+        Ok(shapes)
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     #[command(flatten)]
@@ -359,19 +386,8 @@ pub struct BenchArgs {
     /// Batch sizes to sweep, e.g. 1,8,32 (the model's first dim must be dynamic).
     #[arg(long, value_delimiter = ',', value_name = "SIZES")]
     pub batch: Vec<i64>,
-    /// Shape of one input, e.g. --shape input=1x3x224x224.
-    #[arg(long, value_name = "NAME=DIMS")]
-    pub shape: Vec<String>,
-    /// Size of a symbolic dim, e.g. --dim seq=128.
-    #[arg(long, value_name = "SYMBOL=N")]
-    pub dim: Vec<String>,
-    /// Real values for one input instead of random ones: a .npy or ONNX TensorProto .pb file,
-    /// e.g. --input ids=ids.npy (repeatable).
-    #[arg(long, value_name = "NAME=PATH")]
-    pub input: Vec<String>,
-    /// An ONNX test-data folder (input_0.pb, ..., output_0.pb, ...) whose values feed the model.
-    #[arg(long, value_name = "DIR")]
-    pub inputs: Option<PathBuf>,
+    #[command(flatten)]
+    pub feed: InputArgs,
     /// Before timing, run once on --inputs and compare every output with its output_<n>.pb
     /// (exit 1 when one differs).
     #[arg(long, requires = "inputs")]
@@ -447,18 +463,8 @@ pub struct LoadArgs {
     /// Keep every request's scheduled, start and end times in the --json file.
     #[arg(long, requires = "json")]
     pub records: bool,
-    /// Shape of one input, e.g. --shape input=1x3x224x224.
-    #[arg(long, value_name = "NAME=DIMS")]
-    pub shape: Vec<String>,
-    /// Size of a symbolic dim, e.g. --dim seq=128.
-    #[arg(long, value_name = "SYMBOL=N")]
-    pub dim: Vec<String>,
-    /// Real values for one input instead of random ones: a .npy or .pb file (repeatable).
-    #[arg(long, value_name = "NAME=PATH")]
-    pub input: Vec<String>,
-    /// An ONNX test-data folder (input_0.pb, ...) whose values feed the model.
-    #[arg(long, value_name = "DIR")]
-    pub inputs: Option<PathBuf>,
+    #[command(flatten)]
+    pub feed: InputArgs,
     #[command(flatten)]
     pub session: SessionArgs,
     /// Seed of the arrival times and of the random input data.
@@ -487,8 +493,7 @@ impl LoadArgs {
             session: self.session.settings()?,
         };
         limits::check_load(&settings)?;
-        let mut shapes = shape_request(&self.shape, &self.dim)?;
-        shapes.inputs = input_files(&self.input, self.inputs.as_deref())?;
+        let shapes = self.feed.shape_request()?;
         Ok((settings, shapes))
     }
 }
@@ -811,8 +816,7 @@ impl BenchArgs {
             session: self.session.settings()?,
             seed: self.seed,
         };
-        let mut shapes = shape_request(&self.shape, &self.dim)?;
-        shapes.inputs = input_files(&self.input, self.inputs.as_deref())?;
+        let shapes = self.feed.shape_request()?;
         limits::check_bench(&settings, &shapes, Origin::Flags)?;
         Ok((settings, shapes))
     }
