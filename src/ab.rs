@@ -17,7 +17,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
@@ -39,132 +39,148 @@ const SWITCH_TIME: Duration = Duration::from_millis(2);
 /// Warmup rounds per model: warmup alternates between the two this many times.
 const WARMUP_ROUNDS: u64 = 4;
 
+/// One model to time, with its own session settings and batch size.
+pub struct Arm<'a> {
+    pub path: &'a Path,
+    pub settings: BenchSettings,
+    pub batch: Option<i64>,
+}
+
 struct Side {
     model: LoadedModel,
     samples_ns: Vec<u64>,
     cold: ColdStart,
     memory: MemoryUse,
-}
-
-/// The two open models and the samples gathered so far.
-pub struct AbPair {
-    base: Side,
-    candidate: Side,
     resolution: Resolution,
     batch: i64,
     settings: BenchSettings,
-    timed: Duration,
-    blocks: u64,
-    /// Whether the base model opens the even blocks (and the candidate the odd ones).
-    base_first: bool,
 }
 
-impl AbPair {
-    /// Opens both models, binds the same inputs (given or random) to each, and warms both up.
+/// Any number of open models timed in turn, in blocks of [`BLOCK`] runs: block k runs them in
+/// one order and block k+1 in the reverse order (ABC CBA, the ABBA order of two), and with three
+/// or more the order rotates every two blocks (BCA ACB, CAB BAC, ...), so over the blocks every
+/// model runs in every position equally often; block k of every model was timed within the same
+/// stretch, and the comparison's block bootstrap draws those blocks together.
+pub struct Interleaved {
+    sides: Vec<Side>,
+    timed: Duration,
+    blocks: u64,
+    /// The model that ran last.
+    last: usize,
+    /// The even blocks' order, a rotation of the arms drawn per run; the odd blocks reverse it.
+    order: Vec<usize>,
+    label: &'static str,
+}
+
+impl Interleaved {
+    /// Opens every arm's model, binds inputs (given, or random from the same seed, so arms with
+    /// the same inputs get identical values) and warms them up in alternating rounds, ending with
+    /// the model that opens the first block. Sessions that leave ONNX Runtime's threads at their
+    /// defaults share one pool when every arm does; otherwise no session's pool spins while idle.
     pub fn open(
         runtime: &Runtime,
-        base_path: &Path,
-        candidate_path: &Path,
-        settings: &BenchSettings,
+        arms: Vec<Arm>,
         shapes: &ShapeRequest,
-        batch: Option<i64>,
-    ) -> Result<AbPair> {
-        let mut settings = settings.clone();
-        let session = &mut settings.session;
-        if session.intra_threads.is_none() && session.inter_threads.is_none() {
-            session.shared_pool = true;
-        } else {
-            session.spinning = false;
-        }
-        let (mut base, base_created, base_memory) =
-            bench::open_measured(runtime, base_path, &settings)?;
-        let (mut candidate, cand_created, cand_memory) =
-            bench::open_measured(runtime, candidate_path, &settings)?;
-        if !same_inputs(&base.spec, &candidate.spec) {
-            bail!(
-                "the base model {} and the candidate take different inputs, so they cannot be timed on the same data; \
-                 remove base_model/base_ref to compare against the committed baseline instead",
-                base_path.display()
-            );
-        }
-        // Given input values feed both models, exactly as random ones would.
-        let given = crate::inputs::load(&shapes.inputs, &candidate.spec)?;
-        let resolution = candidate.spec.resolve(&given.shapes(shapes)?, batch)?;
-        let batch = bench::batch_size(batch, &resolution);
-        let mut first_ms = [0.0; 2];
-        for (i, model) in [&mut base, &mut candidate].into_iter().enumerate() {
-            // The same seed for both: identical input values.
-            let mut rng = StdRng::seed_from_u64(settings.seed);
-            first_ms[i] = bench::prepare(model, &resolution.inputs, &given, &mut rng)?;
-        }
-        let base_first = coin();
-        // Alternating warmup rounds, ending with the model that opens the first block.
-        let runs = settings.warmup.div_ceil(WARMUP_ROUNDS);
-        let seconds = settings.warmup_s / WARMUP_ROUNDS as f64;
-        for _ in 0..WARMUP_ROUNDS {
-            let order = if base_first {
-                [&mut candidate, &mut base]
+        label: &'static str,
+        check: impl FnOnce(&[&ModelSpec]) -> Result<()>,
+    ) -> Result<Interleaved> {
+        let share = arms.iter().all(|a| {
+            a.settings.session.intra_threads.is_none() && a.settings.session.inter_threads.is_none()
+        });
+        let mut opened = Vec::with_capacity(arms.len());
+        for arm in arms {
+            let mut settings = arm.settings;
+            if share {
+                settings.session.shared_pool = true;
             } else {
-                [&mut base, &mut candidate]
-            };
-            for model in order {
-                bench::warm_up(model, runs, seconds)?;
+                settings.session.spinning = false;
+            }
+            let (model, created, memory) = bench::open_measured(runtime, arm.path, &settings)?;
+            if let Some(batch) = arm.batch {
+                if !model.spec.batch_is_dynamic() {
+                    bail!(
+                        "batch {batch}: the first dim of {} is fixed, so its batch size cannot change; \
+                         drop the batch setting or export the model with a dynamic first dim",
+                        arm.path.display()
+                    );
+                }
+            }
+            opened.push((model, created, memory, settings, arm.batch, arm.path));
+        }
+        check(&opened.iter().map(|o| &o.0.spec).collect::<Vec<_>>())?;
+        let mut sides = Vec::with_capacity(opened.len());
+        for (mut model, created, memory, settings, batch, path) in opened {
+            let given = crate::inputs::load(&shapes.inputs, &model.spec)?;
+            if batch.is_some() && !given.inputs.is_empty() {
+                bail!(
+                    "batch: the input values of {} come from files, which fix their shapes; drop the batch setting",
+                    path.display()
+                );
+            }
+            let resolution = model.spec.resolve(&given.shapes(shapes)?, batch)?;
+            // The same seed for every arm: identical input values where the inputs agree.
+            let mut rng = StdRng::seed_from_u64(settings.seed);
+            let first_run_ms = bench::prepare(&mut model, &resolution.inputs, &given, &mut rng)?;
+            sides.push(Side {
+                model,
+                samples_ns: Vec::new(),
+                cold: ColdStart {
+                    session_create_ms: created.as_secs_f64() * 1000.0,
+                    first_run_ms,
+                },
+                memory,
+                batch: bench::batch_size(batch, &resolution),
+                resolution,
+                settings,
+            });
+        }
+        let n = sides.len();
+        let start = draw(n);
+        let order: Vec<usize> = (0..n).map(|i| (start + i) % n).collect();
+        for _ in 0..WARMUP_ROUNDS {
+            for &i in order.iter().rev() {
+                let side = &mut sides[i];
+                let runs = side.settings.warmup.div_ceil(WARMUP_ROUNDS);
+                let seconds = side.settings.warmup_s / WARMUP_ROUNDS as f64;
+                bench::warm_up(&mut side.model, runs, seconds)?;
             }
         }
-        let side = |model, created: Duration, first_run_ms, memory| Side {
-            model,
-            samples_ns: Vec::new(),
-            cold: ColdStart {
-                session_create_ms: created.as_secs_f64() * 1000.0,
-                first_run_ms,
-            },
-            memory,
-        };
-        Ok(AbPair {
-            base: side(base, base_created, first_ms[0], base_memory),
-            candidate: side(candidate, cand_created, first_ms[1], cand_memory),
-            resolution,
-            batch,
-            settings,
+        Ok(Interleaved {
+            sides,
             timed: Duration::ZERO,
             blocks: 0,
-            base_first,
+            last: order.first().copied().unwrap_or(0),
+            order,
+            label,
         })
     }
 
-    /// Times `runs` more runs of each model, in alternating blocks of [`BLOCK`] runs,
-    /// rounded up to whole blocks, so the comparison's block bootstrap sees the real blocks.
-    /// Stops early, at a block boundary, once `deadline` has passed: a runner that slows down
-    /// midway must not stretch the model's time budget.
+    /// Times `runs` more runs of each model, in blocks of [`BLOCK`] runs, rounded up to whole
+    /// blocks, so the comparison's block bootstrap sees the real blocks. Stops early, at a block
+    /// boundary, once `deadline` has passed: a runner that slows down midway must not stretch
+    /// the time budget.
     pub fn extend(
         &mut self,
         runs: u64,
         deadline: Option<Instant>,
         progress: Progress,
     ) -> Result<()> {
-        let target = self.candidate.samples_ns.len() as u64 + runs.div_ceil(BLOCK) * BLOCK;
+        let target = self.runs() as u64 + runs.div_ceil(BLOCK) * BLOCK;
         let started = Instant::now();
-        while (self.candidate.samples_ns.len() as u64) < target
-            && deadline.is_none_or(|d| Instant::now() < d)
-        {
-            let n = BLOCK.min(target - self.candidate.samples_ns.len() as u64);
-            let base_opens = self.blocks.is_multiple_of(2) == self.base_first;
-            let order = if base_opens {
-                [true, false]
-            } else {
-                [false, true]
-            };
-            for (i, is_base) in order.into_iter().enumerate() {
-                let side = if is_base {
-                    &mut self.base
+        while (self.runs() as u64) < target && deadline.is_none_or(|d| Instant::now() < d) {
+            let n = BLOCK.min(target - self.runs() as u64);
+            for index in block_order(&self.order, self.blocks) {
+                let side = &mut self.sides[index];
+                // A model that ran last (in the block before, or in the warmup) goes on after
+                // a few untimed runs; a switch to another model discards runs for longer. Every
+                // block discards its first runs, so a block's first timed run never pays for
+                // the bookkeeping between blocks on one side only.
+                let settle = if index == self.last {
+                    Duration::ZERO
                 } else {
-                    &mut self.candidate
+                    SWITCH_TIME
                 };
-                // ABBA order: a block's first model ran last in the block before (or warmed up
-                // last), so the switch is to its second model, which discards runs for longer;
-                // every block discards its first runs, so a block's first timed run never pays
-                // for the bookkeeping between blocks on one side only.
-                let settle = if i == 1 { SWITCH_TIME } else { Duration::ZERO };
+                self.last = index;
                 bench::warm_up(&mut side.model, SWITCH_RUNS, settle.as_secs_f64())?;
                 // The first timed run of every block comes out slower (about +50 % on a
                 // microsecond model, measured) even after untimed runs just before it: one more
@@ -179,21 +195,23 @@ impl AbPair {
                 side.samples_ns.extend(&samples[1..]);
             }
             self.blocks += 1;
-            progress("A/B", self.candidate.samples_ns.len() as u64, target);
+            progress(self.label, self.runs() as u64, target);
         }
         self.timed += started.elapsed();
         Ok(())
     }
 
-    /// Samples so far, in milliseconds: (base, candidate).
-    pub fn samples_ms(&self) -> (Vec<f64>, Vec<f64>) {
-        let ms = |ns: &[u64]| ns.iter().map(|n| *n as f64 / 1e6).collect();
-        (ms(&self.base.samples_ns), ms(&self.candidate.samples_ns))
+    /// Samples so far, in milliseconds per run, in the arms' order.
+    pub fn samples_ms(&self) -> Vec<Vec<f64>> {
+        self.sides
+            .iter()
+            .map(|s| s.samples_ns.iter().map(|n| *n as f64 / 1e6).collect())
+            .collect()
     }
 
     /// Runs of each model timed so far.
     pub fn runs(&self) -> usize {
-        self.candidate.samples_ns.len()
+        self.sides.first().map_or(0, |s| s.samples_ns.len())
     }
 
     /// Seconds spent timing so far.
@@ -201,59 +219,136 @@ impl AbPair {
         self.timed.as_secs_f64()
     }
 
+    /// Mean seconds one run of every model takes together, from the samples so far.
+    pub fn seconds_per_round(&self) -> f64 {
+        let mean = |ns: &[u64]| ns.iter().sum::<u64>() as f64 / ns.len().max(1) as f64 / 1e9;
+        self.sides.iter().map(|s| mean(&s.samples_ns)).sum()
+    }
+
+    /// The model interfaces, in the arms' order.
+    pub fn spec(&self, arm: usize) -> &ModelSpec {
+        &self.sides[arm].model.spec
+    }
+
+    /// One bench result per arm, in the arms' order.
+    pub fn into_results(self) -> Result<Vec<BenchResult>> {
+        let peak = system::rss().peak_bytes;
+        let wall = self.timed.as_secs_f64() / self.sides.len().max(1) as f64;
+        self.sides
+            .into_iter()
+            .map(|mut side| {
+                let mut run = bench::batch_run(
+                    side.batch,
+                    side.resolution.inputs.clone(),
+                    &side.samples_ns,
+                    wall,
+                )?;
+                run.transfer = side.model.measure_transfers(bench::TRANSFER_COPIES)?;
+                let runs = vec![run];
+                let provider = side.settings.session.provider;
+                let mut notes = notes(&runs, &side.resolution.defaulted, provider);
+                notes.extend(side.model.gpu_notes().iter().cloned());
+                Ok(BenchResult {
+                    provider: provider.name().to_string(),
+                    settings: side.settings,
+                    cold_start: side.cold,
+                    memory: MemoryUse {
+                        peak_rss_bytes: peak,
+                        ..side.memory
+                    },
+                    gpu: system::gpu_info(),
+                    defaulted_dims: side.resolution.defaulted.clone(),
+                    notes,
+                    placement: side.model.placement().cloned(),
+                    profile: None,
+                    runs,
+                })
+            })
+            .collect()
+    }
+}
+
+/// The base model and the candidate, timed in alternating blocks with the same settings, inputs
+/// and batch.
+pub struct AbPair(Interleaved);
+
+impl AbPair {
+    /// Opens both models, binds the same inputs (given or random) to each, and warms both up.
+    pub fn open(
+        runtime: &Runtime,
+        base_path: &Path,
+        candidate_path: &Path,
+        settings: &BenchSettings,
+        shapes: &ShapeRequest,
+        batch: Option<i64>,
+    ) -> Result<AbPair> {
+        let arm = |path| Arm {
+            path,
+            settings: settings.clone(),
+            batch,
+        };
+        let check = |specs: &[&ModelSpec]| {
+            if !same_inputs(specs[0], specs[1]) {
+                bail!(
+                    "the base model {} and the candidate take different inputs, so they cannot be timed on the same data; \
+                     remove base_model/base_ref to compare against the committed baseline instead",
+                    base_path.display()
+                );
+            }
+            Ok(())
+        };
+        let arms = vec![arm(base_path), arm(candidate_path)];
+        let both = Interleaved::open(runtime, arms, shapes, "A/B", check)?;
+        Ok(AbPair(both))
+    }
+
+    /// See [`Interleaved::extend`].
+    pub fn extend(
+        &mut self,
+        runs: u64,
+        deadline: Option<Instant>,
+        progress: Progress,
+    ) -> Result<()> {
+        self.0.extend(runs, deadline, progress)
+    }
+
+    /// Samples so far, in milliseconds: (base, candidate).
+    pub fn samples_ms(&self) -> (Vec<f64>, Vec<f64>) {
+        let mut all = self.0.samples_ms();
+        let candidate = all.pop().unwrap_or_default();
+        (all.pop().unwrap_or_default(), candidate)
+    }
+
+    /// Runs of each model timed so far.
+    pub fn runs(&self) -> usize {
+        self.0.runs()
+    }
+
     /// Mean seconds one run of each model takes together, from the samples so far.
     pub fn seconds_per_pair(&self) -> f64 {
-        let mean = |ns: &[u64]| ns.iter().sum::<u64>() as f64 / ns.len().max(1) as f64 / 1e9;
-        mean(&self.base.samples_ns) + mean(&self.candidate.samples_ns)
+        self.0.seconds_per_round()
     }
 
     /// The two bench results: (base, candidate).
     pub fn into_results(self) -> Result<(BenchResult, BenchResult)> {
-        let AbPair {
-            base,
-            candidate,
-            resolution,
-            batch,
-            settings,
-            timed,
-            ..
-        } = self;
-        let peak = system::rss().peak_bytes;
-        let wall = timed.as_secs_f64() / 2.0;
-        let make = |mut side: Side| -> Result<BenchResult> {
-            let mut run =
-                bench::batch_run(batch, resolution.inputs.clone(), &side.samples_ns, wall)?;
-            run.transfer = side.model.measure_transfers(bench::TRANSFER_COPIES)?;
-            let runs = vec![run];
-            let mut notes = notes(&runs, &resolution.defaulted, settings.session.provider);
-            notes.extend(side.model.gpu_notes().iter().cloned());
-            Ok(BenchResult {
-                settings: settings.clone(),
-                provider: settings.session.provider.name().to_string(),
-                cold_start: side.cold,
-                memory: MemoryUse {
-                    peak_rss_bytes: peak,
-                    ..side.memory
-                },
-                gpu: system::gpu_info(),
-                defaulted_dims: resolution.defaulted.clone(),
-                notes,
-                placement: side.model.placement().cloned(),
-                profile: None,
-                runs,
-            })
-        };
-        Ok((make(base)?, make(candidate)?))
+        let mut all = self.0.into_results()?;
+        let candidate = all
+            .pop()
+            .context("the A/B lost its candidate; this is a bug in modelgate")?;
+        let base = all
+            .pop()
+            .context("the A/B lost its base model; this is a bug in modelgate")?;
+        Ok((base, candidate))
     }
 
     /// The candidate's interface.
     pub fn candidate_spec(&self) -> &ModelSpec {
-        &self.candidate.model.spec
+        self.0.spec(1)
     }
 
     /// The base model's interface.
     pub fn base_spec(&self) -> &ModelSpec {
-        &self.base.model.spec
+        self.0.spec(0)
     }
 }
 
@@ -274,12 +369,27 @@ fn notes(runs: &[bench::BatchRun], defaulted: &[String], provider: Provider) -> 
     notes
 }
 
-/// A fair coin for which model opens the A/B, from the clock's nanoseconds.
-fn coin() -> bool {
+/// The order of block `block`: `order` rotated by one every two blocks (with three or more
+/// models; two alternate ABBA), and reversed in odd blocks.
+fn block_order(order: &[usize], block: u64) -> Vec<usize> {
+    let mut order = order.to_vec();
+    if order.len() > 2 {
+        let turn = (block / 2) % order.len() as u64;
+        order.rotate_left(turn as usize);
+    }
+    if !block.is_multiple_of(2) {
+        order.reverse();
+    }
+    order
+}
+
+/// Which arm opens the first block, drawn from the clock's nanoseconds: uniform enough for
+/// an order nobody can count on.
+fn draw(arms: usize) -> usize {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos() & 1 == 1)
-        .unwrap_or(true)
+        .map(|d| d.subsec_nanos() as usize % arms.max(1))
+        .unwrap_or(0)
 }
 
 fn same_inputs(a: &ModelSpec, b: &ModelSpec) -> bool {
@@ -293,6 +403,33 @@ fn same_inputs(a: &ModelSpec, b: &ModelSpec) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn over_the_blocks_every_model_runs_in_every_position_equally_often() {
+        let order = [1, 2, 0];
+        let blocks: Vec<Vec<usize>> = (0..6).map(|b| block_order(&order, b)).collect();
+        assert_eq!(
+            blocks,
+            [
+                [1, 2, 0],
+                [0, 2, 1],
+                [2, 0, 1],
+                [1, 0, 2],
+                [0, 1, 2],
+                [2, 1, 0]
+            ]
+        );
+        let mut positions = [[0; 3]; 3];
+        for b in &blocks {
+            for (at, model) in b.iter().enumerate() {
+                positions[*model][at] += 1;
+            }
+        }
+        assert_eq!(positions, [[2; 3]; 3]);
+        // With two models it is the ABBA order: the model that ends a block opens the next.
+        let two: Vec<Vec<usize>> = (0..4).map(|b| block_order(&[0, 1], b)).collect();
+        assert_eq!(two, [[0, 1], [1, 0], [0, 1], [1, 0]]);
+    }
 
     #[test]
     fn an_ab_on_a_gpu_says_why_it_has_no_gpu_telemetry() {
