@@ -94,9 +94,9 @@ const SECTIONS: [Section; 10] = [
         title: "[[models.variants]]",
         path: &["models", "variants"],
         commands: &[],
-        intro: "Other forms of the model for `modelgate explore --model NAME`: each is timed and \
-                evaluated as the gate does and compared with the model as configured (the \
-                reference). A key left out keeps the model's value; `name` is required.",
+        intro: "Other forms of the model for `modelgate explore --model NAME`: all are timed \
+                together in interleaved blocks, each evaluated as the gate does and compared with \
+                the model as configured (the reference). A key left out keeps the model's value; `name` is required.",
     },
     Section {
         title: "[explore.constraints]",

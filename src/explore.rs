@@ -21,7 +21,7 @@ use crate::runtime::{OptLevel, Provider, Runtime};
 pub mod plot;
 
 /// Version of `summary.json`'s layout.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// `[[models.variants]]`: another form of the model for `modelgate explore`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
@@ -145,16 +145,30 @@ pub struct VariantRow {
     pub recall: Option<f64>,
     pub f1: Option<f64>,
     pub auroc: Option<f64>,
-    /// Against the reference, in points, with the Holm-adjusted p-value of McNemar's test.
+    /// Against the reference, in points, with Newcombe's interval for a paired difference
+    /// (at 1 - significance) and the Holm-adjusted p-value of McNemar's exact test.
     pub accuracy_change_pts: Option<f64>,
+    pub accuracy_change_ci_low: Option<f64>,
+    pub accuracy_change_ci_high: Option<f64>,
     pub accuracy_p_adj: Option<f64>,
     pub recall_change_pts: Option<f64>,
+    pub recall_change_ci_low: Option<f64>,
+    pub recall_change_ci_high: Option<f64>,
     pub recall_p_adj: Option<f64>,
-    /// p50 latency over the reference's, with the Holm-adjusted Mann-Whitney p-value.
+    /// Per-sample p50 latency over the reference's, with the gate's paired block-bootstrap
+    /// interval (at 1 - significance) and the Holm-adjusted Mann-Whitney p-value.
     pub latency_p50_ratio: Option<f64>,
-    pub latency_p_adj: Option<f64>,
-    /// "reference", "distinguishable" (some adjusted p under the significance level) or
-    /// "not distinguishable".
+    pub latency_p50_ci_low: Option<f64>,
+    pub latency_p50_ci_high: Option<f64>,
+    pub latency_p50_p_adj: Option<f64>,
+    /// Per-sample p95 latency over the reference's, with its interval and the Holm-adjusted
+    /// p-value of the gate's exceedance test at p95.
+    pub latency_p95_ratio: Option<f64>,
+    pub latency_p95_ci_low: Option<f64>,
+    pub latency_p95_ci_high: Option<f64>,
+    pub latency_p95_p_adj: Option<f64>,
+    /// "reference", "distinguishable" (some difference whose adjusted p is under the
+    /// significance level and whose interval leaves out no change) or "not distinguishable".
     pub versus_reference: String,
     pub composite_score: f64,
     pub meets_constraints: bool,
@@ -306,6 +320,10 @@ struct Measured {
 
 /// Measures every variant and writes `dashboard.csv`, `summary.json`, `tradeoff.svg` and
 /// `report.md` into `out`. Returns the summary.
+///
+/// The variants are timed together, interleaved in blocks (see [`crate::ab::Interleaved`]), as
+/// the gate times a base model and its candidate: timed one after another, a runner's drift
+/// between them would read as a difference between the variants.
 pub fn run(
     plan: &Plan,
     runtime: &Runtime,
@@ -313,23 +331,31 @@ pub fn run(
     progress: bench::Progress,
 ) -> Result<Summary> {
     crate::results::check_output_folder("--out", out)?;
+    let arms = plan
+        .variants
+        .iter()
+        .map(|v| arm(plan, v).with_context(|| variant_context(v)))
+        .collect::<Result<Vec<_>>>()?;
+    let settings = crate::gate::bench_settings(&plan.model, &gate_options(plan));
+    let shapes = crate::gate::shape_request(&plan.model, &plan.root);
+    eprintln!(
+        "{}",
+        crate::text::log_text(&format!(
+            "timing {} variants interleaved, {} runs each",
+            arms.len(),
+            settings.iterations
+        ))
+    );
+    let benches = time_interleaved(runtime, &arms, &settings, &shapes, progress)?;
     let mut measured = Vec::new();
-    for variant in &plan.variants {
-        eprintln!(
-            "{}",
-            crate::text::log_text(&format!(
-                "variant `{}`: timing{}",
-                variant.name,
-                if plan.model.dataset.is_some() {
-                    ", then evaluating"
-                } else {
-                    ""
-                }
-            ))
-        );
+    for ((variant, (path, arm_settings)), mut bench) in plan.variants.iter().zip(arms).zip(benches)
+    {
+        let with = || variant_context(variant);
+        add_energy(runtime, &path, &arm_settings, &shapes, &mut bench, progress)
+            .with_context(with)?;
         measured.push(
-            measure(plan, variant, runtime, progress)
-                .with_context(|| format!("variant `{}`", crate::text::clean(&variant.name, 80)))?,
+            measure(plan, variant, runtime, path, arm_settings, bench, progress)
+                .with_context(with)?,
         );
     }
     let summary = summarize(plan, &measured, plan.significance)?;
@@ -337,23 +363,25 @@ pub fn run(
     Ok(summary)
 }
 
-fn measure(
-    plan: &Plan,
-    variant: &VariantConfig,
-    runtime: &Runtime,
-    progress: bench::Progress,
-) -> Result<Measured> {
+fn variant_context(variant: &VariantConfig) -> String {
+    format!("variant `{}`", crate::text::clean(&variant.name, 80))
+}
+
+fn gate_options(plan: &Plan) -> crate::gate::GateOptions {
+    crate::gate::GateOptions {
+        root: plan.root.clone(),
+        ..Default::default()
+    }
+}
+
+/// A variant's model file and bench settings: the gate's, with the variant's overrides on top.
+fn arm(plan: &Plan, variant: &VariantConfig) -> Result<(PathBuf, bench::BenchSettings)> {
     let model = &plan.model;
     let path = plan
         .root
         .join(variant.file.as_ref().unwrap_or(&model.candidate));
     crate::app::check_model_file(&path)?;
-    // The gate's own settings, shapes and evaluation, with the variant's overrides on top.
-    let options = crate::gate::GateOptions {
-        root: plan.root.clone(),
-        ..Default::default()
-    };
-    let mut settings = crate::gate::bench_settings(model, &options);
+    let mut settings = crate::gate::bench_settings(model, &gate_options(plan));
     if let Some(ep) = variant.ep {
         settings.session.provider = ep;
     }
@@ -370,16 +398,99 @@ fn measure(
         &settings.session,
         crate::limits::Origin::Config(&variant.name),
     )?;
-    let shapes = crate::gate::shape_request(model, &plan.root);
-    let (bench, _spec) = bench::run(runtime, &path, &settings, &shapes, progress)?;
+    Ok((path, settings))
+}
+
+/// Every variant timed in interleaved blocks: `iterations` runs each, more while the runs
+/// have taken less than `min_time_s` per variant.
+fn time_interleaved(
+    runtime: &Runtime,
+    arms: &[(PathBuf, bench::BenchSettings)],
+    settings: &bench::BenchSettings,
+    shapes: &crate::model::ShapeRequest,
+    progress: bench::Progress,
+) -> Result<Vec<BenchResult>> {
+    let list = arms
+        .iter()
+        .map(|(path, s)| crate::ab::Arm {
+            path,
+            settings: s.clone(),
+            batch: s.batches.first().copied(),
+        })
+        .collect();
+    let mut timing =
+        crate::ab::Interleaved::open(runtime, list, shapes, "interleaved", |_| Ok(()))?;
+    timing.extend(settings.iterations, None, progress)?;
+    let wanted = settings.min_time_s * arms.len() as f64;
+    while timing.timed_s() < wanted && (timing.runs() as u64) < crate::limits::MAX_TIMED_RUNS {
+        let left = (wanted - timing.timed_s()) / timing.seconds_per_round().max(1e-9);
+        timing.extend(
+            (left.ceil() as u64).clamp(1, settings.iterations.max(1)),
+            None,
+            progress,
+        )?;
+    }
+    timing.into_results()
+}
+
+/// Energy needs a counter read around runs of this variant alone, which blocks of tens of
+/// milliseconds cannot give (see [`crate::ab`]): where a counter is readable (an NVIDIA GPU's,
+/// or RAPL's on the CPU), the variant is benched once more alone and its energy per run kept.
+fn add_energy(
+    runtime: &Runtime,
+    path: &Path,
+    settings: &bench::BenchSettings,
+    shapes: &crate::model::ShapeRequest,
+    bench: &mut BenchResult,
+    progress: bench::Progress,
+) -> Result<()> {
+    let readable = match settings.session.provider {
+        Provider::Cpu => crate::rapl::Rapl::open(Path::new(crate::rapl::POWERCAP))
+            .and_then(|r| r.read())
+            .is_some(),
+        _ => crate::gpu::visible_device(0).is_some(),
+    };
+    if !readable {
+        return Ok(());
+    }
+    let (alone, _) = bench::run(runtime, path, settings, shapes, progress)?;
+    if let (Some(run), Some(solo)) = (bench.runs.first_mut(), alone.primary()) {
+        run.gpu = solo.gpu.clone();
+        run.cpu_energy_per_run_mj = solo.cpu_energy_per_run_mj;
+    }
+    bench.notes.push(
+        "energy comes from a separate run of this variant alone, after the interleaved timing"
+            .into(),
+    );
+    Ok(())
+}
+
+/// The rest of a variant's measurements: its peak memory alone, its evaluation, its digest.
+fn measure(
+    plan: &Plan,
+    variant: &VariantConfig,
+    runtime: &Runtime,
+    path: PathBuf,
+    settings: bench::BenchSettings,
+    bench: BenchResult,
+    progress: bench::Progress,
+) -> Result<Measured> {
+    let model = &plan.model;
+    if model.dataset.is_some() {
+        eprintln!(
+            "{}",
+            crate::text::log_text(&format!("variant `{}`: evaluating", variant.name))
+        );
+    }
     let probe = crate::memprobe::ProbeSpec {
         model: path.clone(),
         session: settings.session.clone(),
-        shapes,
+        shapes: crate::gate::shape_request(model, &plan.root),
         batch: settings.batches.first().copied(),
     };
     let peak_bytes = crate::memprobe::measure_alone(Path::new(&runtime.library.path), &probe)
         .unwrap_or(bench.memory.peak_rss_bytes);
+    let options = gate_options(plan);
     let eval = crate::gate::evaluate(model, runtime, &path, &settings.session, &options, progress)?;
     let sha256 = crate::system::sha256_file(&path)
         .with_context(|| format!("cannot read model file {}", path.display()))?;
@@ -400,9 +511,18 @@ const MIB: f64 = 1024.0 * 1024.0;
 fn summarize(plan: &Plan, measured: &[Measured], significance: f64) -> Result<Summary> {
     let reference = &measured[0];
     let mut rows = Vec::new();
-    // Raw p-values, in order: per non-reference variant, accuracy, recall, latency.
+    // Raw p-values, in order: per non-reference variant, accuracy, recall, p50 and p95 latency.
     let mut raw: Vec<f64> = Vec::new();
-    let mut slots: Vec<[Option<usize>; 3]> = Vec::new();
+    let mut slots: Vec<[Option<usize>; 4]> = Vec::new();
+    let per_sample = |m: &Measured| -> Result<Vec<f64>> {
+        let run = m
+            .bench
+            .primary()
+            .context("the bench timed no batch; this is a bug in modelgate")?;
+        let batch = run.batch.max(1) as f64;
+        Ok(run.samples_ms.iter().map(|x| x / batch).collect())
+    };
+    let reference_ms = per_sample(reference)?;
     for m in measured {
         let run = m
             .bench
@@ -412,27 +532,26 @@ fn summarize(plan: &Plan, measured: &[Measured], significance: f64) -> Result<Su
         let s = &run.summary;
         let metrics = m.eval.as_ref().map(|e| &e.metrics);
         let recall = metrics.map(|x| x.positive.as_ref().map_or(x.macro_recall, |p| p.recall));
-        let mut slot = [None; 3];
-        let mut accuracy_change = None;
-        let mut recall_change = None;
-        let mut latency_ratio = None;
+        let mut slot = [None; 4];
+        let mut quality = None;
+        let mut latency: [Option<Versus>; 2] = [None, None];
         if !std::ptr::eq(m, reference) {
             if let (Some(base), Some(cand)) = (&reference.eval, &m.eval) {
-                let paired = paired_tests(base, cand)?;
-                accuracy_change = Some(paired.accuracy_change_pts);
-                recall_change = Some(paired.recall_change_pts);
+                let paired = paired_tests(base, cand, 1.0 - significance)?;
                 slot[0] = Some(raw.len());
-                raw.push(paired.accuracy_p);
+                raw.push(paired.accuracy.p);
                 slot[1] = Some(raw.len());
-                raw.push(paired.recall_p);
+                raw.push(paired.recall.p);
+                quality = Some(paired);
             }
-            let base_run = reference.bench.primary().context("no reference timings")?;
-            if let Some(test) = crate::stats::mann_whitney_u(&base_run.samples_ms, &run.samples_ms)
-            {
-                slot[2] = Some(raw.len());
-                raw.push(test.p_value.clamp(0.0, 1.0));
+            let seed = crate::gate::latency_seed(&m.sha256);
+            latency = latency_versus(&reference_ms, &per_sample(m)?, significance, seed);
+            for (k, versus) in latency.iter().enumerate() {
+                if let Some(p) = versus.as_ref().and_then(|v| v.p) {
+                    slot[2 + k] = Some(raw.len());
+                    raw.push(p);
+                }
             }
-            latency_ratio = Some(s.p50_ms / base_run.summary.p50_ms.max(1e-12));
         }
         slots.push(slot);
         let peak_mb = m.peak_bytes as f64 / MIB;
@@ -467,12 +586,22 @@ fn summarize(plan: &Plan, measured: &[Measured], significance: f64) -> Result<Su
             recall,
             f1: metrics.map(|x| x.macro_f1),
             auroc: metrics.and_then(|x| x.auroc),
-            accuracy_change_pts: accuracy_change,
+            accuracy_change_pts: quality.as_ref().map(|q| q.accuracy.change_pts),
+            accuracy_change_ci_low: quality.as_ref().and_then(|q| q.accuracy.ci_low),
+            accuracy_change_ci_high: quality.as_ref().and_then(|q| q.accuracy.ci_high),
             accuracy_p_adj: None,
-            recall_change_pts: recall_change,
+            recall_change_pts: quality.as_ref().map(|q| q.recall.change_pts),
+            recall_change_ci_low: quality.as_ref().and_then(|q| q.recall.ci_low),
+            recall_change_ci_high: quality.as_ref().and_then(|q| q.recall.ci_high),
             recall_p_adj: None,
-            latency_p50_ratio: latency_ratio,
-            latency_p_adj: None,
+            latency_p50_ratio: latency[0].as_ref().map(|v| v.ratio),
+            latency_p50_ci_low: latency[0].as_ref().and_then(|v| v.ci.map(|c| c.lower)),
+            latency_p50_ci_high: latency[0].as_ref().and_then(|v| v.ci.map(|c| c.upper)),
+            latency_p50_p_adj: None,
+            latency_p95_ratio: latency[1].as_ref().map(|v| v.ratio),
+            latency_p95_ci_low: latency[1].as_ref().and_then(|v| v.ci.map(|c| c.lower)),
+            latency_p95_ci_high: latency[1].as_ref().and_then(|v| v.ci.map(|c| c.upper)),
+            latency_p95_p_adj: None,
             versus_reference: String::new(),
             composite_score: 0.0,
             meets_constraints: true,
@@ -487,17 +616,12 @@ fn summarize(plan: &Plan, measured: &[Measured], significance: f64) -> Result<Su
         let at = |k: usize| slot[k].map(|j| adjusted[j]);
         row.accuracy_p_adj = at(0);
         row.recall_p_adj = at(1);
-        row.latency_p_adj = at(2);
+        row.latency_p50_p_adj = at(2);
+        row.latency_p95_p_adj = at(3);
         row.versus_reference = if i == 0 {
             "reference".into()
-        } else if [at(0), at(1), at(2)]
-            .iter()
-            .flatten()
-            .any(|p| *p < significance)
-        {
-            "distinguishable".into()
         } else {
-            "not distinguishable".into()
+            versus(row, significance).into()
         };
     }
     let constraints = &plan.explore.constraints;
@@ -543,21 +667,81 @@ fn summarize(plan: &Plan, measured: &[Measured], significance: f64) -> Result<Su
     })
 }
 
-/// Accuracy and recall of two evaluations of the same samples, paired by id.
-struct Paired {
-    accuracy_change_pts: f64,
-    accuracy_p: f64,
-    recall_change_pts: f64,
-    recall_p: f64,
+/// A variant's row against the reference, as the gate decides: a difference counts when its
+/// test is significant after Holm and its interval leaves out "no change" (0 points; a ratio
+/// of 1). "distinguishable" when one does, else "not distinguishable".
+fn versus(row: &VariantRow, significance: f64) -> &'static str {
+    let found = |p: Option<f64>, lo: Option<f64>, hi: Option<f64>, none: f64| {
+        p.is_some_and(|p| p < significance)
+            && lo.zip(hi).is_some_and(|(lo, hi)| lo > none || hi < none)
+    };
+    let r = row;
+    if found(
+        r.accuracy_p_adj,
+        r.accuracy_change_ci_low,
+        r.accuracy_change_ci_high,
+        0.0,
+    ) || found(
+        r.recall_p_adj,
+        r.recall_change_ci_low,
+        r.recall_change_ci_high,
+        0.0,
+    ) || found(
+        r.latency_p50_p_adj,
+        r.latency_p50_ci_low,
+        r.latency_p50_ci_high,
+        1.0,
+    ) || found(
+        r.latency_p95_p_adj,
+        r.latency_p95_ci_low,
+        r.latency_p95_ci_high,
+        1.0,
+    ) {
+        "distinguishable"
+    } else {
+        "not distinguishable"
+    }
 }
 
-fn paired_tests(base: &EvalResult, cand: &EvalResult) -> Result<Paired> {
+/// A quality metric's change against the reference: points, its interval, McNemar's p-value.
+struct Change {
+    change_pts: f64,
+    ci_low: Option<f64>,
+    ci_high: Option<f64>,
+    p: f64,
+}
+
+impl Change {
+    /// From (reference correct, variant correct) pairs.
+    fn of(pairs: &[(bool, bool)], confidence: f64) -> Change {
+        let diff: i64 = pairs
+            .iter()
+            .map(|&(b, c)| i64::from(c) - i64::from(b))
+            .sum();
+        let only = |want: (bool, bool)| pairs.iter().filter(|p| **p == want).count() as u64;
+        let ci = crate::stats::paired_difference_ci(pairs, confidence);
+        Change {
+            change_pts: diff as f64 / pairs.len().max(1) as f64 * 100.0,
+            ci_low: ci.map(|c| c.lower * 100.0),
+            ci_high: ci.map(|c| c.upper * 100.0),
+            p: crate::stats::mcnemar_exact(only((true, false)), only((false, true)))
+                .p_value
+                .clamp(0.0, 1.0),
+        }
+    }
+}
+
+/// Accuracy and recall of two evaluations of the same samples, paired by id.
+struct Paired {
+    accuracy: Change,
+    recall: Change,
+}
+
+fn paired_tests(base: &EvalResult, cand: &EvalResult, confidence: f64) -> Result<Paired> {
     let by_id: std::collections::HashMap<&str, &crate::eval::SampleRecord> =
         cand.samples.iter().map(|s| (s.id.as_str(), s)).collect();
     let positive = base.positive_class;
-    let (mut acc, mut rec) = ([0u64; 2], [0u64; 2]);
-    let (mut acc_n, mut rec_n) = (0usize, 0usize);
-    let (mut acc_diff, mut rec_diff) = (0i64, 0i64);
+    let (mut all, mut positives) = (Vec::new(), Vec::new());
     for b in &base.samples {
         let Some(c) = by_id.get(b.id.as_str()) else {
             bail!(
@@ -565,38 +749,59 @@ fn paired_tests(base: &EvalResult, cand: &EvalResult) -> Result<Paired> {
                 crate::text::clean(&b.id, 80)
             );
         };
-        let (bo, co) = (b.pred == b.label, c.pred == c.label);
-        acc_n += 1;
-        acc_diff += i64::from(co) - i64::from(bo);
-        if bo && !co {
-            acc[0] += 1;
-        }
-        if co && !bo {
-            acc[1] += 1;
-        }
-        let counts = positive.is_none_or(|p| b.label == p);
-        if counts {
-            rec_n += 1;
-            rec_diff += i64::from(co) - i64::from(bo);
-            if bo && !co {
-                rec[0] += 1;
-            }
-            if co && !bo {
-                rec[1] += 1;
-            }
+        let pair = (b.pred == b.label, c.pred == c.label);
+        all.push(pair);
+        if positive.is_none_or(|p| b.label == p) {
+            positives.push(pair);
         }
     }
-    let pts = |d: i64, n: usize| d as f64 / n.max(1) as f64 * 100.0;
     Ok(Paired {
-        accuracy_change_pts: pts(acc_diff, acc_n),
-        accuracy_p: crate::stats::mcnemar_exact(acc[0], acc[1])
-            .p_value
-            .clamp(0.0, 1.0),
-        recall_change_pts: pts(rec_diff, rec_n),
-        recall_p: crate::stats::mcnemar_exact(rec[0], rec[1])
-            .p_value
-            .clamp(0.0, 1.0),
+        accuracy: Change::of(&all, confidence),
+        recall: Change::of(&positives, confidence),
     })
+}
+
+/// A latency quantile's ratio against the reference, its interval and its test's p-value.
+struct Versus {
+    ratio: f64,
+    ci: Option<crate::stats::Interval>,
+    p: Option<f64>,
+}
+
+/// p50 and p95 of `variant_ms` against `reference_ms` (per-sample latencies timed in the same
+/// interleaved blocks), with the gate's own latency comparison: paired block-bootstrap
+/// intervals at `1 - significance` (bootstrap seeded with `seed`, as the gate seeds it from the
+/// candidate's digest), Mann-Whitney U at p50 and the exceedance test at p95.
+fn latency_versus(
+    reference_ms: &[f64],
+    variant_ms: &[f64],
+    significance: f64,
+    seed: u64,
+) -> [Option<Versus>; 2] {
+    let input = crate::compare::LatencyInput {
+        baseline_ms: reference_ms,
+        candidate_ms: variant_ms,
+        source: crate::compare::LatencySource::SameRunnerAb,
+        seed,
+        looks: 1,
+    };
+    let criteria = crate::config::Criteria {
+        significance,
+        ..Default::default()
+    };
+    let mut tests = Vec::new();
+    let (list, _) = crate::compare::compare_latency(&input, &criteria, &mut tests);
+    let at = |k: usize| {
+        let c = list.get(k)?;
+        Some(Versus {
+            ratio: c.change? / 100.0 + 1.0,
+            ci: c.ci,
+            p: c.test
+                .and_then(|i| tests.get(i))
+                .map(|t| t.p_value.clamp(0.0, 1.0)),
+        })
+    };
+    [at(0), at(1)]
 }
 
 fn missed(row: &VariantRow, c: &Constraints) -> Vec<String> {
@@ -745,7 +950,7 @@ fn write(out: &Path, summary: &Summary) -> Result<()> {
 }
 
 /// The CSV columns, in order; the names are `VariantRow`'s fields.
-pub const CSV_COLUMNS: [&str; 36] = [
+pub const CSV_COLUMNS: [&str; 46] = [
     "name",
     "file",
     "sha256",
@@ -771,11 +976,21 @@ pub const CSV_COLUMNS: [&str; 36] = [
     "f1",
     "auroc",
     "accuracy_change_pts",
+    "accuracy_change_ci_low",
+    "accuracy_change_ci_high",
     "accuracy_p_adj",
     "recall_change_pts",
+    "recall_change_ci_low",
+    "recall_change_ci_high",
     "recall_p_adj",
     "latency_p50_ratio",
-    "latency_p_adj",
+    "latency_p50_ci_low",
+    "latency_p50_ci_high",
+    "latency_p50_p_adj",
+    "latency_p95_ratio",
+    "latency_p95_ci_low",
+    "latency_p95_ci_high",
+    "latency_p95_p_adj",
     "versus_reference",
     "composite_score",
     "meets_constraints",
@@ -836,8 +1051,10 @@ fn markdown(summary: &Summary) -> String {
     let _ = writeln!(out, "# Variants of `{}`\n", summary.model);
     let _ = writeln!(
         out,
-        "Reference: `{}`. Changes are against it; p-values are Holm-adjusted across every test of this table (significance {}).\n",
-        summary.reference, summary.significance
+        "Reference: `{}`. Changes are against it, per sample, with {} % intervals in brackets; p-values are Holm-adjusted across every test of this table (significance {}). The variants were timed together, in interleaved blocks.\n",
+        summary.reference,
+        (1.0 - summary.significance) * 100.0,
+        summary.significance
     );
     let _ = writeln!(
         out,
@@ -853,15 +1070,60 @@ fn markdown(summary: &Summary) -> String {
                 format!("{p:.3}")
             }
         };
+        let ci = |lo: Option<f64>, hi: Option<f64>, digits: usize| match (lo, hi) {
+            (Some(lo), Some(hi)) => format!(" [{lo:.digits$}, {hi:.digits$}]"),
+            _ => String::new(),
+        };
         let mut parts = Vec::new();
-        if let (Some(ratio), Some(q)) = (r.latency_p50_ratio, r.latency_p_adj) {
-            parts.push(format!("p50 x{ratio:.2}, p(adj) {}", p(q)));
+        let latency = [
+            (
+                "p50",
+                r.latency_p50_ratio,
+                r.latency_p50_ci_low,
+                r.latency_p50_ci_high,
+                r.latency_p50_p_adj,
+            ),
+            (
+                "p95",
+                r.latency_p95_ratio,
+                r.latency_p95_ci_low,
+                r.latency_p95_ci_high,
+                r.latency_p95_p_adj,
+            ),
+        ];
+        for (name, ratio, lo, hi, q) in latency {
+            if let (Some(ratio), Some(q)) = (ratio, q) {
+                parts.push(format!(
+                    "{name} x{ratio:.2}{}, p(adj) {}",
+                    ci(lo, hi, 2),
+                    p(q)
+                ));
+            }
         }
-        if let (Some(d), Some(q)) = (r.accuracy_change_pts, r.accuracy_p_adj) {
-            parts.push(format!("accuracy {d:+.2} pts, p(adj) {}", p(q)));
-        }
-        if let (Some(d), Some(q)) = (r.recall_change_pts, r.recall_p_adj) {
-            parts.push(format!("recall {d:+.2} pts, p(adj) {}", p(q)));
+        let quality = [
+            (
+                "accuracy",
+                r.accuracy_change_pts,
+                r.accuracy_change_ci_low,
+                r.accuracy_change_ci_high,
+                r.accuracy_p_adj,
+            ),
+            (
+                "recall",
+                r.recall_change_pts,
+                r.recall_change_ci_low,
+                r.recall_change_ci_high,
+                r.recall_p_adj,
+            ),
+        ];
+        for (name, d, lo, hi, q) in quality {
+            if let (Some(d), Some(q)) = (d, q) {
+                parts.push(format!(
+                    "{name} {d:+.2} pts{}, p(adj) {}",
+                    ci(lo, hi, 2),
+                    p(q)
+                ));
+            }
         }
         let change = if parts.is_empty() {
             r.versus_reference.clone()

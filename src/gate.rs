@@ -808,7 +808,7 @@ const MAX_ADAPTIVE_RUNS: usize = 200_000;
 
 /// The seed of a model's latency bootstraps: from the candidate's SHA-256, so the adaptive loop
 /// and the verdict draw the same resamples.
-fn latency_seed(sha256: &str) -> u64 {
+pub fn latency_seed(sha256: &str) -> u64 {
     u64::from_str_radix(sha256.get(..12).unwrap_or("0"), 16).unwrap_or(0)
 }
 

@@ -94,8 +94,47 @@ fn explore_writes_a_dashboard_whose_csv_and_front_agree_with_its_json() {
     assert_eq!(variants[0]["versus_reference"], "reference");
     for v in &variants[1..] {
         assert!(v["accuracy_p_adj"].is_number(), "{v}");
-        assert!(v["latency_p_adj"].is_number(), "{v}");
+        for p in ["latency_p50_p_adj", "latency_p95_p_adj", "recall_p_adj"] {
+            assert!(v[p].is_number(), "{p}: {v}");
+        }
+        // Each change carries its interval, the change inside it.
+        for (change, low, high) in [
+            (
+                "accuracy_change_pts",
+                "accuracy_change_ci_low",
+                "accuracy_change_ci_high",
+            ),
+            (
+                "recall_change_pts",
+                "recall_change_ci_low",
+                "recall_change_ci_high",
+            ),
+            (
+                "latency_p50_ratio",
+                "latency_p50_ci_low",
+                "latency_p50_ci_high",
+            ),
+            (
+                "latency_p95_ratio",
+                "latency_p95_ci_low",
+                "latency_p95_ci_high",
+            ),
+        ] {
+            let (c, lo, hi) = (&v[change], &v[low], &v[high]);
+            let (c, lo, hi) = (
+                c.as_f64().unwrap(),
+                lo.as_f64().unwrap(),
+                hi.as_f64().unwrap(),
+            );
+            assert!(lo <= hi, "{low} {lo} > {high} {hi}");
+            if change.ends_with("_pts") {
+                assert!(lo <= c && c <= hi, "{change} {c} outside [{lo}, {hi}]");
+            }
+        }
     }
+    // Timed together, as the gate times a base and a candidate.
+    let log = String::from_utf8_lossy(&run.stderr);
+    assert!(log.contains("timing 3 variants interleaved"), "{log}");
 
     // Every CSV cell is the JSON's value for its column (numbers compared as numbers).
     let csv = std::fs::read_to_string(out.join("dashboard.csv")).unwrap();

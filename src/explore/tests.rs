@@ -27,11 +27,21 @@ fn row(name: &str, p95: f64, accuracy: Option<f64>) -> VariantRow {
         f1: accuracy,
         auroc: None,
         accuracy_change_pts: None,
+        accuracy_change_ci_low: None,
+        accuracy_change_ci_high: None,
         accuracy_p_adj: None,
         recall_change_pts: None,
+        recall_change_ci_low: None,
+        recall_change_ci_high: None,
         recall_p_adj: None,
         latency_p50_ratio: None,
-        latency_p_adj: None,
+        latency_p50_ci_low: None,
+        latency_p50_ci_high: None,
+        latency_p50_p_adj: None,
+        latency_p95_ratio: None,
+        latency_p95_ci_low: None,
+        latency_p95_ci_high: None,
+        latency_p95_p_adj: None,
         versus_reference: "reference".into(),
         composite_score: 0.0,
         meets_constraints: true,
@@ -224,4 +234,71 @@ fn capacity_follows_the_formula_and_md1() {
     assert!(c.formula.ends_with("= 6"), "{}", c.formula);
     assert_eq!(capacity(0.0, 1.0, 1000.0, 1.5), None);
     assert_eq!(capacity(400.0, 1.0, 1000.0, 0.0), None);
+}
+
+#[test]
+fn a_quality_change_carries_newcombes_interval_and_mcnemars_p() {
+    // 40 samples right for both, 3 only for the reference, 10 only for the variant, 7 for
+    // neither. Reference values (Python, scipy 1.x / statsmodels 0.15):
+    //   scipy.stats.binomtest(3, 13, 0.5).pvalue                      -> 0.09228515625
+    //   Newcombe's method 10 from statsmodels' Wilson limits
+    //   (proportion_confint(k, 60, alpha=0.05, method="wilson"))      -> -0.35180866688619694,
+    //                                                                    23.58860221364022 pts
+    let mut pairs = Vec::new();
+    pairs.extend(std::iter::repeat_n((true, true), 40));
+    pairs.extend(std::iter::repeat_n((true, false), 3));
+    pairs.extend(std::iter::repeat_n((false, true), 10));
+    pairs.extend(std::iter::repeat_n((false, false), 7));
+    let change = Change::of(&pairs, 0.95);
+    assert!((change.change_pts - 700.0 / 60.0).abs() < 1e-12);
+    assert!((change.p - 0.09228515625).abs() < 1e-12);
+    assert!((change.ci_low.unwrap() - -0.35180866688619694).abs() < 1e-9);
+    assert!((change.ci_high.unwrap() - 23.58860221364022).abs() < 1e-9);
+}
+
+#[test]
+fn latency_against_the_reference_uses_the_gates_paired_interval_and_tests() {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let reference: Vec<f64> = (0..1000).map(|_| 2.0 + rng.random::<f64>()).collect();
+    let slower: Vec<f64> = (0..1000)
+        .map(|_| 2.0 * (2.0 + rng.random::<f64>()))
+        .collect();
+    let same: Vec<f64> = (0..1000).map(|_| 2.0 + rng.random::<f64>()).collect();
+
+    let [p50, p95] = latency_versus(&reference, &slower, 0.05, 1);
+    let (p50, p95) = (p50.unwrap(), p95.unwrap());
+    let median = |v: &[f64]| {
+        let mut v = v.to_vec();
+        v.sort_by(f64::total_cmp);
+        crate::stats::percentile(&v, 0.5).unwrap()
+    };
+    assert!((p50.ratio - median(&slower) / median(&reference)).abs() < 1e-9);
+    let ci = p50.ci.unwrap();
+    assert!(ci.lower > 1.8 && ci.upper < 2.2, "{ci:?}");
+    assert!((ci.confidence - 0.95).abs() < 1e-12);
+    assert!(p50.p.unwrap() < 1e-6 && p95.p.unwrap() < 1e-6);
+
+    let [p50, _] = latency_versus(&reference, &same, 0.05, 1);
+    let ci = p50.unwrap().ci.unwrap();
+    assert!(ci.lower < 1.0 && ci.upper > 1.0, "{ci:?}");
+}
+
+#[test]
+fn a_difference_counts_only_when_its_test_and_its_interval_agree() {
+    let mut r = row("v", 2.0, Some(0.9));
+    assert_eq!(versus(&r, 0.05), "not distinguishable");
+    // Significant, but the interval holds a ratio of 1: as the gate, not decided.
+    r.latency_p50_p_adj = Some(0.001);
+    (r.latency_p50_ci_low, r.latency_p50_ci_high) = (Some(0.98), Some(1.07));
+    assert_eq!(versus(&r, 0.05), "not distinguishable");
+    r.latency_p50_ci_low = Some(1.01);
+    assert_eq!(versus(&r, 0.05), "distinguishable");
+    // An interval clear of 0 points with a p-value over the level does not count either.
+    let mut q = row("w", 2.0, Some(0.9));
+    q.recall_p_adj = Some(0.2);
+    (q.recall_change_ci_low, q.recall_change_ci_high) = (Some(-4.0), Some(-0.5));
+    assert_eq!(versus(&q, 0.05), "not distinguishable");
+    q.recall_p_adj = Some(0.01);
+    assert_eq!(versus(&q, 0.05), "distinguishable");
 }
