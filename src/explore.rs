@@ -338,14 +338,6 @@ pub fn run(
         .collect::<Result<Vec<_>>>()?;
     let settings = crate::gate::bench_settings(&plan.model, &gate_options(plan));
     let shapes = crate::gate::shape_request(&plan.model, &plan.root);
-    eprintln!(
-        "{}",
-        crate::text::log_text(&format!(
-            "timing {} variants interleaved, {} runs each",
-            arms.len(),
-            settings.iterations
-        ))
-    );
     let benches = time_interleaved(runtime, &arms, &settings, &shapes, progress)?;
     let mut measured = Vec::new();
     for ((variant, (path, arm_settings)), mut bench) in plan.variants.iter().zip(arms).zip(benches)
@@ -420,6 +412,14 @@ fn time_interleaved(
         .collect();
     let mut timing =
         crate::ab::Interleaved::open(runtime, list, shapes, "interleaved", |_| Ok(()))?;
+    eprintln!(
+        "{}",
+        crate::text::log_text(&format!(
+            "timing {} variants interleaved, {} runs each",
+            arms.len(),
+            settings.iterations
+        ))
+    );
     timing.extend(settings.iterations, None, progress)?;
     let wanted = settings.min_time_s * arms.len() as f64;
     while timing.timed_s() < wanted && (timing.runs() as u64) < crate::limits::MAX_TIMED_RUNS {

@@ -288,3 +288,43 @@ fn a_model_without_variants_or_an_unknown_model_is_a_one_line_error() {
     ]);
     support::assert_user_error(&run, "--model nope: the config has no such model");
 }
+
+#[test]
+fn a_batched_variant_is_timed_at_its_batch_and_a_fixed_batch_model_refuses_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = project(dir.path(), "");
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "name = \"int8\"\nfile = \"models/cancer_int8.onnx\"",
+        "name = \"int8\"\nfile = \"models/cancer_int8.onnx\"\nbatch = 8",
+    );
+    std::fs::write(&config, text).unwrap();
+    let out = dir.path().join("out");
+    let run = explore(&config, &out, &[]);
+    assert_exit(&run, 0);
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let int8 = &summary["variants"][2];
+    assert_eq!(int8["batch"], 8);
+    let f = |k: &str| int8[k].as_f64().unwrap();
+    assert!((f("sample_p50_ms") - f("latency_p50_ms") / 8.0).abs() < 1e-12);
+    assert!((f("throughput_samples_per_s") - 8000.0 / f("latency_mean_ms")).abs() < 1e-6);
+
+    // A model whose first dim is fixed cannot be batched: one line naming the batch and the
+    // file, exit 2, and nothing written.
+    std::fs::copy(
+        root().join("models/tiny.onnx"),
+        dir.path().join("models/tiny.onnx"),
+    )
+    .unwrap();
+    std::fs::write(
+        &config,
+        "[[models]]\nname = \"cancer\"\ncandidate = \"models/tiny.onnx\"\n\n[models.bench]\niterations = 50\n\n\
+         [[models.variants]]\nname = \"batched\"\nbatch = 4\n",
+    )
+    .unwrap();
+    let fresh = dir.path().join("fresh");
+    let run = explore(&config, &fresh, &[]);
+    support::assert_user_error(&run, "batch 4: the first dim of");
+    assert!(support::stderr(&run).contains("tiny.onnx"));
+    assert!(!fresh.join("summary.json").exists());
+}

@@ -128,7 +128,6 @@ pub fn assert_exit(out: &Output, code: i32) {
     );
 }
 
-/// Asserts exit code 2 with one `error:` line naming `expected`, and no panic.
 /// A line of `LogProgress`: `LABEL: N% (DONE/TARGET UNIT)`.
 pub fn is_progress_line(line: &str) -> bool {
     line.rsplit_once(": ").is_some_and(|(_, rest)| {
@@ -137,6 +136,7 @@ pub fn is_progress_line(line: &str) -> bool {
     })
 }
 
+/// Asserts exit code 2 with one `error:` line naming `expected`, and no panic.
 pub fn assert_user_error(out: &Output, expected: &str) {
     let err = stderr(out);
     assert_eq!(
