@@ -167,6 +167,8 @@ fn finish(
     let (classes, labels) = resolve_labels(raw, class_names)?;
     let mut samples = Vec::with_capacity(entries.len());
     let mut slice_values = Vec::new();
+    // Each image once: a repeated line would count one image twice in every metric.
+    let mut first_line: std::collections::HashMap<PathBuf, u64> = Default::default();
     for (entry, label) in entries.into_iter().zip(labels) {
         let image: PathBuf = base.join(&entry.written);
         if !image.is_file() {
@@ -183,6 +185,16 @@ fn finish(
                 written: entry.written,
                 resolved,
                 folder,
+            });
+        }
+        if let Some(first) = first_line.insert(resolved, entry.line) {
+            return Err(DatasetError::UnreadableLine {
+                path: manifest.to_path_buf(),
+                line: entry.line,
+                reason: format!(
+                    "{:?} is the image of line {first} again; list each image once",
+                    crate::text::clean(&entry.written, 120)
+                ),
             });
         }
         samples.push(Sample {
@@ -263,6 +275,23 @@ mod tests {
                 m.display()
             )
         );
+    }
+
+    #[test]
+    fn an_image_listed_twice_names_both_lines() {
+        // Written alike or not: ./img/a.png is img/a.png.
+        for again in ["img/a.png", "./img/a.png"] {
+            let body = format!("path,label\nimg/a.png,0\nimg/b.png,1\n{again},1\n");
+            let (_dir, m) = setup("test.csv", &body);
+            let err = load(&m, None).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "{} line 4: \"{again}\" is the image of line 2 again; list each image once",
+                    m.display()
+                )
+            );
+        }
     }
 
     #[test]
