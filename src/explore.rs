@@ -671,35 +671,69 @@ fn summarize(plan: &Plan, measured: &[Measured], significance: f64) -> Result<Su
 /// test is significant after Holm and its interval leaves out "no change" (0 points; a ratio
 /// of 1). "distinguishable" when one does, else "not distinguishable".
 fn versus(row: &VariantRow, significance: f64) -> &'static str {
-    let found = |p: Option<f64>, lo: Option<f64>, hi: Option<f64>, none: f64| {
-        p.is_some_and(|p| p < significance)
-            && lo.zip(hi).is_some_and(|(lo, hi)| lo > none || hi < none)
-    };
-    let r = row;
-    if found(
-        r.accuracy_p_adj,
-        r.accuracy_change_ci_low,
-        r.accuracy_change_ci_high,
-        0.0,
-    ) || found(
-        r.recall_p_adj,
-        r.recall_change_ci_low,
-        r.recall_change_ci_high,
-        0.0,
-    ) || found(
-        r.latency_p50_p_adj,
-        r.latency_p50_ci_low,
-        r.latency_p50_ci_high,
-        1.0,
-    ) || found(
-        r.latency_p95_p_adj,
-        r.latency_p95_ci_low,
-        r.latency_p95_ci_high,
-        1.0,
-    ) {
+    let found = row.differences().iter().any(|d| {
+        let none = if d.ratio { 1.0 } else { 0.0 };
+        d.p_adj.is_some_and(|p| p < significance)
+            && d.low
+                .zip(d.high)
+                .is_some_and(|(lo, hi)| lo > none || hi < none)
+    });
+    if found {
         "distinguishable"
     } else {
         "not distinguishable"
+    }
+}
+
+/// One change of a row against the reference, with its interval and adjusted p-value.
+struct Difference {
+    name: &'static str,
+    value: Option<f64>,
+    low: Option<f64>,
+    high: Option<f64>,
+    p_adj: Option<f64>,
+    /// A ratio (no change is 1) rather than a difference in points (no change is 0).
+    ratio: bool,
+}
+
+impl VariantRow {
+    /// p50 and p95 latency, accuracy and recall against the reference, in that order.
+    fn differences(&self) -> [Difference; 4] {
+        let r = self;
+        [
+            Difference {
+                name: "p50",
+                value: r.latency_p50_ratio,
+                low: r.latency_p50_ci_low,
+                high: r.latency_p50_ci_high,
+                p_adj: r.latency_p50_p_adj,
+                ratio: true,
+            },
+            Difference {
+                name: "p95",
+                value: r.latency_p95_ratio,
+                low: r.latency_p95_ci_low,
+                high: r.latency_p95_ci_high,
+                p_adj: r.latency_p95_p_adj,
+                ratio: true,
+            },
+            Difference {
+                name: "accuracy",
+                value: r.accuracy_change_pts,
+                low: r.accuracy_change_ci_low,
+                high: r.accuracy_change_ci_high,
+                p_adj: r.accuracy_p_adj,
+                ratio: false,
+            },
+            Difference {
+                name: "recall",
+                value: r.recall_change_pts,
+                low: r.recall_change_ci_low,
+                high: r.recall_change_ci_high,
+                p_adj: r.recall_p_adj,
+                ratio: false,
+            },
+        ]
     }
 }
 
@@ -1070,59 +1104,19 @@ fn markdown(summary: &Summary) -> String {
                 format!("{p:.3}")
             }
         };
-        let ci = |lo: Option<f64>, hi: Option<f64>, digits: usize| match (lo, hi) {
-            (Some(lo), Some(hi)) => format!(" [{lo:.digits$}, {hi:.digits$}]"),
-            _ => String::new(),
-        };
         let mut parts = Vec::new();
-        let latency = [
-            (
-                "p50",
-                r.latency_p50_ratio,
-                r.latency_p50_ci_low,
-                r.latency_p50_ci_high,
-                r.latency_p50_p_adj,
-            ),
-            (
-                "p95",
-                r.latency_p95_ratio,
-                r.latency_p95_ci_low,
-                r.latency_p95_ci_high,
-                r.latency_p95_p_adj,
-            ),
-        ];
-        for (name, ratio, lo, hi, q) in latency {
-            if let (Some(ratio), Some(q)) = (ratio, q) {
-                parts.push(format!(
-                    "{name} x{ratio:.2}{}, p(adj) {}",
-                    ci(lo, hi, 2),
-                    p(q)
-                ));
-            }
-        }
-        let quality = [
-            (
-                "accuracy",
-                r.accuracy_change_pts,
-                r.accuracy_change_ci_low,
-                r.accuracy_change_ci_high,
-                r.accuracy_p_adj,
-            ),
-            (
-                "recall",
-                r.recall_change_pts,
-                r.recall_change_ci_low,
-                r.recall_change_ci_high,
-                r.recall_p_adj,
-            ),
-        ];
-        for (name, d, lo, hi, q) in quality {
-            if let (Some(d), Some(q)) = (d, q) {
-                parts.push(format!(
-                    "{name} {d:+.2} pts{}, p(adj) {}",
-                    ci(lo, hi, 2),
-                    p(q)
-                ));
+        for d in r.differences() {
+            if let (Some(value), Some(q)) = (d.value, d.p_adj) {
+                let value = if d.ratio {
+                    format!("x{value:.2}")
+                } else {
+                    format!("{value:+.2} pts")
+                };
+                let ci = match (d.low, d.high) {
+                    (Some(lo), Some(hi)) => format!(" [{lo:.2}, {hi:.2}]"),
+                    _ => String::new(),
+                };
+                parts.push(format!("{} {value}{ci}, p(adj) {}", d.name, p(q)));
             }
         }
         let change = if parts.is_empty() {
