@@ -238,3 +238,41 @@ async fn no_comment_still_annotates_and_summarises() {
     let summary = std::fs::read_to_string(dir.path().join("summary.md")).unwrap();
     assert!(summary.contains("cancer"), "{summary}");
 }
+
+/// A run that stops before any report (here, a config that is not TOML) must not leave the
+/// previous run's verdict standing in the sticky comment: the comment says there is no verdict,
+/// and the action fails with the error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_error_before_any_report_replaces_the_previous_verdict_in_the_comment() {
+    let fake = fake().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), "cancer_fp32.onnx");
+    let first = tokio::task::block_in_place(|| run_action(&fake, dir.path(), &config));
+    assert_eq!(step(&first, "gate").outputs["verdict"], "pass");
+    let comments = fake.comments(OWNER, NAME, PR);
+    assert_eq!(comments.len(), 1);
+    assert!(!comments[0].body.contains("no verdict"));
+
+    std::fs::write(&config, "[[models]\nname = \"cancer\n").unwrap();
+    let inputs = [("comment", "on-failure")];
+    let run = tokio::task::block_in_place(|| run_action_with(&fake, dir.path(), &config, &inputs));
+    assert_eq!(step(&run, "gate").outputs["verdict"], "error");
+    assert_eq!(step(&run, "gate").outputs["report-path"], "");
+    let comments = fake.comments(OWNER, NAME, PR);
+    assert_eq!(comments.len(), 1, "updated, not duplicated");
+    let body = &comments[0].body;
+    assert!(body.contains("## modelgate: no verdict"), "{body}");
+    assert!(
+        body.contains(&format!(
+            "https://github.example/{OWNER}/{NAME}/actions/runs/42"
+        )),
+        "{body}"
+    );
+    assert!(body.ends_with(MARKER), "{body}");
+    let failed = run
+        .steps
+        .values()
+        .find(|s| s.exit_code != 0)
+        .expect("the verdict step fails");
+    assert_eq!(failed.exit_code, 2, "{}{}", failed.stdout, failed.stderr);
+}

@@ -340,3 +340,35 @@ async fn bad_shard_inputs_are_one_line_errors_naming_the_input() {
         good.describe()
     );
 }
+
+/// A pull request whose model no shard can read: every shard fails, the merge stops with an
+/// error, and the comment says there is no verdict rather than keep an earlier one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_shards_leave_a_no_verdict_comment_not_a_stale_one() {
+    let fake = fake().await;
+    let project = Project::new();
+    let pr = Pr {
+        number: 23,
+        head_sha: project.push_pr(23, "broken-model", |work| {
+            std::fs::write(work.join("models/cancer.onnx"), b"not an onnx model").unwrap();
+        }),
+        head_ref: "broken-model".into(),
+        head_repo: repository(),
+        author: "alice".into(),
+    };
+    let sharded = tokio::task::block_in_place(|| run_sharded(&project, &fake, &pr));
+    let measure = &sharded.jobs["measure"];
+    assert_eq!(measure.instances.len(), 3, "{measure:?}");
+    assert_job(measure, "failure");
+    // The merge still runs, and fails: its shards are missing.
+    assert_job(&sharded.jobs["merge"], "failure");
+    let comment = &sharded.jobs["comment"];
+    assert_job(comment, "failure");
+    let comments = fake.comments(OWNER, NAME, 23);
+    assert_eq!(comments.len(), 1, "{}", comment.describe());
+    let body = &comments[0].body;
+    assert!(body.ends_with(MARKER), "{body}");
+    assert!(body.contains("modelgate: no verdict"), "{body}");
+    assert!(body.contains("/actions/runs/"), "{body}");
+    assert!(!body.contains("not an onnx model"), "{body}");
+}
