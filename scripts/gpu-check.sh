@@ -132,31 +132,13 @@ base_model = "$PWD/models/resnet_small.onnx"
 ep = "cuda"
 iterations = 2000
 max_time_s = 30
+EOF
+for precision in 32 16; do
+	cat >>"$gate_config" <<EOF
 
 [[models]]
-name = "scan32"
-candidate = "$PWD/models/scan_fp32.onnx"
-
-[models.dataset]
-path = "$PWD/models/data/scan/test.csv"
-
-[models.preprocess]
-preset = "torchvision-imagenet"
-
-[models.postprocess]
-activation = "sigmoid"
-threshold = 0.5
-class_names = ["negative", "positive"]
-positive_class = "positive"
-
-[models.bench]
-ep = "cuda"
-iterations = 2000
-max_time_s = 30
-
-[[models]]
-name = "scan16"
-candidate = "$PWD/models/scan_fp16.onnx"
+name = "scan$precision"
+candidate = "$PWD/models/scan_fp$precision.onnx"
 
 [models.dataset]
 path = "$PWD/models/data/scan/test.csv"
@@ -175,6 +157,7 @@ ep = "cuda"
 iterations = 2000
 max_time_s = 30
 EOF
+done
 step "$MG" gate --config "$gate_config" --allow-new --results-dir "$res/gate" --json "$res/gate.json"
 
 echo
