@@ -90,19 +90,7 @@ async fn a_sharded_gate_judges_as_the_one_job_gate_and_comments_once() {
     let fake = fake().await;
     let project = Project::new();
     let lowrecall_sha = sha256(&model("cancer_lowrecall.onnx"));
-    let pr = Pr {
-        number: 21,
-        head_sha: project.push_pr(21, "recall-tradeoff", |work| {
-            std::fs::copy(
-                model("cancer_lowrecall.onnx"),
-                work.join("models/cancer.onnx"),
-            )
-            .unwrap();
-        }),
-        head_ref: "recall-tradeoff".into(),
-        head_repo: repository(),
-        author: "alice".into(),
-    };
+    let pr = Pr::lower_recall_model(&project, 21);
     let sharded = tokio::task::block_in_place(|| run_sharded(&project, &fake, &pr));
 
     let measure = &sharded.jobs["measure"];
@@ -347,15 +335,9 @@ async fn bad_shard_inputs_are_one_line_errors_naming_the_input() {
 async fn failed_shards_leave_a_no_verdict_comment_not_a_stale_one() {
     let fake = fake().await;
     let project = Project::new();
-    let pr = Pr {
-        number: 23,
-        head_sha: project.push_pr(23, "broken-model", |work| {
-            std::fs::write(work.join("models/cancer.onnx"), b"not an onnx model").unwrap();
-        }),
-        head_ref: "broken-model".into(),
-        head_repo: repository(),
-        author: "alice".into(),
-    };
+    let pr = Pr::pushed(&project, 23, "broken-model", |work| {
+        std::fs::write(work.join("models/cancer.onnx"), b"not an onnx model").unwrap();
+    });
     let sharded = tokio::task::block_in_place(|| run_sharded(&project, &fake, &pr));
     let measure = &sharded.jobs["measure"];
     assert_eq!(measure.instances.len(), 3, "{measure:?}");

@@ -194,6 +194,34 @@ pub(crate) struct Pr {
 }
 
 impl Pr {
+    /// A pull request by alice from a branch of the repository itself, whose one commit makes
+    /// `edit` to the project.
+    pub(crate) fn pushed(
+        project: &Project,
+        number: u64,
+        branch: &str,
+        edit: impl FnOnce(&Path),
+    ) -> Pr {
+        Pr {
+            number,
+            head_sha: project.push_pr(number, branch, edit),
+            head_ref: branch.into(),
+            head_repo: repository(),
+            author: "alice".into(),
+        }
+    }
+
+    /// A pull request that swaps in the lower-recall model.
+    pub(crate) fn lower_recall_model(project: &Project, number: u64) -> Pr {
+        Pr::pushed(project, number, "recall-tradeoff", |work| {
+            std::fs::copy(
+                model("cancer_lowrecall.onnx"),
+                work.join("models/cancer.onnx"),
+            )
+            .unwrap();
+        })
+    }
+
     pub(crate) fn register(&self, fake: &FakeGithub, project: &Project) {
         fake.set_pull_request(
             OWNER,
@@ -527,15 +555,9 @@ fn lower_recall(value: &mut Value) {
 async fn a_same_repo_pr_passes_and_its_comment_is_updated_not_duplicated() {
     let fake = fake().await;
     let project = Project::new();
-    let mut pr = Pr {
-        number: 12,
-        head_sha: project.push_pr(12, "docs", |work| {
-            std::fs::write(work.join("README.md"), "models, documented\n").unwrap();
-        }),
-        head_ref: "docs".into(),
-        head_repo: repository(),
-        author: "alice".into(),
-    };
+    let mut pr = Pr::pushed(&project, 12, "docs", |work| {
+        std::fs::write(work.join("README.md"), "models, documented\n").unwrap();
+    });
     let first = tokio::task::block_in_place(|| run_gate(&project, &fake, &pr, TOKEN));
     assert_job(&first.jobs["measure"], "success");
     assert_eq!(
@@ -574,13 +596,10 @@ async fn a_read_only_token_warns_and_the_verdict_stands() {
     let fake = fake().await;
     let project = Project::new();
     let pr = Pr {
-        number: 13,
-        head_sha: project.push_pr(13, "dependabot/pip/onnx-1.99", |work| {
-            std::fs::write(work.join("README.md"), "models, bumped\n").unwrap();
-        }),
-        head_ref: "dependabot/pip/onnx-1.99".into(),
-        head_repo: repository(),
         author: "dependabot[bot]".into(),
+        ..Pr::pushed(&project, 13, "dependabot/pip/onnx-1.99", |work| {
+            std::fs::write(work.join("README.md"), "models, bumped\n").unwrap();
+        })
     };
     let run = tokio::task::block_in_place(|| run_gate(&project, &fake, &pr, READ_ONLY_TOKEN));
     assert_job(&run.jobs["measure"], "success");
@@ -755,19 +774,7 @@ async fn approving_a_baseline_takes_another_person_and_the_right_model() {
     let fake = fake().await;
     let project = Project::new();
     let lowrecall_sha = sha256(&model("cancer_lowrecall.onnx"));
-    let pr = Pr {
-        number: 15,
-        head_sha: project.push_pr(15, "recall-tradeoff", |work| {
-            std::fs::copy(
-                model("cancer_lowrecall.onnx"),
-                work.join("models/cancer.onnx"),
-            )
-            .unwrap();
-        }),
-        head_ref: "recall-tradeoff".into(),
-        head_repo: repository(),
-        author: "alice".into(),
-    };
+    let pr = Pr::lower_recall_model(&project, 15);
     pr.register(&fake, &project);
     let approve = |actor: &str, sha: &str| -> WorkflowRun {
         let event = json!({
