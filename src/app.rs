@@ -483,7 +483,7 @@ pub fn explore(global: &GlobalArgs, args: &crate::cli::ExploreArgs) -> Result<cr
     let summary = crate::explore::run(&plan, &runtime, &args.out, &mut progress)?;
     print!("{}", crate::explore::terminal(&summary));
     println!(
-        "wrote {} (dashboard.csv, summary.json, tradeoff.svg, report.md)",
+        "wrote {} (dashboard.csv, summary.json, tradeoff.svg, tradeoff.png, report.md)",
         args.out.display()
     );
     if summary.variants.iter().any(|v| v.meets_constraints) {

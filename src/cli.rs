@@ -78,7 +78,8 @@ pub enum Command {
     /// Merge the results files of `gate --shard` runs into one per model, for `gate --from-results`.
     Merge(MergeArgs),
     /// Measure every variant of one model (files, providers, opt levels, threads, batch sizes)
-    /// as the gate does, and write the trade-offs: dashboard.csv, summary.json, tradeoff.svg.
+    /// as the gate does, and write the trade-offs: dashboard.csv, summary.json, tradeoff.svg and
+    /// tradeoff.png.
     Explore(ExploreArgs),
     /// Write a first gate config for a model, guessed from its inputs, outputs and dataset.
     Init(InitArgs),
@@ -224,7 +225,7 @@ pub struct ExploreArgs {
     /// The config's model whose variants are explored (its dataset, pre- and postprocessing).
     #[arg(long = "model", value_name = "NAME")]
     pub model: String,
-    /// Folder for dashboard.csv, summary.json, tradeoff.svg and report.md.
+    /// Folder for dashboard.csv, summary.json, tradeoff.svg, tradeoff.png and report.md.
     #[arg(long, default_value = "explore", value_name = "DIR")]
     pub out: PathBuf,
     /// Plan each variant's capacity for this peak rate (requests per second).

@@ -318,8 +318,8 @@ struct Measured {
     eval: Option<EvalResult>,
 }
 
-/// Measures every variant and writes `dashboard.csv`, `summary.json`, `tradeoff.svg` and
-/// `report.md` into `out`. Returns the summary.
+/// Measures every variant and writes `dashboard.csv`, `summary.json`, `tradeoff.svg`,
+/// `tradeoff.png` and `report.md` into `out`. Returns the summary.
 ///
 /// The variants are timed together, interleaved in blocks (see [`crate::ab::Interleaved`]), as
 /// the gate times a base model and its candidate: timed one after another, a runner's drift
@@ -979,6 +979,9 @@ fn write(out: &Path, summary: &Summary) -> Result<()> {
     if let Some(svg) = plot::tradeoff_svg(summary) {
         crate::results::write_atomic(&out.join("tradeoff.svg"), svg.as_bytes())?;
     }
+    if let Some(png) = plot::tradeoff_png(summary) {
+        crate::results::write_atomic(&out.join("tradeoff.png"), &png)?;
+    }
     crate::results::write_atomic(&out.join("report.md"), markdown(summary).as_bytes())?;
     Ok(())
 }
@@ -1164,6 +1167,7 @@ fn markdown(summary: &Summary) -> String {
         let _ = writeln!(out, "- note: {}", crate::report::escape::escape_md(note));
     }
     let _ = writeln!(out, "\n![latency against accuracy](tradeoff.svg)");
+    let _ = writeln!(out, "\nThe same plot as PNG: [tradeoff.png](tradeoff.png)");
     out
 }
 

@@ -80,9 +80,17 @@ fn explore_writes_a_dashboard_whose_csv_and_front_agree_with_its_json() {
     let out = dir.path().join("out");
     let run = explore(&config, &out, &["--peak-qps", "200000", "--safety", "2"]);
     assert_exit(&run, 0);
-    for file in ["dashboard.csv", "summary.json", "tradeoff.svg", "report.md"] {
+    for file in [
+        "dashboard.csv",
+        "summary.json",
+        "tradeoff.svg",
+        "tradeoff.png",
+        "report.md",
+    ] {
         assert!(out.join(file).is_file(), "{file} missing");
     }
+    let png = std::fs::read(out.join("tradeoff.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "tradeoff.png is not a PNG");
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     let variants = summary["variants"].as_array().unwrap();

@@ -201,6 +201,14 @@ fn the_plot_draws_each_variant_and_the_limits() {
     for name in ["fp32", "int8", "fp16"] {
         assert!(svg.contains(&format!("\n{name}\n</text>")), "label {name}");
     }
+    // The caption and the axis descriptions, whose placement needs the text measured.
+    for text in [
+        "scan: latency against accuracy",
+        "p95 latency per batch (ms)",
+        "accuracy (%)",
+    ] {
+        assert!(svg.contains(&format!("\n{text}\n</text>")), "{text}: {svg}");
+    }
     assert_eq!(svg.matches("<circle").count(), 3);
     // The two constraint lines in red; the front (int8 then fp32) in blue, the other point grey.
     assert_eq!(svg.matches("stroke=\"#CF222E\"").count(), 2, "{svg}");
@@ -211,6 +219,81 @@ fn the_plot_draws_each_variant_and_the_limits() {
         "{svg}"
     );
     assert_eq!(svg.matches("fill=\"#0969DA\"").count(), 2, "{svg}");
+}
+
+#[test]
+fn the_png_plot_has_the_points_and_their_labels() {
+    let summary = Summary {
+        schema_version: SCHEMA_VERSION,
+        model: "scan".into(),
+        reference: "fp32".into(),
+        significance: 0.05,
+        constraints: Constraints::default(),
+        weights: Default::default(),
+        weights_used: Default::default(),
+        best: Default::default(),
+        pareto_front: vec!["int8".into(), "fp32".into()],
+        variants: vec![
+            row("int8", 1.0, Some(0.80)),
+            // Off the front, in the middle of the plot, so its label has room.
+            row("fp16", 2.0, Some(0.85)),
+            row("fp32", 3.0, Some(0.95)),
+        ],
+        notes: vec![],
+    };
+    let png = plot::tradeoff_png(&summary).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let image = image::load_from_memory_with_format(&png, image::ImageFormat::Png)
+        .unwrap()
+        .to_rgb8();
+    assert_eq!(image.dimensions(), (plot::WIDTH, plot::HEIGHT));
+    let pixels_of = |color: plotters::style::RGBColor| -> Vec<(u32, u32)> {
+        let want = [color.0, color.1, color.2];
+        image
+            .enumerate_pixels()
+            .filter(|(_, _, p)| p.0 == want)
+            .map(|(x, y, _)| (x, y))
+            .collect()
+    };
+    // The front's two points and the line between them.
+    assert!(pixels_of(plot::FRONT).len() > 100, "no front drawn");
+    // The one grey point: a filled disc of radius 5.
+    let grey = pixels_of(plot::POINT);
+    assert!(
+        (40..=130).contains(&grey.len()),
+        "{} grey pixels",
+        grey.len()
+    );
+    let cx = grey.iter().map(|p| p.0).sum::<u32>() / grey.len() as u32;
+    let cy = grey.iter().map(|p| p.1).sum::<u32>() / grey.len() as u32;
+    for (x, y) in &grey {
+        assert!(
+            x.abs_diff(cx) <= 6 && y.abs_diff(cy) <= 6,
+            "grey pixel away from the point"
+        );
+    }
+    let (across, down) = (
+        f64::from(cx) / f64::from(plot::WIDTH),
+        f64::from(cy) / f64::from(plot::HEIGHT),
+    );
+    assert!(
+        (0.3..0.7).contains(&across) && (0.2..0.8).contains(&down),
+        "{cx},{cy}"
+    );
+    // Its label, "fp16", starts at the point and runs right and down: black text there, where
+    // nothing else in the plot is dark.
+    let dark = |x: u32, y: u32| image.get_pixel(x, y).0.iter().all(|&c| c < 90);
+    let label = (cx..cx + 60)
+        .flat_map(|x| (cy.saturating_sub(4)..cy + 24).map(move |y| (x, y)))
+        .filter(|&(x, y)| dark(x, y))
+        .count();
+    assert!(label >= 20, "{label} dark pixels where the label is");
+    // Left of the point, the same size of plot area, nothing is dark.
+    let blank = (cx - 70..cx - 10)
+        .flat_map(|x| (cy.saturating_sub(4)..cy + 24).map(move |y| (x, y)))
+        .filter(|&(x, y)| dark(x, y))
+        .count();
+    assert_eq!(blank, 0, "dark pixels where there is no text");
 }
 
 #[test]
