@@ -177,22 +177,105 @@ impl Plot {
         chart
             .draw_series(LineSeries::new(front, FRONT.stroke_width(2)))
             .ok()?;
+        let font = (FONT, 13).into_font().color(&BLACK);
+        let mut anchors = Vec::new();
+        let mut sizes = Vec::new();
         for (name, x, y, on_front) in &self.points {
             let color = if *on_front { FRONT } else { POINT };
             chart
                 .draw_series(std::iter::once(Circle::new((*x, *y), 5, color.filled())))
                 .ok()?;
-            chart
-                .draw_series(std::iter::once(Text::new(
-                    name.clone(),
-                    (*x, *y),
-                    (FONT, 13).into_font().color(&BLACK),
-                )))
-                .ok()?;
+            anchors.push(chart.backend_coord(&(*x, *y)));
+            sizes.push(root.estimate_text_size(name, &font).ok()?);
+        }
+        // Labels placed in pixels, clear of each other and of the points: close variants
+        // (an fp16 export a hair from its fp32) would otherwise print over one another.
+        let (xs, ys) = chart.plotting_area().get_pixel_range();
+        let area = (xs.start, ys.start, xs.end, ys.end);
+        let corners = place_labels(&anchors, &sizes, area);
+        for (((name, ..), &at), (&point, &(w, h))) in self
+            .points
+            .iter()
+            .zip(&corners)
+            .zip(anchors.iter().zip(&sizes))
+        {
+            // A label pushed away from its point is joined to it by a thin line.
+            let near = (
+                point.0.clamp(at.0, at.0 + w as i32),
+                point.1.clamp(at.1, at.1 + h as i32),
+            );
+            let (dx, dy) = (near.0 - point.0, near.1 - point.1);
+            if dx * dx + dy * dy > (RADIUS + GAP + 2).pow(2) {
+                root.draw(&PathElement::new(vec![point, near], POINT.stroke_width(1)))
+                    .ok()?;
+            }
+            root.draw(&Text::new(name.clone(), at, font.clone())).ok()?;
         }
         root.present().ok()?;
         Some(())
     }
+}
+
+/// Radius of a point's disc, in pixels, and the gap kept between a label and anything else.
+const RADIUS: i32 = 5;
+const GAP: i32 = 4;
+
+/// Top-left corners for labels of `sizes` (width, height) beside the points at `anchors`, in
+/// pixels: each takes the first of right, left, above, below, then right or left shifted up or
+/// down by whole label heights, whose box stays inside `area` (x0, y0, x1, y1) and overlaps no
+/// label placed before it and no point; with none free, right of its point.
+pub fn place_labels(
+    anchors: &[(i32, i32)],
+    sizes: &[(u32, u32)],
+    area: (i32, i32, i32, i32),
+) -> Vec<(i32, i32)> {
+    type Box = (i32, i32, i32, i32);
+    let overlaps = |a: Box, b: Box| a.0 < b.2 && b.0 < a.2 && a.1 < b.3 && b.1 < a.3;
+    let discs: Vec<Box> = anchors
+        .iter()
+        .map(|&(x, y)| (x - RADIUS, y - RADIUS, x + RADIUS + 1, y + RADIUS + 1))
+        .collect();
+    let mut placed: Vec<Box> = Vec::new();
+    let mut corners = Vec::with_capacity(anchors.len());
+    for (&(x, y), &(w, h)) in anchors.iter().zip(sizes) {
+        let (w, h) = (w as i32, h as i32);
+        let right = x + RADIUS + GAP;
+        let left = x - RADIUS - GAP - w;
+        let middle = y - h / 2;
+        let mut candidates = vec![
+            (right, middle),
+            (left, middle),
+            (x - w / 2, y - RADIUS - GAP - h),
+            (x - w / 2, y + RADIUS + GAP),
+        ];
+        for step in 1..=4 {
+            for sign in [-1, 1] {
+                let shifted = middle + sign * step * (h + GAP);
+                candidates.extend([(right, shifted), (left, shifted)]);
+            }
+        }
+        let free = |&(cx, cy): &(i32, i32)| {
+            let b = (
+                cx - GAP / 2,
+                cy - GAP / 2,
+                cx + w + GAP / 2,
+                cy + h + GAP / 2,
+            );
+            b.0 >= area.0
+                && b.1 >= area.1
+                && b.2 <= area.2
+                && b.3 <= area.3
+                && !placed.iter().chain(&discs).any(|&o| overlaps(b, o))
+        };
+        let corner = candidates
+            .iter()
+            .copied()
+            .find(free)
+            .unwrap_or((right, middle));
+        placed.push((corner.0, corner.1, corner.0 + w, corner.1 + h));
+        corners.push(corner);
+    }
+    corners
 }
 
 /// An axis range around the values, padded by 8 % each side.

@@ -385,3 +385,41 @@ fn a_difference_counts_only_when_its_test_and_its_interval_agree() {
     q.recall_p_adj = Some(0.01);
     assert_eq!(versus(&q, 0.05), "distinguishable");
 }
+
+#[test]
+fn labels_of_close_points_do_not_overlap_each_other_or_the_points() {
+    // Five points within a few pixels, as an fp16 export beside its fp32 gives.
+    let anchors = [(100, 100), (104, 101), (108, 99), (100, 106), (300, 200)];
+    let sizes = [(60, 15), (40, 15), (70, 15), (50, 15), (40, 15)];
+    let area = (0, 0, 720, 440);
+    let corners = plot::place_labels(&anchors, &sizes, area);
+    let boxes: Vec<(i32, i32, i32, i32)> = corners
+        .iter()
+        .zip(&sizes)
+        .map(|(&(x, y), &(w, h))| (x, y, x + w as i32, y + h as i32))
+        .collect();
+    let overlap = |a: (i32, i32, i32, i32), b: (i32, i32, i32, i32)| {
+        a.0 < b.2 && b.0 < a.2 && a.1 < b.3 && b.1 < a.3
+    };
+    for (i, a) in boxes.iter().enumerate() {
+        assert!(
+            a.0 >= 0 && a.1 >= 0 && a.2 <= 720 && a.3 <= 440,
+            "{a:?} outside"
+        );
+        for b in &boxes[i + 1..] {
+            assert!(!overlap(*a, *b), "{a:?} and {b:?} overlap");
+        }
+        for &(x, y) in &anchors {
+            assert!(
+                !overlap(*a, (x - 5, y - 5, x + 6, y + 6)),
+                "{a:?} covers a point"
+            );
+        }
+        // Each stays near its own point.
+        let (x, y) = anchors[i];
+        let distance = (a.0 - x).abs().min((a.2 - x).abs()) + (a.1 - y).abs().min((a.3 - y).abs());
+        assert!(distance < 100, "{a:?} far from {x},{y}");
+    }
+    // An isolated point's label goes right of it, centred.
+    assert_eq!(corners[4], (300 + 5 + 4, 200 - 7));
+}
