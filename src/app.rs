@@ -454,14 +454,47 @@ pub fn gate(global: &GlobalArgs, args: &GateArgs) -> Result<Verdict> {
 
 /// `modelgate explore`: exit 1 when no variant meets the constraints.
 pub fn explore(global: &GlobalArgs, args: &crate::cli::ExploreArgs) -> Result<crate::Outcome> {
-    let config = GateConfig::load(&args.config)?;
-    let root = args
-        .config
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("."));
-    let mut plan = crate::explore::plan(&config, &args.model, &args.files, &root)?;
+    // Opening a model to guess its settings starts ONNX Runtime, which a process starts once.
+    let mut started = None;
+    let (config, root, name) = match &args.model {
+        Some(name) => {
+            let mut config = GateConfig::load(&args.config)?;
+            if let Some(dataset) = &args.dataset {
+                // Relative to where modelgate runs, as the model files on the command line are.
+                let path = std::path::absolute(dataset).unwrap_or_else(|_| dataset.clone());
+                for model in config.models.iter_mut().filter(|m| &m.name == name) {
+                    match &mut model.dataset {
+                        Some(d) => d.path = path.clone(),
+                        None => {
+                            model.dataset = Some(crate::config::DatasetConfig {
+                                path: path.clone(),
+                                options: Default::default(),
+                                batch: crate::config::default_eval_batch(),
+                            })
+                        }
+                    }
+                }
+            }
+            let root = args
+                .config
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("."));
+            (config, root, name.clone())
+        }
+        None => {
+            let Some(first) = args.files.first() else {
+                anyhow::bail!(
+                    "give --model NAME (a model of --config with [[models.variants]]) or the model files to compare: modelgate explore A.onnx B.onnx [--dataset PATH]"
+                );
+            };
+            let (config, name, runtime) = guessed_config(global, first, args.dataset.as_deref())?;
+            started = Some(runtime);
+            (config, PathBuf::from("."), name)
+        }
+    };
+    let mut plan = crate::explore::plan(&config, &name, &args.files, &root)?;
     if let Some(peak) = args.peak_qps {
         if !(peak.is_finite() && peak > 0.0 && peak <= 1e9) {
             anyhow::bail!(
@@ -477,8 +510,10 @@ pub fn explore(global: &GlobalArgs, args: &crate::cli::ExploreArgs) -> Result<cr
         plan.peak = Some((peak, args.safety));
     }
     crate::results::check_output_folder("--out", &args.out)?;
-    let session = plan.model.bench.settings().session;
-    let runtime = load_runtime(global, &session)?;
+    let runtime = match started {
+        Some(runtime) => runtime,
+        None => load_runtime(global, &plan.model.bench.settings().session)?,
+    };
     let mut progress = progress_bar();
     let summary = crate::explore::run(&plan, &runtime, &args.out, &mut progress)?;
     print!("{}", crate::explore::terminal(&summary));
@@ -492,6 +527,43 @@ pub fn explore(global: &GlobalArgs, args: &crate::cli::ExploreArgs) -> Result<cr
         eprintln!("error: no variant meets the constraints ([explore.constraints]); each one's misses are above");
         Ok(crate::Outcome::Fail)
     }
+}
+
+/// The config `modelgate init` would write for `model` and `dataset`, read back, the model's
+/// name in it, and the runtime started to read the model: explore's settings when no config
+/// model is named. Said on stderr, since its
+/// guesses (preprocessing, activation, positive class) are unreviewed.
+fn guessed_config(
+    global: &GlobalArgs,
+    model: &Path,
+    dataset: Option<&Path>,
+) -> Result<(GateConfig, String, Runtime)> {
+    check_model_file(model)?;
+    let data = dataset.map(crate::init::inspect_dataset).transpose()?;
+    let session = SessionSettings::default();
+    let runtime = load_runtime(global, &session)?;
+    let (opened, _) = runtime.open(model, &session)?;
+    let spec = opened.spec.clone();
+    drop(opened);
+    let request = crate::init::InitRequest {
+        model: model.to_path_buf(),
+        dataset: dataset.map(Path::to_path_buf),
+        name: None,
+        out: PathBuf::from("modelgate.toml"),
+        force: true,
+        image_size: None,
+    };
+    let plan = crate::init::plan(&request, &spec, data.as_ref())?;
+    let config = GateConfig::parse(&plan.text)
+        .context("the guessed settings would not load (a bug in modelgate)")?;
+    eprintln!(
+        "{}",
+        text::log_text(
+            "settings guessed from the first model and the dataset, as `modelgate init` guesses them; \
+             to review them, write them with `modelgate init` and run explore with --model"
+        )
+    );
+    Ok((config, plan.name, runtime))
 }
 
 /// `modelgate init`.

@@ -219,12 +219,17 @@ pub struct ExploreArgs {
     /// reference), each run with the model's settings.
     #[arg(value_name = "MODEL")]
     pub files: Vec<PathBuf>,
-    /// The gate config.
+    /// The gate config that --model names a model of.
     #[arg(long, default_value = "modelgate.toml", value_name = "PATH")]
     pub config: PathBuf,
     /// The config's model whose variants are explored (its dataset, pre- and postprocessing).
+    /// Without it, the model files are explored with settings guessed as `modelgate init`
+    /// guesses them from the first file and --dataset.
     #[arg(long = "model", value_name = "NAME")]
-    pub model: String,
+    pub model: Option<String>,
+    /// Labeled data to evaluate every variant on, instead of the model's [models.dataset].
+    #[arg(long, value_name = "PATH")]
+    pub dataset: Option<PathBuf>,
     /// Folder for dashboard.csv, summary.json, tradeoff.svg, tradeoff.png and report.md.
     #[arg(long, default_value = "explore", value_name = "DIR")]
     pub out: PathBuf,

@@ -84,7 +84,7 @@ pub struct DatasetConfig {
     pub batch: usize,
 }
 
-fn default_eval_batch() -> usize {
+pub(crate) fn default_eval_batch() -> usize {
     64
 }
 

@@ -336,3 +336,91 @@ fn a_batched_variant_is_timed_at_its_batch_and_a_fixed_batch_model_refuses_one()
     assert!(support::stderr(&run).contains("tiny.onnx"));
     assert!(!fresh.join("summary.json").exists());
 }
+
+#[test]
+fn files_and_a_dataset_without_a_config_are_explored_with_inits_guesses() {
+    // The digits models and their labeled scans, no config: settings are guessed as
+    // `modelgate init` guesses them, and each variant's accuracy must equal Python's
+    // (onnxruntime with PIL preprocessing, models/metrics.json, written by
+    // models/make_models.py).
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let run = support::modelgate(&[
+        "explore",
+        root().join("models/digits_fp32.onnx").to_str().unwrap(),
+        root()
+            .join("models/digits_lowrecall.onnx")
+            .to_str()
+            .unwrap(),
+        "--dataset",
+        root().join("models/data/digits/test.csv").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_exit(&run, 0);
+    assert!(support::stderr(&run).contains("as `modelgate init` guesses them"));
+    let python: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root().join("models/metrics.json")).unwrap())
+            .unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    for (row, variant) in summary["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(["fp32", "lowrecall"])
+    {
+        assert_eq!(row["name"], format!("digits_{variant}"));
+        let want = python["digits"]["variants"][variant]["accuracy"]
+            .as_f64()
+            .unwrap();
+        let got = row["accuracy"].as_f64().unwrap();
+        assert!(
+            (got - want).abs() < 1e-4,
+            "{variant}: {got} against Python's {want}"
+        );
+    }
+    assert!(summary["variants"][1]["accuracy_change_ci_low"].is_number());
+
+    // Neither a config model nor files: one line saying what to give.
+    let run = support::modelgate(&["explore", "--out", out.to_str().unwrap()]);
+    support::assert_user_error(&run, "give --model NAME");
+}
+
+#[test]
+fn a_dataset_on_the_command_line_replaces_the_models_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = project(dir.path(), "");
+    // The first 80 rows of the test set.
+    let full = std::fs::read_to_string(dir.path().join("data/test.csv")).unwrap();
+    let subset: Vec<&str> = full.lines().take(81).collect();
+    let subset_path = dir.path().join("subset.csv");
+    std::fs::write(&subset_path, subset.join("\n") + "\n").unwrap();
+    let out = dir.path().join("out");
+    let run = explore(&config, &out, &["--dataset", subset_path.to_str().unwrap()]);
+    assert_exit(&run, 0);
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    // `modelgate eval` of the reference with the same config model and the subset.
+    let json = dir.path().join("eval.json");
+    let eval = support::modelgate(&[
+        "eval",
+        dir.path().join("models/cancer_fp32.onnx").to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+        "--model-name",
+        "cancer",
+        "--dataset",
+        subset_path.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert_exit(&eval, 0);
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(results["eval"]["samples"].as_array().unwrap().len(), 80);
+    assert_eq!(
+        summary["variants"][0]["accuracy"],
+        results["eval"]["metrics"]["accuracy"]
+    );
+}
