@@ -168,7 +168,8 @@ pub struct VariantRow {
     pub latency_p95_ci_high: Option<f64>,
     pub latency_p95_p_adj: Option<f64>,
     /// "reference", "distinguishable" (some difference whose adjusted p is under the
-    /// significance level and whose interval leaves out no change) or "not distinguishable".
+    /// significance level and whose interval leaves out no change: 0 points, or for latency
+    /// every ratio within the model's tolerance) or "not distinguishable".
     pub versus_reference: String,
     pub composite_score: f64,
     pub meets_constraints: bool,
@@ -226,6 +227,10 @@ pub struct Summary {
     pub model: String,
     pub reference: String,
     pub significance: f64,
+    /// The model's p50 and p95 latency tolerances in percent (`[criteria]`
+    /// max_p50_regression_pct and max_p95_regression_pct): a latency ratio is told apart from
+    /// the reference only beyond them, as the gate judges latency.
+    pub latency_tolerance_pct: [f64; 2],
     pub constraints: Constraints,
     pub weights: Weights,
     /// The weights the composite actually used (renormalised without unmeasured dimensions).
@@ -247,6 +252,9 @@ pub struct Plan {
     pub root: PathBuf,
     /// The model's significance level (its criteria's), for "distinguishable".
     pub significance: f64,
+    /// The model's p50 and p95 latency tolerances in percent (its criteria's), for
+    /// "distinguishable".
+    pub latency_tolerance_pct: [f64; 2],
     /// `--peak-qps` and `--safety`: plan each variant's capacity for that peak.
     pub peak: Option<(f64, f64)>,
 }
@@ -304,6 +312,10 @@ pub fn plan(config: &GateConfig, name: &str, files: &[PathBuf], root: &Path) -> 
         explore: config.explore.clone(),
         root: root.to_path_buf(),
         significance: config.criteria_for(model).significance,
+        latency_tolerance_pct: {
+            let c = config.criteria_for(model);
+            [c.max_p50_regression_pct, c.max_p95_regression_pct]
+        },
         peak: None,
     })
 }
@@ -621,7 +633,7 @@ fn summarize(plan: &Plan, measured: &[Measured], significance: f64) -> Result<Su
         row.versus_reference = if i == 0 {
             "reference".into()
         } else {
-            versus(row, significance).into()
+            versus(row, significance, plan.latency_tolerance_pct).into()
         };
     }
     let constraints = &plan.explore.constraints;
@@ -657,6 +669,7 @@ fn summarize(plan: &Plan, measured: &[Measured], significance: f64) -> Result<Su
         model: plan.model.name.clone(),
         reference: rows[0].name.clone(),
         significance,
+        latency_tolerance_pct: plan.latency_tolerance_pct,
         constraints: constraints.clone(),
         weights: plan.explore.weights.clone(),
         weights_used,
@@ -667,16 +680,25 @@ fn summarize(plan: &Plan, measured: &[Measured], significance: f64) -> Result<Su
     })
 }
 
-/// A variant's row against the reference, as the gate decides: a difference counts when its
-/// test is significant after Holm and its interval leaves out "no change" (0 points; a ratio
-/// of 1). "distinguishable" when one does, else "not distinguishable".
-fn versus(row: &VariantRow, significance: f64) -> &'static str {
+/// A variant's row against the reference, as the gate decides: a quality change counts when
+/// its test is significant after Holm and its interval leaves out 0 points; a latency ratio when
+/// its test is significant and its interval lies wholly beyond the model's tolerance (above
+/// `1 + tolerance`, where the gate would fail it, or below `1 / (1 + tolerance)`): two sessions
+/// of one model can differ by a few percent, which is not a difference between variants.
+/// "distinguishable" when one counts, else "not distinguishable".
+fn versus(row: &VariantRow, significance: f64, tolerance_pct: [f64; 2]) -> &'static str {
     let found = row.differences().iter().any(|d| {
-        let none = if d.ratio { 1.0 } else { 0.0 };
+        let (below, above) = match d.ratio {
+            Some(k) => {
+                let limit = 1.0 + tolerance_pct[k] / 100.0;
+                (1.0 / limit, limit)
+            }
+            None => (0.0, 0.0),
+        };
         d.p_adj.is_some_and(|p| p < significance)
             && d.low
                 .zip(d.high)
-                .is_some_and(|(lo, hi)| lo > none || hi < none)
+                .is_some_and(|(lo, hi)| lo > above || hi < below)
     });
     if found {
         "distinguishable"
@@ -692,8 +714,9 @@ struct Difference {
     low: Option<f64>,
     high: Option<f64>,
     p_adj: Option<f64>,
-    /// A ratio (no change is 1) rather than a difference in points (no change is 0).
-    ratio: bool,
+    /// For a latency ratio (no change is 1), which tolerance applies: 0 for p50, 1 for p95;
+    /// None for a difference in points (no change is 0).
+    ratio: Option<usize>,
 }
 
 impl VariantRow {
@@ -707,7 +730,7 @@ impl VariantRow {
                 low: r.latency_p50_ci_low,
                 high: r.latency_p50_ci_high,
                 p_adj: r.latency_p50_p_adj,
-                ratio: true,
+                ratio: Some(0),
             },
             Difference {
                 name: "p95",
@@ -715,7 +738,7 @@ impl VariantRow {
                 low: r.latency_p95_ci_low,
                 high: r.latency_p95_ci_high,
                 p_adj: r.latency_p95_p_adj,
-                ratio: true,
+                ratio: Some(1),
             },
             Difference {
                 name: "accuracy",
@@ -723,7 +746,7 @@ impl VariantRow {
                 low: r.accuracy_change_ci_low,
                 high: r.accuracy_change_ci_high,
                 p_adj: r.accuracy_p_adj,
-                ratio: false,
+                ratio: None,
             },
             Difference {
                 name: "recall",
@@ -731,7 +754,7 @@ impl VariantRow {
                 low: r.recall_change_ci_low,
                 high: r.recall_change_ci_high,
                 p_adj: r.recall_p_adj,
-                ratio: false,
+                ratio: None,
             },
         ]
     }
@@ -1088,10 +1111,12 @@ fn markdown(summary: &Summary) -> String {
     let _ = writeln!(out, "# Variants of `{}`\n", summary.model);
     let _ = writeln!(
         out,
-        "Reference: `{}`. Changes are against it, per sample, with {} % intervals in brackets; p-values are Holm-adjusted across every test of this table (significance {}). The variants were timed together, in interleaved blocks.\n",
+        "Reference: `{}`. Changes are against it, per sample, with {} % intervals in brackets; p-values are Holm-adjusted across every test of this table (significance {}). The variants were timed together, in interleaved blocks. A latency ratio counts as distinguishable only beyond the model's tolerance ({} % at p50, {} % at p95), as the gate judges latency.\n",
         summary.reference,
         (1.0 - summary.significance) * 100.0,
-        summary.significance
+        summary.significance,
+        summary.latency_tolerance_pct[0],
+        summary.latency_tolerance_pct[1]
     );
     let _ = writeln!(
         out,
@@ -1110,7 +1135,7 @@ fn markdown(summary: &Summary) -> String {
         let mut parts = Vec::new();
         for d in r.differences() {
             if let (Some(value), Some(q)) = (d.value, d.p_adj) {
-                let value = if d.ratio {
+                let value = if d.ratio.is_some() {
                     format!("x{value:.2}")
                 } else {
                     format!("{value:+.2} pts")

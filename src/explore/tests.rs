@@ -146,6 +146,7 @@ fn the_csv_has_every_column_and_values_from_the_json() {
         model: "m".into(),
         reference: "fp32".into(),
         significance: 0.05,
+        latency_tolerance_pct: [5.0, 5.0],
         constraints: Default::default(),
         weights: Default::default(),
         weights_used: Default::default(),
@@ -181,6 +182,7 @@ fn the_plot_draws_each_variant_and_the_limits() {
         model: "scan".into(),
         reference: "fp32".into(),
         significance: 0.05,
+        latency_tolerance_pct: [5.0, 5.0],
         constraints: Constraints {
             latency_p95_ms: Some(3.0),
             accuracy_min: Some(0.85),
@@ -228,6 +230,7 @@ fn the_png_plot_has_the_points_and_their_labels() {
         model: "scan".into(),
         reference: "fp32".into(),
         significance: 0.05,
+        latency_tolerance_pct: [5.0, 5.0],
         constraints: Constraints::default(),
         weights: Default::default(),
         weights_used: Default::default(),
@@ -369,21 +372,37 @@ fn latency_against_the_reference_uses_the_gates_paired_interval_and_tests() {
 
 #[test]
 fn a_difference_counts_only_when_its_test_and_its_interval_agree() {
+    let tolerance = [5.0, 5.0];
     let mut r = row("v", 2.0, Some(0.9));
-    assert_eq!(versus(&r, 0.05), "not distinguishable");
+    assert_eq!(versus(&r, 0.05, tolerance), "not distinguishable");
     // Significant, but the interval holds a ratio of 1: as the gate, not decided.
     r.latency_p50_p_adj = Some(0.001);
     (r.latency_p50_ci_low, r.latency_p50_ci_high) = (Some(0.98), Some(1.07));
-    assert_eq!(versus(&r, 0.05), "not distinguishable");
+    assert_eq!(versus(&r, 0.05, tolerance), "not distinguishable");
+    // Clear of 1 but not of the 5 % tolerance: two sessions of one model can differ that much.
     r.latency_p50_ci_low = Some(1.01);
-    assert_eq!(versus(&r, 0.05), "distinguishable");
+    assert_eq!(versus(&r, 0.05, tolerance), "not distinguishable");
+    assert_eq!(versus(&r, 0.05, [0.5, 5.0]), "distinguishable");
+    r.latency_p50_ci_low = Some(1.051);
+    assert_eq!(versus(&r, 0.05, tolerance), "distinguishable");
+    // Faster beyond the tolerance counts too: wholly under 1 / 1.05.
+    (r.latency_p50_ci_low, r.latency_p50_ci_high) = (Some(0.90), Some(0.95));
+    assert_eq!(versus(&r, 0.05, tolerance), "distinguishable");
+    r.latency_p50_ci_high = Some(0.96);
+    assert_eq!(versus(&r, 0.05, tolerance), "not distinguishable");
+    // The p95 ratio is held to the p95 tolerance.
+    let mut t = row("t", 2.0, Some(0.9));
+    t.latency_p95_p_adj = Some(0.001);
+    (t.latency_p95_ci_low, t.latency_p95_ci_high) = (Some(1.03), Some(1.04));
+    assert_eq!(versus(&t, 0.05, [1.0, 5.0]), "not distinguishable");
+    assert_eq!(versus(&t, 0.05, [5.0, 2.0]), "distinguishable");
     // An interval clear of 0 points with a p-value over the level does not count either.
     let mut q = row("w", 2.0, Some(0.9));
     q.recall_p_adj = Some(0.2);
     (q.recall_change_ci_low, q.recall_change_ci_high) = (Some(-4.0), Some(-0.5));
-    assert_eq!(versus(&q, 0.05), "not distinguishable");
+    assert_eq!(versus(&q, 0.05, tolerance), "not distinguishable");
     q.recall_p_adj = Some(0.01);
-    assert_eq!(versus(&q, 0.05), "distinguishable");
+    assert_eq!(versus(&q, 0.05, tolerance), "distinguishable");
 }
 
 #[test]
