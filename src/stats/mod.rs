@@ -54,6 +54,9 @@ pub use order_stats::{
     min_samples_for_percentile, percentile_trusted, quantile_ci, LOADGEN_CONFIDENCE,
 };
 pub use paired::{mcnemar_exact, paired_difference_ci, wilson_interval, wilson_min_trials};
-pub use paired_bootstrap::{paired_bootstrap_ratio_difference, RatioDifference, RatioPair};
+pub use paired_bootstrap::{
+    paired_bootstrap_difference, paired_bootstrap_ratio_difference, PairedDifference,
+    RatioDifference, RatioPair,
+};
 pub use shift::hodges_lehmann_shift;
 pub use two_sample::{cohens_d, mann_whitney_u, welch_t_log, TestResult};

@@ -46,17 +46,61 @@ pub fn paired_bootstrap_ratio_difference(
     resamples: usize,
     seed: u64,
 ) -> Option<RatioDifference> {
-    if !in_open_unit(confidence) || resamples < 100 || pairs.is_empty() {
+    let d = paired_bootstrap_difference(
+        pairs.len(),
+        |drawn| ratios(drawn.iter().map(|&i| &pairs[i])),
+        confidence,
+        resamples,
+        seed,
+    )?;
+    Some(RatioDifference {
+        ratio_a: d.a,
+        ratio_b: d.b,
+        ci: d.ci,
+        p_value: d.p_value,
+        resamples: d.resamples,
+    })
+}
+
+/// A statistic of two models on the same samples, its difference `b - a`, and the difference's
+/// bootstrap interval and p-value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PairedDifference {
+    pub a: f64,
+    pub b: f64,
+    pub ci: Interval,
+    pub p_value: f64,
+    /// Resamples kept (those where `statistic` was undefined were drawn again).
+    pub resamples: usize,
+}
+
+/// The paired bootstrap of any statistic of two models scored on the same `n` samples:
+/// `statistic(indices)` gives (model a's value, model b's value) over those samples (with
+/// repeats), or None where undefined. Each resample draws `n` indices with replacement, so
+/// every sample's two outcomes stay together. Percentile interval at `confidence` and the
+/// p-value described in the module doc. `None` as for [`paired_bootstrap_ratio_difference`].
+pub fn paired_bootstrap_difference(
+    n: usize,
+    statistic: impl Fn(&[usize]) -> Option<(f64, f64)>,
+    confidence: f64,
+    resamples: usize,
+    seed: u64,
+) -> Option<PairedDifference> {
+    if !in_open_unit(confidence) || resamples < 100 || n == 0 {
         return None;
     }
-    let observed = ratios(pairs.iter())?;
+    let all: Vec<usize> = (0..n).collect();
+    let observed = statistic(&all)?;
     let mut rng = StdRng::seed_from_u64(seed);
     let mut diffs = Vec::with_capacity(resamples);
+    let mut drawn = vec![0; n];
     let mut draws = 0;
     while diffs.len() < resamples && draws < resamples * 2 {
         draws += 1;
-        let drawn = (0..pairs.len()).map(|_| &pairs[rng.random_range(0..pairs.len())]);
-        if let Some((a, b)) = ratios(drawn) {
+        for slot in &mut drawn {
+            *slot = rng.random_range(0..n);
+        }
+        if let Some((a, b)) = statistic(&drawn) {
             diffs.push(b - a);
         }
     }
@@ -68,9 +112,9 @@ pub fn paired_bootstrap_ratio_difference(
     let p_value = (2.0 * (below.min(above) + 1) as f64 / (resamples + 1) as f64).min(1.0);
     diffs.sort_by(f64::total_cmp);
     let tail = (1.0 - confidence) / 2.0;
-    Some(RatioDifference {
-        ratio_a: observed.0,
-        ratio_b: observed.1,
+    Some(PairedDifference {
+        a: observed.0,
+        b: observed.1,
         ci: Interval {
             lower: percentile(&diffs, tail)?,
             upper: percentile(&diffs, 1.0 - tail)?,
