@@ -155,6 +155,18 @@ pub struct VariantRow {
     pub recall_change_ci_low: Option<f64>,
     pub recall_change_ci_high: Option<f64>,
     pub recall_p_adj: Option<f64>,
+    /// Macro F1's change in points, with the paired bootstrap's interval and p-value (2,000
+    /// resamples of the samples, seeded).
+    pub f1_change_pts: Option<f64>,
+    pub f1_change_ci_low: Option<f64>,
+    pub f1_change_ci_high: Option<f64>,
+    pub f1_p_adj: Option<f64>,
+    /// AUROC's change in points, with DeLong's paired test and its normal interval; binary
+    /// models only.
+    pub auroc_change_pts: Option<f64>,
+    pub auroc_change_ci_low: Option<f64>,
+    pub auroc_change_ci_high: Option<f64>,
+    pub auroc_p_adj: Option<f64>,
     /// Per-sample p50 latency over the reference's, with the gate's paired block-bootstrap
     /// interval (at 1 - significance) and the Holm-adjusted Mann-Whitney p-value.
     pub latency_p50_ratio: Option<f64>,
@@ -523,9 +535,10 @@ const MIB: f64 = 1024.0 * 1024.0;
 fn summarize(plan: &Plan, measured: &[Measured], significance: f64) -> Result<Summary> {
     let reference = &measured[0];
     let mut rows = Vec::new();
-    // Raw p-values, in order: per non-reference variant, accuracy, recall, p50 and p95 latency.
+    // Raw p-values, in order: per non-reference variant, accuracy, recall, F1, AUROC, p50 and
+    // p95 latency.
     let mut raw: Vec<f64> = Vec::new();
-    let mut slots: Vec<[Option<usize>; 4]> = Vec::new();
+    let mut slots: Vec<[Option<usize>; 6]> = Vec::new();
     let per_sample = |m: &Measured| -> Result<Vec<f64>> {
         let run = m
             .bench
@@ -544,23 +557,31 @@ fn summarize(plan: &Plan, measured: &[Measured], significance: f64) -> Result<Su
         let s = &run.summary;
         let metrics = m.eval.as_ref().map(|e| &e.metrics);
         let recall = metrics.map(|x| x.positive.as_ref().map_or(x.macro_recall, |p| p.recall));
-        let mut slot = [None; 4];
+        let mut slot = [None; 6];
         let mut quality = None;
         let mut latency: [Option<Versus>; 2] = [None, None];
         if !std::ptr::eq(m, reference) {
             if let (Some(base), Some(cand)) = (&reference.eval, &m.eval) {
                 let paired = paired_tests(base, cand, 1.0 - significance)?;
-                slot[0] = Some(raw.len());
-                raw.push(paired.accuracy.p);
-                slot[1] = Some(raw.len());
-                raw.push(paired.recall.p);
+                let changes = [
+                    Some(&paired.accuracy),
+                    Some(&paired.recall),
+                    paired.f1.as_ref(),
+                    paired.auroc.as_ref(),
+                ];
+                for (k, change) in changes.into_iter().enumerate() {
+                    if let Some(change) = change {
+                        slot[k] = Some(raw.len());
+                        raw.push(change.p);
+                    }
+                }
                 quality = Some(paired);
             }
             let seed = crate::gate::latency_seed(&m.sha256);
             latency = latency_versus(&reference_ms, &per_sample(m)?, significance, seed);
             for (k, versus) in latency.iter().enumerate() {
                 if let Some(p) = versus.as_ref().and_then(|v| v.p) {
-                    slot[2 + k] = Some(raw.len());
+                    slot[4 + k] = Some(raw.len());
                     raw.push(p);
                 }
             }
@@ -606,6 +627,20 @@ fn summarize(plan: &Plan, measured: &[Measured], significance: f64) -> Result<Su
             recall_change_ci_low: quality.as_ref().and_then(|q| q.recall.ci_low),
             recall_change_ci_high: quality.as_ref().and_then(|q| q.recall.ci_high),
             recall_p_adj: None,
+            f1_change_pts: quality
+                .as_ref()
+                .and_then(|q| q.f1.as_ref())
+                .map(|c| c.change_pts),
+            f1_change_ci_low: quality.as_ref().and_then(|q| q.f1.as_ref()?.ci_low),
+            f1_change_ci_high: quality.as_ref().and_then(|q| q.f1.as_ref()?.ci_high),
+            f1_p_adj: None,
+            auroc_change_pts: quality
+                .as_ref()
+                .and_then(|q| q.auroc.as_ref())
+                .map(|c| c.change_pts),
+            auroc_change_ci_low: quality.as_ref().and_then(|q| q.auroc.as_ref()?.ci_low),
+            auroc_change_ci_high: quality.as_ref().and_then(|q| q.auroc.as_ref()?.ci_high),
+            auroc_p_adj: None,
             latency_p50_ratio: latency[0].as_ref().map(|v| v.ratio),
             latency_p50_ci_low: latency[0].as_ref().and_then(|v| v.ci.map(|c| c.lower)),
             latency_p50_ci_high: latency[0].as_ref().and_then(|v| v.ci.map(|c| c.upper)),
@@ -628,8 +663,10 @@ fn summarize(plan: &Plan, measured: &[Measured], significance: f64) -> Result<Su
         let at = |k: usize| slot[k].map(|j| adjusted[j]);
         row.accuracy_p_adj = at(0);
         row.recall_p_adj = at(1);
-        row.latency_p50_p_adj = at(2);
-        row.latency_p95_p_adj = at(3);
+        row.f1_p_adj = at(2);
+        row.auroc_p_adj = at(3);
+        row.latency_p50_p_adj = at(4);
+        row.latency_p95_p_adj = at(5);
         row.versus_reference = if i == 0 {
             "reference".into()
         } else {
@@ -720,8 +757,9 @@ struct Difference {
 }
 
 impl VariantRow {
-    /// p50 and p95 latency, accuracy and recall against the reference, in that order.
-    fn differences(&self) -> [Difference; 4] {
+    /// p50 and p95 latency, accuracy, recall, F1 and AUROC against the reference, in that
+    /// order.
+    fn differences(&self) -> [Difference; 6] {
         let r = self;
         [
             Difference {
@@ -756,6 +794,22 @@ impl VariantRow {
                 p_adj: r.recall_p_adj,
                 ratio: None,
             },
+            Difference {
+                name: "F1",
+                value: r.f1_change_pts,
+                low: r.f1_change_ci_low,
+                high: r.f1_change_ci_high,
+                p_adj: r.f1_p_adj,
+                ratio: None,
+            },
+            Difference {
+                name: "AUROC",
+                value: r.auroc_change_pts,
+                low: r.auroc_change_ci_low,
+                high: r.auroc_change_ci_high,
+                p_adj: r.auroc_p_adj,
+                ratio: None,
+            },
         ]
     }
 }
@@ -788,10 +842,103 @@ impl Change {
     }
 }
 
-/// Accuracy and recall of two evaluations of the same samples, paired by id.
+/// Accuracy, recall, macro F1 and AUROC of two evaluations of the same samples, paired by id.
 struct Paired {
     accuracy: Change,
     recall: Change,
+    f1: Option<Change>,
+    /// Binary models only.
+    auroc: Option<Change>,
+}
+
+/// Resamples of the paired bootstrap of macro F1, and its seed (fixed, so a run's table can be
+/// made again from its evaluations).
+const F1_RESAMPLES: usize = 2000;
+const F1_SEED: u64 = 0x00f1_f1f1;
+
+/// Macro F1 as eval computes it (per class `2 tp / (support + predicted)`, 0 where that is
+/// 0/0, averaged over all `classes`) over the samples at `indices`, of `(label, pred)` pairs.
+fn macro_f1(outcomes: &[(usize, usize)], indices: &[usize], classes: usize) -> f64 {
+    let mut tp = vec![0usize; classes];
+    let mut support = vec![0usize; classes];
+    let mut predicted = vec![0usize; classes];
+    for &i in indices {
+        let (label, pred) = outcomes[i];
+        if label < classes && pred < classes {
+            support[label] += 1;
+            predicted[pred] += 1;
+            tp[label] += usize::from(label == pred);
+        }
+    }
+    let f1 = (0..classes).map(|c| {
+        let den = support[c] + predicted[c];
+        if den == 0 {
+            0.0
+        } else {
+            2.0 * tp[c] as f64 / den as f64
+        }
+    });
+    f1.sum::<f64>() / classes.max(1) as f64
+}
+
+/// Macro F1's change, with the paired bootstrap's interval and p-value.
+fn f1_change(
+    base: &[(usize, usize)],
+    cand: &[(usize, usize)],
+    classes: usize,
+    confidence: f64,
+) -> Option<Change> {
+    let d = crate::stats::paired_bootstrap_difference(
+        base.len(),
+        |at| Some((macro_f1(base, at, classes), macro_f1(cand, at, classes))),
+        confidence,
+        F1_RESAMPLES,
+        F1_SEED,
+    )?;
+    Some(Change {
+        change_pts: (d.b - d.a) * 100.0,
+        ci_low: Some(d.ci.lower * 100.0),
+        ci_high: Some(d.ci.upper * 100.0),
+        p: d.p_value.clamp(0.0, 1.0),
+    })
+}
+
+/// AUROC's change for a binary model (the positive class's scores), with DeLong's paired test
+/// and its normal interval at `confidence`, as the gate's AUROC criterion computes it.
+fn auroc_change(
+    base: &[&crate::eval::SampleRecord],
+    cand: &[&crate::eval::SampleRecord],
+    positive: usize,
+    confidence: f64,
+) -> Option<Change> {
+    let score = |r: &crate::eval::SampleRecord| r.scores.get(positive).map(|s| f64::from(*s));
+    let a: Vec<f64> = base.iter().map(|r| score(r)).collect::<Option<_>>()?;
+    let b: Vec<f64> = cand.iter().map(|r| score(r)).collect::<Option<_>>()?;
+    let is_pos: Vec<bool> = base.iter().map(|r| r.label == positive).collect();
+    let Some(d) = crate::stats::delong_paired(&a, &b, &is_pos) else {
+        // No variance: the two rank every positive-negative pair alike, so the AUROCs are
+        // equal and nothing can differ; otherwise (too few of a class) there is no change.
+        let auc = |s: &[f64]| {
+            let s: Vec<f32> = s.iter().map(|x| *x as f32).collect();
+            crate::metrics::roc_auc(&s, &is_pos)
+        };
+        let (x, y) = (auc(&a)?, auc(&b)?);
+        return (x == y).then_some(Change {
+            change_pts: 0.0,
+            ci_low: Some(0.0),
+            ci_high: Some(0.0),
+            p: 1.0,
+        });
+    };
+    let z = crate::stats::normal_quantile(1.0 - (1.0 - confidence) / 2.0)?;
+    let sd = (d.var_a + d.var_b - 2.0 * d.covariance).max(0.0).sqrt();
+    let diff = d.auc_b - d.auc_a;
+    Some(Change {
+        change_pts: diff * 100.0,
+        ci_low: Some((diff - z * sd) * 100.0),
+        ci_high: Some((diff + z * sd) * 100.0),
+        p: d.p_value.clamp(0.0, 1.0),
+    })
 }
 
 fn paired_tests(base: &EvalResult, cand: &EvalResult, confidence: f64) -> Result<Paired> {
@@ -799,6 +946,7 @@ fn paired_tests(base: &EvalResult, cand: &EvalResult, confidence: f64) -> Result
         cand.samples.iter().map(|s| (s.id.as_str(), s)).collect();
     let positive = base.positive_class;
     let (mut all, mut positives) = (Vec::new(), Vec::new());
+    let (mut base_records, mut cand_records) = (Vec::new(), Vec::new());
     for b in &base.samples {
         let Some(c) = by_id.get(b.id.as_str()) else {
             bail!(
@@ -811,10 +959,34 @@ fn paired_tests(base: &EvalResult, cand: &EvalResult, confidence: f64) -> Result
         if positive.is_none_or(|p| b.label == p) {
             positives.push(pair);
         }
+        base_records.push(b);
+        cand_records.push(*c);
     }
+    let classes = base.metrics.per_class.len();
+    let outcomes = |records: &[&crate::eval::SampleRecord]| -> Vec<(usize, usize)> {
+        records.iter().map(|r| (r.label, r.pred)).collect()
+    };
+    let f1 = f1_change(
+        &outcomes(&base_records),
+        &outcomes(&cand_records),
+        classes,
+        confidence,
+    );
+    let auroc = if classes == 2 {
+        auroc_change(
+            &base_records,
+            &cand_records,
+            positive.unwrap_or(1),
+            confidence,
+        )
+    } else {
+        None
+    };
     Ok(Paired {
         accuracy: Change::of(&all, confidence),
         recall: Change::of(&positives, confidence),
+        f1,
+        auroc,
     })
 }
 
@@ -1010,7 +1182,7 @@ fn write(out: &Path, summary: &Summary) -> Result<()> {
 }
 
 /// The CSV columns, in order; the names are `VariantRow`'s fields.
-pub const CSV_COLUMNS: [&str; 46] = [
+pub const CSV_COLUMNS: [&str; 54] = [
     "name",
     "file",
     "sha256",
@@ -1043,6 +1215,14 @@ pub const CSV_COLUMNS: [&str; 46] = [
     "recall_change_ci_low",
     "recall_change_ci_high",
     "recall_p_adj",
+    "f1_change_pts",
+    "f1_change_ci_low",
+    "f1_change_ci_high",
+    "f1_p_adj",
+    "auroc_change_pts",
+    "auroc_change_ci_low",
+    "auroc_change_ci_high",
+    "auroc_p_adj",
     "latency_p50_ratio",
     "latency_p50_ci_low",
     "latency_p50_ci_high",

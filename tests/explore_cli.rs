@@ -102,7 +102,13 @@ fn explore_writes_a_dashboard_whose_csv_and_front_agree_with_its_json() {
     assert_eq!(variants[0]["versus_reference"], "reference");
     for v in &variants[1..] {
         assert!(v["accuracy_p_adj"].is_number(), "{v}");
-        for p in ["latency_p50_p_adj", "latency_p95_p_adj", "recall_p_adj"] {
+        for p in [
+            "latency_p50_p_adj",
+            "latency_p95_p_adj",
+            "recall_p_adj",
+            "f1_p_adj",
+            "auroc_p_adj",
+        ] {
             assert!(v[p].is_number(), "{p}: {v}");
         }
         // Each change carries its interval, the change inside it.
@@ -116,6 +122,12 @@ fn explore_writes_a_dashboard_whose_csv_and_front_agree_with_its_json() {
                 "recall_change_pts",
                 "recall_change_ci_low",
                 "recall_change_ci_high",
+            ),
+            ("f1_change_pts", "f1_change_ci_low", "f1_change_ci_high"),
+            (
+                "auroc_change_pts",
+                "auroc_change_ci_low",
+                "auroc_change_ci_high",
             ),
             (
                 "latency_p50_ratio",

@@ -34,6 +34,14 @@ fn row(name: &str, p95: f64, accuracy: Option<f64>) -> VariantRow {
         recall_change_ci_low: None,
         recall_change_ci_high: None,
         recall_p_adj: None,
+        f1_change_pts: None,
+        f1_change_ci_low: None,
+        f1_change_ci_high: None,
+        f1_p_adj: None,
+        auroc_change_pts: None,
+        auroc_change_ci_low: None,
+        auroc_change_ci_high: None,
+        auroc_p_adj: None,
         latency_p50_ratio: None,
         latency_p50_ci_low: None,
         latency_p50_ci_high: None,
@@ -441,4 +449,88 @@ fn labels_of_close_points_do_not_overlap_each_other_or_the_points() {
     }
     // An isolated point's label goes right of it, centred.
     assert_eq!(corners[4], (300 + 5 + 4, 200 - 7));
+}
+
+#[test]
+fn macro_f1_is_scikit_learns_and_its_change_carries_a_bootstrap_interval() {
+    // Python, scikit-learn 1.x:
+    //   f1_score(labels, a_pred, average="macro", labels=[0, 1, 2, 3], zero_division=0)
+    //     -> 0.5684523809523809; with b_pred -> 0.5627705627705628
+    // (class 3 is never seen nor predicted: an F1 of 0 in the mean, as eval counts it).
+    let labels = [0, 0, 0, 1, 1, 1, 2, 2, 0, 1, 2, 2];
+    let a_pred = [0, 0, 1, 1, 1, 0, 2, 2, 0, 1, 2, 0];
+    let b_pred = [0, 1, 1, 1, 1, 1, 2, 1, 0, 1, 2, 2];
+    let pairs = |pred: &[usize]| -> Vec<(usize, usize)> {
+        labels.iter().copied().zip(pred.iter().copied()).collect()
+    };
+    let (a, b) = (pairs(&a_pred), pairs(&b_pred));
+    let all: Vec<usize> = (0..labels.len()).collect();
+    assert!((macro_f1(&a, &all, 4) - 0.5684523809523809).abs() < 1e-12);
+    assert!((macro_f1(&b, &all, 4) - 0.5627705627705628).abs() < 1e-12);
+    let change = f1_change(&a, &b, 4, 0.95).unwrap();
+    assert!((change.change_pts - (0.5627705627705628 - 0.5684523809523809) * 100.0).abs() < 1e-9);
+    let (lo, hi) = (change.ci_low.unwrap(), change.ci_high.unwrap());
+    assert!(
+        lo < change.change_pts && change.change_pts < hi,
+        "{lo} {hi}"
+    );
+    assert!(
+        change.p > 0.5,
+        "a change this small on 12 samples: p {}",
+        change.p
+    );
+    // The same predictions: no change, an interval of one point, p = 1.
+    let same = f1_change(&a, &a, 4, 0.95).unwrap();
+    assert_eq!(
+        (same.change_pts, same.ci_low, same.ci_high, same.p),
+        (0.0, Some(0.0), Some(0.0), 1.0)
+    );
+}
+
+#[test]
+fn the_auroc_change_is_the_difference_of_scikit_learns_aurocs() {
+    // scikit-learn: roc_auc_score(y, a) -> 0.76, roc_auc_score(y, b) -> 0.92.
+    let y = [0, 0, 0, 0, 1, 1, 1, 1, 0, 1];
+    let a = [0.1, 0.4, 0.35, 0.8, 0.7, 0.9, 0.3, 0.6, 0.2, 0.55];
+    let b = [0.2, 0.3, 0.1, 0.6, 0.8, 0.95, 0.5, 0.7, 0.25, 0.45];
+    let records = |scores: &[f32]| -> Vec<crate::eval::SampleRecord> {
+        y.iter()
+            .zip(scores)
+            .enumerate()
+            .map(|(i, (&label, &s))| crate::eval::SampleRecord {
+                id: format!("s{i}"),
+                label,
+                pred: usize::from(s >= 0.5),
+                scores: vec![1.0 - s, s],
+                slices: Default::default(),
+            })
+            .collect()
+    };
+    let (ra, rb) = (records(&a), records(&b));
+    fn refs(r: &[crate::eval::SampleRecord]) -> Vec<&crate::eval::SampleRecord> {
+        r.iter().collect()
+    }
+    let change = auroc_change(&refs(&ra), &refs(&rb), 1, 0.95).unwrap();
+    assert!(
+        (change.change_pts - 16.0).abs() < 1e-9,
+        "{}",
+        change.change_pts
+    );
+    let (lo, hi) = (change.ci_low.unwrap(), change.ci_high.unwrap());
+    assert!(
+        (((lo + hi) / 2.0) - 16.0).abs() < 1e-9,
+        "symmetric about the change"
+    );
+    assert!((0.0..=1.0).contains(&change.p));
+    // Scores that rank every sample alike (a monotone rescaling): no change, and p = 1.
+    let rescaled: Vec<f32> = a.iter().map(|s| s * 0.5 + 0.1).collect();
+    let same = auroc_change(&refs(&ra), &refs(&records(&rescaled)), 1, 0.95).unwrap();
+    assert_eq!(
+        (same.change_pts, same.ci_low, same.ci_high, same.p),
+        (0.0, Some(0.0), Some(0.0), 1.0)
+    );
+    // Scores missing for the positive class: no change reported rather than a wrong one.
+    let mut short = records(&b);
+    short[0].scores.clear();
+    assert!(auroc_change(&refs(&ra), &refs(&short), 1, 0.95).is_none());
 }
