@@ -403,12 +403,7 @@ pub fn gate(global: &GlobalArgs, args: &GateArgs) -> Result<Verdict> {
         ],
         args.results_dir.as_deref(),
     )?;
-    let root = args
-        .config
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("."));
+    let root = config_root(&args.config);
     let options = GateOptions {
         root,
         allow_new: args.allow_new,
@@ -475,13 +470,7 @@ pub fn explore(global: &GlobalArgs, args: &crate::cli::ExploreArgs) -> Result<cr
                     }
                 }
             }
-            let root = args
-                .config
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from("."));
-            (config, root, name.clone())
+            (config, config_root(&args.config), name.clone())
         }
         None => {
             let Some(first) = args.files.first() else {
@@ -564,6 +553,15 @@ fn guessed_config(
         )
     );
     Ok((config, plan.name, runtime))
+}
+
+/// The folder a config's relative paths start from: the config's own.
+fn config_root(config: &Path) -> PathBuf {
+    config
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."))
 }
 
 /// `modelgate init`.

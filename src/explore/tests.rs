@@ -58,6 +58,24 @@ fn row(name: &str, p95: f64, accuracy: Option<f64>) -> VariantRow {
     }
 }
 
+/// A summary of `variants` with `front` as its Pareto front and default constraints.
+fn summary(model: &str, variants: Vec<VariantRow>, front: &[&str]) -> Summary {
+    Summary {
+        schema_version: SCHEMA_VERSION,
+        model: model.into(),
+        reference: variants[0].name.clone(),
+        significance: 0.05,
+        latency_tolerance_pct: [5.0, 5.0],
+        constraints: Constraints::default(),
+        weights: Default::default(),
+        weights_used: Default::default(),
+        best: Default::default(),
+        pareto_front: front.iter().map(|n| n.to_string()).collect(),
+        variants,
+        notes: vec![],
+    }
+}
+
 /// The front by brute force over every pair, written independently of [`pareto`]: a point is
 /// off the front when some other point is at least as good on both axes and better on one.
 fn brute_force_front(points: &[(f64, f64)]) -> Vec<usize> {
@@ -149,20 +167,7 @@ fn the_composite_follows_the_documented_formula_and_drops_unmeasured_dimensions(
 fn the_csv_has_every_column_and_values_from_the_json() {
     let mut a = row("fp32", 4.0, Some(0.9));
     a.missed = vec!["x, y".into()];
-    let summary = Summary {
-        schema_version: SCHEMA_VERSION,
-        model: "m".into(),
-        reference: "fp32".into(),
-        significance: 0.05,
-        latency_tolerance_pct: [5.0, 5.0],
-        constraints: Default::default(),
-        weights: Default::default(),
-        weights_used: Default::default(),
-        best: Default::default(),
-        pareto_front: vec!["fp32".into()],
-        variants: vec![a.clone(), row("=cmd|calc", 2.0, None)],
-        notes: vec![],
-    };
+    let summary = summary("m", vec![a.clone(), row("=cmd|calc", 2.0, None)], &["fp32"]);
     let text = csv(&summary);
     let mut reader = text.lines();
     let header: Vec<&str> = reader.next().unwrap().split(',').collect();
@@ -186,26 +191,20 @@ fn the_csv_has_every_column_and_values_from_the_json() {
 #[test]
 fn the_plot_draws_each_variant_and_the_limits() {
     let summary = Summary {
-        schema_version: SCHEMA_VERSION,
-        model: "scan".into(),
-        reference: "fp32".into(),
-        significance: 0.05,
-        latency_tolerance_pct: [5.0, 5.0],
         constraints: Constraints {
             latency_p95_ms: Some(3.0),
             accuracy_min: Some(0.85),
             ..Default::default()
         },
-        weights: Default::default(),
-        weights_used: Default::default(),
-        best: Default::default(),
-        pareto_front: vec!["int8".into(), "fp32".into()],
-        variants: vec![
-            row("fp32", 4.0, Some(0.9)),
-            row("int8", 1.0, Some(0.88)),
-            row("fp16", 5.0, Some(0.88)),
-        ],
-        notes: vec![],
+        ..summary(
+            "scan",
+            vec![
+                row("fp32", 4.0, Some(0.9)),
+                row("int8", 1.0, Some(0.88)),
+                row("fp16", 5.0, Some(0.88)),
+            ],
+            &["int8", "fp32"],
+        )
     };
     let svg = plot::tradeoff_svg(&summary).unwrap();
     for name in ["fp32", "int8", "fp16"] {
@@ -233,25 +232,16 @@ fn the_plot_draws_each_variant_and_the_limits() {
 
 #[test]
 fn the_png_plot_has_the_points_and_their_labels() {
-    let summary = Summary {
-        schema_version: SCHEMA_VERSION,
-        model: "scan".into(),
-        reference: "fp32".into(),
-        significance: 0.05,
-        latency_tolerance_pct: [5.0, 5.0],
-        constraints: Constraints::default(),
-        weights: Default::default(),
-        weights_used: Default::default(),
-        best: Default::default(),
-        pareto_front: vec!["int8".into(), "fp32".into()],
-        variants: vec![
+    let summary = summary(
+        "scan",
+        vec![
             row("int8", 1.0, Some(0.80)),
             // Off the front, in the middle of the plot, so its label has room.
             row("fp16", 2.0, Some(0.85)),
             row("fp32", 3.0, Some(0.95)),
         ],
-        notes: vec![],
-    };
+        &["int8", "fp32"],
+    );
     let png = plot::tradeoff_png(&summary).unwrap();
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
     let image = image::load_from_memory_with_format(&png, image::ImageFormat::Png)
