@@ -1,4 +1,5 @@
-//! Same-runner A/B: the base model and the candidate timed in one process, in alternating blocks.
+//! Same-runner A/B: the base model and the candidate timed in one process, in alternating blocks
+//! (and, for `modelgate explore`, any number of variants the same way).
 //!
 //! A CI runner's speed drifts: another job starts, the CPU heats up, a neighbour wakes. Timing the
 //! base model last week and the candidate today mixes that drift into the comparison. Timing them
@@ -11,8 +12,8 @@
 //!   busy-wait on the cores the running one needs (a model A/B'd against itself measured a p95
 //!   4.5x its `bench` p95; see docs/benchmarks.md);
 //! - the first runs after each switch are discarded, while caches refill with the other model;
-//! - both warm up by count and by time, in alternating rounds, and which model opens the first
-//!   block (and so warmed up last) is drawn per gate run.
+//! - all warm up by count and by time, in alternating rounds, and which model opens the first
+//!   block (and so warmed up last) is drawn per run.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -36,7 +37,7 @@ const SWITCH_RUNS: u64 = 2;
 /// ...and at least this long, so a fast model's first runs on refilled caches drop out too.
 const SWITCH_TIME: Duration = Duration::from_millis(2);
 
-/// Warmup rounds per model: warmup alternates between the two this many times.
+/// Warmup rounds per model: warmup alternates between the models this many times.
 const WARMUP_ROUNDS: u64 = 4;
 
 /// One model to time, with its own session settings and batch size.

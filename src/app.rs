@@ -455,6 +455,13 @@ pub fn explore(global: &GlobalArgs, args: &crate::cli::ExploreArgs) -> Result<cr
         Some(name) => {
             let mut config = GateConfig::load(&args.config)?;
             if let Some(dataset) = &args.dataset {
+                // Checked before minutes of timing, not after.
+                if !dataset.exists() {
+                    anyhow::bail!(
+                        "--dataset {} does not exist; check the path",
+                        dataset.display()
+                    );
+                }
                 // Relative to where modelgate runs, as the model files on the command line are.
                 let path = std::path::absolute(dataset).unwrap_or_else(|_| dataset.clone());
                 for model in config.models.iter_mut().filter(|m| &m.name == name) {
@@ -520,8 +527,8 @@ pub fn explore(global: &GlobalArgs, args: &crate::cli::ExploreArgs) -> Result<cr
 
 /// The config `modelgate init` would write for `model` and `dataset`, read back, the model's
 /// name in it, and the runtime started to read the model: explore's settings when no config
-/// model is named. Said on stderr, since its
-/// guesses (preprocessing, activation, positive class) are unreviewed.
+/// model is named. Said on stderr, since nobody has reviewed its guesses (preprocessing,
+/// activation, positive class).
 fn guessed_config(
     global: &GlobalArgs,
     model: &Path,

@@ -18,6 +18,7 @@ pub mod configdoc;
 pub mod dataset;
 pub mod eval;
 pub mod explore;
+pub mod fonts;
 pub mod gate;
 pub mod github;
 pub mod gitref;

@@ -409,6 +409,10 @@ fn a_dataset_on_the_command_line_replaces_the_models_own() {
     let subset_path = dir.path().join("subset.csv");
     std::fs::write(&subset_path, subset.join("\n") + "\n").unwrap();
     let out = dir.path().join("out");
+    let missing = dir.path().join("nope.csv");
+    let run = explore(&config, &out, &["--dataset", missing.to_str().unwrap()]);
+    support::assert_user_error(&run, "nope.csv does not exist; check the path");
+    assert!(!out.exists(), "nothing written");
     let run = explore(&config, &out, &["--dataset", subset_path.to_str().unwrap()]);
     assert_exit(&run, 0);
     let summary: serde_json::Value =

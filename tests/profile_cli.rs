@@ -167,6 +167,17 @@ fn the_report_of_a_comparison_shows_the_candidates_slowest_operators() {
             || report.contains(&format!("| Conv | {escaped} |")),
         "{report}"
     );
+
+    // The HTML page draws the latency distribution in a process that drew nothing before: its
+    // text is measured with the embedded font, without which no chart is drawn at all.
+    let out = modelgate(&["report", "--comparison", &s(&cmp), "--format", "html"]);
+    assert!(out.status.success(), "{}", support::stderr(&out));
+    let html = stdout(&out);
+    assert!(html.contains("<h4>Latency distribution</h4>"), "{html}");
+    assert!(
+        html.contains("<svg") && html.contains("latency per run ("),
+        "{html}"
+    );
 }
 
 #[test]

@@ -3,8 +3,6 @@
 //! the backend, draws with `plotters`' SVG backend and its bitmap backend (encoded as PNG); text
 //! uses the embedded DejaVu Sans.
 
-use std::sync::Once;
-
 use image::ImageEncoder;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -14,8 +12,8 @@ use super::Summary;
 /// The plot's size: SVG user units, PNG pixels.
 pub const WIDTH: u32 = 720;
 pub const HEIGHT: u32 = 440;
-/// The font family the plot's text asks for, the name the embedded font is registered under.
-const FONT: &str = "sans-serif";
+/// The font family the plot's text asks for (see [`crate::fonts`]).
+const FONT: &str = crate::fonts::SANS;
 /// A variant off the Pareto front.
 pub const POINT: RGBColor = RGBColor(0x8c, 0x95, 0x9f);
 /// The Pareto front: its points and the line joining them.
@@ -49,17 +47,6 @@ pub fn tradeoff_png(summary: &Summary) -> Option<Vec<u8>> {
         .write_image(&rgb, WIDTH, HEIGHT, image::ExtendedColorType::Rgb8)
         .ok()?;
     Some(png)
-}
-
-/// Registers the embedded DejaVu Sans as plotters' "sans-serif", once: text is measured (both
-/// backends) and rasterised (PNG) from it, so no system font is needed.
-fn register_font() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        // The bytes are a valid TrueType font, so this cannot fail; were it to, text would be
-        // missing from the plot rather than the command failing.
-        let _ = plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular());
-    });
 }
 
 /// What is drawn, in plot units: the points, the axes' ranges and the constraint lines.
@@ -129,7 +116,7 @@ impl Plot {
 
     /// Draws onto either backend; None when the backend fails.
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Option<()> {
-        register_font();
+        crate::fonts::register();
         let (x_lo, x_hi) = self.x;
         let (y_lo, y_hi) = self.y;
         root.fill(&WHITE).ok()?;
