@@ -930,13 +930,11 @@ fn auroc_change(
             p: 1.0,
         });
     };
-    let z = crate::stats::normal_quantile(1.0 - (1.0 - confidence) / 2.0)?;
-    let sd = (d.var_a + d.var_b - 2.0 * d.covariance).max(0.0).sqrt();
-    let diff = d.auc_b - d.auc_a;
+    let ci = d.difference_interval(confidence)?;
     Some(Change {
-        change_pts: diff * 100.0,
-        ci_low: Some((diff - z * sd) * 100.0),
-        ci_high: Some((diff + z * sd) * 100.0),
+        change_pts: (d.auc_b - d.auc_a) * 100.0,
+        ci_low: Some(ci.lower * 100.0),
+        ci_high: Some(ci.upper * 100.0),
         p: d.p_value.clamp(0.0, 1.0),
     })
 }

@@ -286,22 +286,12 @@ fn auroc_drop(
         );
     };
     let wide = |v: &[f32]| v.iter().map(|s| f64::from(*s)).collect::<Vec<_>>();
-    let test = stats::delong_paired(&wide(&base), &wide(&cand), &is_pos).map(|d| {
-        let sd = (d.var_a + d.var_b - 2.0 * d.covariance).sqrt();
-        let diff = d.auc_b - d.auc_a;
-        // 1.959964 is the standard normal's 97.5 % quantile.
-        let interval = stats::Interval {
-            lower: (diff - 1.959_963_984_540_054 * sd) * 100.0,
-            upper: (diff + 1.959_963_984_540_054 * sd) * 100.0,
-            confidence: 0.95,
-        };
-        DropTest {
-            kind: "DeLong paired",
-            statistic: d.z,
-            p_value: d.p_value,
-            ci: Some(interval),
-            effect_name: "AUROC change, points",
-        }
+    let test = stats::delong_paired(&wide(&base), &wide(&cand), &is_pos).map(|d| DropTest {
+        kind: "DeLong paired",
+        statistic: d.z,
+        p_value: d.p_value,
+        ci: d.difference_interval(0.95).map(|ci| scale(ci, 100.0)),
+        effect_name: "AUROC change, points",
     });
     let test =
         test.ok_or("no DeLong test (identical rankings, or under two positives or negatives)");

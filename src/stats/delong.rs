@@ -8,7 +8,8 @@
 //! midranks in O(N log N) instead of O(m n). The reference values in the tests come from
 //! `tests/ref/delong.py`, the O(m n) formulas in numpy, with AUCs checked against scikit-learn.
 
-use super::dist::normal_sf;
+use super::describe::Interval;
+use super::dist::{normal_quantile, normal_sf};
 
 /// DeLong's paired comparison of two AUCs; `a` is the baseline, `b` the candidate.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -23,6 +24,24 @@ pub struct DelongResult {
     pub z: f64,
     /// Two-sided p-value from the standard normal.
     pub p_value: f64,
+}
+
+impl DelongResult {
+    /// The normal interval of `auc_b - auc_a` at `confidence`: the difference plus or minus
+    /// the standard normal quantile times its standard deviation. `None` when `confidence` is
+    /// outside (0, 1).
+    pub fn difference_interval(&self, confidence: f64) -> Option<Interval> {
+        let z = normal_quantile(1.0 - (1.0 - confidence) / 2.0)?;
+        let sd = (self.var_a + self.var_b - 2.0 * self.covariance)
+            .max(0.0)
+            .sqrt();
+        let diff = self.auc_b - self.auc_a;
+        Some(Interval {
+            lower: diff - z * sd,
+            upper: diff + z * sd,
+            confidence,
+        })
+    }
 }
 
 /// DeLong's test of `auc(b) - auc(a)` for scores of the same samples, `positives` marking the

@@ -36,7 +36,6 @@ mod bootstrap;
 mod delong;
 mod describe;
 mod dist;
-pub(crate) use dist::normal_quantile;
 mod exceedance;
 mod multiple;
 mod order_stats;
