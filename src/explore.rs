@@ -360,18 +360,14 @@ pub fn run(
         .iter()
         .map(|v| arm(plan, v).with_context(|| variant_context(v)))
         .collect::<Result<Vec<_>>>()?;
-    let settings = crate::gate::bench_settings(&plan.model, &gate_options(plan));
     let shapes = crate::gate::shape_request(&plan.model, &plan.root);
-    let benches = time_interleaved(runtime, &arms, &settings, &shapes, progress)?;
+    let benches = time_interleaved(runtime, &arms, &shapes, progress)?;
     let mut measured = Vec::new();
-    for ((variant, (path, arm_settings)), mut bench) in plan.variants.iter().zip(arms).zip(benches)
-    {
+    for ((variant, arm), mut bench) in plan.variants.iter().zip(arms).zip(benches) {
         let with = || variant_context(variant);
-        add_energy(runtime, &path, &arm_settings, &shapes, &mut bench, progress)
-            .with_context(with)?;
+        add_energy(runtime, &arm.0, &arm.1, &shapes, &mut bench, progress).with_context(with)?;
         measured.push(
-            measure(plan, variant, runtime, path, arm_settings, bench, progress)
-                .with_context(with)?,
+            measure(plan, variant, runtime, arm, &shapes, bench, progress).with_context(with)?,
         );
     }
     let summary = summarize(plan, &measured, plan.significance)?;
@@ -418,14 +414,17 @@ fn arm(plan: &Plan, variant: &VariantConfig) -> Result<(PathBuf, bench::BenchSet
 }
 
 /// Every variant timed in interleaved blocks: `iterations` runs each, more while the runs
-/// have taken less than `min_time_s` per variant.
+/// have taken less than `min_time_s` per variant (both the model's: variants override only
+/// session settings and batch).
 fn time_interleaved(
     runtime: &Runtime,
     arms: &[(PathBuf, bench::BenchSettings)],
-    settings: &bench::BenchSettings,
     shapes: &crate::model::ShapeRequest,
     progress: bench::Progress,
 ) -> Result<Vec<BenchResult>> {
+    let Some((_, settings)) = arms.first() else {
+        bail!("no variants to time; this is a bug in modelgate");
+    };
     let list = arms
         .iter()
         .map(|(path, s)| crate::ab::Arm {
@@ -494,8 +493,8 @@ fn measure(
     plan: &Plan,
     variant: &VariantConfig,
     runtime: &Runtime,
-    path: PathBuf,
-    settings: bench::BenchSettings,
+    (path, settings): (PathBuf, bench::BenchSettings),
+    shapes: &crate::model::ShapeRequest,
     bench: BenchResult,
     progress: bench::Progress,
 ) -> Result<Measured> {
@@ -509,7 +508,7 @@ fn measure(
     let probe = crate::memprobe::ProbeSpec {
         model: path.clone(),
         session: settings.session.clone(),
-        shapes: crate::gate::shape_request(model, &plan.root),
+        shapes: shapes.clone(),
         batch: settings.batches.first().copied(),
     };
     let peak_bytes = crate::memprobe::measure_alone(Path::new(&runtime.library.path), &probe)
