@@ -211,22 +211,22 @@ pub struct Capacity {
 
 /// The capacity plan of a variant that serves `rate` samples/s (see [`Capacity`]).
 pub fn capacity(rate: f64, peak_memory_mb: f64, peak_qps: f64, safety: f64) -> Option<Capacity> {
-    const TARGET: f64 = 0.7;
+    use crate::load::TARGET_UTILIZATION;
     if !(rate.is_finite() && rate > 0.0 && peak_qps > 0.0 && safety > 0.0) {
         return None;
     }
-    let per_instance = rate * TARGET;
-    let instances = ((peak_qps * safety / per_instance).ceil() as u64).max(1);
+    let (instances, per_instance) = crate::load::instances_needed(peak_qps, safety, rate);
     Some(Capacity {
         peak_qps,
         safety,
-        target_utilization: TARGET,
+        target_utilization: TARGET_UTILIZATION,
         service_rate_qps: rate,
         instances,
-        queueing_ms_at_target: crate::load::md1_wait_s(rate * TARGET, rate).map(|s| s * 1000.0),
+        queueing_ms_at_target: crate::load::md1_wait_s(per_instance, rate).map(|s| s * 1000.0),
         memory_mb_total: peak_memory_mb * instances as f64,
         formula: format!(
-            "instances = ceil(peak {peak_qps} qps x safety {safety} / (service rate {rate:.1} samples/s x 70 % utilization)) = ceil({:.1} / {per_instance:.1}) = {instances}",
+            "instances = ceil(peak {peak_qps} qps x safety {safety} / (service rate {rate:.1} samples/s x {:.0} % utilization)) = ceil({:.1} / {per_instance:.1}) = {instances}",
+            TARGET_UTILIZATION * 100.0,
             peak_qps * safety
         ),
     })

@@ -466,6 +466,17 @@ pub fn rate_result(
     })
 }
 
+/// Instances serving `service_rate_qps` each, run at [`TARGET_UTILIZATION`], that carry
+/// `peak_qps x safety`: `ceil(peak x safety / (service rate x target utilization))`, at least
+/// one; and the rate one instance then takes.
+pub fn instances_needed(peak_qps: f64, safety: f64, service_rate_qps: f64) -> (u64, f64) {
+    let per_instance = service_rate_qps * TARGET_UTILIZATION;
+    (
+        ((peak_qps * safety / per_instance).ceil() as u64).max(1),
+        per_instance,
+    )
+}
+
 /// The capacity plan: ceil(peak x safety / (service rate x target utilization)). The service
 /// rate is the one measured at the highest rate within the target utilization (where the
 /// sessions ran under load but not saturated), else at the lowest rate.
@@ -474,9 +485,7 @@ pub fn capacity_plan(rates: &[RateResult], peak_qps: f64, safety: f64) -> Option
         .iter()
         .rfind(|r| r.utilization <= TARGET_UTILIZATION)
         .or(rates.first())?;
-    let per_instance = from.service_rate_qps * TARGET_UTILIZATION;
-    let needed = peak_qps * safety / per_instance;
-    let instances = (needed.ceil() as u64).max(1);
+    let (instances, per_instance) = instances_needed(peak_qps, safety, from.service_rate_qps);
     let formula = format!(
         "instances = ceil(peak {peak_qps} qps x safety {safety} / (service rate {:.1} qps x {:.0} % utilization)) = ceil({:.1} / {:.1}) = {instances}",
         from.service_rate_qps,
