@@ -15,7 +15,7 @@
 //! - all warm up by count and by time, in alternating rounds, and which model opens the first
 //!   block (and so warmed up last) is drawn per run.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -215,6 +215,19 @@ impl Interleaved {
         self.sides.first().map_or(0, |s| s.samples_ns.len())
     }
 
+    /// Seconds every arm's session took to create, and its first run, together.
+    pub fn cold_start_s(&self) -> f64 {
+        self.sides
+            .iter()
+            .map(|s| (s.cold.session_create_ms + s.cold.first_run_ms) / 1000.0)
+            .sum()
+    }
+
+    /// Arm `arm`'s runs so far, in nanoseconds.
+    pub fn samples_ns(&self, arm: usize) -> &[u64] {
+        self.sides.get(arm).map_or(&[], |s| &s.samples_ns)
+    }
+
     /// Seconds spent timing so far.
     pub fn timed_s(&self) -> f64 {
         self.timed.as_secs_f64()
@@ -269,25 +282,74 @@ impl Interleaved {
     }
 }
 
-/// The base model and the candidate, timed in alternating blocks with the same settings, inputs
-/// and batch.
-pub struct AbPair(Interleaved);
+/// Warmup of every session pair after the first, by count...
+const SESSION_WARMUP_RUNS: u64 = 5;
+/// ...and by time: the machine is warm by then, only the fresh sessions' first runs (arena
+/// allocation, caches) are discarded.
+const SESSION_WARMUP_S: f64 = 0.05;
 
-impl AbPair {
-    /// Opens both models, binds the same inputs (given or random) to each, and warms both up.
+/// The base model and the candidate, timed in alternating blocks with the same settings, inputs
+/// and batch, in a series of session pairs: each pair is a fresh session of each model, opened,
+/// warmed up, timed side by side and closed before the next opens. Two sessions of one model
+/// settle at their own speed and stay there (allocation layout, which pool thread runs which
+/// operator), so the comparison takes each pair as one draw of that spread (see
+/// `stats::session_ratio`); one pair of long-lived sessions would measure that pair, not the
+/// models. One pair is alive at a time, so no idle session's pool competes with the timed one.
+pub struct AbPair<'r> {
+    runtime: &'r Runtime,
+    base_path: PathBuf,
+    candidate_path: PathBuf,
+    settings: BenchSettings,
+    shapes: ShapeRequest,
+    batch: Option<i64>,
+    current: Option<Interleaved>,
+    /// The first pair's results (cold start, memory), the template of the final ones.
+    first: Option<(BenchResult, BenchResult)>,
+    /// Every closed pair's runs, in nanoseconds: (base, candidate), and the runs of each pair.
+    done_ns: (Vec<u64>, Vec<u64>),
+    sessions: Vec<usize>,
+    timed: Duration,
+    /// Seconds the last session pair took to open and warm up.
+    open_s: f64,
+}
+
+impl<'r> AbPair<'r> {
+    /// Opens the first session pair, binds the same inputs (given or random) to each model, and
+    /// warms both up with the full warmup settings.
     pub fn open(
-        runtime: &Runtime,
+        runtime: &'r Runtime,
         base_path: &Path,
         candidate_path: &Path,
         settings: &BenchSettings,
         shapes: &ShapeRequest,
         batch: Option<i64>,
-    ) -> Result<AbPair> {
+    ) -> Result<AbPair<'r>> {
+        let mut ab = AbPair {
+            runtime,
+            base_path: base_path.to_path_buf(),
+            candidate_path: candidate_path.to_path_buf(),
+            settings: settings.clone(),
+            shapes: shapes.clone(),
+            batch,
+            current: None,
+            first: None,
+            done_ns: (Vec::new(), Vec::new()),
+            sessions: Vec::new(),
+            timed: Duration::ZERO,
+            open_s: 0.0,
+        };
+        ab.open_pair(settings.clone())?;
+        Ok(ab)
+    }
+
+    fn open_pair(&mut self, settings: BenchSettings) -> Result<()> {
+        let started = Instant::now();
         let arm = |path| Arm {
             path,
             settings: settings.clone(),
-            batch,
+            batch: self.batch,
         };
+        let base_path = &self.base_path;
         let check = |specs: &[&ModelSpec]| {
             if !same_inputs(specs[0], specs[1]) {
                 bail!(
@@ -298,58 +360,152 @@ impl AbPair {
             }
             Ok(())
         };
-        let arms = vec![arm(base_path), arm(candidate_path)];
-        let both = Interleaved::open(runtime, arms, shapes, "A/B", check)?;
-        Ok(AbPair(both))
+        let arms = vec![arm(&self.base_path), arm(&self.candidate_path)];
+        let pair = Interleaved::open(self.runtime, arms, &self.shapes, "A/B", check)?;
+        self.current = Some(pair);
+        self.open_s = started.elapsed().as_secs_f64();
+        Ok(())
     }
 
-    /// See [`Interleaved::extend`].
+    /// Closes the session pair being timed (keeping its runs) and opens a fresh one, warmed up
+    /// briefly: the machine is warm, only the new sessions' first runs are discarded.
+    pub fn next_session(&mut self) -> Result<()> {
+        self.close_current()?;
+        let mut settings = self.settings.clone();
+        settings.warmup = settings.warmup.min(SESSION_WARMUP_RUNS);
+        settings.warmup_s = settings.warmup_s.min(SESSION_WARMUP_S);
+        self.open_pair(settings)
+    }
+
+    fn close_current(&mut self) -> Result<()> {
+        let Some(pair) = self.current.take() else {
+            return Ok(());
+        };
+        let runs = pair.runs();
+        if runs == 0 {
+            return Ok(());
+        }
+        self.done_ns.0.extend(pair.samples_ns(0));
+        self.done_ns.1.extend(pair.samples_ns(1));
+        self.sessions.push(runs);
+        self.timed += Duration::from_secs_f64(pair.timed_s());
+        if self.first.is_none() {
+            let mut results = pair.into_results()?;
+            let candidate = results
+                .pop()
+                .context("the A/B lost its candidate; this is a bug in modelgate")?;
+            let base = results
+                .pop()
+                .context("the A/B lost its base model; this is a bug in modelgate")?;
+            self.first = Some((base, candidate));
+        }
+        Ok(())
+    }
+
+    /// Times `runs` more runs of each model in the session pair now open (see
+    /// [`Interleaved::extend`]).
     pub fn extend(
         &mut self,
         runs: u64,
         deadline: Option<Instant>,
         progress: Progress,
     ) -> Result<()> {
-        self.0.extend(runs, deadline, progress)
+        match &mut self.current {
+            Some(pair) => pair.extend(runs, deadline, progress),
+            None => bail!("the A/B has no open session pair; this is a bug in modelgate"),
+        }
     }
 
-    /// Samples so far, in milliseconds: (base, candidate).
-    pub fn samples_ms(&self) -> (Vec<f64>, Vec<f64>) {
-        let mut all = self.0.samples_ms();
-        let candidate = all.pop().unwrap_or_default();
-        (all.pop().unwrap_or_default(), candidate)
+    /// Every run so far, in milliseconds, with the runs of each session pair.
+    pub fn samples(&self) -> crate::compare::AbSamples {
+        let ms = |ns: &[u64]| ns.iter().map(|n| *n as f64 / 1e6).collect::<Vec<f64>>();
+        let mut base = ms(&self.done_ns.0);
+        let mut candidate = ms(&self.done_ns.1);
+        let mut sessions = self.sessions.clone();
+        if let Some(pair) = self.current.as_ref().filter(|p| p.runs() > 0) {
+            base.extend(ms(pair.samples_ns(0)));
+            candidate.extend(ms(pair.samples_ns(1)));
+            sessions.push(pair.runs());
+        }
+        crate::compare::AbSamples {
+            base_ms: base,
+            candidate_ms: candidate,
+            sessions,
+        }
     }
 
     /// Runs of each model timed so far.
     pub fn runs(&self) -> usize {
-        self.0.runs()
+        self.done_ns.0.len() + self.current.as_ref().map_or(0, Interleaved::runs)
     }
 
-    /// Mean seconds one run of each model takes together, from the samples so far.
+    /// Runs of each model in the session pair now open.
+    pub fn session_runs(&self) -> usize {
+        self.current.as_ref().map_or(0, Interleaved::runs)
+    }
+
+    /// Session pairs so far, the open one included once it has runs.
+    pub fn session_count(&self) -> usize {
+        self.sessions.len() + usize::from(self.session_runs() > 0)
+    }
+
+    /// Mean seconds one run of each model takes together, from the open pair's samples.
     pub fn seconds_per_pair(&self) -> f64 {
-        self.0.seconds_per_round()
+        let all = self.samples();
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64 / 1e3;
+        mean(&all.base_ms) + mean(&all.candidate_ms)
     }
 
-    /// The two bench results: (base, candidate).
-    pub fn into_results(self) -> Result<(BenchResult, BenchResult)> {
-        let mut all = self.0.into_results()?;
-        let candidate = all
-            .pop()
-            .context("the A/B lost its candidate; this is a bug in modelgate")?;
-        let base = all
-            .pop()
-            .context("the A/B lost its base model; this is a bug in modelgate")?;
+    /// Seconds a session pair takes to open and warm up: measured on the last pair opened after
+    /// the first; before there is one, estimated from the first pair's session creation and
+    /// first runs plus the short warmup later pairs get (the first pair's own full warmup is
+    /// no guide to theirs).
+    pub fn open_s(&self) -> f64 {
+        if self.sessions.is_empty() {
+            let Some(pair) = &self.current else {
+                return self.open_s;
+            };
+            let per_run = self.seconds_per_pair() / 2.0;
+            let warmup = (SESSION_WARMUP_RUNS as f64 * per_run).max(SESSION_WARMUP_S);
+            pair.cold_start_s() + 2.0 * warmup
+        } else {
+            self.open_s
+        }
+    }
+
+    /// The two bench results, (base, candidate): the first session pair's cold start and
+    /// memory, every pair's runs, and the runs of each pair in `sessions`.
+    pub fn into_results(mut self) -> Result<(BenchResult, BenchResult)> {
+        self.close_current()?;
+        let (mut base, mut candidate) = self
+            .first
+            .take()
+            .context("the A/B timed no runs; this is a bug in modelgate")?;
+        let wall = self.timed.as_secs_f64() / 2.0;
+        for (result, ns) in [
+            (&mut base, &self.done_ns.0),
+            (&mut candidate, &self.done_ns.1),
+        ] {
+            let Some(run) = result.runs.first_mut() else {
+                continue;
+            };
+            let transfer = run.transfer.take();
+            let mut merged = bench::batch_run(run.batch, run.inputs.clone(), ns, wall)?;
+            merged.transfer = transfer;
+            merged.sessions = self.sessions.clone();
+            *run = merged;
+        }
         Ok((base, candidate))
     }
 
     /// The candidate's interface.
-    pub fn candidate_spec(&self) -> &ModelSpec {
-        self.0.spec(1)
+    pub fn candidate_spec(&self) -> Option<&ModelSpec> {
+        self.current.as_ref().map(|p| p.spec(1))
     }
 
     /// The base model's interface.
-    pub fn base_spec(&self) -> &ModelSpec {
-        self.0.spec(0)
+    pub fn base_spec(&self) -> Option<&ModelSpec> {
+        self.current.as_ref().map(|p| p.spec(0))
     }
 }
 

@@ -93,6 +93,13 @@ pub struct BatchRun {
     pub wall_time_s: f64,
     /// Every timed run, in order, in milliseconds.
     pub samples_ms: Vec<Millis>,
+    /// In an A/B: the runs of each session pair, in order (a fresh session of each model per
+    /// pair; they add up to `samples_ms`). Empty when the runs came from one session.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sessions: Vec<usize>,
+    /// In an A/B: the adaptive look the timing stopped at (see `compare::adaptive_looks`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub look: Option<u32>,
     /// On a GPU: the copies of the inputs to the device and of the outputs back, timed apart
     /// from the runs (which keep both on the device).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -514,6 +521,8 @@ pub fn batch_run(
         trusted,
         wall_time_s,
         samples_ms,
+        sessions: Vec::new(),
+        look: None,
         transfer: None,
         cpu_energy_per_run_mj: None,
         gpu: None,

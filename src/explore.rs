@@ -1010,6 +1010,8 @@ fn latency_versus(
         source: crate::compare::LatencySource::SameRunnerAb,
         seed,
         looks: 1,
+        sessions: &[],
+        look: None,
     };
     let criteria = crate::config::Criteria {
         significance,

@@ -14,8 +14,8 @@ use anyhow::{bail, Context, Result};
 use crate::ab::AbPair;
 use crate::bench::{self, BenchResult, BenchSettings};
 use crate::compare::{
-    self, Comparison, LatencyInput, LatencySource, ModelComparison, QualityReference, Reference,
-    ReferenceInputs,
+    self, session_plan, Comparison, LatencyInput, LatencySource, ModelComparison, QualityReference,
+    Reference, ReferenceInputs, PLANNED_LOOKS,
 };
 use crate::config::{Criteria, GateConfig, ModelConfig};
 use crate::eval::{self, EvalResult, EvalSettings};
@@ -441,6 +441,13 @@ pub fn judge(
     let cand_run = candidate.bench.as_ref().and_then(BenchResult::primary);
     let source = reference.latency.source.clone();
     let seed = latency_seed(&candidate.model.sha256);
+    let cand_sessions = cand_run.map_or(&[][..], |r| r.sessions.as_slice());
+    let base_sessions = measured
+        .base
+        .as_ref()
+        .and_then(|b| b.bench.as_ref())
+        .and_then(BenchResult::primary)
+        .map_or(&[][..], |r| r.sessions.as_slice());
     let input = LatencyInput {
         baseline_ms: reference.latency.samples_ms,
         candidate_ms: cand_run.map(|r| r.samples_ms.as_slice()).unwrap_or(&[]),
@@ -452,6 +459,13 @@ pub fn judge(
         } else {
             1
         },
+        // Session pairs only where both sides record the same ones: anything else is pooled.
+        sessions: if base_sessions == cand_sessions {
+            cand_sessions
+        } else {
+            &[]
+        },
+        look: cand_run.and_then(|r| r.look),
     };
     let (mut criteria_list, latency) = if cand_run.is_some() {
         compare::compare_latency(&input, criteria, &mut tests)
@@ -606,7 +620,7 @@ fn measure(
         &shape_request(model, &options.root),
         model.bench.batch,
     )?;
-    adaptive_ab(
+    let look = adaptive_ab(
         &mut ab,
         started,
         model,
@@ -614,8 +628,17 @@ fn measure(
         latency_seed(&candidate_sha),
         progress,
     )?;
-    let (spec, base_spec) = (ab.candidate_spec().clone(), ab.base_spec().clone());
-    let (base_bench, cand_bench) = ab.into_results()?;
+    let (spec, base_spec) = ab
+        .candidate_spec()
+        .cloned()
+        .zip(ab.base_spec().cloned())
+        .context(
+        "the A/B closed its sessions before reading their interfaces; this is a bug in modelgate",
+    )?;
+    let (base_bench, mut cand_bench) = ab.into_results()?;
+    if let Some(run) = cand_bench.runs.first_mut() {
+        run.look = look;
+    }
     let mut candidate = finish_results(
         model,
         runtime,
@@ -786,37 +809,18 @@ fn finish_results(
     Ok(results)
 }
 
-/// Fewest runs of each model in the first look, however slow the model: enough blocks for the
-/// block bootstrap to say something.
-const MIN_FIRST_LOOK_RUNS: u64 = 100;
-
-/// The runs of each model in the first look: the configured `iterations`, or as many as fit in
-/// half of the budget that is `left` (seconds) at `pair_s` seconds a pair, so a slow model
-/// leaves time for a second look; never fewer than [`MIN_FIRST_LOOK_RUNS`].
-fn first_look_runs(iterations: u64, left: f64, pair_s: f64) -> u64 {
-    let fits = (left / 2.0 / pair_s.max(1e-9)).max(0.0);
-    let fits = if fits.is_finite() && fits < u64::MAX as f64 {
-        fits as u64
-    } else {
-        u64::MAX
-    };
-    iterations.min(fits.max(MIN_FIRST_LOOK_RUNS))
-}
-
-/// Most runs per model the adaptive loop takes, which bounds the bootstrap's cost too.
-const MAX_ADAPTIVE_RUNS: usize = 200_000;
-
 /// The seed of a model's latency bootstraps: from the candidate's SHA-256, so the adaptive loop
 /// and the verdict draw the same resamples.
 pub fn latency_seed(sha256: &str) -> u64 {
     u64::from_str_radix(sha256.get(..12).unwrap_or("0"), 16).unwrap_or(0)
 }
 
-/// Times A/B blocks for the planned looks (see [`compare::adaptive_looks`]): the configured runs
-/// first, then twice as many at each look while a latency criterion is inconclusive and the
-/// model's time budget (from `started`: opening, warmup, timing and analysis together) allows;
-/// a look whose runs the budget ran out on is taken with the runs timed. Every look's intervals
-/// are corrected for all the planned looks, so looking again cannot buy a pass or a fail.
+/// Times the A/B's session pairs for the planned looks (see [`compare::adaptive_looks`]): a
+/// pilot of [`session_plan::PILOT_SESSIONS`] pairs, then, at each later look while a latency
+/// criterion is inconclusive, more pairs of the length Kalibera and Jones's rule gives from the
+/// pilot's spread, the budget left spread over the looks to come. The model's time budget runs
+/// from `started` (opening, warmup, timing and analysis together). Every look's intervals are
+/// corrected for all the planned looks, so looking again cannot buy a pass or a fail.
 fn adaptive_ab(
     ab: &mut AbPair,
     started: Instant,
@@ -824,52 +828,91 @@ fn adaptive_ab(
     criteria: &Criteria,
     seed: u64,
     progress: bench::Progress,
-) -> Result<()> {
+) -> Result<Option<u32>> {
+    let budget = Duration::from_secs_f64(model.bench.max_time_s.max(0.0));
+    let deadline = started + budget;
+    let left = || {
+        deadline
+            .saturating_duration_since(Instant::now())
+            .as_secs_f64()
+    };
+    // The highest tail judged decides how long a session must be for it.
+    let q_max = [
+        (0.99, criteria.max_p99_regression_pct),
+        (0.95, criteria.max_p95_regression_pct),
+    ]
+    .into_iter()
+    .find(|(_, pct)| pct.is_finite())
+    .map_or(0.5, |(q, _)| q);
     // One block first, to learn how long a run takes.
-    ab.extend(1, None, progress)?;
-    let first = first_look_runs(
-        model.bench.iterations,
+    ab.extend(1, Some(deadline), progress)?;
+    let pilot = session_plan::pilot_runs(
         model.bench.max_time_s - started.elapsed().as_secs_f64(),
+        ab.open_s(),
         ab.seconds_per_pair(),
+        q_max,
     );
-    if first < model.bench.iterations {
-        eprintln!(
-            "{}",
-            crate::text::log_text(&format!(
-                "model `{}`: a run takes {}, so the first look times {first} runs of each model, \
-                 not the {} of `iterations`, leaving room for a second look in the {} s budget \
-                 ([models.bench] max_time_s)",
-                model.name,
-                crate::report::format::duration(ab.seconds_per_pair() * 500.0),
-                model.bench.iterations,
-                model.bench.max_time_s,
-            ))
-        );
-    }
-    ab.extend(first.saturating_sub(ab.runs() as u64), None, progress)?;
-    while started.elapsed().as_secs_f64() < model.bench.min_time_s {
-        ab.extend(first, None, progress)?;
-    }
-    let first_runs = ab.runs();
-    let mut last_look = Instant::now();
-    compare::adaptive_looks(first_runs, criteria, seed, |runs| {
-        let have = ab.runs();
-        if runs > have {
-            // Doubling the runs roughly doubles the next analysis: keep room for it.
-            let analysis_s = last_look.elapsed().as_secs_f64();
-            let elapsed = started.elapsed().as_secs_f64();
-            let left = model.bench.max_time_s - elapsed - 2.0 * analysis_s;
-            let affordable = left / ab.seconds_per_pair().max(1e-9);
-            if runs > MAX_ADAPTIVE_RUNS || ((runs - have) as f64) > affordable {
-                return Ok(None);
+    let last = compare::adaptive_looks(criteria, seed, |look, previous| {
+        let (runs, sessions) = match previous {
+            None => (pilot, session_plan::PILOT_SESSIONS),
+            Some(previous) => {
+                let spread = previous.criteria.first().and_then(|c| c.method.as_ref());
+                let within = spread.and_then(|m| m.within_session_sd_pct).unwrap_or(0.0) / 100.0;
+                let between = spread.and_then(|m| m.between_session_sd_pct).unwrap_or(0.0) / 100.0;
+                let runs = session_plan::session_runs(
+                    pilot,
+                    within,
+                    between,
+                    ab.open_s(),
+                    ab.seconds_per_pair(),
+                    q_max,
+                    left(),
+                );
+                let session_s = ab.open_s() + runs as f64 * ab.seconds_per_pair();
+                let add = session_plan::sessions_to_add(look, PLANNED_LOOKS, left(), session_s);
+                if add == 0 {
+                    return Ok(None);
+                }
+                (runs, ab.session_count() + add)
             }
-            let deadline = started + Duration::from_secs_f64(left.max(0.0) + elapsed);
+        };
+        time_sessions(ab, sessions, runs, deadline, progress)?;
+        // min_time_s: keep timing pairs until it has passed.
+        while started.elapsed().as_secs_f64() < model.bench.min_time_s && left() > 0.0 {
+            let more = ab.session_count() + 1;
+            time_sessions(ab, more, runs, deadline, progress)?;
+        }
+        Ok::<_, anyhow::Error>(Some(ab.samples()))
+    })?;
+    Ok(last.map(|l| l.look))
+}
+
+/// Times session pairs of `runs` runs each until there are `sessions` of them, finishing the one
+/// open first; stops at `deadline`, and opens no pair that cannot finish by it.
+fn time_sessions(
+    ab: &mut AbPair,
+    sessions: usize,
+    runs: usize,
+    deadline: Instant,
+    progress: bench::Progress,
+) -> Result<()> {
+    loop {
+        let have = ab.session_runs();
+        if have < runs {
             ab.extend((runs - have) as u64, Some(deadline), progress)?;
         }
-        last_look = Instant::now();
-        Ok::<_, anyhow::Error>(Some(ab.samples_ms()))
-    })?;
-    Ok(())
+        if ab.session_count() >= sessions {
+            return Ok(());
+        }
+        let session_s = ab.open_s() + runs as f64 * ab.seconds_per_pair();
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .as_secs_f64();
+        if left < session_s {
+            return Ok(());
+        }
+        ab.next_session()?;
+    }
 }
 
 /// The model's evaluation on its dataset (its slice with `--shard`); None without a dataset.
@@ -986,21 +1029,6 @@ fn write_measured(dir: &Path, name: &str, measured: &Measured) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn the_first_look_fits_half_the_budget_left() {
-        use super::{first_look_runs, MIN_FIRST_LOOK_RUNS};
-        // A 40 ms model (80 ms a pair) with 26 s left: 13 s buys 162 pairs.
-        assert_eq!(first_look_runs(1000, 26.0, 0.080), 162);
-        // A fast model takes the configured runs.
-        assert_eq!(first_look_runs(1000, 26.0, 0.000_1), 1000);
-        // A model too slow for the budget still gets the fewest runs that say anything.
-        assert_eq!(first_look_runs(1000, 1.0, 2.0), MIN_FIRST_LOOK_RUNS);
-        assert_eq!(first_look_runs(1000, -5.0, 0.08), MIN_FIRST_LOOK_RUNS);
-        // ...but never more than asked for.
-        assert_eq!(first_look_runs(40, 1.0, 2.0), 40);
-        assert_eq!(first_look_runs(1000, 26.0, 0.0), 1000);
-    }
-
     use super::*;
 
     fn model(extra: &str) -> ModelConfig {

@@ -386,6 +386,7 @@ fn status_mark(status: Status) -> &'static str {
         Status::Fail => "FAIL",
         Status::Inconclusive => "inconclusive",
         Status::Skipped => "skipped",
+        Status::Unresolved => "unresolved",
     }
 }
 

@@ -28,7 +28,7 @@ pub fn line_of(c: &Criterion) -> CheckLine {
             Mark::Fail,
             format!("inconclusive: {}; measure more runs", c.detail),
         ),
-        Status::Skipped => (Mark::Skip, c.detail.clone()),
+        Status::Skipped | Status::Unresolved => (Mark::Skip, c.detail.clone()),
     };
     CheckLine {
         name: c.name.clone(),

@@ -214,6 +214,7 @@ pub fn compare_accuracy(
             status: Status::Pass,
             detail: format!("{} of {n} predictions changed", changed.len()),
             needed_runs: None,
+            method: None,
         });
     }
     let comparison = AccuracyComparison {
@@ -327,6 +328,7 @@ pub fn recall_floor(candidate: &EvalResult, criteria: &Criteria) -> Option<Crite
         status: Status::Pass,
         detail,
         needed_runs: None,
+        method: None,
     })
 }
 

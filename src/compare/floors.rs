@@ -79,6 +79,7 @@ pub fn candidate_criteria(candidate: &EvalResult, criteria: &Criteria) -> Vec<Cr
                 None => "not judged: the results lack finite per-class scores".into(),
             },
             needed_runs: None,
+            method: None,
         };
         if ece.is_none() {
             c.status = Status::Skipped;
@@ -131,6 +132,7 @@ fn slice_floor(
             status: Status::Pass,
             detail: format!("{:.3} against a floor of {floor}", s.macro_recall),
             needed_runs: None,
+            method: None,
         },
     }
 }
@@ -164,6 +166,7 @@ fn wilson_floor(
             unreachable_floor(floor, trials).unwrap_or_default()
         ),
         needed_runs: None,
+        method: None,
     }
 }
 

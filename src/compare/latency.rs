@@ -11,7 +11,10 @@
 use crate::config::Criteria;
 use crate::stats::{self, Blocks, Interval};
 
-use super::{decide, Criterion, LatencyPair, LatencySource, Rule, Status, TestRecord};
+use super::{
+    decide, Criterion, LatencyMethod, LatencyPair, LatencySource, MethodKind, Rule, Status,
+    TestRecord,
+};
 
 /// Bootstrap resamples per interval; 2,000 keeps the interval's own noise well under 1 %.
 const RESAMPLES: usize = 2000;
@@ -41,6 +44,40 @@ pub struct LatencyInput<'a> {
     /// [`PLANNED_LOOKS`] at every look of the adaptive A/B, the first included, since which
     /// look will be the last is not known in advance. 0 counts as 1.
     pub looks: u32,
+    /// Runs per session pair, in the order the pairs were timed, the same for both samples: the
+    /// A/B opens a fresh session of each model for every pair (see `ab.rs`). Empty, or not
+    /// adding up to both samples' lengths, means one stretch of timing.
+    pub sessions: &'a [usize],
+    /// The look of the adaptive A/B these samples are, when known.
+    pub look: Option<u32>,
+}
+
+/// Runs beyond a tail quantile that each session must hold before the tail is judged: with
+/// fewer, a session's p99 is one or two runs, whatever the OS did at that moment.
+pub const MIN_TAIL_RUNS: f64 = 5.0;
+
+/// A tail whose smallest detectable change is more than this many times its tolerance is not
+/// judged: its interval would only ever straddle the limit.
+const MAX_MDE_PER_TOLERANCE: f64 = 10.0;
+
+/// The samples cut into their session pairs, when `sessions` adds up to both samples' lengths
+/// and there are at least [`stats::MIN_SESSIONS`] of them.
+fn session_pairs<'a>(
+    a: &'a [f64],
+    b: &'a [f64],
+    sessions: &[usize],
+) -> Option<Vec<stats::SessionPair<'a>>> {
+    let total: usize = sessions.iter().sum();
+    if total != a.len() || total != b.len() || sessions.len() < stats::MIN_SESSIONS {
+        return None;
+    }
+    let mut at = 0;
+    let mut pairs = Vec::with_capacity(sessions.len());
+    for &n in sessions {
+        pairs.push((&a[at..at + n], &b[at..at + n]));
+        at += n;
+    }
+    Some(pairs)
 }
 
 /// Runs per bootstrap block: the same-runner A/B's block length, so that in an A/B each drawn
@@ -117,6 +154,7 @@ fn compare_with(
                 status: Status::Skipped,
                 detail: why.clone(),
                 needed_runs: None,
+                method: None,
             })
             .collect();
         return (skipped, None);
@@ -129,10 +167,32 @@ fn compare_with(
         baseline_ecdf_ms: ecdf(a),
         candidate_ecdf_ms: ecdf(b),
     };
+    let confidence = interval_confidence(criteria.significance, input.looks);
+    let by_session = if input.source == LatencySource::SameRunnerAb {
+        session_pairs(a, b, input.sessions)
+    } else {
+        None
+    };
+    if let Some(pairs) = by_session {
+        let out = limits
+            .into_iter()
+            .map(|(name, q, tolerance_pct)| {
+                let judged = Judged {
+                    name,
+                    q,
+                    tolerance_pct,
+                    a,
+                    b,
+                };
+                judged.by_sessions(&pairs, confidence, input, tests)
+            })
+            .collect();
+        return (out, Some(pair));
+    }
     let bootstrap = Bootstrap {
         blocks: blocks_for(input),
         resamples,
-        confidence: interval_confidence(criteria.significance, input.looks),
+        confidence,
     };
     let out = limits
         .into_iter()
@@ -141,7 +201,26 @@ fn compare_with(
             let seed = input.seed.wrapping_add(i as u64);
             let ci = bootstrap.interval(a, b, q, seed);
             let test = push_test(a, b, q, ci, tests);
-            quantile_criterion(name, a, b, q, tolerance_pct, ci, test)
+            let mut c = quantile_criterion(name, a, b, q, tolerance_pct, ci, test);
+            c.method = Some(LatencyMethod {
+                kind: MethodKind::BlockBootstrap,
+                sessions: 1,
+                runs_per_session_min: a.len().min(b.len()),
+                block_runs: match bootstrap.blocks {
+                    Blocks::Paired(n) | Blocks::Independent(n) => n,
+                },
+                paired: matches!(bootstrap.blocks, Blocks::Paired(_)),
+                resamples: Some(resamples),
+                seed: Some(seed),
+                looks_planned: input.looks.max(1),
+                look: input.look,
+                within_session_sd_pct: None,
+                between_session_sd_pct: None,
+                mde_pct: None,
+                runs_beyond_quantile: None,
+                advice: None,
+            });
+            c
         })
         .collect();
     tests.extend(stats::welch_t_log(a, b).map(|t| TestRecord {
@@ -256,10 +335,166 @@ fn quantile_criterion(
         rule: Rule::RatioAtMost { tolerance_pct },
         status: Status::Inconclusive,
         detail,
+        method: None,
         needed_runs: ci
             .zip(ratio)
             .and_then(|(ci, r)| runs_to_settle(ci, r, limit, a.len().max(b.len()))),
     }
+}
+
+/// One quantile of a comparison, about to be judged.
+struct Judged<'a> {
+    name: &'a str,
+    q: f64,
+    tolerance_pct: f64,
+    a: &'a [f64],
+    b: &'a [f64],
+}
+
+impl Judged<'_> {
+    /// The criterion judged across session pairs: Student's t of the pairs' log ratios, its test
+    /// pushed onto `tests`. A tail this run cannot resolve (too few runs beyond the quantile in a
+    /// session, or a smallest detectable change far above the tolerance) is
+    /// [`Status::Unresolved`], with no test in the family.
+    fn by_sessions(
+        &self,
+        pairs: &[stats::SessionPair],
+        confidence: f64,
+        input: &LatencyInput,
+        tests: &mut Vec<TestRecord>,
+    ) -> Criterion {
+        let (q, tolerance_pct) = (self.q, self.tolerance_pct);
+        let limit = 1.0 + tolerance_pct / 100.0;
+        let shortest = pairs.iter().map(|(a, _)| a.len()).min().unwrap_or(0);
+        let beyond = shortest as f64 * (1.0 - q);
+        let r = stats::session_ratio(pairs, q, BLOCK_RUNS, confidence);
+        let mut method = LatencyMethod {
+            kind: MethodKind::Sessions,
+            sessions: pairs.len(),
+            runs_per_session_min: shortest,
+            block_runs: BLOCK_RUNS,
+            paired: true,
+            resamples: None,
+            seed: None,
+            looks_planned: input.looks.max(1),
+            look: input.look,
+            within_session_sd_pct: r.map(|r| r.within_sd * 100.0),
+            between_session_sd_pct: r.map(|r| r.between_sd * 100.0),
+            mde_pct: r.map(|r| r.mde_pct),
+            runs_beyond_quantile: (q > 0.5).then_some(beyond),
+            advice: None,
+        };
+        let mut c = Criterion {
+            name: self.name.to_string(),
+            unit: "ms".into(),
+            baseline: quantile(self.a, q),
+            candidate: quantile(self.b, q),
+            change: r.map(|r| (r.ratio - 1.0) * 100.0),
+            ci: None,
+            test: None,
+            rule: Rule::RatioAtMost { tolerance_pct },
+            status: Status::Inconclusive,
+            detail: String::new(),
+            needed_runs: None,
+            method: None,
+        };
+        let Some(r) = r else {
+            c.detail = format!(
+                "no interval: a session pair's {} is not a positive time",
+                percentile_name(q)
+            );
+            c.method = Some(method);
+            return c;
+        };
+        let could_tell = format!("this run could tell a {:.1} % change", r.mde_pct);
+        let unresolved = if q > 0.5 && beyond < MIN_TAIL_RUNS {
+            Some(format!(
+                "{:.1} runs beyond the {} in the shortest session, fewer than {MIN_TAIL_RUNS}",
+                beyond,
+                percentile_name(q)
+            ))
+        } else if q > 0.5 && r.mde_pct > MAX_MDE_PER_TOLERANCE * tolerance_pct {
+            Some(format!(
+                "the sessions' spread at the {} is too wide for a {tolerance_pct} % tolerance",
+                percentile_name(q)
+            ))
+        } else {
+            None
+        };
+        if let Some(why) = unresolved {
+            c.status = Status::Unresolved;
+            c.detail = format!(
+                "not resolvable in this run ({why}); {could_tell} (ratio {:.3} over {} session pairs)",
+                r.ratio, r.sessions
+            );
+            c.method = Some(method);
+            return c;
+        }
+        tests.push(TestRecord {
+            name: format!(
+                "t across {} session pairs (log ratio at {})",
+                r.sessions,
+                percentile_name(q)
+            ),
+            statistic: r.t_statistic,
+            p_value: r.p_value,
+            adjusted_p: None,
+            ci: Some(r.interval),
+            effect_size: Some(r.ratio),
+            effect_name: "candidate/baseline ratio".into(),
+            decision: String::new(),
+        });
+        c.test = Some(tests.len() - 1);
+        c.ci = Some(r.interval);
+        c.detail = format!(
+            "ratio {:.3} ({} % CI {:.3} .. {:.3} over {} session pairs) against a limit of {limit:.3}; {could_tell}",
+            r.ratio,
+            (r.interval.confidence * 1e4).round() / 1e2,
+            r.interval.lower,
+            r.interval.upper,
+            r.sessions
+        );
+        method.advice = sessions_advice(&r, limit);
+        c.method = Some(method);
+        c
+    }
+}
+
+/// `p50`, `p95`, `p99`.
+fn percentile_name(q: f64) -> String {
+    format!("p{}", (q * 100.0).round())
+}
+
+/// What would settle a result whose interval straddles `limit`: how many more session pairs, at
+/// this run's spread, bring the interval's half-width under the distance from the ratio to the
+/// limit (the half-width shrinks as one over the square root of the pairs), and which lever
+/// gives them. None when the interval already clears the limit.
+pub fn sessions_advice(r: &stats::SessionRatio, limit: f64) -> Option<String> {
+    let (lower, upper) = (r.interval.lower, r.interval.upper);
+    if upper <= limit || lower > limit {
+        return None;
+    }
+    let half_width = (upper.ln() - lower.ln()) / 2.0;
+    let gap = (r.ratio.ln() - limit.ln()).abs();
+    let k = r.sessions as f64;
+    let lever = if r.between_sd >= r.within_sd {
+        "the sessions' own speeds dominate the spread, so more session pairs narrow it and longer \
+         sessions barely do: raise max_time_s under [models.bench]"
+    } else {
+        "the noise within sessions dominates the spread: raise max_time_s under [models.bench], or \
+         time on a quieter runner"
+    };
+    if gap < 1e-4 || k * (half_width / gap).powi(2) > 1e5 {
+        return Some(format!(
+            "the ratio sits within {:.2} % of the limit; no affordable number of sessions settles it",
+            gap * 100.0
+        ));
+    }
+    let needed = (k * (half_width / gap).powi(2)).ceil();
+    let more = (needed - k).max(1.0);
+    Some(format!(
+        "about {more:.0} more session pairs ({needed:.0} in all) would settle it; {lever}"
+    ))
 }
 
 /// The latency criteria of one look, each decided as the verdict will decide it: with Holm's
@@ -273,7 +508,7 @@ fn judge_with(input: &LatencyInput, criteria: &Criteria, resamples: usize) -> Ve
     let raw: Vec<f64> = tests.iter().map(|t| t.p_value).collect();
     // Our tests only produce p-values in [0, 1]; should one not be, count nothing significant.
     let adjusted = stats::holm(&raw).unwrap_or_else(|| vec![1.0; raw.len()]);
-    for c in &mut list {
+    for c in list.iter_mut().filter(|c| c.status != Status::Unresolved) {
         let p = c.test.and_then(|i| adjusted.get(i)).copied();
         c.status = decide(c, p, criteria.significance);
     }
@@ -287,49 +522,60 @@ pub struct LastLook {
     pub look: u32,
     /// Runs per model at that look.
     pub runs: usize,
+    /// Session pairs at that look.
+    pub sessions: usize,
     pub criteria: Vec<Criterion>,
 }
 
-/// The adaptive A/B's sequence of looks at the latency criteria: the first at `first_runs` runs
-/// per model, each next one at twice the runs, at most [`PLANNED_LOOKS`] looks, every one with
-/// intervals corrected for all of them. It stops at the first look where no criterion is
-/// inconclusive, or when `samples_at` has no more. `samples_at(n)` gives (base, candidate) with
-/// `n` runs each in the order they were timed (timing more runs first where needed), or `None`
-/// when the budget cannot afford them. `None` when not even the first look's samples came.
+/// One look's samples: both models' runs in the order they were timed, and the runs of each
+/// session pair (see [`LatencyInput::sessions`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AbSamples {
+    pub base_ms: Vec<f64>,
+    pub candidate_ms: Vec<f64>,
+    pub sessions: Vec<usize>,
+}
+
+/// The adaptive A/B's sequence of looks at the latency criteria, at most [`PLANNED_LOOKS`], every
+/// one with intervals corrected for all of them. `samples_at(look, previous)` times what look
+/// `look` (1-based) needs (the caller plans how many session pairs, from the previous look's
+/// spread) and returns every sample so far, or `None` when the budget affords no more. It stops
+/// at the first look where no criterion is inconclusive, or when `samples_at` has no more.
+/// `None` when not even the first look's samples came.
 pub fn adaptive_looks<E>(
-    first_runs: usize,
     criteria: &Criteria,
     seed: u64,
-    samples_at: impl FnMut(usize) -> Result<Option<(Vec<f64>, Vec<f64>)>, E>,
+    samples_at: impl FnMut(u32, Option<&LastLook>) -> Result<Option<AbSamples>, E>,
 ) -> Result<Option<LastLook>, E> {
-    looks_with(first_runs, criteria, seed, samples_at, RESAMPLES)
+    looks_with(criteria, seed, samples_at, RESAMPLES)
 }
 
 fn looks_with<E>(
-    first_runs: usize,
     criteria: &Criteria,
     seed: u64,
-    mut samples_at: impl FnMut(usize) -> Result<Option<(Vec<f64>, Vec<f64>)>, E>,
+    mut samples_at: impl FnMut(u32, Option<&LastLook>) -> Result<Option<AbSamples>, E>,
     resamples: usize,
 ) -> Result<Option<LastLook>, E> {
-    let mut last = None;
+    let mut last: Option<LastLook> = None;
     for look in 1..=PLANNED_LOOKS {
-        let runs = first_runs << (look - 1);
-        let Some((base, candidate)) = samples_at(runs)? else {
+        let Some(samples) = samples_at(look, last.as_ref())? else {
             break;
         };
         let input = LatencyInput {
-            baseline_ms: &base,
-            candidate_ms: &candidate,
+            baseline_ms: &samples.base_ms,
+            candidate_ms: &samples.candidate_ms,
             source: LatencySource::SameRunnerAb,
             seed,
             looks: PLANNED_LOOKS,
+            sessions: &samples.sessions,
+            look: Some(look),
         };
         let criteria = judge_with(&input, criteria, resamples);
         let settled = criteria.iter().all(|c| c.status != Status::Inconclusive);
         last = Some(LastLook {
             look,
-            runs,
+            runs: samples.base_ms.len().min(samples.candidate_ms.len()),
+            sessions: samples.sessions.len(),
             criteria,
         });
         if settled {
@@ -371,6 +617,8 @@ pub fn runs_to_settle(ci: Interval, ratio: f64, limit: f64, n: usize) -> Option<
     let needed = (n as f64 * (half_width / gap).powi(2)).ceil();
     (needed.is_finite() && needed < 1e12).then_some(needed.max(n as f64) as u64)
 }
+
+pub mod plan;
 
 #[cfg(test)]
 mod tests;

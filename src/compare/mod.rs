@@ -16,8 +16,10 @@ use serde::{Deserialize, Serialize};
 
 pub use accuracy::{compare_accuracy, recall_floor};
 pub use floors::candidate_criteria;
+pub use latency::plan as session_plan;
 pub use latency::{
-    adaptive_looks, compare_latency, LastLook, LatencyInput, BLOCK_RUNS, PLANNED_LOOKS,
+    adaptive_looks, compare_latency, AbSamples, LastLook, LatencyInput, BLOCK_RUNS, MIN_TAIL_RUNS,
+    PLANNED_LOOKS,
 };
 pub use quality::{reported_only, slice_label};
 pub use reference::{LatencyReference, QualityReference, Reference, ReferenceInputs};
@@ -61,6 +63,10 @@ pub enum Status {
     Inconclusive,
     /// Not judged, with the reason in `detail` (no baseline, different hardware, ...).
     Skipped,
+    /// Measured, but this run cannot resolve it at its tolerance (too few runs beyond a tail
+    /// quantile, or a smallest detectable change far above the tolerance): said once, with the
+    /// reason and what the run could tell in `detail`, and not judged.
+    Unresolved,
 }
 
 /// How a criterion is decided.
@@ -106,6 +112,60 @@ pub struct Criterion {
     pub detail: String,
     /// For an inconclusive latency result: about how many runs per model would settle it.
     pub needed_runs: Option<u64>,
+    /// For a latency criterion: how its interval was made, so anyone can recompute it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<LatencyMethod>,
+}
+
+/// How a latency criterion's interval and test were computed, and what the run could tell.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct LatencyMethod {
+    /// `sessions`: Student's t across pairs of fresh sessions (the session a random effect);
+    /// `block_bootstrap`: runs pooled and resampled in blocks (one stretch of timing, or a
+    /// committed baseline).
+    pub kind: MethodKind,
+    /// Session pairs (one session of each model timed side by side) behind the interval.
+    pub sessions: usize,
+    /// Fewest runs of one model in one session.
+    pub runs_per_session_min: usize,
+    /// Runs per A/B block (alternating ABBA within a session).
+    pub block_runs: usize,
+    /// Whether base and candidate were timed side by side and paired.
+    pub paired: bool,
+    /// Bootstrap resamples and their seed (block bootstrap only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resamples: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// Looks the interval's confidence answers for (Bonferroni), and the look that decided;
+    /// `look` is absent for a comparison made once.
+    pub looks_planned: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub look: Option<u32>,
+    /// Standard deviation, in percent, of one session pair's log ratio that is noise within
+    /// the sessions, and the part that is the sessions' own speed (sessions only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub within_session_sd_pct: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub between_session_sd_pct: Option<f64>,
+    /// The smallest change, in percent, this run tells from none four times in five at the
+    /// interval's confidence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mde_pct: Option<f64>,
+    /// Runs beyond the quantile in the shortest session (tails; sessions only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runs_beyond_quantile: Option<f64>,
+    /// What would settle an inconclusive result: the lever that helps, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advice: Option<String>,
+}
+
+/// See [`LatencyMethod::kind`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MethodKind {
+    Sessions,
+    BlockBootstrap,
 }
 
 /// One statistical test, as the comparison file records it.
@@ -375,7 +435,7 @@ fn decide_model(model: &mut ModelComparison, allow_new: bool) {
     }
     let tests = model.tests.clone();
     for criterion in &mut model.criteria {
-        if criterion.status == Status::Skipped {
+        if matches!(criterion.status, Status::Skipped | Status::Unresolved) {
             continue;
         }
         let adjusted = criterion
@@ -421,8 +481,8 @@ pub fn decide(criterion: &Criterion, adjusted_p: Option<f64>, significance: f64)
             match criterion.ci {
                 Some(ci) if ci.upper <= limit => Status::Pass,
                 Some(ci) if ci.lower > limit && significant => Status::Fail,
-                Some(_) => Status::Inconclusive,
-                None => Status::Skipped,
+                // Too few runs for an interval: measured but unsettled, as documented.
+                Some(_) | None => Status::Inconclusive,
             }
         }
         Rule::DropAtMost { limit_pts } => match criterion.change {
@@ -467,6 +527,7 @@ pub fn required(name: &str, present: bool, detail: String) -> Criterion {
         status: if present { Status::Pass } else { Status::Fail },
         detail,
         needed_runs: None,
+        method: None,
     }
 }
 
@@ -496,6 +557,7 @@ pub fn absolute_criteria(
         },
         rule,
         needed_runs: None,
+        method: None,
     };
     let mut out = Vec::new();
     if let Some(limit) = criteria.max_p95_ms {

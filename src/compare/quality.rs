@@ -443,6 +443,7 @@ pub(super) fn drop_criterion(
             (cand - base) * 100.0
         ),
         needed_runs: None,
+        method: None,
     }
 }
 
@@ -463,6 +464,7 @@ pub(super) fn skipped(name: &str, rule: Rule, reason: &str) -> Criterion {
         status: Status::Skipped,
         detail: reason.to_string(),
         needed_runs: None,
+        method: None,
     }
 }
 

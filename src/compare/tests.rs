@@ -26,6 +26,7 @@ fn criterion(
         status: Status::Inconclusive,
         detail: String::new(),
         needed_runs: None,
+        method: None,
     }
 }
 
@@ -304,6 +305,8 @@ fn latency_comparison_detects_a_clear_slowdown_and_skips_other_hardware() {
         source: LatencySource::SameRunnerAb,
         seed: 3,
         looks: 1,
+        sessions: &[],
+        look: None,
     };
     let mut tests = Vec::new();
     let (criteria, pair) = compare_latency(&input, &Criteria::default(), &mut tests);
@@ -336,6 +339,8 @@ fn latency_comparison_detects_a_clear_slowdown_and_skips_other_hardware() {
         source: LatencySource::NotComparable { reason },
         seed: 3,
         looks: 1,
+        sessions: &[],
+        look: None,
     };
     let (criteria, pair) = compare_latency(&input, &Criteria::default(), &mut Vec::new());
     assert!(pair.is_none());

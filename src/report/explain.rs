@@ -205,6 +205,7 @@ mod tests {
             status,
             detail: "detail from compare".into(),
             needed_runs: None,
+            method: None,
         }
     }
 

@@ -442,6 +442,7 @@ fn status_word(s: Status) -> &'static str {
         Status::Fail => "fail",
         Status::Inconclusive => "inconclusive",
         Status::Skipped => "skipped",
+        Status::Unresolved => "not resolvable",
     }
 }
 
@@ -451,6 +452,7 @@ fn status_mark(s: Status) -> &'static str {
         Status::Fail => "❌",
         Status::Inconclusive => "⚠️",
         Status::Skipped => "➖",
+        Status::Unresolved => "➖",
     }
 }
 

@@ -41,6 +41,7 @@ mod multiple;
 mod order_stats;
 mod paired;
 mod paired_bootstrap;
+mod sessions;
 mod shift;
 mod two_sample;
 
@@ -58,5 +59,6 @@ pub use paired_bootstrap::{
     paired_bootstrap_difference, paired_bootstrap_ratio_difference, PairedDifference,
     RatioDifference, RatioPair,
 };
+pub use sessions::{session_ratio, SessionPair, SessionRatio, MDE_POWER, MIN_SESSIONS};
 pub use shift::hodges_lehmann_shift;
 pub use two_sample::{cohens_d, mann_whitney_u, welch_t_log, TestResult};
