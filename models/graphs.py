@@ -146,12 +146,15 @@ def _block(g, rng, x, cin, cout, stride):
     return g.op("Relu", [g.op("Add", [h, skip])])
 
 
-def resnet_small(seed=0, slow_channels=0):
+def resnet_small(seed=0, slow_channels=0, late_channels=0):
     """input [N,3,64,64] -> stem -> 4 residual blocks -> GAP -> Gemm -> logits [N,10].
 
     With slow_channels > 0 an extra 3x3 conv (slow_channels filters) reads the
     input; its mean is multiplied by 0 and added to the logits, so the outputs
-    are identical and only the latency changes.
+    are identical and only the latency changes. Its fixed cost dominates: 4.5-10 %
+    whatever the filter count. With late_channels > 0 the extra conv reads the
+    last block's 128x8x8 output instead, so its cost is a fraction of that
+    block's own conv (late_channels / 128 of it): small slowdowns, sized.
     """
     rng = np.random.default_rng(seed)
     g = Graph("resnet_small")
@@ -164,20 +167,21 @@ def resnet_small(seed=0, slow_channels=0):
     pooled = g.op("Flatten", [g.op("GlobalAveragePool", [h])], axis=1)
     fc_w = (rng.standard_normal((10, 128)) / np.sqrt(128)).astype(np.float32)
     fc_b = (rng.normal(0.0, 0.01, 10)).astype(np.float32)
-    out = "logits" if slow_channels == 0 else None
+    out = "logits" if slow_channels == 0 and late_channels == 0 else None
     logits = g.op("Gemm", [pooled, g.const("fc_w", fc_w), g.const("fc_b", fc_b)], out=out, transB=1)
-    if slow_channels:
+    if slow_channels or late_channels:
         brng = np.random.default_rng(seed + 1000)
-        bw = (brng.standard_normal((slow_channels, 3, 3, 3)) / np.sqrt(27)).astype(np.float32)
-        branch = g.op("Conv", [x, g.const("slow_w", bw)], kernel_shape=[3, 3], pads=[1, 1, 1, 1])
+        src, cin, cout = (x, 3, slow_channels) if slow_channels else (h, 128, late_channels)
+        bw = (brng.standard_normal((cout, cin, 3, 3)) / np.sqrt(9 * cin)).astype(np.float32)
+        branch = g.op("Conv", [src, g.const("slow_w", bw)], kernel_shape=[3, 3], pads=[1, 1, 1, 1])
         branch = g.op("ReduceMean", [branch], axes=[1, 2, 3], keepdims=0)
         branch = g.op("Unsqueeze", [branch, g.const("axis1", np.array([1], dtype=np.int64))])
         zero = g.op("Mul", [branch, g.const("zero", np.zeros((1, 1), dtype=np.float32))])
         g.op("Add", [logits, zero], out="logits")
     g.output("logits", FLOAT, ["N", 10])
     doc = "ResNet-style CNN with seeded random weights, for latency measurements only."
-    if slow_channels:
-        doc += f" Carries a dead {slow_channels}-filter conv branch (x0) to be slightly slower."
+    if slow_channels or late_channels:
+        doc += f" Carries a dead {slow_channels or late_channels}-filter conv branch (x0) to be slightly slower."
     return g.model(doc)
 
 

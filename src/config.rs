@@ -63,6 +63,10 @@ pub struct ModelConfig {
     pub bench: BenchConfig,
     #[serde(default)]
     pub criteria: CriteriaOverrides,
+    /// What a latency criterion left inconclusive at the end of the time budget does to the
+    /// verdict: `pass` (the default; the headline says "latency not settled") or `fail`.
+    #[serde(default)]
+    pub inconclusive: crate::compare::Inconclusive,
     /// Other forms of the model for `modelgate explore` (files, providers, opt levels, threads,
     /// batch sizes), compared with the model as configured here.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -453,6 +457,7 @@ impl ModelConfig {
             postprocess: None,
             bench: BenchConfig::default(),
             criteria: CriteriaOverrides::default(),
+            inconclusive: crate::compare::Inconclusive::Pass,
             variants: Vec::new(),
         }
     }

@@ -164,6 +164,7 @@ const EXAMPLES: &[(&str, &str, &str, &[&str])] = &[
         &[],
     ),
     ("[[models]]", "base_ref", "\"merge-base\"", &[]),
+    ("[[models]]", "inconclusive", "\"fail\"", &[]),
     ("[models.dataset]", "path", "\"models/data/digits\"", &[]),
     ("[models.dataset]", "format", "\"image_folder\"", &[]),
     ("[models.dataset]", "label_column", "\"label\"", &[]),

@@ -529,6 +529,7 @@ pub fn judge(
         name: model.name.clone(),
         verdict: compare::Verdict::Pass,
         significance: criteria.significance,
+        inconclusive: model.inconclusive,
         reasons: vec![],
         candidate_path: model.candidate.display().to_string(),
         candidate_sha256: candidate.model.sha256.clone(),
@@ -845,7 +846,7 @@ fn adaptive_ab(
     .find(|(_, pct)| pct.is_finite())
     .map_or(0.5, |(q, _)| q);
     // One block first, to learn how long a run takes.
-    ab.extend(1, Some(deadline), progress)?;
+    ab.extend(1, None, progress)?;
     let pilot = session_plan::pilot_runs(
         model.bench.max_time_s - started.elapsed().as_secs_f64(),
         ab.open_s(),
@@ -853,8 +854,10 @@ fn adaptive_ab(
         q_max,
     );
     let last = compare::adaptive_looks(criteria, seed, |look, previous| {
-        let (runs, sessions) = match previous {
-            None => (pilot, session_plan::PILOT_SESSIONS),
+        let (runs, sessions, until) = match previous {
+            // The pilot is sized to a third of the budget, and timed whole even when the budget
+            // is already spent (warmup can take it all): it is the least that gives an interval.
+            None => (pilot, session_plan::PILOT_SESSIONS, None),
             Some(previous) => {
                 let spread = previous.criteria.first().and_then(|c| c.method.as_ref());
                 let within = spread.and_then(|m| m.within_session_sd_pct).unwrap_or(0.0) / 100.0;
@@ -873,14 +876,14 @@ fn adaptive_ab(
                 if add == 0 {
                     return Ok(None);
                 }
-                (runs, ab.session_count() + add)
+                (runs, ab.session_count() + add, Some(deadline))
             }
         };
-        time_sessions(ab, sessions, runs, deadline, progress)?;
+        time_sessions(ab, sessions, runs, until, progress)?;
         // min_time_s: keep timing pairs until it has passed.
         while started.elapsed().as_secs_f64() < model.bench.min_time_s && left() > 0.0 {
             let more = ab.session_count() + 1;
-            time_sessions(ab, more, runs, deadline, progress)?;
+            time_sessions(ab, more, runs, Some(deadline), progress)?;
         }
         Ok::<_, anyhow::Error>(Some(ab.samples()))
     })?;
@@ -888,28 +891,30 @@ fn adaptive_ab(
 }
 
 /// Times session pairs of `runs` runs each until there are `sessions` of them, finishing the one
-/// open first; stops at `deadline`, and opens no pair that cannot finish by it.
+/// open first; with a `deadline`, stops at it and opens no pair that cannot finish by it.
 fn time_sessions(
     ab: &mut AbPair,
     sessions: usize,
     runs: usize,
-    deadline: Instant,
+    deadline: Option<Instant>,
     progress: bench::Progress,
 ) -> Result<()> {
     loop {
         let have = ab.session_runs();
         if have < runs {
-            ab.extend((runs - have) as u64, Some(deadline), progress)?;
+            ab.extend((runs - have) as u64, deadline, progress)?;
         }
         if ab.session_count() >= sessions {
             return Ok(());
         }
-        let session_s = ab.open_s() + runs as f64 * ab.seconds_per_pair();
-        let left = deadline
-            .saturating_duration_since(Instant::now())
-            .as_secs_f64();
-        if left < session_s {
-            return Ok(());
+        if let Some(deadline) = deadline {
+            let session_s = ab.open_s() + runs as f64 * ab.seconds_per_pair();
+            let left = deadline
+                .saturating_duration_since(Instant::now())
+                .as_secs_f64();
+            if left < session_s {
+                return Ok(());
+            }
         }
         ab.next_session()?;
     }

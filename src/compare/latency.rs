@@ -432,7 +432,7 @@ impl Judged<'_> {
         }
         tests.push(TestRecord {
             name: format!(
-                "t across {} session pairs (log ratio at {})",
+                "Student t across {} session pairs (latency log ratio at {})",
                 r.sessions,
                 percentile_name(q)
             ),

@@ -53,6 +53,20 @@ impl Verdict {
     }
 }
 
+/// What an inconclusive latency criterion does to a model's verdict (`inconclusive = ...` in
+/// `[[models]]`).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Inconclusive {
+    /// The model passes; the headline says its latency is not settled.
+    #[default]
+    Pass,
+    /// The model fails, as a regression would.
+    Fail,
+}
+
 /// Status of one criterion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -279,6 +293,9 @@ pub struct ModelComparison {
     pub verdict: Verdict,
     /// The model's own significance level, from its criteria.
     pub significance: f64,
+    /// What an inconclusive latency criterion does to the verdict.
+    #[serde(default)]
+    pub inconclusive: Inconclusive,
     pub reasons: Vec<String>,
     pub candidate_path: String,
     pub candidate_sha256: String,
@@ -338,6 +355,7 @@ impl ModelComparison {
             name: name.to_string(),
             verdict: Verdict::Error,
             significance: crate::config::Criteria::default().significance,
+            inconclusive: Inconclusive::Pass,
             reasons: vec![error.clone()],
             candidate_path: candidate_path.to_string(),
             candidate_sha256: String::new(),
@@ -444,11 +462,23 @@ fn decide_model(model: &mut ModelComparison, allow_new: bool) {
             .and_then(|t| t.adjusted_p);
         criterion.status = decide(criterion, adjusted, significance);
     }
+    let blocks_unsettled = model.inconclusive == Inconclusive::Fail;
     let mut reasons: Vec<String> = model
         .criteria
         .iter()
-        .filter(|c| c.status == Status::Fail)
-        .map(|c| format!("{}: {}", c.name, c.detail))
+        .filter(|c| {
+            c.status == Status::Fail
+                || (blocks_unsettled
+                    && c.status == Status::Inconclusive
+                    && matches!(c.rule, Rule::RatioAtMost { .. }))
+        })
+        .map(|c| match c.status {
+            Status::Fail => format!("{}: {}", c.name, c.detail),
+            _ => format!(
+                "{}: not settled, and this model's `inconclusive = \"fail\"` blocks on it: {}",
+                c.name, c.detail
+            ),
+        })
         .collect();
     // Quality is judged only against an approved baseline, so without one nothing vouches for
     // the model's predictions, whatever its latency did.

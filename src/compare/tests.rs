@@ -46,9 +46,11 @@ fn latency_rule_needs_significance_and_a_ci_beyond_the_tolerance() {
         let c = criterion(rule.clone(), Some((lower, upper)), None, None);
         assert_eq!(decide(&c, p, 0.05), expected, "ci {lower}..{upper} p {p:?}");
     }
+    // Too few runs for an interval is inconclusive, as documented, not skipped (which would
+    // let the verdict pass as if it had been judged).
     assert_eq!(
         decide(&criterion(rule, None, None, None), Some(0.0), 0.05),
-        Status::Skipped
+        Status::Inconclusive
     );
 }
 
@@ -356,4 +358,38 @@ fn committed_comparison_schema_matches_the_types() {
         committed == json_schema(),
         "schemas/comparison.schema.json is stale: run `cargo run -- schema comparison > schemas/comparison.schema.json`"
     );
+}
+
+#[test]
+fn an_unsettled_latency_passes_by_default_and_fails_where_the_model_asks() {
+    let straddling = || {
+        let mut c = criterion(
+            Rule::RatioAtMost { tolerance_pct: 2.0 },
+            Some((1.00, 1.04)),
+            Some(2.0),
+            None,
+        );
+        c.name = "p50 latency".into();
+        c
+    };
+    let verdict = |policy: Inconclusive| {
+        let mut m = model("m", &[0.01], vec![straddling()], true);
+        m.inconclusive = policy;
+        let out = finalize(vec![m], 0.05, false, "t".into());
+        let m = &out.models[0];
+        assert_eq!(m.criteria[0].status, Status::Inconclusive);
+        (m.verdict, m.reasons.join("; "))
+    };
+    assert_eq!(verdict(Inconclusive::Pass).0, Verdict::Pass);
+    let (fail, why) = verdict(Inconclusive::Fail);
+    assert_eq!(fail, Verdict::Fail);
+    assert!(why.contains("inconclusive = \"fail\""), "{why}");
+    // An unresolved tail never blocks, whatever the policy: it was never judged.
+    let mut tail = straddling();
+    tail.status = Status::Unresolved;
+    let mut m = model("m", &[0.01], vec![tail], true);
+    m.inconclusive = Inconclusive::Fail;
+    let out = finalize(vec![m], 0.05, false, "t".into());
+    assert_eq!(out.models[0].verdict, Verdict::Pass);
+    assert_eq!(out.models[0].criteria[0].status, Status::Unresolved);
 }

@@ -105,6 +105,10 @@ fn ratio_sentence(
     } else {
         format!("inconclusive: the interval ({interval}) straddles the {limit}")
     };
+    if let Some(advice) = c.method.as_ref().and_then(|m| m.advice.as_deref()) {
+        out.push_str(&format!("; {advice}"));
+        return out;
+    }
     let raise = "raise max_time_s under [models.bench]";
     let done = latency.map_or(0, |l| l.candidate_runs.max(l.baseline_runs)) as u64;
     match c

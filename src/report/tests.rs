@@ -276,3 +276,22 @@ fn a_candidate_profile_shows_its_slowest_operators_in_every_report() {
     // Without a profile, no section.
     assert!(!comment(&fixtures::pass()).contains("Slowest operators"));
 }
+
+#[test]
+fn a_pass_with_an_unsettled_latency_says_so_in_the_headline() {
+    let header = template_file(".md.j2", "{{ headline }}");
+    let settled = render(&fixtures::pass(), Kind::Comment, Some(header.path())).unwrap();
+    assert!(!settled.contains("not settled"), "{settled}");
+    let mut unsettled = fixtures::pass();
+    let latency = unsettled.models[0]
+        .criteria
+        .iter_mut()
+        .find(|c| matches!(c.rule, crate::compare::Rule::RatioAtMost { .. }))
+        .expect("the pass fixture has a latency criterion");
+    latency.status = crate::compare::Status::Inconclusive;
+    let got = render(&unsettled, Kind::Comment, Some(header.path())).unwrap();
+    assert!(
+        got.contains("pass") && got.contains("latency not settled"),
+        "{got}"
+    );
+}

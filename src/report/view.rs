@@ -191,7 +191,23 @@ impl ReportView {
 fn headline(comparison: &Comparison) -> String {
     let n = comparison.models.len();
     let count = |v: Verdict| comparison.models.iter().filter(|m| m.verdict == v).count();
+    // A pass with a latency criterion still straddling its limit is not the same news as a
+    // settled one: say it in the headline.
+    let unsettled = comparison
+        .models
+        .iter()
+        .filter(|m| {
+            m.criteria.iter().any(|c| {
+                c.status == Status::Inconclusive && matches!(c.rule, Rule::RatioAtMost { .. })
+            })
+        })
+        .count();
     let tail = match (comparison.verdict, n) {
+        (Verdict::Pass, 1) if unsettled > 0 => ", latency not settled".into(),
+        (Verdict::Pass, _) if unsettled > 0 => format!(
+            ", {} checked, latency not settled for {unsettled}",
+            plural(n, "model")
+        ),
         (Verdict::Pass, _) => format!(", {} checked", plural(n, "model")),
         (Verdict::New, 1) => ", no baseline yet".into(),
         (Verdict::Fail, 1) | (Verdict::Error, 1) => String::new(),
