@@ -13,8 +13,11 @@ run under the interpreter given by --python (it needs onnxruntime, numpy, pillow
         --model models/tiny.onnx --iterations 20000
     # 3. eval throughput vs Python, and per-sample agreement of the predictions
     python3 scripts/study.py eval --modelgate BIN --ort-lib LIB --python PY
-    # 4. the gate study: A/A and A/B gate runs (slow; run it in the background)
-    python3 scripts/study.py gate --modelgate BIN --ort-lib LIB --runs 50 --out study.jsonl
+    # 4. the gate study: A/A and A/B gate runs (slow; run it in the background); --python
+    #    needs numpy and onnx to build the graded variants; --noisy adds a neighbour busy on
+    #    one core for a random 0.2-2 s, then idle as long
+    python3 scripts/study.py gate --modelgate BIN --ort-lib LIB --python PY --runs 40 \
+        --tolerance 2 --scenario "A/A resnet" --scenario "A/B resnet 1.0" --out study.jsonl
     python3 scripts/study.py gate-report study.jsonl
     # 5. the A/B's own p95 against bench's p95 of the same model, same minute
     python3 scripts/study.py fairness --modelgate BIN --ort-lib LIB --model models/resnet_small.onnx
@@ -160,15 +163,21 @@ def eval_compare(args):
 # ---------------------------------------------------------------- 4. the gate study
 
 # name -> (candidate, base): model keys of prepare_models(). Every run uses the gate's default
-# settings (1,000 runs, 1 s warmup, 5 % on p50/p95/p99, 30 s budget, default threads).
+# settings but for --tolerance and --max-time-s (1,000 runs, 1 s warmup, 30 s budget, default
+# threads). The graded variants come from models/make_study_variants.py; their ratios are
+# measured by the study itself (the across-run median), not assumed.
 SCENARIOS = {
     "A/A digits": ("digits_respun", "digits"),
     "A/A resnet": ("resnet_respun", "resnet"),
+    "A/B resnet 1.01x": ("late_m2", "resnet"),
+    "A/B resnet 1.03x": ("late_m8", "resnet"),
+    "A/B resnet 1.05x": ("late_m16", "resnet"),
     # slow5 is about 1.05x at one thread (models/make_models.py); with default threads its dead
-    # branch costs more (see docs/benchmarks.md). slow15: make_models.py's resnet_small with
-    # slow_channels=16, about 1.15x with default threads.
+    # branch costs 4.5-10 % (see docs/benchmarks.md).
     "A/B resnet slow5": ("resnet_slow5", "resnet"),
-    "A/B resnet slow15": ("resnet_slow15", "resnet"),
+    "A/B resnet slow15": ("slow15", "resnet"),
+    # The ResNet-50-class model: --big PATH (e.g. light_resnet50.onnx) and its respun copy.
+    "A/A big": ("big_respun", "big"),
 }
 
 CONFIG = """\
@@ -189,18 +198,44 @@ def respun(src, dest):
 
 
 def prepare_models(args, tmp):
-    """The study's model files: the committed ones, respun copies, and --slow15 if given."""
+    """The study's model files: the committed ones, respun copies, the graded variants (built
+    with --python when it has numpy and onnx), and --big if given."""
     paths = {
         "digits": os.path.join(ROOT, "models/digits_fp32.onnx"),
         "resnet": os.path.join(ROOT, "models/resnet_small.onnx"),
         "resnet_slow5": os.path.join(ROOT, "models/resnet_small_slow5.onnx"),
     }
-    for key in ("digits", "resnet"):
+    if args.big:
+        paths["big"] = os.path.abspath(args.big)
+    for key in [k for k in ("digits", "resnet", "big") if k in paths]:
         paths[f"{key}_respun"] = os.path.join(tmp, f"{key}_respun.onnx")
         respun(paths[key], paths[f"{key}_respun"])
-    if args.slow15:
-        paths["resnet_slow15"] = args.slow15
+    variants = os.path.join(tmp, "variants")
+    code, _ = run([args.python, "models/make_study_variants.py", variants], check=False)
+    if code == 0:
+        for name in os.listdir(variants):
+            paths[name[:-len(".onnx")]] = os.path.join(variants, name)
     return paths
+
+
+class NoisyNeighbour:
+    """A process busy on one core for a random 0.2-2 s, then idle as long, until stopped."""
+
+    CODE = ("import random, time\n"
+            "while True:\n"
+            "    t = random.uniform(0.2, 2.0)\n"
+            "    end = time.monotonic() + t\n"
+            "    while time.monotonic() < end:\n"
+            "        pass\n"
+            "    time.sleep(t)\n")
+
+    def __enter__(self):
+        self.proc = subprocess.Popen([sys.executable, "-c", self.CODE])
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.kill()
+        self.proc.wait()
 
 
 def mean(values):
@@ -213,6 +248,11 @@ def one_gate_run(args, scenario, paths, tmp):
     cfg = os.path.join(tmp, "gate.toml")
     with open(cfg, "w") as f:
         f.write(CONFIG.format(candidate=paths[candidate], base=paths[base]))
+        if args.max_time_s:
+            f.write(f"[models.bench]\nmax_time_s = {args.max_time_s}\n")
+        if args.tolerance:
+            f.write("[models.criteria]\n" + "".join(
+                f"max_{q}_regression_pct = {args.tolerance}\n" for q in ("p50", "p95", "p99")))
     out = os.path.join(tmp, "comparison.json")
     results_dir = os.path.join(tmp, "results")
     cmd = [args.modelgate, "--ort-lib", args.ort_lib, "gate", "--config", cfg,
@@ -234,6 +274,12 @@ def one_gate_run(args, scenario, paths, tmp):
         return [c["ci"]["lower"], c["ci"]["upper"]] if c["ci"] else None
 
     p95, p99 = criteria["p95 latency"], criteria["p99 latency"]
+    method = p50.get("method") or {}
+    bench = read_json(os.path.join(results_dir, "m.json"))["bench"]["runs"][0]
+
+    def mde(c):
+        return (c.get("method") or {}).get("mde_pct")
+
     return {
         "scenario": scenario,
         "exit_code": code,
@@ -250,6 +296,14 @@ def one_gate_run(args, scenario, paths, tmp):
         "p99_ci": ci(p99),
         "reasons": model["reasons"],
         "runs_per_side": len(cand),
+        "sessions": len(bench.get("sessions", [])),
+        "look": bench.get("look"),
+        "p50_mde_pct": mde(p50),
+        "p95_mde_pct": mde(p95),
+        "p99_mde_pct": mde(p99),
+        "within_sd_pct": method.get("within_session_sd_pct"),
+        "between_sd_pct": method.get("between_session_sd_pct"),
+        "headline_unsettled": any(c["status"] == "inconclusive" for c in (p50, p95, p99)),
         "base_mean_ms": mean(base),
         "cand_mean_ms": mean(cand),
     }
@@ -267,24 +321,36 @@ def gate_study(args):
         raise SystemExit(f"no scenario starts with {args.scenario}; choose from {list(SCENARIOS)}")
     with tempfile.TemporaryDirectory() as tmp, open(args.out, "a") as log:
         paths = prepare_models(args, tmp)
-        if any(SCENARIOS[s][0] not in paths for s in scenarios):
-            raise SystemExit("the 1.15x scenario needs --slow15 PATH (see docs/benchmarks.md)")
-        counts = {s: sum(1 for r in done if r["scenario"] == s) for s in scenarios}
+        missing = [s for s in scenarios if any(m not in paths for m in SCENARIOS[s])]
+        if missing:
+            raise SystemExit(f"{missing} need models this run could not make: the graded variants "
+                             "need --python with numpy and onnx, the big one --big PATH")
+        same = [r for r in done if r.get("noisy", False) == bool(args.noisy)
+                and r.get("tolerance_pct") == args.tolerance]
+        counts = {s: sum(1 for r in same if r["scenario"] == s) for s in scenarios}
         i = len(done)
         while any(counts[s] < args.runs for s in scenarios):
             for scenario in scenarios:
                 if counts[scenario] >= args.runs:
                     continue
-                record = one_gate_run(args, scenario, paths, tmp)
+                if args.noisy:
+                    with NoisyNeighbour():
+                        record = one_gate_run(args, scenario, paths, tmp)
+                else:
+                    record = one_gate_run(args, scenario, paths, tmp)
+                record["noisy"] = bool(args.noisy)
+                record["tolerance_pct"] = args.tolerance
                 record["index"] = i
                 i += 1
                 counts[scenario] += 1
                 log.write(json.dumps(record) + "\n")
                 log.flush()
+                ci = record["p50_ci"] or [float("nan")] * 2
                 print(f"[{time.strftime('%H:%M:%S')}] {scenario} {counts[scenario]}/{args.runs}: "
                       f"{record['verdict']} p50 {record['p50_status']} "
-                      f"ratio {record['p50_ratio']:.3f} n {record['runs_per_side']} "
-                      f"{record['wall_s']:.1f}s", flush=True)
+                      f"ratio {record['p50_ratio'] or float('nan'):.3f} "
+                      f"({ci[0]:.3f} .. {ci[1]:.3f}) sessions {record['sessions']} "
+                      f"n {record['runs_per_side']} {record['wall_s']:.1f}s", flush=True)
 
 
 def fairness(args):
@@ -397,6 +463,46 @@ def gate_report(args):
             cells.append(f"{k}/{n} = {100.0 * k / n:.1f} % ({100 * lo:.1f} .. {100 * hi:.1f} %)")
         print(f"| {name} | {n} | {cells[0]} | {cells[1]} |")
 
+    print()
+    print("Honest intervals: how often a run's p50 interval covers the across-run median ratio of "
+          "its scenario (and 1.0 for an A/A), with 95 % Clopper-Pearson intervals; tails judged "
+          "with an interval wider than 10x the tolerance; median MDE.\n")
+    print("| scenario | noisy | tol % | runs | median p50 ratio | covers the median | covers 1.0 "
+          "| p50 fail | p50 inconclusive | p95 / p99 unresolved | tails judged too wide "
+          "| median p50 MDE % | median sessions | wall s median (max) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    keys = sorted({(r["scenario"], r.get("noisy", False), r.get("tolerance_pct")) for r in records},
+                  key=lambda k: (list(SCENARIOS).index(k[0]) if k[0] in SCENARIOS else 99,
+                                 k[1], k[2] or 0))
+    for name, noisy, tol in keys:
+        rs = [r for r in records if (r["scenario"], r.get("noisy", False),
+                                     r.get("tolerance_pct")) == (name, noisy, tol)]
+        with_ci = [r for r in rs if r.get("p50_ci")]
+        n = len(rs)
+        mid = median([r["p50_ratio"] for r in rs if r["p50_ratio"] is not None])
+
+        def cover(value):
+            k = sum(1 for r in with_ci if r["p50_ci"][0] <= value <= r["p50_ci"][1])
+            lo, hi = clopper_pearson(k, len(with_ci)) if with_ci else (0, 0)
+            return f"{k}/{len(with_ci)} ({100 * lo:.0f} .. {100 * hi:.0f} %)"
+
+        tol_pct = tol or 5.0
+        too_wide = sum(1 for r in rs for q in ("p95", "p99")
+                       if r.get(f"{q}_ci") and r[f"{q}_status"] in ("pass", "fail", "inconclusive")
+                       and r[f"{q}_ci"][1] - r[f"{q}_ci"][0] > 2 * 10 * tol_pct / 100)
+        unresolved = (sum(1 for r in rs if r["p95_status"] == "unresolved"),
+                      sum(1 for r in rs if r["p99_status"] == "unresolved"))
+        fails = sum(1 for r in rs if r["p50_status"] == "fail")
+        lo, hi = clopper_pearson(fails, n)
+        mdes = [r["p50_mde_pct"] for r in rs if r.get("p50_mde_pct") is not None]
+        print(f"| {name} | {'yes' if noisy else 'no'} | {tol_pct:g} | {n} | {mid:.3f} | "
+              f"{cover(mid)} | {cover(1.0) if name.startswith('A/A') else '-'} | "
+              f"{fails}/{n} ({100 * lo:.0f} .. {100 * hi:.0f} %) | "
+              f"{sum(1 for r in rs if r['p50_status'] == 'inconclusive')}/{n} | "
+              f"{unresolved[0]} / {unresolved[1]} | {too_wide} | "
+              f"{median(mdes):.2f} | {median([r.get('sessions', 0) for r in rs]):.0f} | "
+              f"{median([r['wall_s'] for r in rs]):.1f} ({max(r['wall_s'] for r in rs):.1f}) |")
+
     false_fails = [r for r in records
                    if r["scenario"].startswith("A/A") and r["verdict"] == "fail"]
     if false_fails:
@@ -476,12 +582,17 @@ def main(argv=None):
     p.set_defaults(func=eval_compare)
 
     p = sub.add_parser("gate", help="A/A and A/B gate runs, appended to --out as JSON lines")
-    tools(p, python=False)
+    tools(p)
     p.add_argument("--runs", type=int, default=50, help="gate runs per scenario (default 50)")
     p.add_argument("--scenario", action="append", default=[],
                    help="scenarios whose names start with this (repeatable; default all)")
-    p.add_argument("--slow15", help="a resnet_small variant about 1.15x slower, for that scenario: "
-                   "graphs.resnet_small(seed=0, slow_channels=16) saved with onnx")
+    p.add_argument("--big", help="a large model (e.g. light_resnet50.onnx) for 'A/A big'")
+    p.add_argument("--tolerance", type=float, help="p50/p95/p99 tolerance in percent "
+                   "(default: the gate's)")
+    p.add_argument("--max-time-s", type=float, help="[models.bench] max_time_s (default: the gate's)")
+    p.add_argument("--noisy", action="store_true",
+                   help="run every gate beside a neighbour busy on one core for a random 0.2-2 s, "
+                        "then idle as long")
     p.add_argument("--out", default="study.jsonl")
     p.set_defaults(func=gate_study)
 
