@@ -410,8 +410,13 @@ impl<'r> AbPair<'r> {
         deadline: Option<Instant>,
         progress: Progress,
     ) -> Result<()> {
+        // Progress counts every run of each model timed so far, over all session pairs.
+        let before = self.done_ns.0.len() as u64;
+        let mut whole = |label: &str, done: u64, total: u64| {
+            progress(label, before + done, before + total);
+        };
         match &mut self.current {
-            Some(pair) => pair.extend(runs, deadline, progress),
+            Some(pair) => pair.extend(runs, deadline, &mut whole),
             None => bail!("the A/B has no open session pair; this is a bug in modelgate"),
         }
     }

@@ -562,6 +562,45 @@ fn guessed_config(
     Ok((config, plan.name, runtime))
 }
 
+/// The guarded class's recall when the model is evaluated with the config `text` init guessed;
+/// `None` when that config guards no class.
+fn recall_seen(
+    runtime: &Runtime,
+    request: &crate::init::InitRequest,
+    text: &str,
+    session: &SessionSettings,
+) -> Result<Option<crate::init::RecallSeen>> {
+    let config = GateConfig::parse(text)?;
+    let Some(model) = config.models.first() else {
+        return Ok(None);
+    };
+    let options = crate::gate::GateOptions {
+        root: config_root(&request.out),
+        ..Default::default()
+    };
+    let mut progress = progress_bar();
+    let Some(eval) = crate::gate::evaluate(
+        model,
+        runtime,
+        &request.model,
+        session,
+        &options,
+        &mut progress,
+    )?
+    else {
+        return Ok(None);
+    };
+    let Some(positive) = eval.metrics.positive.as_ref() else {
+        return Ok(None);
+    };
+    Ok(positive.recall_ci95.map(|w| crate::init::RecallSeen {
+        recall: positive.recall,
+        lower: w.lower,
+        hits: (positive.recall * positive.support as f64).round() as u64,
+        support: positive.support as u64,
+    }))
+}
+
 /// The folder a config's relative paths start from: the config's own.
 fn config_root(config: &Path) -> PathBuf {
     config
@@ -584,7 +623,23 @@ pub fn init(global: &GlobalArgs, args: &InitArgs) -> Result<()> {
     let session = SessionSettings::default();
     let runtime = load_runtime(global, &session)?;
     let (model, _) = runtime.open(&request.model, &session)?;
-    let plan = crate::init::plan(&request, &model.spec, data.as_ref())?;
+    let spec = model.spec.clone();
+    drop(model);
+    let mut plan = crate::init::plan(&request, &spec, data.as_ref())?;
+    // A floor needs the recall it floors: evaluate with the settings just guessed, and write
+    // the floor under what the unchanged model reaches.
+    if data.is_some() {
+        match recall_seen(&runtime, &request, &plan.text, &session) {
+            Ok(Some(seen)) => {
+                plan = crate::init::plan_with(&request, &spec, data.as_ref(), Some(&seen))?;
+            }
+            Ok(None) => {}
+            Err(e) => plan.summary.push(format!(
+                "did not evaluate the model with the guessed settings ({}), so no recall floor is set",
+                text::clean(&format!("{e:#}"), text::TEXT_MAX_CHARS)
+            )),
+        }
+    }
     crate::init::write_config(&request.out, &plan.text, request.force)?;
     for line in &plan.summary {
         println!(

@@ -534,7 +534,7 @@ pub fn notes_for(runs: &[BatchRun], defaulted_dims: &[String]) -> Vec<String> {
     let mut notes = Vec::new();
     if !defaulted_dims.is_empty() {
         notes.push(format!(
-            "symbolic dims set to 1: {} (use --dim SYMBOL=N to choose)",
+            "symbolic dims set to 1: {} (choose with --dim SYMBOL=N on bench, or dims = {{ SYMBOL = N }} under [models.bench] in the gate config)",
             defaulted_dims.join(", ")
         ));
     }

@@ -853,6 +853,9 @@ fn adaptive_ab(
         ab.seconds_per_pair(),
         q_max,
     );
+    // Runs per session after the pilot: planned once, from the pilot's spread, and kept for
+    // the later looks, so the sessions stay alike as the budget runs down.
+    let mut planned: Option<usize> = None;
     let last = compare::adaptive_looks(criteria, seed, |look, previous| {
         let (runs, sessions, until) = match previous {
             // The pilot is sized to a third of the budget, and timed whole even when the budget
@@ -862,15 +865,17 @@ fn adaptive_ab(
                 let spread = previous.criteria.first().and_then(|c| c.method.as_ref());
                 let within = spread.and_then(|m| m.within_session_sd_pct).unwrap_or(0.0) / 100.0;
                 let between = spread.and_then(|m| m.between_session_sd_pct).unwrap_or(0.0) / 100.0;
-                let runs = session_plan::session_runs(
-                    pilot,
-                    within,
-                    between,
-                    ab.open_s(),
-                    ab.seconds_per_pair(),
-                    q_max,
-                    left(),
-                );
+                let runs = *planned.get_or_insert_with(|| {
+                    session_plan::session_runs(
+                        pilot,
+                        within,
+                        between,
+                        ab.open_s(),
+                        ab.seconds_per_pair(),
+                        q_max,
+                        left(),
+                    )
+                });
                 let session_s = ab.open_s() + runs as f64 * ab.seconds_per_pair();
                 let add = session_plan::sessions_to_add(look, PLANNED_LOOKS, left(), session_s);
                 if add == 0 {

@@ -379,12 +379,72 @@ fn config_folder(out: &Path) -> &Path {
     }
 }
 
+/// The guarded class's recall as init measured it, evaluating the model with the settings it
+/// had just guessed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RecallSeen {
+    pub recall: f64,
+    /// Its Wilson 95 % lower bound: what the gate compares with `min_recall`.
+    pub lower: f64,
+    pub hits: u64,
+    pub support: u64,
+}
+
+/// Points left between the current Wilson lower bound and the floor init writes, so the
+/// unchanged model passes with room and a model that loses a sample or two still does.
+const FLOOR_ROOM: f64 = 0.02;
+
+/// The floor init writes below a Wilson lower bound of `lower`: [`FLOOR_ROOM`] under it,
+/// rounded down to whole points; `None` when that leaves no floor worth writing (under 1 %).
+pub fn floor_below(lower: f64) -> Option<f64> {
+    let floor = ((lower - FLOOR_ROOM) * 100.0).floor() / 100.0;
+    (floor.is_finite() && floor >= 0.01).then_some(floor)
+}
+
+/// About how many positives, at recall `recall`, give a Wilson 95 % lower bound of at least
+/// `floor`; `None` when no number does (the recall is not above the floor) or past 10^7.
+pub fn positives_for_floor(recall: f64, floor: f64) -> Option<u64> {
+    if !(recall > floor && (0.0..1.0).contains(&floor)) {
+        return None;
+    }
+    let meets = |n: u64| {
+        let hits = ((recall * n as f64).round() as u64).min(n);
+        crate::stats::wilson_interval(hits, n, 0.95).is_some_and(|w| w.lower >= floor)
+    };
+    let mut n = 1;
+    while !meets(n) {
+        n = n.checked_mul(2).filter(|n| *n <= 10_000_000)?;
+    }
+    // The bound grows with n but rounding makes it wobble: step back while it still holds.
+    let (mut lo, mut hi) = (n / 2, n);
+    while hi - lo > 1 {
+        let mid = (lo + hi) / 2;
+        if meets(mid) {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    Some(hi)
+}
+
 /// Builds the config text for `spec` (and the dataset, if given) and checks that the gate's
-/// loader accepts it.
+/// loader accepts it. Without a measured recall no recall floor is set (see [`plan_with`]).
 pub fn plan(
     request: &InitRequest,
     spec: &ModelSpec,
     data: Option<&DatasetSummary>,
+) -> Result<InitPlan> {
+    plan_with(request, spec, data, None)
+}
+
+/// [`plan`], with the guarded class's recall as measured on the dataset: the floor is then set
+/// where the unchanged model meets it with room, and the comment says how it was chosen.
+pub fn plan_with(
+    request: &InitRequest,
+    spec: &ModelSpec,
+    data: Option<&DatasetSummary>,
+    seen: Option<&RecallSeen>,
 ) -> Result<InitPlan> {
     let name = model_name(request)?;
     let folder = config_folder(&request.out);
@@ -574,11 +634,7 @@ pub fn plan(
                 two_samples_pts(guarded)
             ));
             if let Some((i, _)) = positive {
-                t.push_str(&format!(
-                    "# REVIEW: the lowest recall of \"{}\" you accept; `modelgate eval` shows the current one.\n",
-                    data.classes[i]
-                ));
-                t.push_str("min_recall = 0.80\n");
+                floor_lines(&mut t, &mut summary, &data.classes[i], seen);
             }
         }
         None => {
@@ -593,6 +649,47 @@ pub fn plan(
         text: t,
         summary,
     })
+}
+
+/// The `min_recall` lines: a floor under the recall init measured, with how it was chosen, or,
+/// when init could not evaluate, none (commented out) and what to do.
+fn floor_lines(t: &mut String, summary: &mut Vec<String>, class: &str, seen: Option<&RecallSeen>) {
+    let pct = |v: f64| format!("{:.2} %", v * 100.0);
+    let Some((seen, floor)) = seen.and_then(|m| floor_below(m.lower).map(|f| (m, f))) else {
+        t.push_str(&format!(
+            "# REVIEW: init did not evaluate the model, so it sets no floor on the recall of \"{class}\".\n\
+             # Run `modelgate eval`, then uncomment this below the Wilson 95 % lower bound it shows\n\
+             # (the gate compares that lower bound, not the recall, with the floor).\n"
+        ));
+        t.push_str("# min_recall = 0.80\n");
+        summary.push("no recall floor set: the model was not evaluated (see min_recall)".into());
+        return;
+    };
+    t.push_str(&format!(
+        "# init evaluated the model on this dataset: recall of \"{class}\" {} ({} of {}), Wilson 95 %\n\
+         # lower bound {}. The gate compares that lower bound with this floor, so the floor sits {:.0}\n\
+         # points below it, where the unchanged model passes.\n",
+        pct(seen.recall),
+        seen.hits,
+        seen.support,
+        pct(seen.lower),
+        FLOOR_ROOM * 100.0
+    ));
+    let higher = ((seen.recall - FLOOR_ROOM) * 100.0).floor() / 100.0;
+    if higher > floor {
+        if let Some(n) = positives_for_floor(seen.recall, higher) {
+            t.push_str(&format!(
+                "# A floor of {higher:.2} would need about {n} positives at this recall ({} now).\n",
+                seen.support
+            ));
+        }
+    }
+    t.push_str(&format!("min_recall = {floor:.2}\n"));
+    summary.push(format!(
+        "recall floor {floor:.2}: recall of \"{class}\" measured {}, Wilson 95 % lower bound {}",
+        pct(seen.recall),
+        pct(seen.lower)
+    ));
 }
 
 /// Writes the config through a temporary file in the same folder and a rename, so a config is

@@ -205,7 +205,13 @@ fn the_written_config_loads_and_says_what_it_guessed() {
     // 360 samples: two are 0.56 points; 109 positives: two are 1.83 points.
     assert_eq!(criteria.max_accuracy_drop_pts, 0.6);
     assert_eq!(criteria.max_recall_drop_pts, 1.9);
-    assert_eq!(criteria.min_recall, Some(0.8));
+    // Not evaluated: no floor, and the comment says why and what to do.
+    assert_eq!(criteria.min_recall, None);
+    assert!(
+        plan.text.contains("init did not evaluate the model") && plan.text.contains("# min_recall"),
+        "{}",
+        plan.text
+    );
     assert!(plan.text.contains("# slices = [\"site\"]"), "{}", plan.text);
     assert!(
         plan.summary.iter().any(|l| l.contains("a guess")),
@@ -261,4 +267,65 @@ fn an_existing_config_is_kept_without_force() {
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "second");
     // Nothing half-written is left beside it.
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+}
+
+#[test]
+fn the_floor_sits_two_points_under_the_wilson_lower_bound_init_measured() {
+    use crate::init::{floor_below, positives_for_floor};
+    // 89 of 109 positives: Wilson 95 % lower bound 0.73351 (statsmodels 0.15:
+    // proportion_confint(89, 109, method="wilson")), so the floor is 0.71.
+    assert_eq!(floor_below(0.733514), Some(0.71));
+    assert_eq!(floor_below(0.8618), Some(0.84));
+    assert_eq!(floor_below(0.025), None);
+    assert_eq!(floor_below(f64::NAN), None);
+    // The positives a higher floor needs: the fewest n whose Wilson bound at this recall meets
+    // it, and one fewer does not.
+    for (recall, floor) in [(0.8165, 0.79), (0.92, 0.90), (0.5, 0.3)] {
+        let n = positives_for_floor(recall, floor).unwrap();
+        let lower = |n: u64| {
+            let hits = (recall * n as f64).round() as u64;
+            crate::stats::wilson_interval(hits, n, 0.95).unwrap().lower
+        };
+        assert!(lower(n) >= floor, "{recall} {floor}: {n}");
+        assert!(
+            lower(n - 1) < floor,
+            "{recall} {floor}: {n} is not the fewest"
+        );
+    }
+    assert_eq!(positives_for_floor(0.8, 0.85), None);
+    assert_eq!(positives_for_floor(0.8, 0.8), None);
+}
+
+#[test]
+fn a_measured_recall_sets_the_floor_and_says_how() {
+    let (dir, mut request) = setup();
+    std::fs::write(dir.path().join("models/test.csv"), b"path,label\n").unwrap();
+    request.dataset = Some(dir.path().join("models/test.csv"));
+    let model = spec(
+        tensor(ElemType::Float32, &[n(), f(3), f(224), f(224)]),
+        f(1),
+    );
+    let seen = crate::init::RecallSeen {
+        recall: 89.0 / 109.0,
+        lower: 0.733514,
+        hits: 89,
+        support: 109,
+    };
+    let plan = plan_with(&request, &model, Some(&two_classes()), Some(&seen)).unwrap();
+    let config = GateConfig::parse(&plan.text).unwrap();
+    assert_eq!(
+        config.criteria_for(&config.models[0]).min_recall,
+        Some(0.71)
+    );
+    for expected in [
+        "81.65 % (89 of 109)",
+        "lower bound 73.35 %",
+        "A floor of 0.79 would need about",
+    ] {
+        assert!(
+            plan.text.contains(expected),
+            "{expected} missing from {}",
+            plan.text
+        );
+    }
 }

@@ -128,7 +128,7 @@ async fn dispatch(cli: cli::Cli) -> anyhow::Result<Outcome> {
         cli::Command::Annotate(args) => app::annotate(args).map(|_| Outcome::Pass),
         cli::Command::Env(args) => app::env(&args.runtime.over(global)).map(|_| Outcome::Pass),
         cli::Command::Baseline(cli::BaselineCommand::Approve(args)) => {
-            baseline::approve::run(&args.runtime.over(global), args).map(|_| Outcome::Pass)
+            baseline::approve::run(&args.runtime.over(global), args)
         }
         cli::Command::History(args) => baseline::history::run(args).map(|_| Outcome::Pass),
         cli::Command::Check(args) => check::run(args),

@@ -419,6 +419,15 @@ pub fn comparison_table(comparison: &Comparison) -> String {
         }
         let _ = writeln!(out, "  latency compared against: {source}");
         let latency = model.latency.as_ref();
+        // The name column fits the longest name (a slice's name can be long), so the values
+        // always start in one column.
+        let name_width = model
+            .criteria
+            .iter()
+            .map(|c| c.name.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(28);
         for c in &model.criteria {
             let value = |v: Option<f64>| crate::report::format::value(v, &c.unit);
             // A floor or a limit has no baseline value: the candidate's alone.
@@ -437,7 +446,7 @@ pub fn comparison_table(comparison: &Comparison) -> String {
             };
             let _ = writeln!(
                 out,
-                "  {:<13} {:<28} {values}{p}  {}",
+                "  {:<13} {:<name_width$} {values}{p}  {}",
                 status_mark(c.status),
                 c.name,
                 c.detail

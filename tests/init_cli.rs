@@ -22,15 +22,16 @@ fn modelgate_in(dir: &Path, args: &[&str]) -> Output {
 /// The scan demo (a 224x224 RGB classifier and its JPEG manifest with a `site` column), copied
 /// under new names into a fresh git repository.
 fn new_project() -> tempfile::TempDir {
+    project_with("models/scan_fp32.onnx")
+}
+
+/// [`new_project`] with `model` (a path under the repository root) as the user's model.
+fn project_with(model: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let repo = dir.path();
     let data = repo.join("vision/data");
     std::fs::create_dir_all(data.join("test")).unwrap();
-    std::fs::copy(
-        root().join("models/scan_fp32.onnx"),
-        repo.join("vision/chest_xray.onnx"),
-    )
-    .unwrap();
+    std::fs::copy(root().join(model), repo.join("vision/chest_xray.onnx")).unwrap();
     std::fs::copy(
         root().join("models/data/scan/test.csv"),
         data.join("holdout.csv"),
@@ -84,7 +85,11 @@ fn a_config_written_by_init_gates_without_edits() {
         "class_names = [\"negative\", \"positive\"]",
         "positive_class = \"positive\"",
         "# slices = [\"site\"]",
-        "min_recall = 0.80",
+        // Recall 92.66 % (101 of 109), Wilson lower bound 86.18 %: the floor sits 2 points
+        // under it, rounded down. statsmodels 0.15: proportion_confint(101, 109, method='wilson').
+        "init evaluated the model on this dataset: recall of \"positive\" 92.66 % (101 of 109)",
+        "lower bound 86.18 %",
+        "min_recall = 0.84",
     ] {
         assert!(
             config.contains(expected),
@@ -116,6 +121,62 @@ fn a_config_written_by_init_gates_without_edits() {
     assert_eq!(
         git(repo, &["status", "--porcelain", "--", "modelgate.toml"]),
         ""
+    );
+}
+
+/// The model of the issue that found it: recall about 82 % on 109 positives, so its Wilson lower
+/// bound (73.3 %) is under the 0.80 floor init used to write, and the unchanged model's first
+/// gate failed. Now init floors what it measured, approve checks the baseline against the
+/// config, and a floor raised by hand past the baseline makes approve refuse, naming it.
+#[test]
+fn init_floors_what_it_measured_and_approve_refuses_a_baseline_its_config_fails() {
+    let dir = project_with("models/scan_lowrecall.onnx");
+    let repo = dir.path();
+    let out = modelgate_in(
+        repo,
+        &[
+            "init",
+            "vision/chest_xray.onnx",
+            "--dataset",
+            "vision/data/holdout.csv",
+        ],
+    );
+    assert_exit(&out, 0);
+    let config = std::fs::read_to_string(repo.join("modelgate.toml")).unwrap();
+    // 89 of 109: proportion_confint(89, 109, method="wilson") -> (0.7335, 0.8780).
+    for expected in ["(89 of 109)", "lower bound 73.35 %", "min_recall = 0.71"] {
+        assert!(
+            config.contains(expected),
+            "{expected} missing from: {config}"
+        );
+    }
+    git(repo, &["add", "modelgate.toml"]);
+    git(repo, &["commit", "-qm", "gate config from modelgate init"]);
+    let approve = || {
+        modelgate_in(
+            repo,
+            &["baseline", "approve", "--model", "chest_xray", "--yes"],
+        )
+    };
+    assert_exit(&approve(), 0);
+    git(repo, &["add", "baselines"]);
+    git(repo, &["commit", "-qm", "approve the chest_xray baseline"]);
+    let out = modelgate_in(repo, &["gate"]);
+    assert_exit(&out, 0);
+    assert!(stdout(&out).contains("verdict: pass"), "{}", stdout(&out));
+
+    let before = std::fs::read(repo.join("baselines/chest_xray.json")).unwrap();
+    let raised = config.replace("min_recall = 0.71", "min_recall = 0.80");
+    std::fs::write(repo.join("modelgate.toml"), raised).unwrap();
+    let out = approve();
+    assert_exit(&out, 1);
+    let said = support::stderr(&out);
+    assert!(said.contains("fails minimum recall (positive)"), "{said}");
+    assert!(said.contains("not written"), "{said}");
+    assert_eq!(
+        std::fs::read(repo.join("baselines/chest_xray.json")).unwrap(),
+        before,
+        "a refused baseline must leave the approved one as it was"
     );
 }
 

@@ -179,6 +179,23 @@ impl Project {
         ok(&self.work, &["rev-parse", "HEAD"])
     }
 
+    /// A maintainer's commit on `main` that rewrites file `path` with `edit`, pushed to origin.
+    pub(crate) fn commit_on_main(&self, path: &str, edit: impl FnOnce(String) -> String) {
+        ok(&self.work, &["fetch", "--quiet", "origin"]);
+        ok(
+            &self.work,
+            &["checkout", "--quiet", "-B", "main", "origin/main"],
+        );
+        let file = self.work.join(path);
+        let text = std::fs::read_to_string(&file).unwrap();
+        std::fs::write(&file, edit(text)).unwrap();
+        ok(
+            &self.work,
+            &["commit", "--quiet", "-am", &format!("edit {path}")],
+        );
+        ok(&self.work, &["push", "--quiet", "origin", "main"]);
+    }
+
     pub(crate) fn file_at(&self, rev: &str, path: &str) -> String {
         ok(&self.origin, &["show", &format!("{rev}:{path}")])
     }
@@ -817,6 +834,20 @@ async fn approving_a_baseline_takes_another_person_and_the_right_model() {
     assert!(!wrong.setting.store.join("modelgate-baseline").exists());
     assert!(!wrong.jobs.contains_key("commit"));
     assert_eq!(project.main_sha(), before);
+
+    // (d) The right person and model, but the model fails the config's own recall floor, so
+    // the unchanged model's next gate would fail: refused, naming the floor, nothing pushed.
+    let floored = tokio::task::block_in_place(|| approve("bob", &lowrecall_sha));
+    assert_job(&floored.jobs["measure"], "failure");
+    let said = floored.jobs["measure"].describe();
+    assert!(said.contains("fails minimum recall (malignant)"), "{said}");
+    assert!(!floored.jobs.contains_key("commit"));
+    assert_eq!(project.main_sha(), before);
+    // The maintainers lower the floor on main first, as the refusal says.
+    project.commit_on_main("modelgate.toml", |text| {
+        text.replace("min_recall = 0.80", "min_recall = 0.70")
+    });
+    let before = project.main_sha();
 
     // (b) Another maintainer with the model's SHA-256: the commit job lands the baseline.
     let history_before = project.file_at("main", "baselines/cancer.history.jsonl");

@@ -30,7 +30,7 @@ use crate::system;
 const NOT_INTERACTIVE: &str = "stdin is not a terminal, so nobody can confirm the new baseline; pass --yes to approve non-interactively";
 
 /// Runs the command.
-pub fn run(global: &GlobalArgs, args: &ApproveArgs) -> Result<()> {
+pub fn run(global: &GlobalArgs, args: &ApproveArgs) -> Result<crate::Outcome> {
     let config = GateConfig::load(&args.config)?;
     let root = super::config_root(&args.config);
     let model = super::find_model(&config, &args.model, &args.config)?;
@@ -133,13 +133,30 @@ pub fn run(global: &GlobalArgs, args: &ApproveArgs) -> Result<()> {
         crate::text::clean(&provenance.approved_by, crate::text::VALUE_MAX_CHARS),
         crate::text::clean(&provenance.source, crate::text::VALUE_MAX_CHARS)
     );
+    // A baseline its own config's floors and limits reject would make the first gate on the
+    // unchanged model fail: refuse it (exit 1), naming each, unless --force.
+    let failing = self_check(&baseline, &config.criteria_for(model));
+    if !failing.is_empty() {
+        for line in &failing {
+            eprintln!("  {}", crate::text::log_text(line));
+        }
+        if !args.force {
+            eprintln!(
+                "not written: this baseline fails {} of its own config's floors or limits, so the gate \
+                 would fail the unchanged model; lower them in the config, improve the model, or pass --force",
+                failing.len()
+            );
+            return Ok(crate::Outcome::Fail);
+        }
+        eprintln!("warning: approving a baseline that fails its own config (--force)");
+    }
     if !args.yes {
         if !interactive {
             bail!("{NOT_INTERACTIVE}");
         }
         if !confirm(&format!("write {shown}? [y/N] "))? {
             println!("not written: {shown} is unchanged");
-            return Ok(());
+            return Ok(crate::Outcome::Pass);
         }
     }
 
@@ -164,7 +181,31 @@ pub fn run(global: &GlobalArgs, args: &ApproveArgs) -> Result<()> {
         "{shown} written (version {version}); history appended to {}",
         display_path(&history_path)
     );
-    Ok(())
+    Ok(crate::Outcome::Pass)
+}
+
+/// The floors and absolute limits of `criteria` that `baseline`, judged alone as the gate judges
+/// a candidate, fails: one line each, name and detail.
+pub fn self_check(baseline: &ResultsFile, criteria: &crate::config::Criteria) -> Vec<String> {
+    use crate::compare::{self, Status};
+    let mut list = Vec::new();
+    if let Some(eval) = &baseline.eval {
+        list.extend(compare::recall_floor(eval, criteria));
+        list.extend(compare::candidate_criteria(eval, criteria));
+    }
+    let bench = baseline.bench.as_ref();
+    let run = bench.and_then(crate::bench::BenchResult::primary);
+    list.extend(compare::absolute_criteria(
+        criteria,
+        run.map(|r| r.summary.p95_ms),
+        bench.map(|b| b.memory.peak_rss_bytes as f64 / (1024.0 * 1024.0)),
+        run.map(|r| r.throughput_samples_per_s),
+    ));
+    list.into_iter()
+        .filter(|c| c.status != Status::Skipped)
+        .filter(|c| compare::decide(c, None, criteria.significance) == Status::Fail)
+        .map(|c| format!("fails {}: {}", c.name, c.detail))
+        .collect()
 }
 
 /// Measures the model's candidate now, alone, with the config's bench and eval settings.

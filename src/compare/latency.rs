@@ -223,8 +223,10 @@ fn compare_with(
             c
         })
         .collect();
-    tests.extend(stats::welch_t_log(a, b).map(|t| TestRecord {
-        name: "Welch t on log latency (mean shift)".into(),
+    // Candidate against baseline, the sign every effect here takes (Cohen's d included): a
+    // positive t means the candidate is slower.
+    tests.extend(stats::welch_t_log(b, a).map(|t| TestRecord {
+        name: "Welch t on log latency (mean shift, candidate - baseline)".into(),
         statistic: t.statistic,
         p_value: t.p_value,
         adjusted_p: None,
@@ -365,6 +367,20 @@ impl Judged<'_> {
     ) -> Criterion {
         let (q, tolerance_pct) = (self.q, self.tolerance_pct);
         let limit = 1.0 + tolerance_pct / 100.0;
+        // A tail is judged over the pairs long enough to hold MIN_TAIL_RUNS runs beyond it (the
+        // planner makes sessions that long where the budget allows), when there are enough of
+        // them; a session's length is planned before it is timed, so choosing by it picks
+        // nothing by outcome.
+        let long_enough: Vec<stats::SessionPair> = pairs
+            .iter()
+            .copied()
+            .filter(|(a, _)| a.len() as f64 * (1.0 - q) >= MIN_TAIL_RUNS)
+            .collect();
+        let pairs = if q > 0.5 && long_enough.len() >= stats::MIN_SESSIONS {
+            &long_enough[..]
+        } else {
+            pairs
+        };
         let shortest = pairs.iter().map(|(a, _)| a.len()).min().unwrap_or(0);
         let beyond = shortest as f64 * (1.0 - q);
         let r = stats::session_ratio(pairs, q, BLOCK_RUNS, confidence);

@@ -77,10 +77,22 @@ pub enum IntervalKind {
 }
 
 /// An interval in its own unit: `+1.2 % .. +4.8 %`, `-1.20 .. +0.40 pts`, `91.20 % .. 98.10 %`.
+/// Every interval carries its own confidence, `(98.75 %)`, so a column of intervals taken at
+/// different levels (a sequential look's, a Wilson bound's) never reads as one level.
 pub fn interval(ci: Option<&Interval>, kind: IntervalKind) -> String {
     let Some(ci) = ci.filter(|ci| ci.lower.is_finite() && ci.upper.is_finite()) else {
         return NONE.into();
     };
+    format!("{} ({})", bounds(ci, kind), confidence(ci.confidence))
+}
+
+/// A confidence level as a percentage with the digits it has: `95 %`, `98.75 %`.
+pub fn confidence(level: f64) -> String {
+    let text = format!("{:.3}", level * 100.0);
+    format!("{} %", text.trim_end_matches('0').trim_end_matches('.'))
+}
+
+fn bounds(ci: &Interval, kind: IntervalKind) -> String {
     match kind {
         IntervalKind::Points => format!("{} .. {} pts", signed(ci.lower, 2), signed(ci.upper, 2)),
         IntervalKind::Ratio => format!(
@@ -147,8 +159,23 @@ mod tests {
             upper: 1.0496,
             confidence: 0.95,
         };
-        assert_eq!(interval(Some(&ci), IntervalKind::Ratio), "+1.0 % .. +5.0 %");
-        assert_eq!(interval(Some(&ci), IntervalKind::Plain), "1.010 .. 1.050");
+        assert_eq!(
+            interval(Some(&ci), IntervalKind::Ratio),
+            "+1.0 % .. +5.0 % (95 %)"
+        );
+        assert_eq!(
+            interval(Some(&ci), IntervalKind::Plain),
+            "1.010 .. 1.050 (95 %)"
+        );
+        // A sequential look's level keeps its digits: each interval says its own.
+        let look = Interval {
+            confidence: 0.9875,
+            ..ci
+        };
+        assert_eq!(
+            interval(Some(&look), IntervalKind::Ratio),
+            "+1.0 % .. +5.0 % (98.75 %)"
+        );
         let wilson = Interval {
             lower: 0.8139,
             upper: 0.976,
@@ -156,7 +183,7 @@ mod tests {
         };
         assert_eq!(
             interval(Some(&wilson), IntervalKind::Fraction),
-            "81.39 % .. 97.60 %"
+            "81.39 % .. 97.60 % (95 %)"
         );
         let pts = Interval {
             lower: -1.2,
@@ -165,7 +192,7 @@ mod tests {
         };
         assert_eq!(
             interval(Some(&pts), IntervalKind::Points),
-            "-1.20 .. +0.40 pts"
+            "-1.20 .. +0.40 pts (95 %)"
         );
         assert_eq!(interval(None, IntervalKind::Plain), NONE);
         assert_eq!(p_value(Some(0.0031)), "0.003");
