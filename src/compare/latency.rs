@@ -56,9 +56,10 @@ pub struct LatencyInput<'a> {
 /// fewer, a session's p99 is one or two runs, whatever the OS did at that moment.
 pub const MIN_TAIL_RUNS: f64 = 5.0;
 
-/// A tail whose smallest detectable change is more than this many times its tolerance is not
-/// judged: its interval would only ever straddle the limit.
-const MAX_MDE_PER_TOLERANCE: f64 = 10.0;
+/// A tail whose interval is wider than this many times its tolerance is not judged: such an
+/// interval can only straddle the limit, and printing it as a judged row (`0.05 .. 23`) says
+/// nothing a reader can use.
+const MAX_WIDTH_PER_TOLERANCE: f64 = 10.0;
 
 /// The samples cut into their session pairs, when `sessions` adds up to both samples' lengths
 /// and there are at least [`stats::MIN_SESSIONS`] of them.
@@ -429,10 +430,12 @@ impl Judged<'_> {
                 beyond,
                 percentile_name(q)
             ))
-        } else if q > 0.5 && r.mde_pct > MAX_MDE_PER_TOLERANCE * tolerance_pct {
+        } else if q > 0.5
+            && r.interval.upper - r.interval.lower > MAX_WIDTH_PER_TOLERANCE * tolerance_pct / 100.0
+        {
             Some(format!(
-                "the sessions' spread at the {} is too wide for a {tolerance_pct} % tolerance",
-                percentile_name(q)
+                "its interval, {:.3} .. {:.3}, is over {MAX_WIDTH_PER_TOLERANCE} times as wide as the {tolerance_pct} % tolerance",
+                r.interval.lower, r.interval.upper
             ))
         } else {
             None
