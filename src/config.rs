@@ -66,11 +66,25 @@ pub struct ModelConfig {
     /// What a latency criterion left inconclusive at the end of the time budget does to the
     /// verdict: `pass` (the default; the headline says "latency not settled") or `fail`.
     #[serde(default)]
-    pub inconclusive: crate::compare::Inconclusive,
+    pub inconclusive: Inconclusive,
     /// Other forms of the model for `modelgate explore` (files, providers, opt levels, threads,
     /// batch sizes), compared with the model as configured here.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub variants: Vec<crate::explore::VariantConfig>,
+}
+
+/// What an inconclusive latency criterion does to a model's verdict (`inconclusive = ...` in
+/// `[[models]]`).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Inconclusive {
+    /// The model passes; the headline says its latency is not settled.
+    #[default]
+    Pass,
+    /// The model fails, as a regression would.
+    Fail,
 }
 
 /// `[models.dataset]`: a path and how to read it.
@@ -457,7 +471,7 @@ impl ModelConfig {
             postprocess: None,
             bench: BenchConfig::default(),
             criteria: CriteriaOverrides::default(),
-            inconclusive: crate::compare::Inconclusive::Pass,
+            inconclusive: Inconclusive::Pass,
             variants: Vec::new(),
         }
     }

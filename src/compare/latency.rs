@@ -52,10 +52,6 @@ pub struct LatencyInput<'a> {
     pub look: Option<u32>,
 }
 
-/// Runs beyond a tail quantile that each session must hold before the tail is judged: with
-/// fewer, a session's p99 is one or two runs, whatever the OS did at that moment.
-pub const MIN_TAIL_RUNS: f64 = 5.0;
-
 /// A tail whose interval is wider than this many times its tolerance is not judged: such an
 /// interval can only straddle the limit, and printing it as a judged row (`0.05 .. 23`) says
 /// nothing a reader can use.
@@ -80,10 +76,6 @@ fn session_pairs<'a>(
     }
     Some(pairs)
 }
-
-/// Runs per bootstrap block: the same-runner A/B's block length, so that in an A/B each drawn
-/// block pair is one base block and the candidate block timed beside it.
-pub const BLOCK_RUNS: usize = 25;
 
 /// Runs per bootstrap block for samples of `runs` runs: the longest divisor of [`BLOCK_RUNS`]
 /// (25, 5, 1) that still cuts them into [`stats::MIN_BLOCKS`] blocks. Fewer blocks than that
@@ -638,6 +630,8 @@ pub fn runs_to_settle(ci: Interval, ratio: f64, limit: f64, n: usize) -> Option<
 }
 
 pub mod plan;
+
+pub use plan::{BLOCK_RUNS, MIN_TAIL_RUNS};
 
 #[cfg(test)]
 mod tests;

@@ -25,6 +25,7 @@ pub use quality::{reported_only, slice_label};
 pub use reference::{LatencyReference, QualityReference, Reference, ReferenceInputs};
 
 use crate::config::Criteria;
+pub use crate::config::Inconclusive;
 use crate::stats::{self, Interval};
 
 /// Version of the comparison-file layout.
@@ -51,20 +52,6 @@ impl Verdict {
             Verdict::New => "new",
         }
     }
-}
-
-/// What an inconclusive latency criterion does to a model's verdict (`inconclusive = ...` in
-/// `[[models]]`).
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Inconclusive {
-    /// The model passes; the headline says its latency is not settled.
-    #[default]
-    Pass,
-    /// The model fails, as a regression would.
-    Fail,
 }
 
 /// Status of one criterion.
