@@ -421,20 +421,31 @@ impl<'r> AbPair<'r> {
         }
     }
 
+    /// Arm `arm`'s runs so far (0 the base, 1 the candidate), closed pairs first, in ns.
+    fn all_ns(&self, arm: usize) -> impl Iterator<Item = u64> + '_ {
+        let done = if arm == 0 {
+            &self.done_ns.0
+        } else {
+            &self.done_ns.1
+        };
+        let open = self.current.as_ref().map_or(&[][..], |p| p.samples_ns(arm));
+        done.iter().chain(open).copied()
+    }
+
     /// Every run so far, in milliseconds, with the runs of each session pair.
     pub fn samples(&self) -> crate::compare::AbSamples {
-        let ms = |ns: &[u64]| ns.iter().map(|n| *n as f64 / 1e6).collect::<Vec<f64>>();
-        let mut base = ms(&self.done_ns.0);
-        let mut candidate = ms(&self.done_ns.1);
+        let ms = |arm| {
+            self.all_ns(arm)
+                .map(|n| n as f64 / 1e6)
+                .collect::<Vec<f64>>()
+        };
         let mut sessions = self.sessions.clone();
-        if let Some(pair) = self.current.as_ref().filter(|p| p.runs() > 0) {
-            base.extend(ms(pair.samples_ns(0)));
-            candidate.extend(ms(pair.samples_ns(1)));
-            sessions.push(pair.runs());
+        if self.session_runs() > 0 {
+            sessions.push(self.session_runs());
         }
         crate::compare::AbSamples {
-            base_ms: base,
-            candidate_ms: candidate,
+            base_ms: ms(0),
+            candidate_ms: ms(1),
             sessions,
         }
     }
@@ -454,11 +465,12 @@ impl<'r> AbPair<'r> {
         self.sessions.len() + usize::from(self.session_runs() > 0)
     }
 
-    /// Mean seconds one run of each model takes together, from the open pair's samples.
+    /// Mean seconds one run of each model takes together, over every run so far.
     pub fn seconds_per_pair(&self) -> f64 {
-        let all = self.samples();
-        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64 / 1e3;
-        mean(&all.base_ms) + mean(&all.candidate_ms)
+        let runs = self.runs().max(1) as f64;
+        (0..2)
+            .map(|arm| self.all_ns(arm).sum::<u64>() as f64 / runs / 1e9)
+            .sum()
     }
 
     /// Seconds a session pair takes to open and warm up: measured on the last pair opened after

@@ -508,20 +508,7 @@ pub fn judge(
         )),
         _ => {}
     }
-    if let Some(cand_eval) = &candidate.eval {
-        criteria_list.extend(compare::recall_floor(cand_eval, criteria));
-        criteria_list.extend(compare::candidate_criteria(cand_eval, criteria));
-    }
-    let peak_mb = candidate
-        .bench
-        .as_ref()
-        .map(|b| b.memory.peak_rss_bytes as f64 / (1024.0 * 1024.0));
-    criteria_list.extend(compare::absolute_criteria(
-        criteria,
-        cand_run.map(|r| r.summary.p95_ms),
-        peak_mb,
-        cand_run.map(|r| r.throughput_samples_per_s),
-    ));
+    criteria_list.extend(compare::own_criteria(candidate, criteria));
     if let Some(bench) = &candidate.bench {
         notes.extend(bench.notes.iter().cloned());
     }
@@ -837,14 +824,8 @@ fn adaptive_ab(
             .saturating_duration_since(Instant::now())
             .as_secs_f64()
     };
-    // The highest tail judged decides how long a session must be for it.
-    let q_max = [
-        (0.99, criteria.max_p99_regression_pct),
-        (0.95, criteria.max_p95_regression_pct),
-    ]
-    .into_iter()
-    .find(|(_, pct)| pct.is_finite())
-    .map_or(0.5, |(q, _)| q);
+    // The highest tail judged decides how long a session must be for it: p99 is always judged.
+    let q_max = 0.99;
     // One block first, to learn how long a run takes.
     ab.extend(1, None, progress)?;
     let pilot = session_plan::pilot_runs(

@@ -47,6 +47,18 @@ fn setup() -> (tempfile::TempDir, InitRequest) {
     (dir, request)
 }
 
+/// [`setup`] with a dataset file beside the model, and a one-logit RGB 224x224 model.
+fn rgb_with_dataset() -> (tempfile::TempDir, InitRequest, ModelSpec) {
+    let (dir, mut request) = setup();
+    std::fs::write(dir.path().join("models/test.csv"), b"path,label\n").unwrap();
+    request.dataset = Some(dir.path().join("models/test.csv"));
+    let model = spec(
+        tensor(ElemType::Float32, &[n(), f(3), f(224), f(224)]),
+        f(1),
+    );
+    (dir, request, model)
+}
+
 fn two_classes() -> DatasetSummary {
     DatasetSummary {
         format: DatasetFormat::ManifestCsv,
@@ -176,13 +188,7 @@ fn the_positive_class_is_guessed_by_name_then_rarity() {
 
 #[test]
 fn the_written_config_loads_and_says_what_it_guessed() {
-    let (dir, mut request) = setup();
-    std::fs::write(dir.path().join("models/test.csv"), b"path,label\n").unwrap();
-    request.dataset = Some(dir.path().join("models/test.csv"));
-    let model = spec(
-        tensor(ElemType::Float32, &[n(), f(3), f(224), f(224)]),
-        f(1),
-    );
+    let (_dir, request, model) = rgb_with_dataset();
     let plan = plan(&request, &model, Some(&two_classes())).unwrap();
     assert_eq!(plan.name, "my_model");
     let config = GateConfig::parse(&plan.text).unwrap();
@@ -298,13 +304,7 @@ fn the_floor_sits_two_points_under_the_wilson_lower_bound_init_measured() {
 
 #[test]
 fn a_measured_recall_sets_the_floor_and_says_how() {
-    let (dir, mut request) = setup();
-    std::fs::write(dir.path().join("models/test.csv"), b"path,label\n").unwrap();
-    request.dataset = Some(dir.path().join("models/test.csv"));
-    let model = spec(
-        tensor(ElemType::Float32, &[n(), f(3), f(224), f(224)]),
-        f(1),
-    );
+    let (_dir, request, model) = rgb_with_dataset();
     let seen = crate::init::RecallSeen {
         recall: 89.0 / 109.0,
         lower: 0.733514,

@@ -19,6 +19,19 @@ fn modelgate_in(dir: &Path, args: &[&str]) -> Output {
         .expect("run modelgate")
 }
 
+/// `modelgate init` on the project's model and its holdout manifest, as a new user runs it.
+fn init_in(repo: &Path) -> Output {
+    modelgate_in(
+        repo,
+        &[
+            "init",
+            "vision/chest_xray.onnx",
+            "--dataset",
+            "vision/data/holdout.csv",
+        ],
+    )
+}
+
 /// The scan demo (a 224x224 RGB classifier and its JPEG manifest with a `site` column), copied
 /// under new names into a fresh git repository.
 fn new_project() -> tempfile::TempDir {
@@ -53,15 +66,7 @@ fn project_with(model: &str) -> tempfile::TempDir {
 fn a_config_written_by_init_gates_without_edits() {
     let dir = new_project();
     let repo = dir.path();
-    let out = modelgate_in(
-        repo,
-        &[
-            "init",
-            "vision/chest_xray.onnx",
-            "--dataset",
-            "vision/data/holdout.csv",
-        ],
-    );
+    let out = init_in(repo);
     assert_exit(&out, 0);
     let said = stdout(&out);
     for expected in [
@@ -132,15 +137,7 @@ fn a_config_written_by_init_gates_without_edits() {
 fn init_floors_what_it_measured_and_approve_refuses_a_baseline_its_config_fails() {
     let dir = project_with("models/scan_lowrecall.onnx");
     let repo = dir.path();
-    let out = modelgate_in(
-        repo,
-        &[
-            "init",
-            "vision/chest_xray.onnx",
-            "--dataset",
-            "vision/data/holdout.csv",
-        ],
-    );
+    let out = init_in(repo);
     assert_exit(&out, 0);
     let config = std::fs::read_to_string(repo.join("modelgate.toml")).unwrap();
     // 89 of 109: proportion_confint(89, 109, method="wilson") -> (0.7335, 0.8780).

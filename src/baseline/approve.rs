@@ -188,20 +188,8 @@ pub fn run(global: &GlobalArgs, args: &ApproveArgs) -> Result<crate::Outcome> {
 /// a candidate, fails: one line each, name and detail.
 pub fn self_check(baseline: &ResultsFile, criteria: &crate::config::Criteria) -> Vec<String> {
     use crate::compare::{self, Status};
-    let mut list = Vec::new();
-    if let Some(eval) = &baseline.eval {
-        list.extend(compare::recall_floor(eval, criteria));
-        list.extend(compare::candidate_criteria(eval, criteria));
-    }
-    let bench = baseline.bench.as_ref();
-    let run = bench.and_then(crate::bench::BenchResult::primary);
-    list.extend(compare::absolute_criteria(
-        criteria,
-        run.map(|r| r.summary.p95_ms),
-        bench.map(|b| b.memory.peak_rss_bytes as f64 / (1024.0 * 1024.0)),
-        run.map(|r| r.throughput_samples_per_s),
-    ));
-    list.into_iter()
+    compare::own_criteria(baseline, criteria)
+        .into_iter()
         .filter(|c| c.status != Status::Skipped)
         .filter(|c| compare::decide(c, None, criteria.significance) == Status::Fail)
         .map(|c| format!("fails {}: {}", c.name, c.detail))

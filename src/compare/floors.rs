@@ -14,6 +14,27 @@ use super::quality::{
 };
 use super::{Criterion, Rule, Status};
 
+/// Every criterion judged on one results file alone, whatever it is compared against: the
+/// positive class's recall floor, the floors of [`candidate_criteria`], and the absolute limits
+/// on the primary run's p95, throughput and the peak memory. The gate judges a candidate by
+/// these, and `baseline approve` a baseline, so the two can never disagree.
+pub fn own_criteria(results: &crate::results::ResultsFile, criteria: &Criteria) -> Vec<Criterion> {
+    let mut out = Vec::new();
+    if let Some(eval) = &results.eval {
+        out.extend(super::recall_floor(eval, criteria));
+        out.extend(candidate_criteria(eval, criteria));
+    }
+    let bench = results.bench.as_ref();
+    let run = bench.and_then(crate::bench::BenchResult::primary);
+    out.extend(super::absolute_criteria(
+        criteria,
+        run.map(|r| r.summary.p95_ms),
+        bench.map(|b| b.memory.peak_rss_bytes as f64 / (1024.0 * 1024.0)),
+        run.map(|r| r.throughput_samples_per_s),
+    ));
+    out
+}
+
 /// The floors judged on the candidate alone: each judged subgroup's recall, every class's
 /// recall, and the calibration error. Computed from the per-sample records, never from a
 /// results file's own summary.

@@ -280,7 +280,7 @@ fn push_test(
         })
     } else {
         stats::exceedance_test(a, b, q).map(|t| TestRecord {
-            name: format!("exceedance test at p{}", (q * 100.0).round()),
+            name: format!("exceedance test at {}", percentile_name(q)),
             statistic: t.statistic,
             p_value: t.p_value,
             adjusted_p: None,
@@ -349,7 +349,7 @@ struct Judged<'a> {
 impl Judged<'_> {
     /// The criterion judged across session pairs: Student's t of the pairs' log ratios, its test
     /// pushed onto `tests`. A tail this run cannot resolve (too few runs beyond the quantile in a
-    /// session, or a smallest detectable change far above the tolerance) is
+    /// session, or an interval over [`MAX_WIDTH_PER_TOLERANCE`] times the tolerance) is
     /// [`Status::Unresolved`], with no test in the family.
     fn by_sessions(
         &self,

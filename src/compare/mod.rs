@@ -15,7 +15,7 @@ pub mod sample_size;
 use serde::{Deserialize, Serialize};
 
 pub use accuracy::{compare_accuracy, recall_floor};
-pub use floors::candidate_criteria;
+pub use floors::{candidate_criteria, own_criteria};
 pub use latency::plan as session_plan;
 pub use latency::{
     adaptive_looks, compare_latency, AbSamples, LastLook, LatencyInput, BLOCK_RUNS, MIN_TAIL_RUNS,

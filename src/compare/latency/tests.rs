@@ -51,6 +51,17 @@ fn session_pair(runs: usize, ratio: f64, rng: &mut StdRng) -> (Vec<f64>, Vec<f64
     (base, candidate)
 }
 
+/// Appends one session pair of `runs` runs per model at true ratio `ratio` to `samples`, the
+/// candidate's runs scaled by `steady` on top (1.0 for none): a session's own steady gap.
+fn push_pair(samples: &mut AbSamples, runs: usize, ratio: f64, steady: f64, rng: &mut StdRng) {
+    let (a, b) = session_pair(runs, ratio, rng);
+    samples.base_ms.extend(a);
+    samples
+        .candidate_ms
+        .extend(b.into_iter().map(|v| v * steady));
+    samples.sessions.push(runs);
+}
+
 /// How often, out of `trials` simulated A/Bs at true ratio `ratio`, each latency criterion
 /// (p50, p95, p99) ended as each status, and how often any of them failed.
 struct Tally {
@@ -79,10 +90,7 @@ fn simulate(ratio: f64, tolerance_pct: f64, trials: usize, seed: u64) -> Tally {
         let mut take = |look: u32, _: Option<&LastLook>| {
             let want = LOOK_SESSIONS[look as usize - 1];
             while samples.sessions.len() < want {
-                let (a, b) = session_pair(SESSION_RUNS, ratio, &mut rng);
-                samples.base_ms.extend(a);
-                samples.candidate_ms.extend(b);
-                samples.sessions.push(SESSION_RUNS);
+                push_pair(&mut samples, SESSION_RUNS, ratio, 1.0, &mut rng);
             }
             Ok::<_, Infallible>(Some(samples.clone()))
         };
@@ -109,10 +117,8 @@ fn rate(count: usize, trials: usize) -> f64 {
     count as f64 / trials as f64
 }
 
-#[test]
-#[ignore = "minutes in a debug build; .ci/run runs it optimised: cargo test --release --lib -- --ignored"]
-fn at_the_limit_repeated_looks_neither_pass_nor_fail_more_than_the_significance_allows() {
-    let t = simulate(1.05, 5.0, 400, 1);
+/// At a true ratio on the limit, no criterion passes or fails in more than 5 % of trials.
+fn assert_honest_at_the_limit(t: &Tally) {
     for i in 0..3 {
         assert!(
             rate(t.pass[i], t.trials) <= 0.05,
@@ -125,6 +131,12 @@ fn at_the_limit_repeated_looks_neither_pass_nor_fail_more_than_the_significance_
             t.fail
         );
     }
+}
+
+#[test]
+#[ignore = "minutes in a debug build; .ci/run runs it optimised: cargo test --release --lib -- --ignored"]
+fn at_the_limit_repeated_looks_neither_pass_nor_fail_more_than_the_significance_allows() {
+    assert_honest_at_the_limit(&simulate(1.05, 5.0, 400, 1));
 }
 
 #[test]
@@ -145,19 +157,7 @@ fn identical_models_rarely_fail_and_a_15_percent_slowdown_almost_always_does() {
 fn at_a_two_percent_tolerance_identical_models_rarely_fail_and_the_limit_stays_honest() {
     let same = simulate(1.0, 2.0, 400, 4);
     assert!(rate(same.any_fail, same.trials) <= 0.01, "{:?}", same.fail);
-    let limit = simulate(1.02, 2.0, 400, 5);
-    for i in 0..3 {
-        assert!(
-            rate(limit.pass[i], limit.trials) <= 0.05,
-            "false pass: {:?}",
-            limit.pass
-        );
-        assert!(
-            rate(limit.fail[i], limit.trials) <= 0.05,
-            "false fail: {:?}",
-            limit.fail
-        );
-    }
+    assert_honest_at_the_limit(&simulate(1.02, 2.0, 400, 5));
 }
 
 /// Without sessions, one pair of sessions' steady gap reads as a change; with them it widens
@@ -168,14 +168,9 @@ fn a_steady_gap_between_two_sessions_of_one_model_is_not_a_change() {
     let mut rng = StdRng::seed_from_u64(9);
     let mut samples = AbSamples::default();
     for i in 0..8 {
-        let (a, mut b) = session_pair(200, 1.0, &mut rng);
-        if i == 0 {
-            // The first pair's candidate session runs a steady 10 % slower.
-            b.iter_mut().for_each(|v| *v *= 1.10);
-        }
-        samples.base_ms.extend(a);
-        samples.candidate_ms.extend(b);
-        samples.sessions.push(200);
+        // The first pair's candidate session runs a steady 10 % slower.
+        let steady = if i == 0 { 1.10 } else { 1.0 };
+        push_pair(&mut samples, 200, 1.0, steady, &mut rng);
     }
     let first = 200;
     let one_pair = LatencyInput {
@@ -207,10 +202,7 @@ fn a_tail_with_too_few_runs_beyond_it_per_session_is_unresolved_and_untested() {
     let mut rng = StdRng::seed_from_u64(11);
     let mut samples = AbSamples::default();
     for _ in 0..6 {
-        let (a, b) = session_pair(100, 1.0, &mut rng);
-        samples.base_ms.extend(a);
-        samples.candidate_ms.extend(b);
-        samples.sessions.push(100);
+        push_pair(&mut samples, 100, 1.0, 1.0, &mut rng);
     }
     let input = LatencyInput {
         baseline_ms: &samples.base_ms,
