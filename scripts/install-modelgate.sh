@@ -2,7 +2,8 @@
 # Installs the modelgate binary for the composite action (action.yml).
 #
 # A release (a version vX.Y.Z whose sums are committed in the action's own checkout as
-# releases/<version>.sha256, see docs/releasing.md): the asset modelgate-<version>-<target>.tar.gz
+# releases/<version>.sha256, see docs/releasing.md; an action pinned by commit is the release
+# its checkout's Cargo.toml names, when that release's sums are committed in it): the asset modelgate-<version>-<target>.tar.gz
 # is downloaded from the GitHub release <version> of the action's repository and checked against
 # the committed digest. The digest never comes from the release itself: whoever can replace an
 # asset can replace a checksum file beside it, but not the action's checkout, which the caller
@@ -12,10 +13,13 @@
 # with cargo, from the action's own checkout when the wanted version is the action's own ref,
 # else from the repository at that ref.
 #
-# The install folder doubles as a cache folder (action.yml restores it with actions/cache, keyed
-# on what `--cache-key` prints). A cache entry can be written by any job of the repository, so
-# a cached release binary is never trusted by name: the verified archive is kept in the folder
-# and checked against the committed digest again on every install.
+# Only verified release archives are cached (action.yml restores the install folder's
+# `archives/` with actions/cache, keyed on what `--cache-key` prints). A cache entry can be
+# written by any job of the repository, a job that parsed a pull request's models included, so
+# nothing in it is trusted by name: `bin/` is emptied before every install, a cached archive is
+# checked against the committed digest again, and source builds are never cached (their key
+# would be computable from public source, and a poisoned entry would run with the next job's
+# token).
 #
 # Usage: install-modelgate.sh              install, and write `path` to GITHUB_OUTPUT
 #        install-modelgate.sh --cache-key  write `key` to GITHUB_OUTPUT: the cache key for this
@@ -71,6 +75,18 @@ if [[ -z "$repo" || -z "$ref" ]] &&
 fi
 
 version="${MODELGATE_VERSION:-$ref}"
+
+# Pinned by commit: the action's checkout names its version in Cargo.toml, and when that
+# release's sums are committed in the same checkout, the release is what gets installed. Only
+# for a downloaded action (a local `uses: ./` builds its own working tree) using its own ref.
+if [[ -n "$ref" && (-z "${MODELGATE_VERSION:-}" || "${MODELGATE_VERSION:-}" == "$ref") &&
+    ! "$version" =~ ^v[0-9]+\.[0-9]+\.[0-9]+$ && -f "$ACTION_PATH/Cargo.toml" ]]; then
+    package_version="$(awk -F'"' '/^\[/ { in_package = ($0 == "[package]") } in_package && /^version *=/ { print $2; exit }' "$ACTION_PATH/Cargo.toml")"
+    if [[ "$package_version" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ && -f "$ACTION_PATH/releases/v${package_version}.sha256" ]]; then
+        echo "The action's checkout at $ref is modelgate $package_version, whose release sums it commits: installing release v$package_version." >&2
+        version="v$package_version"
+    fi
+fi
 # The version lands in a URL, a file name and cargo's arguments: allow ref characters only, and
 # no leading dash that a program could read as an option.
 if [[ -n "$version" && ! "$version" =~ ^[A-Za-z0-9_.+][A-Za-z0-9_.+/-]*$ ]]; then
@@ -83,7 +99,6 @@ fi
 
 bin_dir="$MODELGATE_INSTALL_DIR/bin"
 archive_dir="$MODELGATE_INSTALL_DIR/archives"
-source_key_file="$MODELGATE_INSTALL_DIR/source-build.key"
 
 # The Rust target triple of this runner, for the release asset's name; empty where no
 # release asset is built.
@@ -130,32 +145,11 @@ committed_digest() {
     echo "$line"
 }
 
-# What a source build is made from, as a cache key part; empty when that cannot be pinned
-# down, and then the build is not cached. The action's checkout is hashed (its build inputs)
-# rather than named by its ref, because a branch ref moves; only a full commit id pins
-# another ref.
-source_key() {
-    if [[ -f "$ACTION_PATH/Cargo.toml" && (-z "${MODELGATE_VERSION:-}" || "${MODELGATE_VERSION:-}" == "$ref") ]]; then
-        # A local action (`uses: ./`) is the caller's own working tree: not cached.
-        if [[ -z "$ref" ]]; then
-            return 0
-        fi
-        local tree
-        tree="$(cd "$ACTION_PATH" && find Cargo.toml Cargo.lock build.rs src templates schemas -type f 2>/dev/null |
-            LC_ALL=C sort | while IFS= read -r file; do sha256_of "$file"; done | sha256_of | awk '{ print $1 }')"
-        echo "checkout-$tree"
-    elif [[ "$version" =~ ^[0-9a-f]{40}$ ]]; then
-        echo "commit-$version"
-    fi
-}
-
 if [[ "$mode" == cache-key ]]; then
     expected="$(committed_digest 2>/dev/null)" || no_cache
+    key=""
     if [[ -n "$expected" ]]; then
         key="modelgate-bin-${target}-${version}-${expected}"
-    else
-        key="$(source_key)"
-        key="${key:+modelgate-bin-${target:-$(uname -s)-$(uname -m)}-source-$key}"
     fi
     echo "Cache key for the modelgate install: ${key:-none (not cached)}" >&2
     if [[ -n "${GITHUB_OUTPUT:-}" ]]; then
@@ -164,6 +158,9 @@ if [[ "$mode" == cache-key ]]; then
     exit 0
 fi
 
+# Whatever a restored cache or an earlier step left in bin/ is not trusted: the folder goes on
+# PATH, so it must hold only the binary installed now.
+rm -rf "$bin_dir"
 mkdir -p "$bin_dir"
 work="$(mktemp -d "${RUNNER_TEMP:-/tmp}/modelgate-install.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
@@ -233,13 +230,6 @@ install_release() {
 }
 
 install_from_source() {
-    local key
-    key="$(source_key)"
-    if [[ -n "$key" && -x "$bin_dir/modelgate" && -f "$source_key_file" && "$(cat "$source_key_file")" == "$key" ]]; then
-        echo "Using the cached source build of modelgate ($key)." >&2
-        return 0
-    fi
-    rm -f "$bin_dir/modelgate" "$source_key_file"
     echo "no release of ${version:-this ref}${target:+ for $target}; building from source, which takes several minutes" >&2
     if ! command -v cargo >/dev/null 2>&1; then
         echo "::error title=modelgate install::no release binary for '${version:-this ref}' on this runner and no cargo to build one. Add dtolnay/rust-toolchain@stable before this action, or set \`version\` to a release tag." >&2
@@ -258,19 +248,15 @@ install_from_source() {
         echo "::error title=modelgate install::cannot tell where to build modelgate '$version' from: the action's repository is unknown here (a local \`uses: ./\` action builds only its own checkout; leave \`version\` empty)." >&2
         exit 2
     fi
-    if ! cargo install --locked --force --root "$MODELGATE_INSTALL_DIR" "${source[@]}"; then
+    if ! cargo install --locked --force --root "$work/root" "${source[@]}"; then
         echo "::error title=modelgate install::building modelgate with cargo failed (its message is above); set \`version\` to a release tag to use a prebuilt binary" >&2
         exit 2
     fi
-    if [[ -n "$key" ]]; then
-        echo "$key" >"$source_key_file"
-    fi
+    install -m 0755 "$work/root/bin/modelgate" "$bin_dir/modelgate"
 }
 
 expected="$(committed_digest)"
 if [[ -n "$expected" ]]; then
-    # Whatever a restored cache left in bin/ is not trusted: only a verified archive installs.
-    rm -f "$bin_dir/modelgate"
     install_release "$expected"
 fi
 if [[ "$installed" == false ]]; then

@@ -183,7 +183,7 @@ pub fn preprocess_lines(
     let shape = format!("{} {}", elem_name(&input.elem), format_dims(&input.dims));
     let review = format!(
         "# REVIEW: guessed from the model's input `{}` {shape}",
-        input.name
+        comment_text(&input.name)
     );
     let Some([width, height]) = image.size.or(size) else {
         bail!(
@@ -578,11 +578,14 @@ pub fn plan_with(
         }
         positive = guess_positive(&data.classes, &data.counts);
         if let Some((index, why)) = positive {
-            let class = &data.classes[index];
+            let class = &comment_text(&data.classes[index]);
             t.push_str(&format!(
                 "# REVIEW: a guess: \"{class}\" was picked {why}. The gate guards this class's recall.\n"
             ));
-            t.push_str(&format!("positive_class = {}\n", quote(class)));
+            t.push_str(&format!(
+                "positive_class = {}\n",
+                quote(&data.classes[index])
+            ));
             t.push_str("threshold = 0.5\n");
             summary.push(format!(
                 "positive class: \"{class}\" (a guess, picked {why}; see positive_class)"
@@ -643,7 +646,19 @@ pub fn plan_with(
         }
     }
 
-    GateConfig::parse(&t).context("the written config would not load (a bug in init)")?;
+    GateConfig::parse(&t).with_context(|| {
+        format!(
+            "the config init wrote for {}{} would not load (a bug in init; nothing was written)",
+            crate::text::clean(&request.model.display().to_string(), 200),
+            request
+                .dataset
+                .as_deref()
+                .map_or(String::new(), |d| format!(
+                    " and --dataset {}",
+                    crate::text::clean(&d.display().to_string(), 200)
+                ))
+        )
+    })?;
     Ok(InitPlan {
         name,
         text: t,
@@ -654,6 +669,7 @@ pub fn plan_with(
 /// The `min_recall` lines: a floor under the recall init measured, with how it was chosen, or,
 /// when init could not evaluate, none (commented out) and what to do.
 fn floor_lines(t: &mut String, summary: &mut Vec<String>, class: &str, seen: Option<&RecallSeen>) {
+    let class = &comment_text(class);
     let pct = |v: f64| format!("{:.2} %", v * 100.0);
     let Some((seen, floor)) = seen.and_then(|m| floor_below(m.lower).map(|f| (m, f))) else {
         t.push_str(&format!(
@@ -690,6 +706,12 @@ fn floor_lines(t: &mut String, summary: &mut Vec<String>, class: &str, seen: Opt
         pct(seen.recall),
         pct(seen.lower)
     ));
+}
+
+/// A label or input name as it may stand in a comment or a summary line: on one line, without
+/// control characters, cut to a length (the TOML values themselves are quoted in full).
+fn comment_text(text: &str) -> String {
+    crate::text::clean(text, 80).replace('"', "'")
 }
 
 /// Writes the config through a temporary file in the same folder and a rename, so a config is

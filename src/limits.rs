@@ -244,16 +244,24 @@ pub fn check_load(settings: &crate::load::LoadSettings) -> Result<()> {
             bail!("--slo-p99-ms {slo}: give milliseconds above 0, e.g. --slo-p99-ms 50");
         }
     }
-    if let Some(peak) = settings.peak_qps {
-        if !peak.is_finite() || peak <= 0.0 {
-            bail!("--peak-qps {peak}: give a rate above 0, e.g. --peak-qps 1000");
+    check_peak(settings.peak_qps, settings.safety)?;
+    check_session(&settings.session, Origin::Flags)
+}
+
+/// Highest `--peak-qps` a capacity plan takes: a billion requests a second.
+pub const MAX_PEAK_QPS: f64 = 1e9;
+
+/// Checks a capacity plan's `--peak-qps` (when given) and `--safety`.
+pub fn check_peak(peak_qps: Option<f64>, safety: f64) -> Result<()> {
+    if let Some(peak) = peak_qps {
+        if !(peak.is_finite() && peak > 0.0 && peak <= MAX_PEAK_QPS) {
+            bail!("--peak-qps {peak}: give a rate above 0 and at most {MAX_PEAK_QPS:e} requests per second, e.g. --peak-qps 1000");
         }
     }
-    let safety = settings.safety;
     if !safety.is_finite() || !(1.0..=100.0).contains(&safety) {
         bail!("--safety {safety}: give a factor from 1 to 100, e.g. --safety 1.5");
     }
-    check_session(&settings.session, Origin::Flags)
+    Ok(())
 }
 
 /// Checks a session's thread counts: at least 1, at most [`THREADS_PER_CORE`] per core.

@@ -82,7 +82,21 @@ impl StoredTensor {
 
 /// Reads a `.npy` file, or a `TensorProto` from any other file (`.pb`).
 pub fn read(path: &Path) -> Result<StoredTensor> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let shown = crate::text::clean(&path.display().to_string(), crate::text::VALUE_MAX_CHARS);
+    // Only a regular file: reading a FIFO or a device would wait for ever or never end.
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("cannot read the tensor file {shown}"))?;
+    if !meta.is_file() {
+        bail!("{shown} is not a regular file; give a .npy or ONNX TensorProto .pb file");
+    }
+    if meta.len() > crate::limits::MAX_INPUT_BYTES {
+        bail!(
+            "{shown} is {} bytes, over the {} a tensor file may hold; give a smaller input",
+            meta.len(),
+            crate::limits::MAX_INPUT_BYTES
+        );
+    }
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {shown}"))?;
     let is_npy = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("npy"));
@@ -91,7 +105,7 @@ pub fn read(path: &Path) -> Result<StoredTensor> {
     } else {
         read_tensor_proto(&bytes)
     };
-    parsed.with_context(|| format!("{} is not a tensor modelgate can read", path.display()))
+    parsed.with_context(|| format!("{shown} is not a tensor modelgate can read"))
 }
 
 /// Element count of `shape`, refused when a dim is negative or the count overflows.

@@ -53,6 +53,37 @@ pub fn clean(text: &str, max_chars: usize) -> String {
     out
 }
 
+/// Longest line of an error message.
+pub const ERROR_LINE_MAX_CHARS: usize = 1_000;
+
+/// `line` kept readable however long the values quoted in it: each word (a run without spaces)
+/// over [`VALUE_MAX_CHARS`] is cut with an ellipsis, and a line still over `max_chars` keeps its
+/// start and its end (where an error says what to do) around an ellipsis.
+pub fn shorten(line: &str, max_chars: usize) -> String {
+    let words: Vec<String> = line
+        .split(' ')
+        .map(|w| {
+            if w.chars().count() > VALUE_MAX_CHARS {
+                let mut cut: String = w.chars().take(VALUE_MAX_CHARS).collect();
+                cut.push('…');
+                cut
+            } else {
+                w.to_string()
+            }
+        })
+        .collect();
+    let joined = words.join(" ");
+    let count = joined.chars().count();
+    if count <= max_chars {
+        return joined;
+    }
+    let tail = max_chars * 2 / 5;
+    let head = max_chars.saturating_sub(tail + 3);
+    let start: String = joined.chars().take(head).collect();
+    let end: String = joined.chars().skip(count - tail).collect();
+    format!("{start} … {end}")
+}
+
 /// What modelgate prints, made safe for a CI log line by line: unprintable characters other
 /// than line breaks and tabs dropped, a line that would start with `::` (after leading
 /// whitespace, which the runner skips) prefixed with `> `, and `##[` written `## [`, so the
@@ -86,6 +117,29 @@ pub fn log_text(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_value_in_an_error_is_cut_and_the_advice_at_the_end_kept() {
+        let shape = "1x".repeat(100_000);
+        let line = format!("--shape input={shape}: give sizes like 1x3x224x224");
+        let short = shorten(&line, ERROR_LINE_MAX_CHARS);
+        assert!(
+            short.chars().count() <= ERROR_LINE_MAX_CHARS,
+            "{}",
+            short.len()
+        );
+        assert!(short.starts_with("--shape input=1x1x"), "{short}");
+        assert!(short.ends_with("… give sizes like 1x3x224x224"), "{short}");
+        // Many short words: the start and the end are kept around an ellipsis.
+        let words = format!("columns {} are missing; add them", "ab, ".repeat(5_000));
+        let short = shorten(&words, 1_000);
+        assert_eq!(short.chars().count(), 1_000);
+        assert!(short.starts_with("columns ab, ab,"), "{short}");
+        assert!(short.contains(" … "), "{short}");
+        assert!(short.ends_with("are missing; add them"), "{short}");
+        // A short line is left alone.
+        assert_eq!(shorten("a b  c", 1_000), "a b  c");
+    }
 
     /// How the Actions runner reads a log: lines end at `\n`, `\r\n` or a lone `\r` (.NET's
     /// StreamReader.ReadLine), and a line is a command when its text, leading whitespace

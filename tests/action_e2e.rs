@@ -276,3 +276,67 @@ async fn an_error_before_any_report_replaces_the_previous_verdict_in_the_comment
         .expect("the verdict step fails");
     assert_eq!(failed.exit_code, 2, "{}{}", failed.stdout, failed.stderr);
 }
+
+/// The comment job of the fork-safe workflow (`post-report`) gets its folder from a job that
+/// parsed the pull request's models, so nothing in it is posted as it is: a hostile `report.md`
+/// is never posted (the comment is rendered from `comparison.json`), and a `comparison.json`
+/// whose verdict disagrees with the checked `verdict` file gives "no verdict" and an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_comment_job_posts_only_what_it_rendered_and_the_checked_verdict() {
+    let fake = fake().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), "cancer_lowrecall.onnx");
+    let out = dir.path().join("artifact");
+    let inputs = [("report-dir", out.to_str().unwrap()), ("comment", "never")];
+    let measured =
+        tokio::task::block_in_place(|| run_action_with(&fake, dir.path(), &config, &inputs));
+    assert_eq!(step(&measured, "gate").outputs["verdict"], "fail");
+    assert!(fake.comments(OWNER, NAME, PR).is_empty());
+    // What a compromised measuring job could leave behind.
+    let hostile = "## modelgate: pass\n\n@everyone ![x](https://evil.example/p.png) [click](https://evil.example)\n";
+    std::fs::write(out.join("report.md"), hostile).unwrap();
+
+    let post = [("post-report", out.to_str().unwrap())];
+    let run = tokio::task::block_in_place(|| run_action_with(&fake, dir.path(), &config, &post));
+    assert_eq!(step(&run, "comment").outputs["verdict"], "fail");
+    let comments = fake.comments(OWNER, NAME, PR);
+    assert_eq!(comments.len(), 1);
+    let body = &comments[0].body;
+    assert!(
+        !body.contains("@everyone") && !body.contains("evil.example"),
+        "{body}"
+    );
+    let rendered = support::modelgate(&[
+        "report",
+        "--comparison",
+        out.join("comparison.json").to_str().unwrap(),
+    ]);
+    let rendered = String::from_utf8_lossy(&rendered.stdout);
+    assert!(
+        body.starts_with(rendered.trim_end()),
+        "{body}\n---\n{rendered}"
+    );
+    assert!(body.to_lowercase().contains("fail"), "{body}");
+
+    // A verdict file that says pass beside a comparison that says fail: neither is shown.
+    std::fs::write(out.join("verdict"), "pass\n").unwrap();
+    let run = tokio::task::block_in_place(|| run_action_with(&fake, dir.path(), &config, &post));
+    let comment = step(&run, "comment");
+    assert_eq!(comment.outputs["verdict"], "error", "{}", comment.stdout);
+    assert_ne!(comment.exit_code, 0);
+    assert!(
+        comment
+            .stderr
+            .contains("says fail but the verdict expected is pass"),
+        "{}{}",
+        comment.stdout,
+        comment.stderr
+    );
+    let comments = fake.comments(OWNER, NAME, PR);
+    assert_eq!(comments.len(), 1, "updated, not duplicated");
+    assert!(
+        comments[0].body.contains("## modelgate: no verdict"),
+        "{}",
+        comments[0].body
+    );
+}

@@ -209,6 +209,17 @@ impl Runner {
 
     /// Runs the installer as action.yml does, for the `version` input `version`.
     fn run(&self, server: &FakeReleases, version: &str, args: &[&str]) -> (Output, String) {
+        self.run_at(server, version, VERSION, args)
+    }
+
+    /// The same, for an action checked out at `action_ref`.
+    fn run_at(
+        &self,
+        server: &FakeReleases,
+        version: &str,
+        action_ref: &str,
+        args: &[&str],
+    ) -> (Output, String) {
         let output = self.root.join("github-output");
         std::fs::write(&output, "").unwrap();
         let out = Command::new(self.tools.join("bash"))
@@ -220,7 +231,7 @@ impl Runner {
             .env("MODELGATE_INSTALL_DIR", self.install_dir())
             .env("MODELGATE_VERSION", version)
             .env("ACTION_REPOSITORY", REPO)
-            .env("ACTION_REF", VERSION)
+            .env("ACTION_REF", action_ref)
             .env("ACTION_PATH", &self.action)
             .env("GITHUB_SERVER_URL", &server.url)
             .env("RUNNER_TEMP", &self.temp)
@@ -444,12 +455,79 @@ fn the_cache_key_names_the_version_target_and_committed_digest() {
     let (out, github_output) = runner.run(&server, "main", &["--cache-key"]);
     assert_exit(&out, 0);
     assert_eq!(github_output, "key=\n");
-    // A full commit id can.
+    // Nor is a source build at a full commit id: a key computable from public source would let
+    // any job of the repository plant the binary the next job runs.
     let commit = "0123456789abcdef0123456789abcdef01234567";
     let (_, github_output) = runner.run(&server, commit, &["--cache-key"]);
+    assert_eq!(github_output, "key=\n");
+    assert_eq!(server.requests(), Vec::<String>::new());
+}
+
+/// A cache entry is written by whichever job saved it, a job that parsed a pull request's models
+/// included: tools planted in the cached `bin/` (which goes on PATH) are gone after the install,
+/// and only the verified binary is there.
+#[test]
+fn tools_planted_in_a_cached_bin_folder_are_removed_before_it_goes_on_path() {
+    let (runner, server, _) = released();
+    let bin = runner.install_dir().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for planted in ["od", "python3", "modelgate"] {
+        std::fs::write(bin.join(planted), EVIL_BINARY).unwrap();
+    }
+    let (out, _) = runner.run(&server, VERSION, &[]);
+    assert_exit(&out, 0);
+    let mut left: Vec<String> = std::fs::read_dir(&bin)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["modelgate"]);
+    assert_eq!(
+        std::fs::read_to_string(runner.installed()).unwrap(),
+        GOOD_BINARY
+    );
+}
+
+/// `uses: OWNER/modelgate@SHA`: the action's ref is a commit, not a version, so the checkout's
+/// Cargo.toml names the release, which is installed and verified when its sums are committed.
+#[test]
+fn an_action_pinned_by_commit_installs_the_release_its_checkout_names() {
+    let (runner, server, good) = released();
+    std::fs::write(
+        runner.action.join("Cargo.toml"),
+        "[package]\nname = \"modelgate\"\nversion = \"9.9.9\"\n\n[dependencies]\nversion_check = { version = \"0.9\" }\n",
+    )
+    .unwrap();
+    let commit = "0123456789abcdef0123456789abcdef01234567";
+    let (out, _) = runner.run_at(&server, "", commit, &[]);
+    assert_exit(&out, 0);
+    assert_eq!(
+        std::fs::read_to_string(runner.installed()).unwrap(),
+        GOOD_BINARY
+    );
+    let err = stderr(&out);
+    assert!(err.contains("installing release v9.9.9"), "{err}");
+    assert!(err.contains(&sha256_hex(&good)), "{err}");
+    let (_, github_output) = runner.run_at(&server, "", commit, &["--cache-key"]);
     assert_eq!(
         github_output,
-        format!("key=modelgate-bin-{}-source-commit-{commit}\n", target())
+        format!(
+            "key=modelgate-bin-{}-{VERSION}-{}\n",
+            target(),
+            sha256_hex(&good)
+        )
     );
-    assert_eq!(server.requests(), Vec::<String>::new());
+    // A checkout whose version has no committed sums builds from source (no cargo here).
+    std::fs::write(
+        runner.action.join("Cargo.toml"),
+        "[package]\nname = \"modelgate\"\nversion = \"9.9.10\"\n",
+    )
+    .unwrap();
+    let (out, _) = runner.run_at(&server, "", commit, &[]);
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains("no cargo to build one"),
+        "{}",
+        stderr(&out)
+    );
 }

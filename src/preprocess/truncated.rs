@@ -2,33 +2,111 @@
 //!
 //! The `image` crate's PNG and JPEG decoders fill the rows they never received with zeros
 //! instead of failing, so an image cut short in a copy or an upload would be scored as if it
-//! were whole (Pillow refuses such a file). A complete JPEG ends with the EOI marker (FF D9), and
-//! a complete PNG with the IEND chunk; entropy-coded JPEG data never holds FF D9 (an FF there is
-//! followed by 00), so looking for the marker near the end does not misread image data.
+//! were whole (Pillow refuses such a file). So the file's structure is walked from its start to
+//! its closing marker: a PNG's chunks to IEND, a JPEG's segments and entropy-coded data to EOI
+//! (FF D9; inside entropy-coded data an FF is followed by 00 or a restart marker). Whatever
+//! follows the closing marker (a camera's trailer, padding) is ignored, as Pillow ignores it, and
+//! a marker inside an embedded thumbnail is never mistaken for the end.
 
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
 use image::ImageFormat;
 
-/// How far from the end the trailer is looked for: room for padding or a vendor trailer that
-/// some cameras append after the image.
-const TAIL_BYTES: u64 = 4096;
-
-/// `Some(reason)` when the file at `path`, read as `format`, lacks its closing marker.
+/// `Some(reason)` when the file at `path`, read as `format`, ends before its closing marker.
+/// A file whose structure cannot be followed is left to the decoder to judge.
 pub fn missing_end(path: &Path, format: ImageFormat) -> std::io::Result<Option<String>> {
-    let (marker, name): (&[u8], &str) = match format {
-        ImageFormat::Jpeg => (&[0xFF, 0xD9], "JPEG end-of-image marker (FF D9)"),
-        ImageFormat::Png => (b"IEND", "PNG IEND chunk"),
+    let name = match format {
+        ImageFormat::Jpeg => "JPEG end-of-image marker (FF D9)",
+        ImageFormat::Png => "PNG IEND chunk",
         _ => return Ok(None),
     };
     let mut file = std::fs::File::open(path)?;
     let len = file.metadata()?.len();
-    file.seek(SeekFrom::Start(len.saturating_sub(TAIL_BYTES)))?;
-    let mut tail = Vec::with_capacity(TAIL_BYTES as usize);
-    file.take(TAIL_BYTES).read_to_end(&mut tail)?;
-    let found = tail.windows(marker.len()).any(|w| w == marker);
-    Ok((!found).then(|| format!("the file is truncated: it has no {name} ({len} bytes)")))
+    let whole = match format {
+        ImageFormat::Png => png_ends(&mut file, len)?,
+        _ => {
+            let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+            file.read_to_end(&mut bytes)?;
+            jpeg_ends(&bytes)
+        }
+    };
+    Ok((whole == Some(false))
+        .then(|| format!("the file is truncated: it has no {name} ({len} bytes)")))
+}
+
+/// Whether the PNG's chunks reach IEND within `len` bytes; None when it is no PNG.
+fn png_ends(file: &mut std::fs::File, len: u64) -> std::io::Result<Option<bool>> {
+    let mut signature = [0u8; 8];
+    if file.read_exact(&mut signature).is_err() || signature != *b"\x89PNG\r\n\x1a\n" {
+        return Ok(None);
+    }
+    let mut at = 8u64;
+    loop {
+        let mut head = [0u8; 8];
+        if at + 8 > len {
+            return Ok(Some(false));
+        }
+        file.seek(SeekFrom::Start(at))?;
+        file.read_exact(&mut head)?;
+        if &head[4..] == b"IEND" {
+            return Ok(Some(true));
+        }
+        let data = u64::from(u32::from_be_bytes([head[0], head[1], head[2], head[3]]));
+        // Length, type, data, CRC.
+        at += 8 + data + 4;
+    }
+}
+
+/// Whether the JPEG's segments and scans reach EOI; None when it is no JPEG or its structure
+/// cannot be followed.
+fn jpeg_ends(bytes: &[u8]) -> Option<bool> {
+    if bytes.get(..2)? != [0xFF, 0xD8] {
+        return None;
+    }
+    let mut at = 2;
+    loop {
+        // A marker: FF (fill FFs allowed), then its code.
+        if at >= bytes.len() {
+            return Some(false);
+        }
+        if bytes[at] != 0xFF {
+            return None;
+        }
+        while at < bytes.len() && bytes[at] == 0xFF {
+            at += 1;
+        }
+        let Some(&code) = bytes.get(at) else {
+            return Some(false);
+        };
+        at += 1;
+        match code {
+            0xD9 => return Some(true),
+            0xD0..=0xD7 | 0x01 => continue,
+            _ => {}
+        }
+        let Some(length) = bytes.get(at..at + 2) else {
+            return Some(false);
+        };
+        at += usize::from(u16::from_be_bytes([length[0], length[1]]));
+        if code == 0xDA {
+            // Entropy-coded data: up to the first FF not followed by 00 or a restart marker.
+            loop {
+                let Some(ff) = bytes
+                    .get(at..)
+                    .and_then(|rest| rest.iter().position(|&b| b == 0xFF))
+                else {
+                    return Some(false);
+                };
+                at += ff;
+                match bytes.get(at + 1) {
+                    None => return Some(false),
+                    Some(0x00 | 0xD0..=0xD7) => at += 2,
+                    Some(_) => break,
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -53,5 +131,40 @@ mod tests {
             missing_end(&dir.path().join("cut"), ImageFormat::Gif).unwrap(),
             None
         );
+    }
+
+    #[test]
+    fn data_after_the_end_is_ignored_and_a_thumbnails_end_is_not_the_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let image = image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([x as u8 * 4, y as u8, 9]));
+        for format in [ImageFormat::Png, ImageFormat::Jpeg] {
+            let path = dir.path().join("whole");
+            image.save_with_format(&path, format).unwrap();
+            let mut bytes = std::fs::read(&path).unwrap();
+            // 10 KiB of trailer after the end, as some cameras write (Pillow opens such files).
+            bytes.extend(std::iter::repeat_n(0x5Au8, 10 * 1024));
+            std::fs::write(&path, &bytes).unwrap();
+            assert_eq!(missing_end(&path, format).unwrap(), None, "{format:?}");
+        }
+        // A JPEG whose APP1 segment carries a whole thumbnail (with its own FF D9), then cut in
+        // its scan: truncated, though an FF D9 sits near the end of what is left.
+        let path = dir.path().join("thumb.jpg");
+        image.save_with_format(&path, ImageFormat::Jpeg).unwrap();
+        let main = std::fs::read(&path).unwrap();
+        let mut thumb = Vec::new();
+        image::DynamicImage::ImageRgb8(image::RgbImage::new(8, 8))
+            .write_to(&mut std::io::Cursor::new(&mut thumb), ImageFormat::Jpeg)
+            .unwrap();
+        let mut with_thumb = main[..2].to_vec();
+        with_thumb.extend([0xFF, 0xE1]);
+        with_thumb.extend(u16::try_from(thumb.len() + 2).unwrap().to_be_bytes());
+        with_thumb.extend(&thumb);
+        with_thumb.extend(&main[2..]);
+        std::fs::write(&path, &with_thumb).unwrap();
+        assert_eq!(missing_end(&path, ImageFormat::Jpeg).unwrap(), None);
+        let cut = thumb.len() + 6 + (main.len() - 2) * 3 / 4;
+        std::fs::write(&path, &with_thumb[..cut]).unwrap();
+        let reason = missing_end(&path, ImageFormat::Jpeg).unwrap().unwrap();
+        assert!(reason.contains("truncated"), "{reason}");
     }
 }
