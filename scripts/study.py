@@ -248,8 +248,13 @@ def one_gate_run(args, scenario, paths, tmp):
     cfg = os.path.join(tmp, "gate.toml")
     with open(cfg, "w") as f:
         f.write(CONFIG.format(candidate=paths[candidate], base=paths[base]))
+        bench = []
         if args.max_time_s:
-            f.write(f"[models.bench]\nmax_time_s = {args.max_time_s}\n")
+            bench.append(f"max_time_s = {args.max_time_s}\n")
+        if args.in_process:
+            bench.append("ab_processes = false\n")
+        if bench:
+            f.write("[models.bench]\n" + "".join(bench))
         if args.tolerance:
             f.write("[models.criteria]\n" + "".join(
                 f"max_{q}_regression_pct = {args.tolerance}\n" for q in ("p50", "p95", "p99")))
@@ -326,7 +331,8 @@ def gate_study(args):
             raise SystemExit(f"{missing} need models this run could not make: the graded variants "
                              "need --python with numpy and onnx, the big one --big PATH")
         same = [r for r in done if r.get("noisy", False) == bool(args.noisy)
-                and r.get("tolerance_pct") == args.tolerance]
+                and r.get("tolerance_pct") == args.tolerance
+                and r.get("processes", False) == (not args.in_process)]
         counts = {s: sum(1 for r in same if r["scenario"] == s) for s in scenarios}
         i = len(done)
         while any(counts[s] < args.runs for s in scenarios):
@@ -340,6 +346,7 @@ def gate_study(args):
                     record = one_gate_run(args, scenario, paths, tmp)
                 record["noisy"] = bool(args.noisy)
                 record["tolerance_pct"] = args.tolerance
+                record["processes"] = not args.in_process
                 record["index"] = i
                 i += 1
                 counts[scenario] += 1
@@ -467,16 +474,20 @@ def gate_report(args):
     print("Honest intervals: how often a run's p50 interval covers the across-run median ratio of "
           "its scenario (and 1.0 for an A/A), with 95 % Clopper-Pearson intervals; tails judged "
           "with an interval wider than 10x the tolerance; median MDE.\n")
-    print("| scenario | noisy | tol % | runs | median p50 ratio | covers the median | covers 1.0 "
+    print("| scenario | pairs in | noisy | tol % | runs | median p50 ratio | covers the median | covers 1.0 "
           "| p50 fail | p50 inconclusive | p95 / p99 unresolved | tails judged too wide "
           "| median p50 MDE % | median sessions | wall s median (max) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    keys = sorted({(r["scenario"], r.get("noisy", False), r.get("tolerance_pct")) for r in records},
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+
+    def key(r):
+        return (r["scenario"], r.get("processes", False), r.get("noisy", False),
+                r.get("tolerance_pct"))
+
+    keys = sorted({key(r) for r in records},
                   key=lambda k: (list(SCENARIOS).index(k[0]) if k[0] in SCENARIOS else 99,
-                                 k[1], k[2] or 0))
-    for name, noisy, tol in keys:
-        rs = [r for r in records if (r["scenario"], r.get("noisy", False),
-                                     r.get("tolerance_pct")) == (name, noisy, tol)]
+                                 k[1], k[2], k[3] or 0))
+    for name, processes, noisy, tol in keys:
+        rs = [r for r in records if key(r) == (name, processes, noisy, tol)]
         with_ci = [r for r in rs if r.get("p50_ci")]
         n = len(rs)
         mid = median([r["p50_ratio"] for r in rs if r["p50_ratio"] is not None])
@@ -495,7 +506,8 @@ def gate_report(args):
         fails = sum(1 for r in rs if r["p50_status"] == "fail")
         lo, hi = clopper_pearson(fails, n)
         mdes = [r["p50_mde_pct"] for r in rs if r.get("p50_mde_pct") is not None]
-        print(f"| {name} | {'yes' if noisy else 'no'} | {tol_pct:g} | {n} | {mid:.3f} | "
+        print(f"| {name} | {'processes' if processes else 'one process'} | "
+              f"{'yes' if noisy else 'no'} | {tol_pct:g} | {n} | {mid:.3f} | "
               f"{cover(mid)} | {cover(1.0) if name.startswith('A/A') else '-'} | "
               f"{fails}/{n} ({100 * lo:.0f} .. {100 * hi:.0f} %) | "
               f"{sum(1 for r in rs if r['p50_status'] == 'inconclusive')}/{n} | "
@@ -590,6 +602,8 @@ def main(argv=None):
     p.add_argument("--tolerance", type=float, help="p50/p95/p99 tolerance in percent "
                    "(default: the gate's)")
     p.add_argument("--max-time-s", type=float, help="[models.bench] max_time_s (default: the gate's)")
+    p.add_argument("--in-process", action="store_true",
+                   help="time every A/B session pair in the gate's process (ab_processes = false)")
     p.add_argument("--noisy", action="store_true",
                    help="run every gate beside a neighbour busy on one core for a random 0.2-2 s, "
                         "then idle as long")

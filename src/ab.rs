@@ -16,11 +16,13 @@
 //!   block (and so warmed up last) is drawn per run.
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
 
 use crate::bench::{self, BenchResult, BenchSettings, ColdStart, MemoryUse, Progress};
 use crate::model::{ModelSpec, Resolution, ShapeRequest};
@@ -41,6 +43,7 @@ const SWITCH_TIME: Duration = Duration::from_millis(2);
 const WARMUP_ROUNDS: u64 = 4;
 
 /// One model to time, with its own session settings and batch size.
+#[derive(Clone)]
 pub struct Arm<'a> {
     pub path: &'a Path,
     pub settings: BenchSettings,
@@ -118,10 +121,20 @@ impl Interleaved {
                     path.display()
                 );
             }
-            let resolution = model.spec.resolve(&given.shapes(shapes)?, batch)?;
+            let shown = || {
+                format!(
+                    "model {}",
+                    crate::text::clean(&path.display().to_string(), crate::text::VALUE_MAX_CHARS)
+                )
+            };
+            let resolution = model
+                .spec
+                .resolve(&given.shapes(shapes)?, batch)
+                .with_context(shown)?;
             // The same seed for every arm: identical input values where the inputs agree.
             let mut rng = StdRng::seed_from_u64(settings.seed);
-            let first_run_ms = bench::prepare(&mut model, &resolution.inputs, &given, &mut rng)?;
+            let first_run_ms = bench::prepare(&mut model, &resolution.inputs, &given, &mut rng)
+                .with_context(shown)?;
             sides.push(Side {
                 model,
                 samples_ns: Vec::new(),
@@ -288,6 +301,103 @@ const SESSION_WARMUP_RUNS: u64 = 5;
 /// allocation, caches) are discarded.
 const SESSION_WARMUP_S: f64 = 0.05;
 
+/// Seconds a child process takes to start and load ONNX Runtime, before one has been timed
+/// (measured about 0.2 s on a 2-core runner; the planner uses the real figure once it has one).
+const PROCESS_START_S: f64 = 0.25;
+
+/// One session pair for a child process to time: the two models, their settings, inputs and
+/// batch, and how many runs of each.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PairSpec {
+    pub base: PathBuf,
+    pub candidate: PathBuf,
+    pub settings: BenchSettings,
+    pub shapes: ShapeRequest,
+    pub batch: Option<i64>,
+    pub runs: u64,
+    /// Seconds the child may spend timing, at most; it stops at a block boundary.
+    pub seconds: Option<f64>,
+}
+
+/// What a child process timed: each model's runs in nanoseconds, and the seconds spent timing.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PairRuns {
+    pub base_ns: Vec<u64>,
+    pub candidate_ns: Vec<u64>,
+    pub timed_s: f64,
+}
+
+/// The child's side: opens a session of each model in this fresh process, warms both up
+/// briefly and times them side by side, as [`Interleaved`] does in the gate's own process.
+pub fn time_pair(runtime: &Runtime, spec: &PairSpec) -> Result<PairRuns> {
+    let arm = |path| Arm {
+        path,
+        settings: spec.settings.clone(),
+        batch: spec.batch,
+    };
+    let arms = vec![arm(&spec.base), arm(&spec.candidate)];
+    let mut pair = Interleaved::open(runtime, arms, &spec.shapes, "A/B", |_| Ok(()))?;
+    let deadline = spec
+        .seconds
+        .map(|s| Instant::now() + Duration::from_secs_f64(s.clamp(0.0, 1e6)));
+    pair.extend(spec.runs, deadline, &mut |_, _, _| {})?;
+    Ok(PairRuns {
+        base_ns: pair.samples_ns(0).to_vec(),
+        candidate_ns: pair.samples_ns(1).to_vec(),
+        timed_s: pair.timed_s(),
+    })
+}
+
+/// The parent's side: runs `modelgate ab-pair` on `spec` with the ONNX Runtime `library`, and
+/// returns what it timed.
+fn time_pair_in_child(library: &Path, spec: &PairSpec) -> Result<PairRuns> {
+    let exe = std::env::current_exe().context("cannot find the modelgate executable")?;
+    let json = serde_json::to_string(spec).context("cannot encode the session pair")?;
+    let output = Command::new(exe)
+        .arg("--ort-lib")
+        .arg(library)
+        .args(["ab-pair", "--spec", &json])
+        .output()
+        .context("cannot start the process that times a session pair")?;
+    if !output.status.success() {
+        bail!(
+            "the process timing a session pair failed: {}",
+            crate::text::clean(String::from_utf8_lossy(&output.stderr).trim(), 2000)
+        );
+    }
+    let runs: PairRuns = serde_json::from_slice(&output.stdout)
+        .context("the process timing a session pair printed no runs")?;
+    if runs.base_ns.len() != runs.candidate_ns.len() {
+        bail!("the process timing a session pair timed the two models unequally; this is a bug in modelgate");
+    }
+    Ok(runs)
+}
+
+/// The session pair the A/B is on.
+enum Pair {
+    /// Open in the gate's own process.
+    Here(Interleaved),
+    /// Timed in a child process, which has exited.
+    Child(PairRuns),
+    /// Not timed yet: the next [`AbPair::extend`] times it in a child process.
+    Next,
+}
+
+impl Pair {
+    fn samples_ns(&self, arm: usize) -> &[u64] {
+        match (self, arm) {
+            (Pair::Here(pair), _) => pair.samples_ns(arm),
+            (Pair::Child(runs), 0) => &runs.base_ns,
+            (Pair::Child(runs), _) => &runs.candidate_ns,
+            (Pair::Next, _) => &[],
+        }
+    }
+
+    fn runs(&self) -> usize {
+        self.samples_ns(0).len()
+    }
+}
+
 /// The base model and the candidate, timed in alternating blocks with the same settings, inputs
 /// and batch, in a series of session pairs: each pair is a fresh session of each model, opened,
 /// warmed up, timed side by side and closed before the next opens. Two sessions of one model
@@ -295,6 +405,11 @@ const SESSION_WARMUP_S: f64 = 0.05;
 /// operator), so the comparison takes each pair as one draw of that spread (see
 /// `stats::session_ratio`); one pair of long-lived sessions would measure that pair, not the
 /// models. One pair is alive at a time, so no idle session's pool competes with the timed one.
+///
+/// The first pair is timed in the gate's process; with `processes`, every later pair in a
+/// child process of its own, so what a process settles on (address-space layout, the
+/// allocator's state, ONNX Runtime's global thread pool) varies between pairs as it does
+/// between CI runs, and the interval covers it too.
 pub struct AbPair<'r> {
     runtime: &'r Runtime,
     base_path: PathBuf,
@@ -302,7 +417,11 @@ pub struct AbPair<'r> {
     settings: BenchSettings,
     shapes: ShapeRequest,
     batch: Option<i64>,
-    current: Option<Interleaved>,
+    /// The ONNX Runtime library the child processes load; None keeps every pair in this process.
+    processes: Option<PathBuf>,
+    current: Option<Pair>,
+    /// The two models' interfaces, read from the first pair.
+    specs: (ModelSpec, ModelSpec),
     /// The first pair's results (cold start, memory), the template of the final ones.
     first: Option<(BenchResult, BenchResult)>,
     /// Every closed pair's runs, in nanoseconds: (base, candidate), and the runs of each pair.
@@ -315,7 +434,8 @@ pub struct AbPair<'r> {
 
 impl<'r> AbPair<'r> {
     /// Opens the first session pair, binds the same inputs (given or random) to each model, and
-    /// warms both up with the full warmup settings.
+    /// warms both up with the full warmup settings. With `processes` (the ONNX Runtime library's
+    /// path), every later pair is timed in a child process.
     pub fn open(
         runtime: &'r Runtime,
         base_path: &Path,
@@ -323,33 +443,14 @@ impl<'r> AbPair<'r> {
         settings: &BenchSettings,
         shapes: &ShapeRequest,
         batch: Option<i64>,
+        processes: Option<&Path>,
     ) -> Result<AbPair<'r>> {
-        let mut ab = AbPair {
-            runtime,
-            base_path: base_path.to_path_buf(),
-            candidate_path: candidate_path.to_path_buf(),
-            settings: settings.clone(),
-            shapes: shapes.clone(),
-            batch,
-            current: None,
-            first: None,
-            done_ns: (Vec::new(), Vec::new()),
-            sessions: Vec::new(),
-            timed: Duration::ZERO,
-            open_s: 0.0,
-        };
-        ab.open_pair(settings.clone())?;
-        Ok(ab)
-    }
-
-    fn open_pair(&mut self, settings: BenchSettings) -> Result<()> {
         let started = Instant::now();
         let arm = |path| Arm {
             path,
             settings: settings.clone(),
-            batch: self.batch,
+            batch,
         };
-        let base_path = &self.base_path;
         let check = |specs: &[&ModelSpec]| {
             if !same_inputs(specs[0], specs[1]) {
                 bail!(
@@ -360,21 +461,54 @@ impl<'r> AbPair<'r> {
             }
             Ok(())
         };
-        let arms = vec![arm(&self.base_path), arm(&self.candidate_path)];
-        let pair = Interleaved::open(self.runtime, arms, &self.shapes, "A/B", check)?;
-        self.current = Some(pair);
-        self.open_s = started.elapsed().as_secs_f64();
-        Ok(())
+        let arms = vec![arm(base_path), arm(candidate_path)];
+        let pair = Interleaved::open(runtime, arms, shapes, "A/B", check)?;
+        Ok(AbPair {
+            runtime,
+            base_path: base_path.to_path_buf(),
+            candidate_path: candidate_path.to_path_buf(),
+            settings: settings.clone(),
+            shapes: shapes.clone(),
+            batch,
+            processes: processes.map(Path::to_path_buf),
+            specs: (pair.spec(0).clone(), pair.spec(1).clone()),
+            current: Some(Pair::Here(pair)),
+            first: None,
+            done_ns: (Vec::new(), Vec::new()),
+            sessions: Vec::new(),
+            timed: Duration::ZERO,
+            open_s: started.elapsed().as_secs_f64(),
+        })
     }
 
-    /// Closes the session pair being timed (keeping its runs) and opens a fresh one, warmed up
-    /// briefly: the machine is warm, only the new sessions' first runs are discarded.
-    pub fn next_session(&mut self) -> Result<()> {
-        self.close_current()?;
+    /// The settings of every pair after the first: a short warmup, the machine being warm.
+    fn later_settings(&self) -> BenchSettings {
         let mut settings = self.settings.clone();
         settings.warmup = settings.warmup.min(SESSION_WARMUP_RUNS);
         settings.warmup_s = settings.warmup_s.min(SESSION_WARMUP_S);
-        self.open_pair(settings)
+        settings
+    }
+
+    /// Closes the session pair being timed (keeping its runs) and opens a fresh one, warmed up
+    /// briefly: the machine is warm, only the new sessions' first runs are discarded. With
+    /// child processes, the fresh pair is opened and timed by the next [`AbPair::extend`].
+    pub fn next_session(&mut self) -> Result<()> {
+        self.close_current()?;
+        if self.processes.is_some() {
+            self.current = Some(Pair::Next);
+            return Ok(());
+        }
+        let started = Instant::now();
+        let arm = |path| Arm {
+            path,
+            settings: self.later_settings(),
+            batch: self.batch,
+        };
+        let arms = vec![arm(&self.base_path), arm(&self.candidate_path)];
+        let pair = Interleaved::open(self.runtime, arms, &self.shapes, "A/B", |_| Ok(()))?;
+        self.current = Some(Pair::Here(pair));
+        self.open_s = started.elapsed().as_secs_f64();
+        Ok(())
     }
 
     fn close_current(&mut self) -> Result<()> {
@@ -388,22 +522,31 @@ impl<'r> AbPair<'r> {
         self.done_ns.0.extend(pair.samples_ns(0));
         self.done_ns.1.extend(pair.samples_ns(1));
         self.sessions.push(runs);
-        self.timed += Duration::from_secs_f64(pair.timed_s());
-        if self.first.is_none() {
-            let mut results = pair.into_results()?;
-            let candidate = results
-                .pop()
-                .context("the A/B lost its candidate; this is a bug in modelgate")?;
-            let base = results
-                .pop()
-                .context("the A/B lost its base model; this is a bug in modelgate")?;
-            self.first = Some((base, candidate));
+        match pair {
+            Pair::Here(pair) => {
+                self.timed += Duration::from_secs_f64(pair.timed_s());
+                if self.first.is_none() {
+                    let mut results = pair.into_results()?;
+                    let candidate = results
+                        .pop()
+                        .context("the A/B lost its candidate; this is a bug in modelgate")?;
+                    let base = results
+                        .pop()
+                        .context("the A/B lost its base model; this is a bug in modelgate")?;
+                    self.first = Some((base, candidate));
+                }
+            }
+            Pair::Child(child) => {
+                self.timed += Duration::from_secs_f64(child.timed_s.max(0.0));
+            }
+            Pair::Next => {}
         }
         Ok(())
     }
 
     /// Times `runs` more runs of each model in the session pair now open (see
-    /// [`Interleaved::extend`]).
+    /// [`Interleaved::extend`]); a pair due in a child process is opened and timed there, and
+    /// one a child process has timed takes no more runs.
     pub fn extend(
         &mut self,
         runs: u64,
@@ -416,7 +559,30 @@ impl<'r> AbPair<'r> {
             progress(label, before + done, before + total);
         };
         match &mut self.current {
-            Some(pair) => pair.extend(runs, deadline, &mut whole),
+            Some(Pair::Here(pair)) => pair.extend(runs, deadline, &mut whole),
+            Some(Pair::Next) => {
+                let library = self.processes.clone().context(
+                    "the A/B has no ONNX Runtime library for its child process; this is a bug in modelgate",
+                )?;
+                let spec = PairSpec {
+                    base: self.base_path.clone(),
+                    candidate: self.candidate_path.clone(),
+                    settings: self.later_settings(),
+                    shapes: self.shapes.clone(),
+                    batch: self.batch,
+                    runs,
+                    seconds: deadline
+                        .map(|d| d.saturating_duration_since(Instant::now()).as_secs_f64()),
+                };
+                let started = Instant::now();
+                let child = time_pair_in_child(&library, &spec)?;
+                self.open_s = (started.elapsed().as_secs_f64() - child.timed_s).max(0.0);
+                let timed = child.base_ns.len() as u64;
+                whole("A/B", timed, timed);
+                self.current = Some(Pair::Child(child));
+                Ok(())
+            }
+            Some(Pair::Child(_)) => Ok(()),
             None => bail!("the A/B has no open session pair; this is a bug in modelgate"),
         }
     }
@@ -452,12 +618,12 @@ impl<'r> AbPair<'r> {
 
     /// Runs of each model timed so far.
     pub fn runs(&self) -> usize {
-        self.done_ns.0.len() + self.current.as_ref().map_or(0, Interleaved::runs)
+        self.done_ns.0.len() + self.session_runs()
     }
 
     /// Runs of each model in the session pair now open.
     pub fn session_runs(&self) -> usize {
-        self.current.as_ref().map_or(0, Interleaved::runs)
+        self.current.as_ref().map_or(0, Pair::runs)
     }
 
     /// Session pairs so far, the open one included once it has runs.
@@ -476,18 +642,22 @@ impl<'r> AbPair<'r> {
     /// Seconds a session pair takes to open and warm up: measured on the last pair opened after
     /// the first; before there is one, estimated from the first pair's session creation and
     /// first runs plus the short warmup later pairs get (the first pair's own full warmup is
-    /// no guide to theirs).
+    /// no guide to theirs), and a child process's start when pairs run in their own.
     pub fn open_s(&self) -> f64 {
-        if self.sessions.is_empty() {
-            let Some(pair) = &self.current else {
-                return self.open_s;
-            };
-            let per_run = self.seconds_per_pair() / 2.0;
-            let warmup = (SESSION_WARMUP_RUNS as f64 * per_run).max(SESSION_WARMUP_S);
-            pair.cold_start_s() + 2.0 * warmup
-        } else {
-            self.open_s
+        if !self.sessions.is_empty() {
+            return self.open_s;
         }
+        let Some(Pair::Here(pair)) = &self.current else {
+            return self.open_s;
+        };
+        let per_run = self.seconds_per_pair() / 2.0;
+        let warmup = (SESSION_WARMUP_RUNS as f64 * per_run).max(SESSION_WARMUP_S);
+        let start = if self.processes.is_some() {
+            PROCESS_START_S
+        } else {
+            0.0
+        };
+        start + pair.cold_start_s() + 2.0 * warmup
     }
 
     /// The two bench results, (base, candidate): the first session pair's cold start and
@@ -499,31 +669,117 @@ impl<'r> AbPair<'r> {
             .take()
             .context("the A/B timed no runs; this is a bug in modelgate")?;
         let wall = self.timed.as_secs_f64() / 2.0;
-        for (result, ns) in [
-            (&mut base, &self.done_ns.0),
-            (&mut candidate, &self.done_ns.1),
-        ] {
-            let Some(run) = result.runs.first_mut() else {
-                continue;
-            };
-            let transfer = run.transfer.take();
-            let mut merged = bench::batch_run(run.batch, run.inputs.clone(), ns, wall)?;
-            merged.transfer = transfer;
-            merged.sessions = self.sessions.clone();
-            *run = merged;
-        }
+        merge_sessions(&mut base, &self.done_ns.0, &self.sessions, wall)?;
+        merge_sessions(&mut candidate, &self.done_ns.1, &self.sessions, wall)?;
         Ok((base, candidate))
     }
 
-    /// The candidate's interface.
-    pub fn candidate_spec(&self) -> Option<&ModelSpec> {
-        self.current.as_ref().map(|p| p.spec(1))
+    /// The interfaces of the base model and the candidate.
+    pub fn specs(&self) -> &(ModelSpec, ModelSpec) {
+        &self.specs
     }
+}
 
-    /// The base model's interface.
-    pub fn base_spec(&self) -> Option<&ModelSpec> {
-        self.current.as_ref().map(|p| p.spec(0))
+/// `result` (a first session's) with its runs replaced by every session's, `ns`, and the runs
+/// of each session recorded.
+fn merge_sessions(
+    result: &mut BenchResult,
+    ns: &[u64],
+    sessions: &[usize],
+    wall_s: f64,
+) -> Result<()> {
+    let Some(run) = result.runs.first_mut() else {
+        return Ok(());
+    };
+    let transfer = run.transfer.take();
+    let mut merged = bench::batch_run(run.batch, run.inputs.clone(), ns, wall_s)?;
+    merged.transfer = transfer;
+    merged.sessions = sessions.to_vec();
+    *run = merged;
+    Ok(())
+}
+
+/// Session rounds `modelgate explore` times by default: enough for an interval across them
+/// (Student t on 7 degrees of freedom is 2.36 at 95 %).
+pub const EXPLORE_ROUNDS: usize = 8;
+
+/// How [`time_rounds`] times: the progress label, the rounds, the runs per arm in each, and the
+/// seconds of timing per arm to reach (more rounds are added until then).
+pub struct Rounds {
+    pub label: &'static str,
+    pub rounds: usize,
+    pub runs: u64,
+    pub min_time_s: f64,
+}
+
+/// Times every arm in `rounds` rounds of fresh sessions, interleaved within each round, for the
+/// reason [`AbPair`] gives: two sessions of one model settle at their own speed, so one set of
+/// long-lived sessions would measure those sessions, not the models. The first round warms up
+/// in full, later ones briefly; each times `runs` runs per arm, and rounds are added while the
+/// timing is under `min_time_s` per arm. One bench result per arm: the first round's cold start
+/// and memory, every round's runs, and the runs of each round in `sessions`.
+/// `announce` is called once the first round is open (every model read and warmed up), before
+/// any run is timed.
+pub fn time_rounds(
+    runtime: &Runtime,
+    arms: &[Arm],
+    shapes: &ShapeRequest,
+    plan: Rounds,
+    announce: impl FnOnce(),
+    progress: Progress,
+) -> Result<Vec<BenchResult>> {
+    let Rounds {
+        label,
+        rounds,
+        runs,
+        min_time_s,
+    } = plan;
+    let mut announce = Some(announce);
+    let mut first: Option<Vec<BenchResult>> = None;
+    let mut ns: Vec<Vec<u64>> = vec![Vec::new(); arms.len()];
+    let mut sessions = Vec::new();
+    let mut timed = 0.0;
+    let per_round = runs.div_ceil(BLOCK) * BLOCK;
+    let total = per_round * rounds as u64;
+    let wanted = min_time_s * arms.len() as f64;
+    while sessions.len() < rounds
+        || (timed < wanted && (ns[0].len() as u64) < crate::limits::MAX_TIMED_RUNS)
+    {
+        let list: Vec<Arm> = arms
+            .iter()
+            .map(|arm| {
+                let mut arm = arm.clone();
+                if first.is_some() {
+                    arm.settings.warmup = arm.settings.warmup.min(SESSION_WARMUP_RUNS);
+                    arm.settings.warmup_s = arm.settings.warmup_s.min(SESSION_WARMUP_S);
+                }
+                arm
+            })
+            .collect();
+        let mut round = Interleaved::open(runtime, list, shapes, label, |_| Ok(()))?;
+        if let Some(announce) = announce.take() {
+            announce();
+        }
+        let before = ns[0].len() as u64;
+        let all = total.max(before + per_round);
+        round.extend(runs, None, &mut |label, done, _| {
+            progress(label, before + done, all)
+        })?;
+        for (arm, kept) in ns.iter_mut().enumerate() {
+            kept.extend(round.samples_ns(arm));
+        }
+        sessions.push(round.runs());
+        timed += round.timed_s();
+        if first.is_none() {
+            first = Some(round.into_results()?);
+        }
     }
+    let mut results = first.context("no session round was timed; this is a bug in modelgate")?;
+    let wall = timed / arms.len().max(1) as f64;
+    for (result, kept) in results.iter_mut().zip(&ns) {
+        merge_sessions(result, kept, &sessions, wall)?;
+    }
+    Ok(results)
 }
 
 /// The bench notes, and on a GPU a word on why the A/B carries no GPU telemetry: the models

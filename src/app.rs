@@ -228,7 +228,7 @@ pub fn load(global: &GlobalArgs, args: &crate::cli::LoadArgs) -> Result<Outcome>
     let slo = settings.slo_p99_ms.map(|ms| load::slo_result(&rates, ms));
     let capacity = settings
         .peak_qps
-        .and_then(|peak| load::capacity_plan(&rates, peak, settings.safety));
+        .and_then(|peak| load::capacity_plan(&rates, peak, settings.safety, settings.slo_p99_ms));
     let file = load::LoadFile {
         schema_version: load::LOAD_SCHEMA_VERSION,
         model: load::LoadModel {
@@ -384,12 +384,22 @@ pub fn compare(args: &CompareArgs) -> Result<Verdict> {
 }
 
 /// `modelgate memory-probe`, run by the gate in a child process.
-pub fn memory_probe(global: &GlobalArgs, args: &crate::cli::MemoryProbeArgs) -> Result<()> {
+pub fn memory_probe(global: &GlobalArgs, args: &crate::cli::ChildArgs) -> Result<()> {
     let spec: crate::memprobe::ProbeSpec =
         serde_json::from_str(&args.spec).context("memory-probe: --spec is not a probe")?;
     let runtime = load_runtime(global, &spec.session)?;
     let result = crate::memprobe::run_probe(&runtime, &spec)?;
     println!("{}", serde_json::to_string(&result)?);
+    Ok(())
+}
+
+/// `modelgate ab-pair`, run by the gate in a child process for each A/B session pair.
+pub fn ab_pair(global: &GlobalArgs, args: &crate::cli::ChildArgs) -> Result<()> {
+    let spec: crate::ab::PairSpec =
+        serde_json::from_str(&args.spec).context("ab-pair: --spec is not a session pair")?;
+    let runtime = load_runtime(global, &spec.settings.session)?;
+    let runs = crate::ab::time_pair(&runtime, &spec)?;
+    println!("{}", serde_json::to_string(&runs)?);
     Ok(())
 }
 
@@ -492,17 +502,7 @@ pub fn explore(global: &GlobalArgs, args: &crate::cli::ExploreArgs) -> Result<cr
     };
     let mut plan = crate::explore::plan(&config, &name, &args.files, &root)?;
     if let Some(peak) = args.peak_qps {
-        if !(peak.is_finite() && peak > 0.0 && peak <= 1e9) {
-            anyhow::bail!(
-                "--peak-qps {peak}: give a rate above 0 (requests per second), e.g. 1000"
-            );
-        }
-        if !(args.safety.is_finite() && (1.0..=100.0).contains(&args.safety)) {
-            anyhow::bail!(
-                "--safety {}: give a factor from 1 to 100, e.g. 1.5",
-                args.safety
-            );
-        }
+        crate::limits::check_peak(Some(peak), args.safety)?;
         plan.peak = Some((peak, args.safety));
     }
     crate::results::check_output_folder("--out", &args.out)?;
@@ -512,7 +512,7 @@ pub fn explore(global: &GlobalArgs, args: &crate::cli::ExploreArgs) -> Result<cr
     };
     let mut progress = progress_bar();
     let summary = crate::explore::run(&plan, &runtime, &args.out, &mut progress)?;
-    print!("{}", crate::explore::terminal(&summary));
+    print!("{}", text::log_text(&crate::explore::terminal(&summary)));
     println!(
         "wrote {} (dashboard.csv, summary.json, tradeoff.svg, tradeoff.png, report.md)",
         args.out.display()
@@ -665,6 +665,23 @@ pub fn init(global: &GlobalArgs, args: &InitArgs) -> Result<()> {
 /// `modelgate report`.
 pub fn report(args: &ReportArgs) -> Result<()> {
     let comparison = load_comparison(&args.comparison)?;
+    if let Some(expected) = args.expect_verdict {
+        use crate::cli::ExpectedVerdict as E;
+        let agrees = matches!(
+            (expected, comparison.verdict),
+            (E::Pass, Verdict::Pass | Verdict::New)
+                | (E::Fail, Verdict::Fail)
+                | (E::Error, Verdict::Error)
+        );
+        if !agrees {
+            bail!(
+                "comparison {} says {} but the verdict expected is {}; the two files do not come from one gate run, so neither is shown",
+                crate::text::clean(&args.comparison.display().to_string(), 200),
+                comparison.verdict.label(),
+                format!("{expected:?}").to_lowercase()
+            );
+        }
+    }
     let kind = match args.format {
         ReportFormat::Markdown => crate::report::Kind::Comment,
         ReportFormat::Summary => crate::report::Kind::Summary,
@@ -797,23 +814,21 @@ fn pr_from_event() -> Result<u64> {
         .context("the event has no pull request number (not a pull_request event?); pass --pr N")
 }
 
-/// The step outputs of a posted comment: the verdict, the report and the comment's URL.
+/// The step outputs of a posted comment: the report, the comment's URL, and with
+/// `--comparison` its verdict (without one, a verdict the step set itself stands).
 fn publish_to_actions(args: &CommentArgs, url: &str) -> Result<()> {
     let verdict = match &args.comparison {
-        Some(path) => load_comparison(path)?.verdict.label(),
-        None => "unknown",
+        Some(path) => Some(load_comparison(path)?.verdict.label()),
+        None => None,
     };
     if let Some(path) = std::env::var_os("GITHUB_OUTPUT") {
         let report = args.body_file.display().to_string();
-        crate::actions::write_outputs(
-            Path::new(&path),
-            &[
-                ("verdict", verdict),
-                ("report-path", &report),
-                ("comment-url", url),
-            ],
-        )
-        .context("cannot write GITHUB_OUTPUT")?;
+        let mut outputs = vec![("report-path", report.as_str()), ("comment-url", url)];
+        if let Some(verdict) = verdict {
+            outputs.insert(0, ("verdict", verdict));
+        }
+        crate::actions::write_outputs(Path::new(&path), &outputs)
+            .context("cannot write GITHUB_OUTPUT")?;
     }
     Ok(())
 }

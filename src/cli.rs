@@ -110,14 +110,18 @@ pub enum Command {
     Check(CheckArgs),
     /// Internal: one model's peak memory on its own, for the gate (prints JSON).
     #[command(hide = true)]
-    MemoryProbe(MemoryProbeArgs),
+    MemoryProbe(ChildArgs),
+    /// Internal: one A/B session pair timed in this process, for the gate (prints JSON).
+    #[command(hide = true)]
+    AbPair(ChildArgs),
 }
 
+/// The arguments of an internal subcommand the gate runs in a child process.
 #[derive(Debug, Args)]
-pub struct MemoryProbeArgs {
+pub struct ChildArgs {
     #[command(flatten)]
     pub runtime: GlobalArgs,
-    /// The probe as JSON.
+    /// What to measure, as JSON.
     #[arg(long)]
     pub spec: String,
 }
@@ -736,6 +740,22 @@ pub struct ReportArgs {
     /// Write the report here instead of standard output.
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
+    /// The verdict the comparison must carry (as the gate's exit code said it: pass for pass or
+    /// new, fail, or error); another is an error and nothing is written. For a job that renders
+    /// a comparison another job wrote.
+    #[arg(long, value_enum, value_name = "VERDICT")]
+    pub expect_verdict: Option<ExpectedVerdict>,
+}
+
+/// A verdict as the gate's exit code tells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExpectedVerdict {
+    /// Exit 0: pass, or new.
+    Pass,
+    /// Exit 1.
+    Fail,
+    /// Exit 2.
+    Error,
 }
 
 #[derive(Debug, Args)]

@@ -74,6 +74,38 @@ pub struct Constraints {
     pub energy_budget_mj: Option<f64>,
 }
 
+impl Constraints {
+    /// Refuses a limit that is not a number, is negative, or (accuracy and recall) is over 1:
+    /// NaN would turn a constraint off without a word.
+    pub fn validate(&self) -> Result<()> {
+        let fractions = [
+            ("accuracy_min", self.accuracy_min),
+            ("recall_min", self.recall_min),
+        ];
+        for (key, value) in fractions {
+            if let Some(v) = value {
+                if !(0.0..=1.0).contains(&v) {
+                    bail!("[explore.constraints] {key} = {v}: give a fraction from 0 to 1, e.g. {key} = 0.9");
+                }
+            }
+        }
+        let amounts = [
+            ("latency_p95_ms", self.latency_p95_ms),
+            ("memory_max_mb", self.memory_max_mb),
+            ("throughput_min", self.throughput_min),
+            ("energy_budget_mj", self.energy_budget_mj),
+        ];
+        for (key, value) in amounts {
+            if let Some(v) = value {
+                if !(v.is_finite() && v >= 0.0) {
+                    bail!("[explore.constraints] {key} = {v}: give a number 0 or more");
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// `[explore.weights]`: the composite score `sum of weight x score`, where accuracy scores as
 /// itself (0 to 1) and latency (p95 ms), memory (peak MiB) and energy (mJ per inference) as
 /// `1 / (1 + x)`. Weights of dimensions not measured for every variant (energy on a CPU) are
@@ -167,14 +199,15 @@ pub struct VariantRow {
     pub auroc_change_ci_low: Option<f64>,
     pub auroc_change_ci_high: Option<f64>,
     pub auroc_p_adj: Option<f64>,
-    /// Per-sample p50 latency over the reference's, with the gate's paired block-bootstrap
-    /// interval (at 1 - significance) and the Holm-adjusted Mann-Whitney p-value.
+    /// Per-sample p50 latency over the reference's, with the gate's interval (at 1 -
+    /// significance) across the rounds of fresh sessions the variants were timed in (Student's
+    /// t over the rounds' log ratios) and its Holm-adjusted p-value.
     pub latency_p50_ratio: Option<f64>,
     pub latency_p50_ci_low: Option<f64>,
     pub latency_p50_ci_high: Option<f64>,
     pub latency_p50_p_adj: Option<f64>,
-    /// Per-sample p95 latency over the reference's, with its interval and the Holm-adjusted
-    /// p-value of the gate's exceedance test at p95.
+    /// Per-sample p95 latency over the reference's, with its interval across the rounds and
+    /// its Holm-adjusted p-value.
     pub latency_p95_ratio: Option<f64>,
     pub latency_p95_ci_low: Option<f64>,
     pub latency_p95_ci_high: Option<f64>,
@@ -247,13 +280,69 @@ pub struct Summary {
     pub weights: Weights,
     /// The weights the composite actually used (renormalised without unmeasured dimensions).
     pub weights_used: BTreeMap<String, f64>,
-    /// Best variant among those meeting the constraints, per dimension and by composite.
+    /// Best variant among those meeting the constraints, per dimension and by composite. A
+    /// dimension whose best is not told apart from the reference (p95 latency, accuracy,
+    /// recall; the rule of `versus_reference`) has no best: it is in `ties`.
     pub best: BTreeMap<String, String>,
-    /// Variants no other beats on both p95 latency and accuracy (latency alone without a
-    /// dataset): the latency-accuracy Pareto front.
+    /// Dimensions without a best: the variants meeting the constraints that are not told apart
+    /// from the reference there (the reference among them when it meets them), best value first.
+    #[serde(default)]
+    pub ties: BTreeMap<String, Vec<String>>,
+    /// What the Pareto front and the plot weigh against p95 latency: `recall` when a
+    /// `recall_min` constraint is set, else `accuracy`, or `throughput` without a dataset.
+    #[serde(default)]
+    pub tradeoff: Tradeoff,
+    /// Variants meeting the constraints that no other such variant beats on both p95 latency and
+    /// the `tradeoff` quality (latency alone without a dataset): the Pareto front.
     pub pareto_front: Vec<String>,
     pub variants: Vec<VariantRow>,
     pub notes: Vec<String>,
+}
+
+/// The quality weighed against p95 latency on the Pareto front and the plot.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Tradeoff {
+    /// Accuracy, when every variant has a dataset's numbers and no recall constraint is set.
+    #[default]
+    Accuracy,
+    /// Recall of the positive class, when the constraints guard it (`recall_min`).
+    Recall,
+    /// Throughput on the plot, latency alone on the front: no dataset.
+    Throughput,
+}
+
+impl Tradeoff {
+    /// The quality the constraints guard, if every variant has it measured.
+    fn of(constraints: &Constraints, rows: &[VariantRow]) -> Tradeoff {
+        if constraints.recall_min.is_some() && rows.iter().all(|r| r.recall.is_some()) {
+            Tradeoff::Recall
+        } else if rows.iter().all(|r| r.accuracy.is_some()) {
+            Tradeoff::Accuracy
+        } else {
+            Tradeoff::Throughput
+        }
+    }
+
+    /// A variant's quality on this axis, as a fraction; None for throughput.
+    pub fn quality(self, row: &VariantRow) -> Option<f64> {
+        match self {
+            Tradeoff::Accuracy => row.accuracy,
+            Tradeoff::Recall => row.recall,
+            Tradeoff::Throughput => None,
+        }
+    }
+
+    /// Its name, as in the JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Tradeoff::Accuracy => "accuracy",
+            Tradeoff::Recall => "recall",
+            Tradeoff::Throughput => "throughput",
+        }
+    }
 }
 
 /// What to explore: the model's config and the variants (the reference first).
@@ -318,6 +407,7 @@ pub fn plan(config: &GateConfig, name: &str, files: &[PathBuf], root: &Path) -> 
         }
     }
     config.explore.weights.validate()?;
+    config.explore.constraints.validate()?;
     Ok(Plan {
         model: model.clone(),
         variants,
@@ -425,7 +515,7 @@ fn time_interleaved(
     let Some((_, settings)) = arms.first() else {
         bail!("no variants to time; this is a bug in modelgate");
     };
-    let list = arms
+    let list: Vec<crate::ab::Arm> = arms
         .iter()
         .map(|(path, s)| crate::ab::Arm {
             path,
@@ -433,27 +523,40 @@ fn time_interleaved(
             batch: s.batches.first().copied(),
         })
         .collect();
-    let mut timing =
-        crate::ab::Interleaved::open(runtime, list, shapes, "interleaved", |_| Ok(()))?;
-    eprintln!(
-        "{}",
-        crate::text::log_text(&format!(
-            "timing {} variants interleaved, {} runs each",
-            arms.len(),
-            settings.iterations
-        ))
-    );
-    timing.extend(settings.iterations, None, progress)?;
-    let wanted = settings.min_time_s * arms.len() as f64;
-    while timing.timed_s() < wanted && (timing.runs() as u64) < crate::limits::MAX_TIMED_RUNS {
-        let left = (wanted - timing.timed_s()) / timing.seconds_per_round().max(1e-9);
-        timing.extend(
-            (left.ceil() as u64).clamp(1, settings.iterations.max(1)),
-            None,
-            progress,
-        )?;
-    }
-    timing.into_results()
+    // Rounds long enough that p95 has the runs beyond it a tail needs in each, as many as the
+    // runs allow up to EXPLORE_ROUNDS (fewer than four fall back to the block bootstrap).
+    let p95_runs = (crate::compare::MIN_TAIL_RUNS / 0.05).ceil() as u64;
+    let per_round = (settings.iterations / crate::ab::EXPLORE_ROUNDS as u64).max(p95_runs);
+    let rounds =
+        (settings.iterations / per_round).clamp(1, crate::ab::EXPLORE_ROUNDS as u64) as usize;
+    let announce = || {
+        eprintln!(
+            "{}",
+            crate::text::log_text(&format!(
+                "timing {} variants interleaved, {} runs each, {}",
+                arms.len(),
+                settings.iterations,
+                if rounds == 1 {
+                    "in one session each".to_string()
+                } else {
+                    format!("in {rounds} rounds of fresh sessions")
+                }
+            ))
+        );
+    };
+    crate::ab::time_rounds(
+        runtime,
+        &list,
+        shapes,
+        crate::ab::Rounds {
+            label: "interleaved",
+            rounds,
+            runs: per_round,
+            min_time_s: settings.min_time_s,
+        },
+        announce,
+        progress,
+    )
 }
 
 /// Energy needs a counter read around runs of this variant alone, which blocks of tens of
@@ -577,7 +680,11 @@ fn summarize(plan: &Plan, measured: &[Measured], significance: f64) -> Result<Su
                 quality = Some(paired);
             }
             let seed = crate::gate::latency_seed(&m.sha256);
-            latency = latency_versus(&reference_ms, &per_sample(m)?, significance, seed);
+            let sessions = reference
+                .bench
+                .primary()
+                .map_or(&[][..], |run| run.sessions.as_slice());
+            latency = latency_versus(&reference_ms, &per_sample(m)?, sessions, significance, seed);
             for (k, versus) in latency.iter().enumerate() {
                 if let Some(p) = versus.as_ref().and_then(|v| v.p) {
                     slot[4 + k] = Some(raw.len());
@@ -682,7 +789,7 @@ fn summarize(plan: &Plan, measured: &[Measured], significance: f64) -> Result<Su
     for row in &mut rows {
         row.composite_score = composite(row, &weights_used);
     }
-    let best = best(&rows);
+    let (best, ties) = best(&rows, significance, plan.latency_tolerance_pct);
     if rows.iter().all(|r| !r.meets_constraints) {
         notes.push("no variant meets the constraints".into());
     }
@@ -692,13 +799,17 @@ fn summarize(plan: &Plan, measured: &[Measured], significance: f64) -> Result<Su
                 .into(),
         );
     }
-    let points: Vec<(f64, Option<f64>)> = rows
+    // The front only among the variants that meet the constraints: one that misses a floor is
+    // no trade-off to weigh.
+    let tradeoff = Tradeoff::of(constraints, &rows);
+    let eligible: Vec<&VariantRow> = rows.iter().filter(|r| r.meets_constraints).collect();
+    let points: Vec<(f64, Option<f64>)> = eligible
         .iter()
-        .map(|r| (r.latency_p95_ms, r.accuracy))
+        .map(|r| (r.latency_p95_ms, tradeoff.quality(r)))
         .collect();
     let pareto_front = pareto(&points)
         .into_iter()
-        .map(|i| rows[i].name.clone())
+        .map(|i| eligible[i].name.clone())
         .collect();
     Ok(Summary {
         schema_version: SCHEMA_VERSION,
@@ -710,6 +821,8 @@ fn summarize(plan: &Plan, measured: &[Measured], significance: f64) -> Result<Su
         weights: plan.explore.weights.clone(),
         weights_used,
         best,
+        ties,
+        tradeoff,
         pareto_front,
         variants: rows,
         notes,
@@ -723,19 +836,10 @@ fn summarize(plan: &Plan, measured: &[Measured], significance: f64) -> Result<Su
 /// of one model can differ by a few percent, which is not a difference between variants.
 /// "distinguishable" when one counts, else "not distinguishable".
 fn versus(row: &VariantRow, significance: f64, tolerance_pct: [f64; 2]) -> &'static str {
-    let found = row.differences().iter().any(|d| {
-        let (below, above) = match d.ratio {
-            Some(k) => {
-                let limit = 1.0 + tolerance_pct[k] / 100.0;
-                (1.0 / limit, limit)
-            }
-            None => (0.0, 0.0),
-        };
-        d.p_adj.is_some_and(|p| p < significance)
-            && d.low
-                .zip(d.high)
-                .is_some_and(|(lo, hi)| lo > above || hi < below)
-    });
+    let found = row
+        .differences()
+        .iter()
+        .any(|d| d.counts(significance, tolerance_pct));
     if found {
         "distinguishable"
     } else {
@@ -754,6 +858,31 @@ struct Difference {
     /// None for a difference in points (no change is 0).
     ratio: Option<usize>,
 }
+
+impl Difference {
+    /// Whether this change tells the variant apart from the reference: its adjusted p under
+    /// the significance level, and its interval clear of no change (0 points; for a latency
+    /// ratio, every ratio within the tolerance).
+    fn counts(&self, significance: f64, tolerance_pct: [f64; 2]) -> bool {
+        let (below, above) = match self.ratio {
+            Some(k) => {
+                let limit = 1.0 + tolerance_pct[k] / 100.0;
+                (1.0 / limit, limit)
+            }
+            None => (0.0, 0.0),
+        };
+        self.p_adj.is_some_and(|p| p < significance)
+            && self
+                .low
+                .zip(self.high)
+                .is_some_and(|(lo, hi)| lo > above || hi < below)
+    }
+}
+
+/// Where p95 latency, accuracy and recall sit in [`VariantRow::differences`].
+const P95: usize = 1;
+const ACCURACY: usize = 2;
+const RECALL: usize = 3;
 
 impl VariantRow {
     /// p50 and p95 latency, accuracy, recall, F1 and AUROC against the reference, in that
@@ -995,12 +1124,16 @@ struct Versus {
 }
 
 /// p50 and p95 of `variant_ms` against `reference_ms` (per-sample latencies timed in the same
-/// interleaved blocks), with the gate's own latency comparison: paired block-bootstrap
-/// intervals at `1 - significance` (bootstrap seeded with `seed`, as the gate seeds it from the
-/// candidate's digest), Mann-Whitney U at p50 and the exceedance test at p95.
+/// interleaved blocks, in rounds of fresh sessions with the runs of each in `sessions`), with
+/// the gate's own latency comparison at `1 - significance`: across four or more rounds, Student's
+/// t over the rounds' log ratios, so a steady gap between two sessions of one model widens the
+/// interval instead of reading as a difference; with fewer, the paired block bootstrap (seeded
+/// with `seed`, as the gate seeds it from the candidate's digest) with Mann-Whitney U at p50 and
+/// the exceedance test at p95.
 fn latency_versus(
     reference_ms: &[f64],
     variant_ms: &[f64],
+    sessions: &[usize],
     significance: f64,
     seed: u64,
 ) -> [Option<Versus>; 2] {
@@ -1010,7 +1143,7 @@ fn latency_versus(
         source: crate::compare::LatencySource::SameRunnerAb,
         seed,
         looks: 1,
-        sessions: &[],
+        sessions,
         look: None,
     };
     let criteria = crate::config::Criteria {
@@ -1121,32 +1254,80 @@ pub fn composite(row: &VariantRow, weights: &BTreeMap<String, f64>) -> f64 {
         .sum()
 }
 
-fn best(rows: &[VariantRow]) -> BTreeMap<String, String> {
-    let ok: Vec<&VariantRow> = rows.iter().filter(|r| r.meets_constraints).collect();
+/// The best variant per dimension among those meeting the constraints (on a tie of values the
+/// earlier, the reference first), and the dimensions whose best is not told apart from the
+/// reference, with the variants meeting the constraints that tie there. `rows[0]` is the
+/// reference.
+fn best(
+    rows: &[VariantRow],
+    significance: f64,
+    tolerance_pct: [f64; 2],
+) -> (BTreeMap<String, String>, BTreeMap<String, Vec<String>>) {
+    let ok: Vec<(usize, &VariantRow)> = rows
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.meets_constraints)
+        .collect();
     let mut best = BTreeMap::new();
-    let mut pick = |dim: &str, key: &dyn Fn(&VariantRow) -> Option<f64>, higher: bool| {
-        // On a tie the earlier variant wins (the reference first): a tie is no reason to switch.
-        let mut chosen: Option<(&VariantRow, f64)> = None;
-        for r in &ok {
-            if let Some(v) = key(r) {
-                let better = chosen.is_none_or(|(_, c)| if higher { v > c } else { v < c });
-                if better {
-                    chosen = Some((r, v));
+    let mut ties = BTreeMap::new();
+    let mut pick =
+        |dim: &str, key: &dyn Fn(&VariantRow) -> Option<f64>, higher: bool, test: Option<usize>| {
+            let mut chosen: Option<(usize, &VariantRow, f64)> = None;
+            for &(i, r) in &ok {
+                if let Some(v) = key(r) {
+                    let better = chosen.is_none_or(|(_, _, c)| if higher { v > c } else { v < c });
+                    if better {
+                        chosen = Some((i, r, v));
+                    }
                 }
             }
-        }
-        if let Some((r, _)) = chosen {
+            let Some((at, r, _)) = chosen else {
+                return;
+            };
+            // With a test against the reference: the variants it cannot tell from the reference.
+            let tied_with_reference = |i: usize, row: &VariantRow| {
+                test.is_some_and(|k| {
+                    i == 0 || !row.differences()[k].counts(significance, tolerance_pct)
+                })
+            };
+            if tied_with_reference(at, r) {
+                let mut tied: Vec<(usize, &VariantRow)> = ok
+                    .iter()
+                    .copied()
+                    .filter(|&(i, row)| key(row).is_some() && tied_with_reference(i, row))
+                    .collect();
+                if tied.len() > 1 {
+                    tied.sort_by(|a, b| {
+                        let (x, y) = (key(a.1).unwrap_or(0.0), key(b.1).unwrap_or(0.0));
+                        let order = if higher {
+                            y.total_cmp(&x)
+                        } else {
+                            x.total_cmp(&y)
+                        };
+                        order.then(a.0.cmp(&b.0))
+                    });
+                    ties.insert(
+                        dim.to_string(),
+                        tied.iter().map(|(_, row)| row.name.clone()).collect(),
+                    );
+                    return;
+                }
+            }
             best.insert(dim.to_string(), r.name.clone());
-        }
-    };
-    pick("latency_p95", &|r| Some(r.latency_p95_ms), false);
-    pick("throughput", &|r| Some(r.throughput_samples_per_s), true);
-    pick("memory", &|r| Some(r.peak_memory_mb), false);
-    pick("energy", &|r| r.energy_mj_per_inference, false);
-    pick("accuracy", &|r| r.accuracy, true);
-    pick("recall", &|r| r.recall, true);
-    pick("composite", &|r| Some(r.composite_score), true);
-    best
+        };
+    pick("latency_p95", &|r| Some(r.latency_p95_ms), false, Some(P95));
+    pick(
+        "throughput",
+        &|r| Some(r.throughput_samples_per_s),
+        true,
+        None,
+    );
+    pick("memory", &|r| Some(r.peak_memory_mb), false, None);
+    pick("energy", &|r| r.energy_mj_per_inference, false, None);
+    pick("accuracy", &|r| r.accuracy, true, Some(ACCURACY));
+    pick("recall", &|r| r.recall, true, Some(RECALL));
+    pick("composite", &|r| Some(r.composite_score), true, None);
+    (best, ties)
 }
 
 /// Indices of the points no other point dominates: lower-or-equal latency and higher-or-equal
@@ -1367,10 +1548,33 @@ fn markdown(summary: &Summary) -> String {
             crate::report::escape::escape_md(name)
         );
     }
+    for (dim, names) in &summary.ties {
+        let names: Vec<String> = names
+            .iter()
+            .map(|n| format!("`{}`", crate::report::escape::escape_md(n)))
+            .collect();
+        let _ = writeln!(
+            out,
+            "- {dim}: a tie between {}, not told apart from the reference",
+            names.join(", ")
+        );
+    }
+    for r in summary.variants.iter().filter(|r| !r.meets_constraints) {
+        let _ = writeln!(
+            out,
+            "- `{}` is neither best nor on the front: it misses {}",
+            crate::report::escape::escape_md(&r.name),
+            crate::report::escape::escape_md(&r.missed.join("; "))
+        );
+    }
     for note in &summary.notes {
         let _ = writeln!(out, "- note: {}", crate::report::escape::escape_md(note));
     }
-    let _ = writeln!(out, "\n![latency against accuracy](tradeoff.svg)");
+    let _ = writeln!(
+        out,
+        "\n![latency against {}](tradeoff.svg)",
+        summary.tradeoff.name()
+    );
     let _ = writeln!(out, "\nThe same plot as PNG: [tradeoff.png](tradeoff.png)");
     out
 }
@@ -1404,8 +1608,25 @@ pub fn terminal(summary: &Summary) -> String {
             }
         );
     }
-    for (dim, name) in &summary.best {
-        let _ = writeln!(out, "best {dim}: {}", crate::text::clean(name, 60));
+    let name = |n: &String| crate::text::clean(n, 60);
+    for (dim, n) in &summary.best {
+        let _ = writeln!(out, "best {dim}: {}", name(n));
+    }
+    for (dim, names) in &summary.ties {
+        let names: Vec<String> = names.iter().map(name).collect();
+        let _ = writeln!(
+            out,
+            "{dim}: a tie between {}, not told apart from the reference",
+            names.join(", ")
+        );
+    }
+    for r in summary.variants.iter().filter(|r| !r.meets_constraints) {
+        let _ = writeln!(
+            out,
+            "{} is neither best nor on the front: it misses {}",
+            name(&r.name),
+            crate::text::clean(&r.missed.join("; "), 200)
+        );
     }
     for r in &summary.variants {
         if let Some(c) = &r.capacity {
@@ -1419,10 +1640,15 @@ pub fn terminal(summary: &Summary) -> String {
             );
         }
     }
+    let front: Vec<String> = summary.pareto_front.iter().map(name).collect();
     let _ = writeln!(
         out,
-        "Pareto front (p95 latency, accuracy): {}",
-        summary.pareto_front.join(", ")
+        "Pareto front (p95 latency, {}): {}",
+        match summary.tradeoff {
+            Tradeoff::Throughput => "alone",
+            other => other.name(),
+        },
+        front.join(", ")
     );
     for note in &summary.notes {
         let _ = writeln!(out, "note: {}", crate::text::clean(note, 300));

@@ -607,6 +607,10 @@ fn measure(
         &settings,
         &shape_request(model, &options.root),
         model.bench.batch,
+        model
+            .bench
+            .ab_processes
+            .then_some(Path::new(&runtime.library.path)),
     )?;
     let look = adaptive_ab(
         &mut ab,
@@ -616,13 +620,7 @@ fn measure(
         latency_seed(&candidate_sha),
         progress,
     )?;
-    let (spec, base_spec) = ab
-        .candidate_spec()
-        .cloned()
-        .zip(ab.base_spec().cloned())
-        .context(
-        "the A/B closed its sessions before reading their interfaces; this is a bug in modelgate",
-    )?;
+    let (base_spec, spec) = ab.specs().clone();
     let (base_bench, mut cand_bench) = ab.into_results()?;
     if let Some(run) = cand_bench.runs.first_mut() {
         run.look = look;

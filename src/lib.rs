@@ -66,16 +66,28 @@ pub const EXIT_ERROR: u8 = 2;
 pub async fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
     let cli = match cli::Cli::try_parse_from(args) {
         Ok(cli) => cli,
+        Err(e) if e.use_stderr() => {
+            // A usage error quotes the value given, which may be megabytes long.
+            let rendered = e.render().to_string();
+            for line in rendered.trim_end().lines() {
+                eprintln!(
+                    "{}",
+                    text::log_text(&text::shorten(line, text::ERROR_LINE_MAX_CHARS))
+                );
+            }
+            return EXIT_ERROR;
+        }
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { EXIT_ERROR } else { 0 };
+            return 0;
         }
     };
     match dispatch(cli).await {
         Ok(Outcome::Pass) => 0,
         Ok(Outcome::Fail) => 1,
         Err(e) => {
-            eprintln!("error: {}", text::log_text(&one_line(&format!("{e:#}"))));
+            let line = text::shorten(&one_line(&format!("{e:#}")), text::ERROR_LINE_MAX_CHARS);
+            eprintln!("error: {}", text::log_text(&line));
             EXIT_ERROR
         }
     }
@@ -134,6 +146,9 @@ async fn dispatch(cli: cli::Cli) -> anyhow::Result<Outcome> {
         cli::Command::Check(args) => check::run(args),
         cli::Command::MemoryProbe(args) => {
             app::memory_probe(&args.runtime.over(global), args).map(|_| Outcome::Pass)
+        }
+        cli::Command::AbPair(args) => {
+            app::ab_pair(&args.runtime.over(global), args).map(|_| Outcome::Pass)
         }
         cli::Command::Schema { file, markdown } => {
             let schema = match (file, markdown) {

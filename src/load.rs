@@ -138,9 +138,26 @@ pub struct CapacityPlan {
     pub service_rate_qps: f64,
     /// The offered rate whose measured service time it comes from.
     pub measured_at_qps: f64,
+    /// The rate each instance is planned to take: the lower of the service rate x the target
+    /// utilization and, with an SLO, the highest measured rate whose p99 met it.
+    pub per_instance_qps: f64,
+    /// Which rate decided `per_instance_qps`.
+    pub rule: CapacityRule,
     pub instances: u64,
     /// The arithmetic, written out.
     pub formula: String,
+}
+
+/// What decided a capacity plan's rate per instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum CapacityRule {
+    /// The service rate x the target utilization (no SLO, or the SLO allows more).
+    Utilization,
+    /// The highest measured rate whose p99 met the SLO.
+    Slo,
+    /// An SLO no measured rate met: the plan is by utilization and cannot promise the SLO.
+    SloUnmet,
 }
 
 /// The model the load test ran.
@@ -477,28 +494,69 @@ pub fn instances_needed(peak_qps: f64, safety: f64, service_rate_qps: f64) -> (u
     )
 }
 
-/// The capacity plan: ceil(peak x safety / (service rate x target utilization)). The service
-/// rate is the one measured at the highest rate within the target utilization (where the
-/// sessions ran under load but not saturated), else at the lowest rate.
-pub fn capacity_plan(rates: &[RateResult], peak_qps: f64, safety: f64) -> Option<CapacityPlan> {
+/// The capacity plan. Each instance takes the lower of two rates: its service rate x the target
+/// utilization (the service rate measured at the highest rate within that utilization, where
+/// the sessions ran under load but not saturated, else at the lowest rate), and, with an SLO,
+/// the highest offered rate whose measured p99 met it (every lower rate meeting it too). Then
+/// `ceil(peak x safety / per-instance rate)` instances. When no measured rate met the SLO the
+/// plan says it cannot promise it.
+pub fn capacity_plan(
+    rates: &[RateResult],
+    peak_qps: f64,
+    safety: f64,
+    slo_p99_ms: Option<f64>,
+) -> Option<CapacityPlan> {
     let from = rates
         .iter()
         .rfind(|r| r.utilization <= TARGET_UTILIZATION)
         .or(rates.first())?;
-    let (instances, per_instance) = instances_needed(peak_qps, safety, from.service_rate_qps);
-    let formula = format!(
-        "instances = ceil(peak {peak_qps} qps x safety {safety} / (service rate {:.1} qps x {:.0} % utilization)) = ceil({:.1} / {:.1}) = {instances}",
-        from.service_rate_qps,
-        TARGET_UTILIZATION * 100.0,
-        peak_qps * safety,
-        per_instance
+    let (by_utilization, utilization_rate) =
+        instances_needed(peak_qps, safety, from.service_rate_qps);
+    let slo_rate = slo_p99_ms.and_then(|slo| {
+        rates
+            .iter()
+            .take_while(|r| r.latency.p99_ms <= slo)
+            .map(|r| r.offered_qps)
+            .last()
+    });
+    let (rule, per_instance) = match (slo_p99_ms, slo_rate) {
+        (Some(_), Some(rate)) if rate < utilization_rate => (CapacityRule::Slo, rate),
+        (Some(_), None) => (CapacityRule::SloUnmet, utilization_rate),
+        _ => (CapacityRule::Utilization, utilization_rate),
+    };
+    let instances = if rule == CapacityRule::Slo {
+        ((peak_qps * safety / per_instance).ceil() as u64).max(1)
+    } else {
+        by_utilization
+    };
+    let arithmetic = format!(
+        "ceil(peak {peak_qps} qps x safety {safety} / {per_instance:.1} qps per instance) = ceil({:.1} / {per_instance:.1}) = {instances}",
+        peak_qps * safety
     );
+    let utilization = format!(
+        "service rate {:.1} qps (measured at {} qps) x {:.0} % utilization = {utilization_rate:.1} qps",
+        from.service_rate_qps,
+        fmt_rate(from.offered_qps),
+        TARGET_UTILIZATION * 100.0
+    );
+    let formula = match (rule, slo_p99_ms) {
+        (CapacityRule::Slo, Some(slo)) => format!(
+            "per instance: {} qps, the highest rate measured whose p99 met {slo} ms, under the {utilization}; instances = {arithmetic}",
+            fmt_rate(per_instance)
+        ),
+        (CapacityRule::SloUnmet, Some(slo)) => format!(
+            "no measured rate met p99 <= {slo} ms, so no number of instances is known to meet it; by utilization alone: {utilization}; instances = {arithmetic}"
+        ),
+        _ => format!("per instance: {utilization}; instances = {arithmetic}"),
+    };
     Some(CapacityPlan {
         peak_qps,
         safety,
         target_utilization: TARGET_UTILIZATION,
         service_rate_qps: from.service_rate_qps,
         measured_at_qps: from.offered_qps,
+        per_instance_qps: per_instance,
+        rule,
         instances,
         formula,
     })
@@ -515,9 +573,31 @@ pub fn slo_result(rates: &[RateResult], p99_ms: f64) -> SloResult {
     }
 }
 
-/// Notes for the reader: rates past the 70 % guidance or past capacity.
+/// Utilization at or under which queueing adds little: a p99 far above the service time there
+/// comes from the service times themselves.
+const QUIET_UTILIZATION: f64 = 0.3;
+
+/// p99 over the mean service time, at a quiet rate, past which the service times vary too much
+/// for the queue model's predictions (which take them as constant or exponential) to mean much.
+const SPREAD_WARNING: f64 = 5.0;
+
+/// Notes for the reader: rates past the 70 % guidance or past capacity, and service times that
+/// vary too much for the queue model.
 pub fn notes_for(rates: &[RateResult]) -> Vec<String> {
     let mut notes = Vec::new();
+    if let Some(r) = rates
+        .iter()
+        .find(|r| r.utilization <= QUIET_UTILIZATION && r.mean_service_ms > 0.0)
+    {
+        let spread = r.latency.p99_ms / r.mean_service_ms;
+        if spread > SPREAD_WARNING {
+            notes.push(format!(
+                "{} qps: at {:.0} % utilization p99 is already {spread:.0}x the mean service time, so service times vary (a busy machine, or requests unlike each other): the queue model's predictions and a plan from utilization alone are rough here; trust the measured p99 (give --slo-p99-ms to plan by it) and measure on a quieter machine",
+                fmt_rate(r.offered_qps),
+                r.utilization * 100.0
+            ));
+        }
+    }
     for r in rates {
         if r.utilization >= 1.0 {
             notes.push(format!(
@@ -672,11 +752,16 @@ pub fn table(file: &LoadFile) -> String {
     }
     if let Some(plan) = &file.capacity {
         out.push_str(&format!(
-            "  capacity: {} instance{} for peak {} qps (service rate measured at {} qps)\n  {}\n",
+            "  capacity: {} instance{} for peak {} qps, {:.1} qps each ({})\n  {}\n",
             plan.instances,
             if plan.instances == 1 { "" } else { "s" },
             fmt_rate(plan.peak_qps),
-            fmt_rate(plan.measured_at_qps),
+            plan.per_instance_qps,
+            match plan.rule {
+                CapacityRule::Utilization => "by utilization",
+                CapacityRule::Slo => "by the p99 SLO",
+                CapacityRule::SloUnmet => "the p99 SLO was met at no rate",
+            },
             plan.formula
         ));
     }
@@ -838,10 +923,41 @@ mod tests {
             rate(400.0, 450.0, 40.0),
         ];
         // 300/450 = 67 % is the highest within 70 %: 1000 x 1.5 / (450 x 0.7) = 4.76 -> 5.
-        let plan = capacity_plan(&rates, 1000.0, 1.5).unwrap();
+        let plan = capacity_plan(&rates, 1000.0, 1.5, None).unwrap();
         assert_eq!(plan.measured_at_qps, 300.0);
         assert_eq!(plan.instances, 5);
+        assert_eq!(plan.rule, CapacityRule::Utilization);
         assert!(plan.formula.contains("= 5"), "{}", plan.formula);
+        // With an SLO: each instance takes the lower of 450 x 0.7 = 315 qps and the highest rate
+        // whose p99 met it (every lower rate meeting it too).
+        for (slo, rule, per_instance, instances) in [
+            (5.0, CapacityRule::Slo, 100.0, 15),
+            (10.0, CapacityRule::Slo, 300.0, 5),
+            (50.0, CapacityRule::Utilization, 315.0, 5),
+            (1.0, CapacityRule::SloUnmet, 315.0, 5),
+        ] {
+            let plan = capacity_plan(&rates, 1000.0, 1.5, Some(slo)).unwrap();
+            assert_eq!(plan.rule, rule, "slo {slo}");
+            assert!(
+                (plan.per_instance_qps - per_instance).abs() < 1e-9,
+                "slo {slo}"
+            );
+            assert_eq!(plan.instances, instances, "slo {slo}: {}", plan.formula);
+            assert!(
+                plan.formula.contains(&format!("= {instances}")),
+                "{}",
+                plan.formula
+            );
+        }
+        // A p99 far above the service time at a quiet rate is noted: service times vary.
+        let noisy = [rate(100.0, 500.0, 30.0)];
+        let notes = notes_for(&noisy);
+        assert!(
+            notes[0].starts_with(
+                "100 qps: at 20 % utilization p99 is already 15x the mean service time"
+            ),
+            "{notes:?}"
+        );
         assert_eq!(slo_result(&rates, 10.0).first_rate_over_qps, Some(400.0));
         assert_eq!(slo_result(&rates, 50.0).first_rate_over_qps, None);
         let notes = notes_for(&rates);

@@ -203,20 +203,24 @@ fn explore_writes_a_dashboard_whose_csv_and_front_agree_with_its_json() {
         }
     }
 
-    // The front, by brute force over the JSON's points.
-    let points: Vec<(f64, f64)> = variants
-        .iter()
-        .map(|v| {
-            (
-                v["latency_p95_ms"].as_f64().unwrap(),
-                v["accuracy"].as_f64().unwrap(),
-            )
-        })
+    // The front, by brute force over the JSON's points: the variants meeting the constraints,
+    // p95 latency against the quality the constraints guard (recall, with recall_min set).
+    assert_eq!(summary["tradeoff"], "recall");
+    let eligible: Vec<usize> = (0..variants.len())
+        .filter(|&i| variants[i]["meets_constraints"] == true)
         .collect();
-    let brute: Vec<&str> = (0..points.len())
+    let point = |i: usize| {
+        (
+            variants[i]["latency_p95_ms"].as_f64().unwrap(),
+            variants[i]["recall"].as_f64().unwrap(),
+        )
+    };
+    let brute: Vec<&str> = eligible
+        .iter()
+        .copied()
         .filter(|&i| {
-            !(0..points.len()).any(|j| {
-                let (a, b) = (points[j], points[i]);
+            !eligible.iter().any(|&j| {
+                let (a, b) = (point(j), point(i));
                 j != i && a.0 <= b.0 && a.1 >= b.1 && (a.0 < b.0 || a.1 > b.1)
             })
         })
@@ -439,4 +443,70 @@ fn a_dataset_on_the_command_line_replaces_the_models_own() {
         summary["variants"][0]["accuracy"],
         results["eval"]["metrics"]["accuracy"]
     );
+}
+
+#[test]
+fn a_variant_under_the_recall_floor_is_never_best_nor_on_the_front_and_is_drawn_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    // lowrecall: the same accuracy as fp32 (163 of 171), recall 0.875 against 0.9375
+    // (models/metrics.json), so only a recall floor tells it apart.
+    let config = project(dir.path(), "[explore.constraints]\nrecall_min = 0.9\n");
+    std::fs::copy(
+        root().join("models/cancer_lowrecall.onnx"),
+        dir.path().join("models/cancer_lowrecall.onnx"),
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "[explore.constraints]",
+        "[[models.variants]]\nname = \"lowrecall\"\nfile = \"models/cancer_lowrecall.onnx\"\n\n[explore.constraints]",
+    );
+    std::fs::write(&config, text).unwrap();
+    let out = dir.path().join("out");
+    let run = explore(&config, &out, &[]);
+    assert_exit(&run, 0);
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["tradeoff"], "recall");
+    let low = summary["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "lowrecall")
+        .unwrap();
+    assert_eq!(low["meets_constraints"], false, "{low}");
+    assert_eq!(low["missed"][0], "recall_min 0.8750 < 0.9", "{low}");
+    for (dim, name) in summary["best"].as_object().unwrap() {
+        assert_ne!(name, "lowrecall", "best {dim}");
+    }
+    for (dim, names) in summary["ties"].as_object().unwrap() {
+        assert!(
+            names.as_array().unwrap().iter().all(|n| n != "lowrecall"),
+            "tie {dim}"
+        );
+    }
+    let front = summary["pareto_front"].as_array().unwrap();
+    assert!(!front.is_empty());
+    assert!(front.iter().all(|n| n != "lowrecall"), "{front:?}");
+    // The terminal says why it is left out.
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        stdout.contains(
+            "lowrecall is neither best nor on the front: it misses recall_min 0.8750 < 0.9"
+        ),
+        "{stdout}"
+    );
+    // The plot weighs recall, draws the floor with its label, the variant as a cross in its
+    // own colour, and a legend.
+    let svg = std::fs::read_to_string(out.join("tradeoff.svg")).unwrap();
+    for text in [
+        "cancer: latency against recall",
+        "recall floor 90.0 %",
+        "misses a constraint",
+        "Pareto front",
+        "reference",
+        "lowrecall",
+    ] {
+        assert!(svg.contains(&format!("\n{text}\n</text>")), "{text}");
+    }
+    assert!(svg.contains("stroke=\"#BC4C00\""), "no cross drawn");
 }

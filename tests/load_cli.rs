@@ -231,3 +231,63 @@ fn bad_load_flags_are_one_line_errors() {
         assert_user_error(&modelgate(&all), expected);
     }
 }
+
+#[test]
+fn with_an_slo_each_instance_takes_no_more_than_the_rate_whose_p99_met_it() {
+    // Two SLOs: one the measured curve meets at some rate, and one it meets at none.
+    for slo in ["2", "0.0001"] {
+        let (out, file) = load(
+            "tiny.onnx",
+            &[
+                "--qps",
+                "100,400",
+                "--duration",
+                "0.4s",
+                "--slo-p99-ms",
+                slo,
+                "--peak-qps",
+                "10000",
+            ],
+        );
+        let slo: f64 = slo.parse().unwrap();
+        let rates = file["rates"].as_array().unwrap();
+        let plan = &file["capacity"];
+        // Recomputed from the JSON: the highest rate whose p99 met the SLO, every lower one too.
+        let met: Vec<f64> = rates
+            .iter()
+            .take_while(|r| f(&r["latency"]["p99_ms"]) <= slo)
+            .map(|r| f(&r["offered_qps"]))
+            .collect();
+        let by_utilization = f(&plan["service_rate_qps"]) * 0.7;
+        let per_instance = f(&plan["per_instance_qps"]);
+        match met.last() {
+            Some(&rate) => {
+                assert!(per_instance <= rate + 1e-9, "{plan}");
+                assert!(
+                    (per_instance - rate.min(by_utilization)).abs() < 1e-9,
+                    "{plan}"
+                );
+                let rule = if rate < by_utilization {
+                    "slo"
+                } else {
+                    "utilization"
+                };
+                assert_eq!(plan["rule"], rule, "{plan}");
+            }
+            None => {
+                assert_eq!(plan["rule"], "slo-unmet", "{plan}");
+                assert!(
+                    plan["formula"]
+                        .as_str()
+                        .unwrap()
+                        .starts_with("no measured rate met p99"),
+                    "{plan}"
+                );
+            }
+        }
+        let instances = (10000.0 / per_instance).ceil().max(1.0) as u64;
+        assert_eq!(plan["instances"].as_u64().unwrap(), instances, "{plan}");
+        let table = stdout(&out);
+        assert!(table.contains(plan["formula"].as_str().unwrap()), "{table}");
+    }
+}

@@ -1,5 +1,7 @@
-//! `tradeoff.svg` and `tradeoff.png`: p95 latency against accuracy, one labeled point per
-//! variant, the constraint lines, and the Pareto front joined. One drawing routine, generic over
+//! `tradeoff.svg` and `tradeoff.png`: p95 latency against the quality the constraints guard
+//! (recall with a recall floor, else accuracy; throughput without a dataset), one labeled point
+//! per variant, the labelled constraint lines, the Pareto front joined, the reference ringed,
+//! variants that miss a constraint drawn as crosses, and a legend. One drawing routine, generic over
 //! the backend, draws with `plotters`' SVG backend and its bitmap backend (encoded as PNG); text
 //! uses the embedded DejaVu Sans.
 
@@ -7,7 +9,7 @@ use image::ImageEncoder;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::Summary;
+use super::{Summary, Tradeoff};
 
 /// The plot's size: SVG user units, PNG pixels.
 pub const WIDTH: u32 = 720;
@@ -18,8 +20,12 @@ const FONT: &str = crate::fonts::SANS;
 pub const POINT: RGBColor = RGBColor(0x8c, 0x95, 0x9f);
 /// The Pareto front: its points and the line joining them.
 pub const FRONT: RGBColor = RGBColor(0x09, 0x69, 0xda);
-/// The constraint lines.
+/// The constraint lines and their labels.
 const LIMIT: RGBColor = RGBColor(0xcf, 0x22, 0x2e);
+/// A variant that misses a constraint: a cross.
+pub const MISSED: RGBColor = RGBColor(0xbc, 0x4c, 0x00);
+/// The legend's border.
+pub const LEGEND: RGBColor = RGBColor(0xd0, 0xd7, 0xde);
 
 /// The plot as SVG, or None when there is nothing to draw (no variant with a finite latency).
 /// Without a dataset the y axis is throughput instead of accuracy.
@@ -49,63 +55,95 @@ pub fn tradeoff_png(summary: &Summary) -> Option<Vec<u8>> {
     Some(png)
 }
 
+/// One variant as drawn.
+struct Point {
+    name: String,
+    /// p95 latency, and the quality (%) or throughput.
+    x: f64,
+    y: f64,
+    front: bool,
+    meets: bool,
+    reference: bool,
+}
+
 /// What is drawn, in plot units: the points, the axes' ranges and the constraint lines.
 struct Plot {
     caption: String,
-    with_accuracy: bool,
-    /// Name, p95 latency, accuracy (%) or throughput, on the Pareto front.
-    points: Vec<(String, f64, f64, bool)>,
-    limit_x: Option<f64>,
-    limit_y: Option<f64>,
+    y_desc: &'static str,
+    points: Vec<Point>,
+    /// Each constraint line with its label.
+    limit_x: Option<(f64, String)>,
+    limit_y: Option<(f64, String)>,
     x: (f64, f64),
     y: (f64, f64),
 }
 
 impl Plot {
     fn of(summary: &Summary) -> Option<Plot> {
-        let with_accuracy = summary.variants.iter().all(|v| v.accuracy.is_some());
-        let points: Vec<(String, f64, f64, bool)> = summary
+        let tradeoff = summary.tradeoff;
+        let points: Vec<Point> = summary
             .variants
             .iter()
-            .filter(|v| v.latency_p95_ms.is_finite())
-            .map(|v| {
-                let y = if with_accuracy {
-                    v.accuracy.unwrap_or(0.0) * 100.0
-                } else {
-                    v.throughput_samples_per_s
-                };
-                (
-                    crate::text::clean(&v.name, 40),
-                    v.latency_p95_ms,
-                    y,
-                    summary.pareto_front.contains(&v.name),
-                )
+            .enumerate()
+            .filter(|(_, v)| v.latency_p95_ms.is_finite())
+            .map(|(i, v)| Point {
+                name: crate::text::clean(&v.name, 40),
+                x: v.latency_p95_ms,
+                y: match tradeoff {
+                    Tradeoff::Throughput => v.throughput_samples_per_s,
+                    quality => quality.quality(v).unwrap_or(0.0) * 100.0,
+                },
+                front: summary.pareto_front.contains(&v.name),
+                meets: v.meets_constraints,
+                reference: i == 0,
             })
-            .filter(|p| p.2.is_finite())
+            .filter(|p| p.y.is_finite())
             .collect();
         if points.is_empty() {
             return None;
         }
-        let limit_x = summary.constraints.latency_p95_ms;
-        let limit_y = if with_accuracy {
-            summary.constraints.accuracy_min.map(|a| a * 100.0)
-        } else {
-            summary.constraints.throughput_min
+        let c = &summary.constraints;
+        let limit_x = c.latency_p95_ms.map(|ms| {
+            (
+                ms,
+                format!("p95 limit {}", crate::report::format::duration(ms)),
+            )
+        });
+        let limit_y = match tradeoff {
+            Tradeoff::Accuracy => c
+                .accuracy_min
+                .map(|a| (a * 100.0, format!("accuracy floor {:.1} %", a * 100.0))),
+            Tradeoff::Recall => c
+                .recall_min
+                .map(|r| (r * 100.0, format!("recall floor {:.1} %", r * 100.0))),
+            Tradeoff::Throughput => c
+                .throughput_min
+                .map(|t| (t, format!("throughput floor {t} samples/s"))),
         };
-        let x = span(points.iter().map(|p| p.1).chain(limit_x));
-        let y = span(points.iter().map(|p| p.2).chain(limit_y));
+        let x = span(
+            points
+                .iter()
+                .map(|p| p.x)
+                .chain(limit_x.as_ref().map(|l| l.0)),
+        );
+        let y = span(
+            points
+                .iter()
+                .map(|p| p.y)
+                .chain(limit_y.as_ref().map(|l| l.0)),
+        );
         let caption = format!(
             "{}: latency against {}",
             crate::text::clean(&summary.model, 60),
-            if with_accuracy {
-                "accuracy"
-            } else {
-                "throughput"
-            }
+            tradeoff.name()
         );
         Some(Plot {
             caption,
-            with_accuracy,
+            y_desc: match tradeoff {
+                Tradeoff::Accuracy => "accuracy (%)",
+                Tradeoff::Recall => "recall of the positive class (%)",
+                Tradeoff::Throughput => "throughput (samples/s)",
+            },
             points,
             limit_x,
             limit_y,
@@ -130,57 +168,133 @@ impl Plot {
         chart
             .configure_mesh()
             .x_desc("p95 latency per batch (ms)")
-            .y_desc(if self.with_accuracy {
-                "accuracy (%)"
-            } else {
-                "throughput (samples/s)"
-            })
+            .y_desc(self.y_desc)
             .light_line_style(WHITE.mix(0.0))
             .draw()
             .ok()?;
-        if let Some(x) = self.limit_x {
+        let small = (FONT, 12).into_font().color(&LIMIT);
+        if let Some((x, label)) = &self.limit_x {
             chart
                 .draw_series(LineSeries::new(
-                    [(x, y_lo), (x, y_hi)],
+                    [(*x, y_lo), (*x, y_hi)],
                     LIMIT.stroke_width(1),
                 ))
                 .ok()?;
+            let at = chart.backend_coord(&(*x, y_hi));
+            root.draw(&Text::new(
+                label.clone(),
+                (at.0 + 4, at.1 + 2),
+                small.clone(),
+            ))
+            .ok()?;
         }
-        if let Some(y) = self.limit_y {
+        if let Some((y, label)) = &self.limit_y {
             chart
                 .draw_series(LineSeries::new(
-                    [(x_lo, y), (x_hi, y)],
+                    [(x_lo, *y), (x_hi, *y)],
                     LIMIT.stroke_width(1),
                 ))
+                .ok()?;
+            let at = chart.backend_coord(&(x_lo, *y));
+            root.draw(&Text::new(label.clone(), (at.0 + 4, at.1 - 16), small))
                 .ok()?;
         }
         let mut front: Vec<(f64, f64)> = self
             .points
             .iter()
-            .filter(|p| p.3)
-            .map(|p| (p.1, p.2))
+            .filter(|p| p.front)
+            .map(|p| (p.x, p.y))
             .collect();
         front.sort_by(|a, b| a.0.total_cmp(&b.0));
+        if !front.is_empty() {
+            chart
+                .draw_series(LineSeries::new(front, FRONT.stroke_width(2)))
+                .ok()?
+                .label("Pareto front")
+                .legend(|(x, y)| {
+                    PathElement::new(vec![(x - 8, y), (x + 8, y)], FRONT.stroke_width(2))
+                });
+        }
+        // The points by kind, each kind one series with its legend entry (only kinds present).
+        type OfKind = fn(&Point) -> bool;
+        let kinds: [(&str, OfKind); 3] = [
+            ("meets the constraints", |p| p.meets && !p.front),
+            ("on the front", |p| p.front),
+            ("misses a constraint", |p| !p.meets),
+        ];
+        for (label, of_kind) in kinds {
+            let at: Vec<(f64, f64)> = self
+                .points
+                .iter()
+                .filter(|p| of_kind(p))
+                .map(|p| (p.x, p.y))
+                .collect();
+            if at.is_empty() {
+                continue;
+            }
+            let missed = label == "misses a constraint";
+            let color = if missed {
+                MISSED
+            } else if label == "on the front" {
+                FRONT
+            } else {
+                POINT
+            };
+            let series = if missed {
+                chart
+                    .draw_series(
+                        at.iter()
+                            .map(|&p| Cross::new(p, RADIUS, color.stroke_width(2)).into_dyn()),
+                    )
+                    .ok()?
+            } else {
+                chart
+                    .draw_series(
+                        at.iter()
+                            .map(|&p| Circle::new(p, RADIUS, color.filled()).into_dyn()),
+                    )
+                    .ok()?
+            };
+            series.label(label).legend(move |(x, y)| {
+                if missed {
+                    Cross::new((x, y), RADIUS, color.stroke_width(2)).into_dyn()
+                } else {
+                    Circle::new((x, y), RADIUS, color.filled()).into_dyn()
+                }
+            });
+        }
+        if let Some(reference) = self.points.iter().find(|p| p.reference) {
+            chart
+                .draw_series(std::iter::once(Circle::new(
+                    (reference.x, reference.y),
+                    RADIUS + 4,
+                    BLACK.stroke_width(1),
+                )))
+                .ok()?
+                .label("reference")
+                .legend(|(x, y)| Circle::new((x, y), RADIUS + 2, BLACK.stroke_width(1)));
+        }
         chart
-            .draw_series(LineSeries::new(front, FRONT.stroke_width(2)))
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.9))
+            .border_style(LEGEND)
+            .label_font((FONT, 12))
+            .draw()
             .ok()?;
         let font = (FONT, 13).into_font().color(&BLACK);
         let mut anchors = Vec::new();
         let mut sizes = Vec::new();
-        for (name, x, y, on_front) in &self.points {
-            let color = if *on_front { FRONT } else { POINT };
-            chart
-                .draw_series(std::iter::once(Circle::new((*x, *y), 5, color.filled())))
-                .ok()?;
-            anchors.push(chart.backend_coord(&(*x, *y)));
-            sizes.push(root.estimate_text_size(name, &font).ok()?);
+        for p in &self.points {
+            anchors.push(chart.backend_coord(&(p.x, p.y)));
+            sizes.push(root.estimate_text_size(&p.name, &font).ok()?);
         }
         // Labels placed in pixels, clear of each other and of the points: close variants
         // (an fp16 export a hair from its fp32) would otherwise print over one another.
         let (xs, ys) = chart.plotting_area().get_pixel_range();
         let area = (xs.start, ys.start, xs.end, ys.end);
         let corners = place_labels(&anchors, &sizes, area);
-        for (((name, ..), &at), (&point, &(w, h))) in self
+        for ((p, &at), (&point, &(w, h))) in self
             .points
             .iter()
             .zip(&corners)
@@ -196,7 +310,8 @@ impl Plot {
                 root.draw(&PathElement::new(vec![point, near], POINT.stroke_width(1)))
                     .ok()?;
             }
-            root.draw(&Text::new(name.clone(), at, font.clone())).ok()?;
+            root.draw(&Text::new(p.name.clone(), at, font.clone()))
+                .ok()?;
         }
         root.present().ok()?;
         Some(())
