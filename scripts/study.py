@@ -251,8 +251,8 @@ def one_gate_run(args, scenario, paths, tmp):
         bench = []
         if args.max_time_s:
             bench.append(f"max_time_s = {args.max_time_s}\n")
-        if args.in_process:
-            bench.append("ab_processes = false\n")
+        if args.processes:
+            bench.append("ab_processes = true\n")
         if bench:
             f.write("[models.bench]\n" + "".join(bench))
         if args.tolerance:
@@ -332,7 +332,7 @@ def gate_study(args):
                              "need --python with numpy and onnx, the big one --big PATH")
         same = [r for r in done if r.get("noisy", False) == bool(args.noisy)
                 and r.get("tolerance_pct") == args.tolerance
-                and r.get("processes", False) == (not args.in_process)]
+                and r.get("processes", False) == bool(args.processes)]
         counts = {s: sum(1 for r in same if r["scenario"] == s) for s in scenarios}
         i = len(done)
         while any(counts[s] < args.runs for s in scenarios):
@@ -346,7 +346,7 @@ def gate_study(args):
                     record = one_gate_run(args, scenario, paths, tmp)
                 record["noisy"] = bool(args.noisy)
                 record["tolerance_pct"] = args.tolerance
-                record["processes"] = not args.in_process
+                record["processes"] = bool(args.processes)
                 record["index"] = i
                 i += 1
                 counts[scenario] += 1
@@ -602,8 +602,9 @@ def main(argv=None):
     p.add_argument("--tolerance", type=float, help="p50/p95/p99 tolerance in percent "
                    "(default: the gate's)")
     p.add_argument("--max-time-s", type=float, help="[models.bench] max_time_s (default: the gate's)")
-    p.add_argument("--in-process", action="store_true",
-                   help="time every A/B session pair in the gate's process (ab_processes = false)")
+    p.add_argument("--processes", action="store_true",
+                   help="time every A/B session pair after the first in a child process "
+                        "(ab_processes = true)")
     p.add_argument("--noisy", action="store_true",
                    help="run every gate beside a neighbour busy on one core for a random 0.2-2 s, "
                         "then idle as long")

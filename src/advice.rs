@@ -53,7 +53,7 @@ const MEMORY_BOUND_PCT: f64 = 30.0;
 const LOW_NODE_SHARE_PCT: f64 = 70.0;
 
 fn ms(value: f64) -> String {
-    crate::report::format::duration(value)
+    crate::format::duration(value)
 }
 
 fn is_memory_op(op: &str) -> bool {

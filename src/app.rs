@@ -18,6 +18,7 @@ use crate::compare::{self, Comparison, Verdict};
 use crate::config::{GateConfig, ModelConfig};
 use crate::eval;
 use crate::gate::{self, GateOptions, Measured};
+use crate::model::check_model_file;
 use crate::ortlib::{self, LibraryRequest};
 use crate::results;
 use crate::runtime::{Runtime, SessionSettings};
@@ -34,55 +35,6 @@ pub fn load_runtime(global: &GlobalArgs, session: &SessionSettings) -> Result<Ru
     };
     let choice = ortlib::locate(&request, &mut |line| eprintln!("{}", text::log_text(line)))?;
     Runtime::load(&choice, global.verbose)
-}
-
-/// Fails early, with the path, when a model file is missing or unreadable.
-pub fn check_model_file(path: &Path) -> Result<()> {
-    match std::fs::metadata(path) {
-        Ok(meta) if meta.is_file() && meta.len() < 1024 => {
-            let bytes = std::fs::read(path)
-                .with_context(|| format!("cannot read model file {}", path.display()))?;
-            if crate::gitref::is_lfs_pointer(&bytes) {
-                bail!(
-                    "model {} is a Git LFS pointer, not the model; fetch the file with `git lfs pull` (actions/checkout with lfs: true)",
-                    path.display()
-                );
-            }
-            Ok(())
-        }
-        Ok(meta) if meta.is_file() => Ok(()),
-        Ok(meta) => bail!(
-            "model {} is {}, not an .onnx file; give the path of the model file",
-            path.display(),
-            file_kind(&meta.file_type())
-        ),
-        Err(_) => bail!(
-            "model file {} does not exist; check the path",
-            path.display()
-        ),
-    }
-}
-
-/// What a path that is not a regular file is, for an error message.
-fn file_kind(kind: &std::fs::FileType) -> &'static str {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if kind.is_fifo() {
-            return "a named pipe (FIFO)";
-        }
-        if kind.is_socket() {
-            return "a socket";
-        }
-        if kind.is_block_device() || kind.is_char_device() {
-            return "a device";
-        }
-    }
-    if kind.is_dir() {
-        "a folder"
-    } else {
-        "not a regular file"
-    }
 }
 
 /// Whether to draw progress bars: only for a person at a terminal, never in CI or when piped.
@@ -218,7 +170,25 @@ pub fn bench(global: &GlobalArgs, args: &BenchArgs) -> Result<Outcome> {
 pub fn load(global: &GlobalArgs, args: &crate::cli::LoadArgs) -> Result<Outcome> {
     use crate::load;
     let (settings, shapes) = args.settings()?;
-    results::check_outputs(&[("--json", args.json.as_deref())], None)?;
+    if let Some(path) = &args.plot {
+        let kind = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        if !matches!(kind.as_deref(), Some("svg" | "png")) {
+            bail!(
+                "--plot {}: give a path ending in .svg or .png",
+                text::clean(&path.display().to_string(), text::VALUE_MAX_CHARS)
+            );
+        }
+    }
+    results::check_outputs(
+        &[
+            ("--json", args.json.as_deref()),
+            ("--plot", args.plot.as_deref()),
+        ],
+        None,
+    )?;
     check_model_file(&args.model)?;
     let runtime = load_runtime(global, &settings.session)?;
     let (inputs, rates, notes) =
@@ -250,6 +220,20 @@ pub fn load(global: &GlobalArgs, args: &crate::cli::LoadArgs) -> Result<Outcome>
     if let Some(path) = &args.json {
         results::write_json_atomic(path, &file)?;
         println!("  load file written to {}", path.display());
+    }
+    if let Some(path) = &args.plot {
+        let drawn = if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("png"))
+        {
+            load::plot::curve_png(&file)
+        } else {
+            load::plot::curve_svg(&file).map(String::into_bytes)
+        };
+        let bytes = drawn
+            .context("--plot: the load curve could not be drawn; this is a bug in modelgate")?;
+        results::write_atomic(path, &bytes)?;
+        println!("  load curve drawn to {}", path.display());
     }
     Ok(Outcome::Pass)
 }
@@ -303,7 +287,7 @@ pub fn eval(global: &GlobalArgs, args: &EvalArgs) -> Result<()> {
     let existing = args
         .json
         .as_deref()
-        .and_then(|path| eval::existing_results_for(path, &sha));
+        .and_then(|path| results::existing_for(path, &sha));
     let mut results = match existing {
         Some(results) => results,
         None => results::new_results(
@@ -502,7 +486,7 @@ pub fn explore(global: &GlobalArgs, args: &crate::cli::ExploreArgs) -> Result<cr
     };
     let mut plan = crate::explore::plan(&config, &name, &args.files, &root)?;
     if let Some(peak) = args.peak_qps {
-        crate::limits::check_peak(Some(peak), args.safety)?;
+        crate::config::checks::check_peak(Some(peak), args.safety)?;
         plan.peak = Some((peak, args.safety));
     }
     crate::results::check_output_folder("--out", &args.out)?;

@@ -11,11 +11,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::json;
 
 use crate::bench::BenchSettings;
+use crate::config::checks;
 use crate::config::GateConfig;
 use crate::dataset::DatasetOptions;
 use crate::eval::EvalSettings;
 use crate::inputs::{InputFiles, Tolerance};
-use crate::limits::{self, Origin};
+use crate::limits::Origin;
 use crate::model::{parse_shape, ShapeRequest};
 use crate::postprocess::Postprocess;
 use crate::preprocess::Preprocess;
@@ -483,6 +484,10 @@ pub struct LoadArgs {
     /// Write the load file (JSON, `modelgate schema load`) here.
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
+    /// Draw p50, p95 and p99 against the offered rate, with the p99 objective and the planned
+    /// rate per instance, to this .svg or .png file.
+    #[arg(long, value_name = "PATH")]
+    pub plot: Option<PathBuf>,
 }
 
 impl LoadArgs {
@@ -502,7 +507,7 @@ impl LoadArgs {
             keep_records: self.records,
             session: self.session.settings()?,
         };
-        limits::check_load(&settings)?;
+        checks::check_load(&settings)?;
         let shapes = self.feed.shape_request()?;
         Ok((settings, shapes))
     }
@@ -825,7 +830,7 @@ impl SessionArgs {
             },
             ..base
         };
-        limits::check_session(&settings, Origin::Flags)?;
+        checks::check_session(&settings, Origin::Flags)?;
         Ok(settings)
     }
 }
@@ -843,7 +848,7 @@ impl BenchArgs {
             seed: self.seed,
         };
         let shapes = self.feed.shape_request()?;
-        limits::check_bench(&settings, &shapes, Origin::Flags)?;
+        checks::check_bench(&settings, &shapes, Origin::Flags)?;
         Ok((settings, shapes))
     }
 
@@ -925,7 +930,7 @@ impl EvalArgs {
             .batch
             .or(from_config.as_ref().map(|c| c.batch))
             .unwrap_or(64);
-        limits::check_eval(batch, None, Origin::Flags)?;
+        checks::check_eval(batch, None, Origin::Flags)?;
         let dataset = match (&self.dataset, &from_config) {
             (Some(path), _) => path.clone(),
             (None, Some(c)) => c.dataset.clone(),
@@ -968,7 +973,7 @@ impl EvalArgs {
                 ),
             ],
         );
-        limits::check_eval(batch, preprocess.as_ref(), Origin::Flags)?;
+        checks::check_eval(batch, preprocess.as_ref(), Origin::Flags)?;
         let postprocess: Postprocess = from_flags(
             "--activation/--threshold/--class-names/--positive-class",
             post,

@@ -17,6 +17,9 @@ use crate::postprocess::Postprocess;
 use crate::preprocess::Preprocess;
 use crate::runtime::{OptLevel, Provider, SessionSettings};
 
+pub mod checks;
+pub mod explore;
+
 /// The whole file.
 #[derive(Debug, Clone, Deserialize, Serialize, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -29,7 +32,7 @@ pub struct GateConfig {
     pub models: Vec<ModelConfig>,
     /// `modelgate explore`'s constraints and composite weights.
     #[serde(default)]
-    pub explore: crate::explore::ExploreConfig,
+    pub explore: explore::ExploreConfig,
 }
 
 /// One gated model.
@@ -70,7 +73,7 @@ pub struct ModelConfig {
     /// Other forms of the model for `modelgate explore` (files, providers, opt levels, threads,
     /// batch sizes), compared with the model as configured here.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub variants: Vec<crate::explore::VariantConfig>,
+    pub variants: Vec<explore::VariantConfig>,
 }
 
 /// What an inconclusive latency criterion does to a model's verdict (`inconclusive = ...` in
@@ -158,8 +161,10 @@ pub struct BenchConfig {
     pub latency_shard: u32,
     /// A/B against a base model: time every session pair after the first in a child process
     /// of its own, so what a process settles on (memory layout, allocator, thread pool) varies
-    /// between pairs as it does between CI runs, and the latency intervals cover it; `false`
-    /// keeps every pair in the gate's process (about 0.2 s less per pair).
+    /// between pairs too. Off by default: measured on `resnet_small`, it did not make the p50
+    /// interval cover the across-run ratio more often, and each pair's process start (about
+    /// 0.2 s) leaves fewer runs per pair, so p99 was unresolved in most runs
+    /// (docs/benchmarks.md, 13f).
     pub ab_processes: bool,
     /// CUDA and TensorRT: accept a model whose nodes partly run on the CPU (listed in the
     /// results); by default such a run fails, since its latency would be partly the CPU's.
@@ -246,7 +251,7 @@ impl Default for BenchConfig {
             input: BTreeMap::new(),
             check_outputs: false,
             latency_shard: 1,
-            ab_processes: true,
+            ab_processes: false,
             allow_cpu_fallback: false,
             trt_fp16: false,
             cuda_graph: false,
@@ -546,10 +551,10 @@ impl GateConfig {
             model.criteria.validate(&prefix)?;
             let origin = Origin::Config(&prefix);
             let bench = &model.bench;
-            limits::check_bench(&bench.settings(), &bench.shape_request(), origin)?;
+            checks::check_bench(&bench.settings(), &bench.shape_request(), origin)?;
             limits::check_duration(limits::MAX_TIME_S, bench.max_time_s, Zero::Refused, origin)?;
             let eval_batch = model.dataset.as_ref().map_or(1, |d| d.batch);
-            limits::check_eval(eval_batch, model.preprocess.as_ref(), origin)?;
+            checks::check_eval(eval_batch, model.preprocess.as_ref(), origin)?;
             if !(1..=crate::shard::MAX_SHARDS).contains(&bench.latency_shard) {
                 bail!(
                     "{prefix}bench.latency_shard = {} is not a shard; give 1 to {}",

@@ -141,6 +141,12 @@ pub enum DatasetError {
         /// The manifest's folder, resolved.
         folder: PathBuf,
     },
+    /// The dataset file is a Git LFS pointer: the data was never fetched.
+    #[error("dataset {path} is a Git LFS pointer, not the data; fetch it with `git lfs pull` (actions/checkout with lfs: true)")]
+    LfsPointer {
+        /// The dataset file.
+        path: PathBuf,
+    },
     /// A file or directory could not be read.
     /// The cause is in the message and not a `source`, so a report of the whole chain says
     /// it once.
@@ -239,6 +245,16 @@ pub fn load_dataset(
     }
     if let Some(names) = class_names {
         check_class_names(path, names)?;
+    }
+    if path.is_file() {
+        let mut head = Vec::new();
+        let read = std::fs::File::open(path)
+            .and_then(|f| std::io::Read::read_to_end(&mut std::io::Read::take(f, 1024), &mut head));
+        if read.is_ok() && crate::gitref::is_lfs_pointer(&head) {
+            return Err(DatasetError::LfsPointer {
+                path: path.to_path_buf(),
+            });
+        }
     }
     let format = match options.format {
         DatasetFormat::Auto => detect_format(path)?,

@@ -7,7 +7,7 @@
 //! so the report can say where the time goes.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -372,12 +372,6 @@ pub fn stage_breakdown(times: [Duration; 3], samples: f64) -> StageBreakdown {
         primary_bottleneck,
         secondary_bottlenecks,
     }
-}
-
-/// Reads an existing results file to add an eval section to, when it describes the same model.
-pub fn existing_results_for(path: &Path, sha256: &str) -> Option<crate::results::ResultsFile> {
-    let existing = crate::results::load(path).ok()?;
-    (existing.model.sha256 == sha256).then_some(existing)
 }
 
 #[cfg(test)]

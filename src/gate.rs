@@ -537,7 +537,7 @@ pub fn judge(
             .as_ref()
             .and_then(|b| b.profile.clone())
             .map(|mut p| {
-                p.nodes.truncate(crate::terminal::PROFILE_TOP);
+                p.nodes.truncate(crate::runtime::profile::PROFILE_TOP);
                 p
             }),
     }
@@ -564,7 +564,7 @@ fn measure(
     progress: bench::Progress,
 ) -> Result<Measured> {
     let candidate_path = options.root.join(&model.candidate);
-    crate::app::check_model_file(&candidate_path)?;
+    crate::model::check_model_file(&candidate_path)?;
     let candidate_sha = crate::system::sha256_file(&candidate_path)
         .with_context(|| format!("cannot read model file {}", candidate_path.display()))?;
     if model.bench.check_outputs {
@@ -700,7 +700,7 @@ pub fn measure_candidate(
     progress: bench::Progress,
 ) -> Result<ResultsFile> {
     let candidate_path = options.root.join(&model.candidate);
-    crate::app::check_model_file(&candidate_path)?;
+    crate::model::check_model_file(&candidate_path)?;
     let settings = bench_settings(model, options);
     let (bench, spec) = bench::run(
         runtime,
@@ -956,7 +956,7 @@ fn base_model_file(model: &ModelConfig, options: &GateOptions) -> Result<Option<
     let root = &options.root;
     if let Some(path) = &model.base_model {
         let full = root.join(path);
-        crate::app::check_model_file(&full)
+        crate::model::check_model_file(&full)
             .with_context(|| format!("model `{}`: base_model", model.name))?;
         let sha256 = crate::system::sha256_file(&full)
             .with_context(|| format!("cannot read base_model {}", full.display()))?;

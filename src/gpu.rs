@@ -18,7 +18,32 @@ use nvml_wrapper::enums::device::UsedGpuMemory;
 use nvml_wrapper::{Device, Nvml};
 use serde::{Deserialize, Serialize};
 
-use crate::system::GpuInfo;
+/// An NVIDIA GPU, as NVML reports it: the one CUDA device 0 of the process is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct GpuInfo {
+    pub name: String,
+    /// `GPU-...`; empty where unknown (and in files written before it was recorded).
+    #[serde(default)]
+    pub uuid: String,
+    pub driver: String,
+    /// The CUDA version the driver supports, as `13.0`.
+    #[serde(default)]
+    pub cuda_driver_version: Option<String>,
+    /// As `9.0`.
+    #[serde(default)]
+    pub compute_capability: Option<String>,
+    pub memory_used_bytes: u64,
+    pub memory_total_bytes: u64,
+    #[serde(default)]
+    pub max_sm_clock_mhz: Option<u32>,
+    #[serde(default)]
+    pub max_memory_clock_mhz: Option<u32>,
+    pub power_watts: Option<f64>,
+    /// TensorRT's version (`10.13.0`) when its library loads; what a TensorRT engine is built
+    /// with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tensorrt_version: Option<String>,
+}
 
 /// A device as `CUDA_VISIBLE_DEVICES` names it.
 #[derive(Debug, Clone, PartialEq, Eq)]

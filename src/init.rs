@@ -622,7 +622,7 @@ pub fn plan_with(
             let (guarded, what) = match positive {
                 Some((i, _)) => (
                     data.counts[i],
-                    format!("the recall of \"{}\"", data.classes[i]),
+                    format!("the recall of \"{}\"", comment_text(&data.classes[i])),
                 ),
                 None => (
                     data.counts.iter().copied().min().unwrap_or(1),

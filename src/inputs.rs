@@ -16,22 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::{format_dims, Dim, ElemType, ModelSpec, ShapeRequest, TensorData, TensorSpec};
 use crate::tensorfile::{self, StoredTensor};
 
-/// Where real input values come from.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct InputFiles {
-    /// `--input NAME=PATH`: one `.npy` or `.pb` file per input; overrides the folder's.
-    #[serde(default)]
-    pub files: BTreeMap<String, PathBuf>,
-    /// `--inputs DIR`: `input_0.pb`, `input_1.pb`, ... and `output_0.pb`, ...
-    #[serde(default)]
-    pub dir: Option<PathBuf>,
-}
-
-impl InputFiles {
-    pub fn is_empty(&self) -> bool {
-        self.files.is_empty() && self.dir.is_none()
-    }
-}
+pub use crate::model::InputFiles;
 
 /// A tensor and the file it came from.
 #[derive(Debug, Clone)]

@@ -13,6 +13,8 @@
 //! approximated as half of it (Allen-Cunneen with constant service). This module measures and
 //! returns plain data; it prints nothing but the table it is asked for.
 
+pub mod plot;
+
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;

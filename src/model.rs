@@ -5,8 +5,9 @@
 //! reporting) works on them without touching ONNX Runtime, so it can be tested on its own.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use half::f16;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -62,7 +63,7 @@ pub struct ShapeRequest {
     #[serde(default)]
     pub image_size: Option<[i64; 2]>,
     #[serde(default)]
-    pub inputs: crate::inputs::InputFiles,
+    pub inputs: InputFiles,
 }
 
 /// An input with every dimension fixed.
@@ -152,7 +153,7 @@ impl ModelSpec {
             .iter()
             .map(|i| i.dims.iter().all(|d| matches!(d, Dim::Fixed(_))))
             .collect();
-        crate::limits::check_input_bytes(&inputs, &fixed)?;
+        check_input_bytes(&inputs, &fixed)?;
         Ok(Resolution {
             inputs,
             defaulted: dedup(&defaulted.iter().map(String::as_str).collect::<Vec<_>>()),
@@ -319,6 +320,123 @@ impl TensorData {
             }
         })
     }
+}
+
+/// Where real input values come from.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct InputFiles {
+    /// `--input NAME=PATH`: one `.npy` or `.pb` file per input; overrides the folder's.
+    #[serde(default)]
+    pub files: BTreeMap<String, PathBuf>,
+    /// `--inputs DIR`: `input_0.pb`, `input_1.pb`, ... and `output_0.pb`, ...
+    #[serde(default)]
+    pub dir: Option<PathBuf>,
+}
+
+impl InputFiles {
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty() && self.dir.is_none()
+    }
+}
+
+/// Fails early, with the path, when a model file is missing or unreadable.
+pub fn check_model_file(path: &Path) -> Result<()> {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() && meta.len() < 1024 => {
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("cannot read model file {}", path.display()))?;
+            if crate::gitref::is_lfs_pointer(&bytes) {
+                bail!(
+                    "model {} is a Git LFS pointer, not the model; fetch the file with `git lfs pull` (actions/checkout with lfs: true)",
+                    path.display()
+                );
+            }
+            Ok(())
+        }
+        Ok(meta) if meta.is_file() => Ok(()),
+        Ok(meta) => bail!(
+            "model {} is {}, not an .onnx file; give the path of the model file",
+            path.display(),
+            file_kind(&meta.file_type())
+        ),
+        Err(_) => bail!(
+            "model file {} does not exist; check the path",
+            path.display()
+        ),
+    }
+}
+
+/// What a path that is not a regular file is, for an error message.
+fn file_kind(kind: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return "a named pipe (FIFO)";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+        if kind.is_block_device() || kind.is_char_device() {
+            return "a device";
+        }
+    }
+    if kind.is_dir() {
+        "a folder"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// Bytes of one element, for the input types modelgate makes; `None` for the others.
+fn elem_bytes(elem: &ElemType) -> Option<u64> {
+    Some(match elem {
+        ElemType::Float32 | ElemType::Int32 => 4,
+        ElemType::Float16 => 2,
+        ElemType::Int64 => 8,
+        ElemType::Uint8 | ElemType::Int8 | ElemType::Bool => 1,
+        ElemType::Unsupported(_) => return None,
+    })
+}
+
+/// Checks that one run's inputs, all together, fit in [`crate::limits::MAX_INPUT_BYTES`]. `fixed_by_model`
+/// tells, per input, whether the model fixes every dim (then no flag can shrink it).
+pub fn check_input_bytes(inputs: &[ResolvedInput], fixed_by_model: &[bool]) -> Result<()> {
+    let mut total: u64 = 0;
+    for (input, fixed) in inputs.iter().zip(fixed_by_model) {
+        let bytes = input
+            .shape
+            .iter()
+            .map(|d| u64::try_from(*d).ok())
+            .chain([elem_bytes(&input.elem)])
+            .try_fold(1u64, |acc, d| acc.checked_mul(d?));
+        let sum = bytes.and_then(|b| total.checked_add(b));
+        match sum {
+            Some(sum) if sum <= crate::limits::MAX_INPUT_BYTES => total = sum,
+            _ => {
+                let dims: Vec<String> = input.shape.iter().map(i64::to_string).collect();
+                let size =
+                    bytes.map_or("more than 2^64 bytes".to_string(), |b| format!("{b} bytes"));
+                let fix = if *fixed {
+                    "the model fixes this shape, so modelgate cannot feed it"
+                } else {
+                    "choose smaller sizes with --shape NAME=DIMS, --dim SYMBOL=N or --batch N (bench.shapes, bench.dims, bench.batch in the gate config)"
+                };
+                let together = if total > 0 {
+                    "with the inputs before it, "
+                } else {
+                    ""
+                };
+                bail!(
+                    "input `{}` is {} ({size}): {together}more than the {} GiB of input modelgate makes per run; {fix}",
+                    input.name,
+                    dims.join("x"),
+                    crate::limits::MAX_INPUT_BYTES >> 30
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -494,5 +612,29 @@ mod tests {
         let mut fixed = spec();
         fixed.inputs[1].dims[0] = Dim::Fixed(1);
         assert!(!fixed.batch_is_dynamic());
+    }
+
+    fn input(shape: Vec<i64>) -> ResolvedInput {
+        ResolvedInput {
+            name: "x".into(),
+            elem: ElemType::Float32,
+            shape,
+        }
+    }
+
+    #[test]
+    fn input_bytes_overflow_is_over_the_limit() {
+        assert!(check_input_bytes(&[input(vec![1, 3, 224, 224])], &[false]).is_ok());
+        for shape in [
+            vec![100_000, 100_000, 3],
+            vec![i64::MAX, i64::MAX, 4],
+            vec![(1 << 29) + 1, 1],
+        ] {
+            let err = check_input_bytes(&[input(shape)], &[true]).unwrap_err();
+            assert!(err.to_string().contains("2 GiB"), "{err}");
+        }
+        // Two inputs each within the limit, together over it.
+        let half = input(vec![(1 << 28) + 1, 1]);
+        assert!(check_input_bytes(&[half.clone(), half], &[false, false]).is_err());
     }
 }

@@ -312,6 +312,12 @@ pub fn json_schema() -> String {
     text
 }
 
+/// Reads an existing results file to add an eval section to, when it describes the same model.
+pub fn existing_for(path: &Path, sha256: &str) -> Option<ResultsFile> {
+    let existing = load(path).ok()?;
+    (existing.model.sha256 == sha256).then_some(existing)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,7 +13,7 @@ use crate::runtime::profile::OpProfile;
 
 /// Milliseconds in the unit that fits them (ns, µs, ms or s).
 pub fn fmt_ms(ms: f64) -> String {
-    crate::report::format::duration(ms)
+    crate::format::duration(ms)
 }
 
 /// Bytes as MiB.
@@ -21,8 +21,7 @@ pub fn fmt_mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
 
-/// How many operators the terminal and the markdown report list.
-pub const PROFILE_TOP: usize = 10;
+use crate::runtime::profile::PROFILE_TOP;
 
 /// The operator profile: the slowest nodes, then every op type.
 pub fn profile_table(p: &OpProfile) -> String {
@@ -429,7 +428,7 @@ pub fn comparison_table(comparison: &Comparison) -> String {
             .unwrap_or(0)
             .max(28);
         for c in &model.criteria {
-            let value = |v: Option<f64>| crate::report::format::value(v, &c.unit);
+            let value = |v: Option<f64>| crate::format::value(v, &c.unit);
             // A floor or a limit has no baseline value: the candidate's alone.
             let values = match c.baseline {
                 Some(_) => format!("{} -> {}", value(c.baseline), value(c.candidate)),

@@ -479,3 +479,46 @@ fn scan_demo_matches_python_through_jpeg_decoding_and_torchvision_transform() {
         }
     }
 }
+
+/// A dataset or image checked out without `lfs: true` is a pointer file: the error says so and
+/// names the fix, rather than calling the CSV malformed or the image undecodable.
+#[test]
+fn git_lfs_pointers_for_a_dataset_or_an_image_name_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let pointer = "version https://git-lfs.github.com/spec/v1\noid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\nsize 12345\n";
+    let csv = dir.path().join("labels.csv");
+    std::fs::write(&csv, pointer).unwrap();
+    let digits = model("digits_fp32.onnx");
+    let run = modelgate(&[
+        "eval",
+        path_str(&digits),
+        "--dataset",
+        path_str(&csv),
+        "--color",
+        "gray",
+    ]);
+    assert_user_error(
+        &run,
+        "is a Git LFS pointer, not the data; fetch it with `git lfs pull`",
+    );
+    // A manifest whose image is a pointer.
+    std::fs::write(dir.path().join("a.png"), pointer).unwrap();
+    std::fs::write(&csv, "path,label\na.png,0\nb.png,1\n").unwrap();
+    std::fs::copy(
+        root().join("models/data/digits/test/1/0021.png"),
+        dir.path().join("b.png"),
+    )
+    .unwrap();
+    let run = modelgate(&[
+        "eval",
+        path_str(&digits),
+        "--dataset",
+        path_str(&csv),
+        "--color",
+        "gray",
+    ]);
+    assert_user_error(
+        &run,
+        "it is a Git LFS pointer, not the image; fetch the files with `git lfs pull`",
+    );
+}

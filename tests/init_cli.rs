@@ -293,3 +293,51 @@ fn gate_model_gates_only_the_named_models() {
         "--model nope: the config has no such model; its models are: cancer, digits",
     );
 }
+
+/// A label with a line break (a quoted CSV field) must not break the TOML comments init writes
+/// about it: the config loads, the value keeps its line break, the comments stay on one line.
+#[test]
+fn a_label_with_a_line_break_stays_in_its_string_and_out_of_the_comments() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = root().join("models/data/scan");
+    std::fs::create_dir_all(dir.path().join("test")).unwrap();
+    for entry in std::fs::read_dir(data.join("test")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(
+            entry.path(),
+            dir.path().join("test").join(entry.file_name()),
+        )
+        .unwrap();
+    }
+    let csv = std::fs::read_to_string(data.join("test.csv"))
+        .unwrap()
+        .replace(",positive,", ",\"posi\ntive\",");
+    assert!(csv.contains("\"posi\ntive\""));
+    std::fs::write(dir.path().join("labels.csv"), csv).unwrap();
+    let out = dir.path().join("gate.toml");
+    let run = support::modelgate(&[
+        "init",
+        root().join("models/scan_fp32.onnx").to_str().unwrap(),
+        "--dataset",
+        dir.path().join("labels.csv").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_exit(&run, 0);
+    let config = std::fs::read_to_string(&out).unwrap();
+    // The value keeps its line break (a TOML multi-line string); every comment stays on one line.
+    let parsed: toml::Value = toml::from_str(&config).unwrap();
+    assert_eq!(
+        parsed["models"][0]["postprocess"]["positive_class"].as_str(),
+        Some("posi\ntive"),
+        "{config}"
+    );
+    assert!(config.contains("posi tive"), "{config}");
+    let check = support::modelgate(&[
+        "eval",
+        root().join("models/scan_fp32.onnx").to_str().unwrap(),
+        "--config",
+        out.to_str().unwrap(),
+    ]);
+    assert_exit(&check, 0);
+}

@@ -294,3 +294,119 @@ fn image_whose_header_claims_a_huge_size_is_refused_before_decoding() {
         "huge.png is larger than modelgate decodes (16384 pixels a side",
     );
 }
+
+/// Hostile inputs, round three: each is exit 2 with one short line (none over 1,000
+/// characters), within the deadline, naming the thing and the fix.
+#[test]
+fn round_three_hostile_inputs_are_short_one_line_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let digits = model("digits_fp32.onnx");
+    let short = |args: &[&str], expected: &str| {
+        let out = modelgate_quick(args);
+        let err = stderr(&out);
+        assert!(
+            err.lines().all(|l| l.chars().count() <= 1_000),
+            "a line over 1,000 characters: {} bytes of stderr",
+            err.len()
+        );
+        assert_user_error(&out, expected);
+    };
+    // A FIFO given as an input's values: refused, not read for ever.
+    let fifo = dir.path().join("x.npy");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let input = format!("image={}", path_str(&fifo));
+    short(
+        &[
+            "bench",
+            path_str(&digits),
+            "--input",
+            &input,
+            "--iterations",
+            "5",
+        ],
+        "is not a regular file; give a .npy or ONNX TensorProto .pb file",
+    );
+    // A 200,000-character shape is quoted cut, with the advice kept.
+    // 60,000 characters: a single argument may hold at most 128 KiB.
+    let shape = format!("image={}", "1x".repeat(30_000));
+    let out = modelgate_quick(&["bench", path_str(&digits), "--shape", &shape]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{}", &err[..err.len().min(500)]);
+    assert!(
+        err.lines().all(|l| l.chars().count() <= 1_000),
+        "{} bytes",
+        err.len()
+    );
+    assert!(err.contains("--shape"), "{}", &err[..err.len().min(500)]);
+    // A 10 MB string in the config: the TOML error quotes it cut.
+    let config = dir.path().join("modelgate.toml");
+    let huge = "a".repeat(10_000_000);
+    std::fs::write(
+        &config,
+        format!("[[models]]\nname = \"m\"\ncandidate = \"{huge}\"\nbogus = 1\n"),
+    )
+    .unwrap();
+    let out = modelgate_quick(&["gate", "--config", path_str(&config)]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(err.len() < 4_000, "{} bytes of stderr", err.len());
+    // A 300-character model name cannot name a baseline file: refused, named, cut.
+    let name = "m".repeat(300);
+    std::fs::write(
+        &config,
+        format!("[[models]]\nname = \"{name}\"\ncandidate = \"models/digits_fp32.onnx\"\n"),
+    )
+    .unwrap();
+    short(
+        &["gate", "--config", path_str(&config)],
+        "characters long; give at most 100 (it names baselines/<name>.json",
+    );
+    // NaN and negative explore constraints are refused, naming the key.
+    for (line, expected) in [
+        (
+            "recall_min = nan",
+            "[explore.constraints] recall_min = NaN: give a fraction",
+        ),
+        (
+            "latency_p95_ms = -1",
+            "[explore.constraints] latency_p95_ms = -1: give a number",
+        ),
+    ] {
+        std::fs::write(
+            &config,
+            format!(
+                "[[models]]\nname = \"m\"\ncandidate = {:?}\n\n[[models.variants]]\nname = \"again\"\n\n[explore.constraints]\n{line}\n",
+                path_str(&digits)
+            ),
+        )
+        .unwrap();
+        short(
+            &[
+                "explore",
+                "--config",
+                path_str(&config),
+                "--model",
+                "m",
+                "--out",
+                path_str(&dir.path().join("out")),
+            ],
+            expected,
+        );
+    }
+    // A peak no plan can serve.
+    short(
+        &[
+            "load",
+            path_str(&digits),
+            "--qps",
+            "10",
+            "--peak-qps",
+            "1e300",
+        ],
+        "--peak-qps 1e300: give a rate above 0 and at most 1e9",
+    );
+}

@@ -285,9 +285,70 @@ fn with_an_slo_each_instance_takes_no_more_than_the_rate_whose_p99_met_it() {
                 );
             }
         }
-        let instances = (10000.0 / per_instance).ceil().max(1.0) as u64;
+        // The default safety factor, 1.5.
+        let instances = (10000.0 * 1.5 / per_instance).ceil().max(1.0) as u64;
         assert_eq!(plan["instances"].as_u64().unwrap(), instances, "{plan}");
         let table = stdout(&out);
         assert!(table.contains(plan["formula"].as_str().unwrap()), "{table}");
     }
+}
+
+#[test]
+fn the_load_curve_is_drawn_with_its_percentiles_objective_and_planned_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("curve.svg");
+    let png = dir.path().join("curve.png");
+    for path in [&svg, &png] {
+        let tiny = model("tiny.onnx");
+        let out = modelgate(&[
+            "load",
+            tiny.to_str().unwrap(),
+            "--qps",
+            "50,100",
+            "--duration",
+            "0.3s",
+            "--slo-p99-ms",
+            "5",
+            "--peak-qps",
+            "1000",
+            "--plot",
+            path.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{}", support::stderr(&out));
+        assert!(
+            stdout(&out).contains("load curve drawn to"),
+            "{}",
+            stdout(&out)
+        );
+    }
+    let text = std::fs::read_to_string(&svg).unwrap();
+    for label in [
+        "offered rate (requests/s)",
+        "latency (ms, log scale)",
+        "p50",
+        "p95",
+        "p99",
+        "p99 objective 5 ms",
+    ] {
+        assert!(text.contains(&format!("\n{label}\n</text>")), "{label}");
+    }
+    assert!(
+        text.contains("planned per instance"),
+        "the plan's rate is drawn"
+    );
+    // Two rates: two markers per percentile.
+    assert_eq!(text.matches("<circle").count(), 6, "{text}");
+    let bytes = std::fs::read(&png).unwrap();
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    // A path that is neither: refused before anything runs.
+    let tiny = model("tiny.onnx");
+    let out = modelgate(&[
+        "load",
+        tiny.to_str().unwrap(),
+        "--qps",
+        "50",
+        "--plot",
+        dir.path().join("curve.txt").to_str().unwrap(),
+    ]);
+    support::assert_user_error(&out, "curve.txt: give a path ending in .svg or .png");
 }

@@ -42,7 +42,7 @@ pub fn run(global: &GlobalArgs, args: &ApproveArgs) -> Result<crate::Outcome> {
     };
     let measured_model = at_ref.as_ref().map_or(model, |c| &c.model);
     let candidate = root.join(&measured_model.candidate);
-    app::check_model_file(&candidate)?;
+    crate::model::check_model_file(&candidate)?;
     let sha = system::sha256_file(&candidate)
         .with_context(|| format!("cannot read model file {}", candidate.display()))?;
     if let Some(expected) = &args.expect_sha256 {

@@ -295,8 +295,8 @@ pub fn recall_floor(candidate: &EvalResult, criteria: &Criteria) -> Option<Crite
                 Some(w),
                 format!(
                     "Wilson 95 % lower bound {} against a floor of {}{}",
-                    crate::report::format::percent(w.lower),
-                    crate::report::format::percent(floor),
+                    crate::format::percent(w.lower),
+                    crate::format::percent(floor),
                     super::floors::unreachable_floor(floor, p.support as u64).unwrap_or_default()
                 ),
             ),

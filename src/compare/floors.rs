@@ -182,8 +182,8 @@ fn wilson_floor(
         status: Status::Pass,
         detail: format!(
             "Wilson 95 % lower bound {} against a floor of {}{}",
-            crate::report::format::percent(w.lower),
-            crate::report::format::percent(floor),
+            crate::format::percent(w.lower),
+            crate::format::percent(floor),
             unreachable_floor(floor, trials).unwrap_or_default()
         ),
         needed_runs: None,

@@ -5,7 +5,6 @@
 //! the backend, draws with `plotters`' SVG backend and its bitmap backend (encoded as PNG); text
 //! uses the embedded DejaVu Sans.
 
-use image::ImageEncoder;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -30,29 +29,13 @@ pub const LEGEND: RGBColor = RGBColor(0xd0, 0xd7, 0xde);
 /// The plot as SVG, or None when there is nothing to draw (no variant with a finite latency).
 /// Without a dataset the y axis is throughput instead of accuracy.
 pub fn tradeoff_svg(summary: &Summary) -> Option<String> {
-    let plot = Plot::of(summary)?;
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
-        plot.draw(&root)?;
-    }
-    Some(svg)
+    crate::plot::svg(&Plot::of(summary)?, WIDTH, HEIGHT)
 }
 
 /// The same plot as a PNG image, [`WIDTH`] by [`HEIGHT`] pixels, or None as for
 /// [`tradeoff_svg`].
 pub fn tradeoff_png(summary: &Summary) -> Option<Vec<u8>> {
-    let plot = Plot::of(summary)?;
-    let mut rgb = vec![0u8; WIDTH as usize * HEIGHT as usize * 3];
-    {
-        let root = BitMapBackend::with_buffer(&mut rgb, (WIDTH, HEIGHT)).into_drawing_area();
-        plot.draw(&root)?;
-    }
-    let mut png = Vec::new();
-    image::codecs::png::PngEncoder::new(&mut png)
-        .write_image(&rgb, WIDTH, HEIGHT, image::ExtendedColorType::Rgb8)
-        .ok()?;
-    Some(png)
+    crate::plot::png(&Plot::of(summary)?, WIDTH, HEIGHT)
 }
 
 /// One variant as drawn.
@@ -103,12 +86,9 @@ impl Plot {
             return None;
         }
         let c = &summary.constraints;
-        let limit_x = c.latency_p95_ms.map(|ms| {
-            (
-                ms,
-                format!("p95 limit {}", crate::report::format::duration(ms)),
-            )
-        });
+        let limit_x = c
+            .latency_p95_ms
+            .map(|ms| (ms, format!("p95 limit {}", crate::format::duration(ms))));
         let limit_y = match tradeoff {
             Tradeoff::Accuracy => c
                 .accuracy_min
@@ -151,10 +131,10 @@ impl Plot {
             y,
         })
     }
+}
 
-    /// Draws onto either backend; None when the backend fails.
+impl crate::plot::Drawing for Plot {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Option<()> {
-        crate::fonts::register();
         let (x_lo, x_hi) = self.x;
         let (y_lo, y_hi) = self.y;
         root.fill(&WHITE).ok()?;

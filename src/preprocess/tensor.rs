@@ -186,6 +186,11 @@ pub fn decode_image(path: &Path) -> Result<DynamicImage, PreprocessError> {
         reason: crate::text::clean(reason, crate::text::VALUE_MAX_CHARS),
     };
     let bytes = std::fs::read(path).map_err(open)?;
+    if crate::gitref::is_lfs_pointer(&bytes) {
+        return Err(undecodable(
+            "it is a Git LFS pointer, not the image; fetch the files with `git lfs pull` (actions/checkout with lfs: true)",
+        ));
+    }
     // Guess the format from the bytes, so a JPEG named .png still decodes.
     let (image, format) = if super::jpeg::is_jpeg(&bytes) {
         let image = super::jpeg::decode(&bytes).map_err(|e| match e {

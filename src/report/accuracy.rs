@@ -8,8 +8,8 @@
 use serde::Serialize;
 
 use super::compare::{AccuracyComparison, SliceComparison, TestRecord};
-use super::format;
-use super::view::Text;
+use super::escape::Text;
+use crate::format;
 
 /// Name of the paired test on accuracy, as the comparison records it.
 const MCNEMAR_ACCURACY: &str = "McNemar exact (accuracy)";

@@ -49,6 +49,19 @@ pub fn escape_md(text: &str) -> String {
     out
 }
 
+/// Turns text from the comparison into text safe for the output format.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Text(pub super::Format);
+
+impl Text {
+    pub(crate) fn of(self, s: &str) -> String {
+        match self.0 {
+            super::Format::Markdown => escape_md(s),
+            super::Format::Html => s.to_string(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::escape_md;

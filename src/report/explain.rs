@@ -6,7 +6,7 @@
 //! criterion gets none, and only an inconclusive one may say how many more runs would settle it.
 
 use super::compare::{Criterion, LatencyPair, Rule, Status, TestRecord};
-use super::format;
+use crate::format;
 
 /// Why `c` failed or is inconclusive, in one sentence; `None` for a pass or a skip.
 /// `test` is the test behind it (with its Holm-adjusted p-value), `significance` the model's

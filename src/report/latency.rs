@@ -11,8 +11,8 @@
 use serde::Serialize;
 
 use super::compare::LatencyPair;
-use super::format;
 use super::Format;
+use crate::format;
 
 const QUANTILES: [&str; 3] = ["p50", "p95", "p99"];
 

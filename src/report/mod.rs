@@ -10,7 +10,6 @@
 mod accuracy;
 pub mod escape;
 pub(crate) mod explain;
-pub(crate) mod format;
 mod latency;
 mod plot;
 pub mod view;

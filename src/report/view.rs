@@ -12,10 +12,10 @@ use super::accuracy::{accuracy_view, AccuracyView};
 use super::compare::{
     Comparison, Criterion, LatencySource, ModelComparison, Rule, Status, TestRecord, Verdict,
 };
-use super::escape::escape_md;
-use super::format::{self, IntervalKind};
+use super::escape::Text;
 use super::latency::{latency_view, LatencyView};
 use super::Format;
+use crate::format::{self, IntervalKind};
 
 /// Most characters of a model's error text shown; the rest is in the logs.
 const ERROR_CHARS: usize = 2000;
@@ -104,12 +104,12 @@ fn profile_view(p: &crate::runtime::profile::OpProfile, text: Text) -> ProfileVi
         rows: p
             .nodes
             .iter()
-            .take(crate::terminal::PROFILE_TOP)
+            .take(crate::runtime::profile::PROFILE_TOP)
             .map(|n| ProfileRow {
                 op_type: text.of(&n.op_type),
                 node: text.of(&crate::text::clean(&n.name, 60)),
                 count: n.count.to_string(),
-                mean: super::format::duration(n.mean_us / 1000.0),
+                mean: crate::format::duration(n.mean_us / 1000.0),
                 share: format!("{:.1} %", n.share_pct),
             })
             .collect(),
@@ -144,19 +144,6 @@ pub struct TestView {
     pub ci: String,
     pub effect: String,
     pub decision: String,
-}
-
-/// Turns text from the comparison into text safe for the output format.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Text(pub Format);
-
-impl Text {
-    pub(crate) fn of(self, s: &str) -> String {
-        match self.0 {
-            Format::Markdown => escape_md(s),
-            Format::Html => s.to_string(),
-        }
-    }
 }
 
 impl ReportView {

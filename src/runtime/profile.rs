@@ -13,6 +13,9 @@ use serde::{Deserialize, Serialize};
 /// How many nodes a results file keeps, the slowest first.
 pub const TOP_NODES: usize = 50;
 
+/// How many operators the terminal and the markdown report list, and the results keep.
+pub const PROFILE_TOP: usize = 10;
+
 /// One node's time over the profiled runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NodeTime {

@@ -12,7 +12,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::bootstrap::{all_positive_finite, quantile_in_place};
-use super::describe::{percentile, Interval};
+use super::describe::percentile;
+use super::interval::Interval;
 
 /// Fewest blocks a sample may be cut into. A replicate can only recombine the blocks there are:
 /// with few of them the replicates barely vary and the interval comes out too narrow (with two

@@ -9,8 +9,9 @@
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::describe::{is_sorted_finite, lerp, percentile, Interval};
+use super::describe::{lerp, percentile};
 use super::dist::{in_open_unit, positive_finite};
+use super::interval::{is_sorted_finite, Interval};
 
 pub(super) fn all_positive_finite(xs: &[f64]) -> bool {
     !xs.is_empty() && xs.iter().all(|&x| positive_finite(x))

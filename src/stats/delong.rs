@@ -8,8 +8,8 @@
 //! midranks in O(N log N) instead of O(m n). The reference values in the tests come from
 //! `tests/ref/delong.py`, the O(m n) formulas in numpy, with AUCs checked against scikit-learn.
 
-use super::describe::Interval;
 use super::dist::{normal_quantile, normal_sf};
+use super::interval::Interval;
 
 /// DeLong's paired comparison of two AUCs; `a` is the baseline, `b` the candidate.
 #[derive(Debug, Clone, Copy, PartialEq)]

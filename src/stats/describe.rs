@@ -9,18 +9,8 @@
 use serde::Serialize;
 
 use super::dist::t_quantile;
+use super::interval::{is_sorted_finite, Interval};
 use super::order_stats::quantile_ci;
-
-/// A two-sided confidence interval.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
-pub struct Interval {
-    /// Lower bound, in the unit of the estimated quantity.
-    pub lower: f64,
-    /// Upper bound, in the unit of the estimated quantity.
-    pub upper: f64,
-    /// Nominal coverage, e.g. 0.95.
-    pub confidence: f64,
-}
 
 /// Counts of samples outside Tukey's fences (1.5 and 3 interquartile ranges
 /// beyond the quartiles), as criterion.rs reports them.
@@ -109,11 +99,6 @@ pub(crate) fn lerp(a: f64, b: f64, t: f64) -> f64 {
     } else {
         a + (b - a) * t
     }
-}
-
-/// True for a non-empty, ascending slice of finite values.
-pub(crate) fn is_sorted_finite(sorted: &[f64]) -> bool {
-    !sorted.is_empty() && sorted.iter().all(|x| x.is_finite()) && sorted.is_sorted()
 }
 
 /// Summarise a latency sample. Returns `None` when it is empty or holds a

@@ -37,6 +37,7 @@ mod delong;
 mod describe;
 mod dist;
 mod exceedance;
+mod interval;
 mod multiple;
 mod order_stats;
 mod paired;
@@ -48,8 +49,9 @@ mod two_sample;
 pub use block_bootstrap::{block_bootstrap_ratio_ci, Blocks, MIN_BLOCKS};
 pub use bootstrap::{bootstrap_ratio_ci, ratio_point, samples_for_ratio_half_width};
 pub use delong::{delong_paired, DelongResult};
-pub use describe::{percentile, summarize, Interval, Summary, TukeyOutliers};
+pub use describe::{percentile, summarize, Summary, TukeyOutliers};
 pub use exceedance::exceedance_test;
+pub use interval::Interval;
 pub use multiple::holm;
 pub use order_stats::{
     min_samples_for_percentile, percentile_trusted, quantile_ci, LOADGEN_CONFIDENCE,

@@ -8,8 +8,8 @@
 //! falls below the true q-quantile independently with probability q, so the
 //! number below it is Binomial(n, q).
 
-use super::describe::{is_sorted_finite, Interval};
 use super::dist::{binomial_pmf, in_open_unit};
+use super::interval::{is_sorted_finite, Interval};
 
 /// The confidence LoadGen's early stopping uses (`confidence = 0.99` in
 /// mlcommons/inference `loadgen/results.cc`, `EarlyStopping`).

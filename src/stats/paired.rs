@@ -7,8 +7,8 @@
 //! McNemar's exact test and Newcombe's paired interval use exactly those;
 //! the Wilson interval describes a single model's accuracy.
 
-use super::describe::Interval;
 use super::dist::{binomial_half_cdf, in_open_unit, normal_quantile};
+use super::interval::Interval;
 use super::two_sample::TestResult;
 
 /// McNemar's exact test, two-sided, from the two discordant counts: samples

@@ -12,8 +12,9 @@
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::describe::{percentile, Interval};
+use super::describe::percentile;
 use super::dist::in_open_unit;
+use super::interval::Interval;
 
 /// One sample's contribution to each model's ratio: whether it counts in the numerator and in
 /// the denominator (a numerator sample must count in the denominator too).

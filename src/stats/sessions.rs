@@ -11,8 +11,9 @@
 //! part from two halves of each session), because the planner needs them to choose how many
 //! runs a session gets and how many sessions a run can afford.
 
-use super::describe::{percentile, Interval};
+use super::describe::percentile;
 use super::dist::{in_open_unit, t_quantile, t_two_sided_p};
+use super::interval::Interval;
 
 /// Fewest session pairs for an interval: with fewer, Student's t has under 3 degrees of freedom
 /// and the interval is wider than any tolerance.
