@@ -2,9 +2,11 @@
 //!
 //! pip downloads the wheel (it does not install it); its SHA-256 is checked against the table in
 //! `ortlib` before a byte of it is unpacked. The cache entry is written beside its final place and
-//! renamed in, with a record of the wheel's digest and of each unpacked library's digest, so a
-//! later run trusts the cached library only when that record names the pinned wheel and the
-//! library file still has the digest it had when it was unpacked.
+//! renamed in: the libraries, the wheel itself, and a record naming the files. Nothing in the
+//! entry vouches for anything else in it: a later run re-checks the kept wheel against the digest
+//! pinned in modelgate's source, then the core library against the same file inside that wheel,
+//! and the providers' sizes against the wheel's; the record only says which files to look at. A
+//! cache folder shared with other jobs (or written by anyone else) can at worst cost a fetch.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -19,6 +21,9 @@ use super::{is_runtime_library_name, PinnedWheel, HOW_TO_PROVIDE, PINNED_VERSION
 
 /// The record written in each cache entry, beside the `onnxruntime/` folder.
 pub(crate) const RECORD_FILE: &str = "modelgate-fetch.json";
+
+/// The wheel the entry was unpacked from, kept in the entry to check it against.
+pub(crate) const WHEEL_FILE: &str = "wheel.whl";
 
 /// What a cache entry was unpacked from, and what it held then.
 #[derive(Debug, Serialize, Deserialize)]
@@ -51,9 +56,10 @@ pub(crate) enum CacheState {
     Untrusted(String),
 }
 
-/// Checks the cache entry at `target` against the pinned wheel. Hashes the core library (tens
-/// of megabytes) on every call; the provider libraries (the CUDA one is hundreds) are checked by
-/// size only, since the core library is what decides which of them load.
+/// Checks the cache entry at `target` against the pinned wheel. Hashes the kept wheel and the
+/// core library (tens of megabytes each; the GPU wheel is hundreds) on every call; the provider
+/// libraries are checked by their size in the wheel only, since the core library is what
+/// decides which of them load.
 pub(crate) fn cache_state(wheel: &PinnedWheel, target: &Path) -> CacheState {
     if !target.exists() {
         return CacheState::Missing;
@@ -69,42 +75,90 @@ fn trusted_library(wheel: &PinnedWheel, target: &Path) -> Result<PathBuf, String
         .map_err(|_| format!("it has no {RECORD_FILE} naming the wheel it came from"))?;
     let record: FetchRecord = serde_json::from_str(&text)
         .map_err(|e| format!("its {RECORD_FILE} is unreadable ({e})"))?;
-    if record.wheel_sha256 != wheel.sha256 {
+    // The kept wheel against the digest in modelgate's source, never the record's.
+    let kept = target.join(WHEEL_FILE);
+    let wheel_sha256 = sha256_file(&kept)
+        .map_err(|_| format!("it keeps no {WHEEL_FILE} to check its libraries against"))?;
+    if wheel_sha256 != wheel.sha256 {
         return Err(format!(
-            "it was unpacked from a wheel with SHA-256 {}, not the pinned {}",
-            record.wheel_sha256, wheel.sha256
+            "its {WHEEL_FILE} has SHA-256 {wheel_sha256}, not the pinned {}",
+            wheel.sha256
         ));
     }
+    let in_wheel = wheel_libraries(&kept).map_err(|e| format!("{e:#}"))?;
     let capi = target.join("onnxruntime").join("capi");
     let mut core = None;
     for file in &record.files {
-        // The record is data on disk: a name must stay a plain file name inside capi/.
+        // The record is data on disk: a name must stay a plain file name inside capi/, and
+        // name a library of the wheel.
         if Path::new(&file.name).file_name() != Some(file.name.as_ref()) {
             return Err(format!("its record names an odd file {:?}", file.name));
         }
+        let Some(expected) = in_wheel.iter().find(|f| f.name == file.name) else {
+            return Err(format!(
+                "its record names {:?}, which the wheel does not hold",
+                file.name
+            ));
+        };
         let path = capi.join(&file.name);
         let bytes = std::fs::metadata(&path).map(|m| m.len()).ok();
-        if bytes != Some(file.bytes) {
+        if bytes != Some(expected.bytes) {
             return Err(format!("{} is missing or changed size", path.display()));
         }
         if file.name == record.library && is_runtime_library_name(&file.name) {
-            core = Some((path, &file.sha256));
+            core = Some((path, &expected.sha256));
         }
     }
-    let Some((path, recorded)) = core else {
+    let Some((path, expected)) = core else {
         return Err(format!(
             "its record names no library ({:?})",
             record.library
         ));
     };
     let actual = sha256_file(&path).map_err(|e| format!("{e:#}"))?;
-    if &actual != recorded {
+    if &actual != expected {
         return Err(format!(
-            "{} has SHA-256 {actual}, not the {recorded} it had when unpacked",
+            "{} has SHA-256 {actual}, not the {expected} of the same file in the pinned wheel",
             path.display()
         ));
     }
     Ok(path)
+}
+
+/// The libraries in a wheel's `onnxruntime/capi/`, with their sizes and digests, read from the
+/// wheel (decompressed, not unpacked).
+fn wheel_libraries(wheel_path: &Path) -> Result<Vec<UnpackedFile>> {
+    let file = File::open(wheel_path)
+        .with_context(|| format!("cannot open wheel {}", wheel_path.display()))?;
+    let mut archive = zip::ZipArchive::new(file)
+        .with_context(|| format!("wheel {} is not a zip archive", wheel_path.display()))?;
+    let mut files = Vec::new();
+    for index in 0..archive.len() {
+        let mut entry = archive.by_index(index)?;
+        let Some(name) = library_name(&entry, wheel_path)? else {
+            continue;
+        };
+        let mut hasher = Sha256::new();
+        let bytes = std::io::copy(&mut entry, &mut hasher)
+            .with_context(|| format!("cannot read {name} in {}", wheel_path.display()))?;
+        files.push(UnpackedFile {
+            name,
+            bytes,
+            sha256: hex(&hasher.finalize()),
+        });
+    }
+    Ok(files)
+}
+
+/// The file name of a zip entry in `onnxruntime/capi/` that is a library, else None.
+fn library_name(entry: &zip::read::ZipFile<'_, File>, wheel_path: &Path) -> Result<Option<String>> {
+    let full_name = entry
+        .name()
+        .with_context(|| format!("wheel {} has an unreadable entry", wheel_path.display()))?;
+    Ok(full_name
+        .strip_prefix("onnxruntime/capi/")
+        .filter(|name| is_library_file(name))
+        .map(str::to_string))
 }
 
 /// Downloads the pinned wheel with pip into a temporary folder beside `target` and installs
@@ -191,6 +245,8 @@ pub(crate) fn install_wheel(
         .tempdir_in(parent)
         .with_context(|| format!("cannot write in cache folder {}", parent.display()))?;
     let files = unpack_libraries(wheel_path, &staging.path().join("onnxruntime").join("capi"))?;
+    std::fs::copy(wheel_path, staging.path().join(WHEEL_FILE))
+        .with_context(|| format!("cannot write in cache folder {}", parent.display()))?;
     let Some(library) = files.iter().find(|f| is_runtime_library_name(&f.name)) else {
         bail!(
             "the {} wheel {} holds no libonnxruntime; {HOW_TO_PROVIDE}",
@@ -257,15 +313,7 @@ fn unpack_libraries(wheel_path: &Path, capi: &Path) -> Result<Vec<UnpackedFile>>
     let mut files = Vec::new();
     for index in 0..archive.len() {
         let mut entry = archive.by_index(index)?;
-        let full_name = entry
-            .name()
-            .with_context(|| format!("wheel {} has an unreadable entry", wheel_path.display()))?
-            .into_owned();
-        let Some(name) = full_name
-            .strip_prefix("onnxruntime/capi/")
-            .filter(|name| is_library_file(name))
-            .map(str::to_string)
-        else {
+        let Some(name) = library_name(&entry, wheel_path)? else {
             continue;
         };
         let path = capi.join(&name);
@@ -469,6 +517,46 @@ mod tests {
             panic!("an entry without a record was trusted");
         };
         assert!(why.contains(RECORD_FILE), "{why}");
+    }
+
+    /// The record is data on disk too: one rewritten to vouch for another library (its size and
+    /// digest) does not make that library trusted, since the library is checked against the
+    /// kept wheel, and the kept wheel against the digest in the source.
+    #[test]
+    fn a_forged_record_or_a_swapped_wheel_does_not_vouch_for_another_library() {
+        let dir = tempfile::tempdir().unwrap();
+        let wheel_path = fake_wheel(dir.path(), b"core library");
+        let wheel = pinned(&wheel_path);
+        let target = dir.path().join("onnxruntime-1.31.1");
+        let library = install_wheel(&wheel, &wheel_path, &target).unwrap();
+
+        let planted = b"planted library, another size";
+        std::fs::write(&library, planted).unwrap();
+        let record_path = target.join(RECORD_FILE);
+        let mut record: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&record_path).unwrap()).unwrap();
+        for file in record["files"].as_array_mut().unwrap() {
+            if file["name"] == CORE {
+                file["bytes"] = serde_json::json!(planted.len());
+                file["sha256"] = serde_json::json!(sha256_file(&library).unwrap());
+            }
+        }
+        std::fs::write(&record_path, record.to_string()).unwrap();
+        let CacheState::Untrusted(why) = cache_state(&wheel, &target) else {
+            panic!("a library the record was forged for was trusted");
+        };
+        assert!(why.contains("changed size"), "{why}");
+
+        // The kept wheel swapped for one holding the planted library: its digest is not the
+        // pinned one.
+        let other_dir = dir.path().join("other");
+        std::fs::create_dir(&other_dir).unwrap();
+        let other = fake_wheel(&other_dir, planted);
+        std::fs::copy(&other, target.join(WHEEL_FILE)).unwrap();
+        let CacheState::Untrusted(why) = cache_state(&wheel, &target) else {
+            panic!("a swapped wheel was trusted");
+        };
+        assert!(why.contains("not the pinned"), "{why}");
     }
 
     #[test]
