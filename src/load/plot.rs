@@ -1,7 +1,8 @@
 //! `load --plot`: p50, p95 and p99 latency against the offered rate, on a log scale (latency
 //! past capacity grows by orders of magnitude), with the p99 objective and the rate a capacity
-//! plan gives each instance (or, without a plan, 70 % of the measured service rate) drawn as
-//! labelled lines, and a legend. Drawn once for SVG and PNG alike (see [`crate::plot`]).
+//! plan gives each instance (or, without a plan, 70 % of the measured service rate; either only
+//! within twice the highest rate measured) drawn as labelled lines, and a legend. Drawn once for
+//! SVG and PNG alike (see [`crate::plot`]).
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -63,7 +64,12 @@ impl Curve {
                 (rate, format!("70 % utilization {rate:.0} qps"))
             }),
         }
-        .filter(|k| k.0.is_finite() && k.0 > 0.0);
+        // A planned rate far past the measured ones would squeeze the curves into one corner;
+        // it is drawn only within twice the highest rate measured (the plan is in the output).
+        .filter(|k| {
+            let highest = points.iter().map(|p| p.0).fold(0.0, f64::max);
+            k.0.is_finite() && k.0 > 0.0 && k.0 <= 2.0 * highest
+        });
         Some(Curve {
             caption: format!(
                 "{}: latency against offered rate",
