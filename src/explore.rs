@@ -161,11 +161,12 @@ pub struct Summary {
     /// The weights the composite actually used (renormalised without unmeasured dimensions).
     pub weights_used: BTreeMap<String, f64>,
     /// Best variant among those meeting the constraints, per dimension and by composite. A
-    /// dimension whose best is not told apart from the reference (p95 latency, accuracy,
-    /// recall; the rule of `versus_reference`) has no best: it is in `ties`.
+    /// dimension whose best is not told apart from the reference (p95 latency, throughput by the
+    /// p50 test, accuracy, recall; the rule of `versus_reference`) has no best: it is in `ties`.
     pub best: BTreeMap<String, String>,
     /// Dimensions without a best: the variants meeting the constraints that are not told apart
-    /// from the reference there (the reference among them when it meets them), best value first.
+    /// from the reference there and are at least as good as it (the reference among them when
+    /// it meets them), best value first.
     #[serde(default)]
     pub ties: BTreeMap<String, Vec<String>>,
     /// What the Pareto front and the plot weigh against p95 latency: `recall` when a
@@ -759,7 +760,8 @@ impl Difference {
     }
 }
 
-/// Where p95 latency, accuracy and recall sit in [`VariantRow::differences`].
+/// Where p50 and p95 latency, accuracy and recall sit in [`VariantRow::differences`].
+const P50: usize = 0;
 const P95: usize = 1;
 const ACCURACY: usize = 2;
 const RECALL: usize = 3;
@@ -1171,10 +1173,20 @@ fn best(
                 })
             };
             if tied_with_reference(at, r) {
+                // The variants that could be best: not told apart from the reference, and at
+                // least as good as it where it qualifies (one worse is no candidate).
+                let reference = ok
+                    .iter()
+                    .find(|(i, _)| *i == 0)
+                    .and_then(|(_, row)| key(row));
+                let could_be_best =
+                    |v: f64| reference.is_none_or(|x| if higher { v >= x } else { v <= x });
                 let mut tied: Vec<(usize, &VariantRow)> = ok
                     .iter()
                     .copied()
-                    .filter(|&(i, row)| key(row).is_some() && tied_with_reference(i, row))
+                    .filter(|&(i, row)| {
+                        key(row).is_some_and(could_be_best) && tied_with_reference(i, row)
+                    })
                     .collect();
                 if tied.len() > 1 {
                     tied.sort_by(|a, b| {
@@ -1200,7 +1212,8 @@ fn best(
         "throughput",
         &|r| Some(r.throughput_samples_per_s),
         true,
-        None,
+        // Runs per second of the same timed runs: told apart by p50's test.
+        Some(P50),
     );
     pick("memory", &|r| Some(r.peak_memory_mb), false, None);
     pick("energy", &|r| r.energy_mj_per_inference, false, None);

@@ -160,13 +160,17 @@ impl crate::plot::Drawing for Plot {
                     LIMIT.stroke_width(1),
                 ))
                 .ok()?;
+            // Right of the line, or left of it where the label would run past the plot.
             let at = chart.backend_coord(&(*x, y_hi));
-            root.draw(&Text::new(
-                label.clone(),
-                (at.0 + 4, at.1 + 2),
-                small.clone(),
-            ))
-            .ok()?;
+            let (width, _) = root.estimate_text_size(label, &small).ok()?;
+            let right_edge = chart.plotting_area().get_pixel_range().0.end;
+            let left = if at.0 + 4 + width as i32 > right_edge {
+                at.0 - 4 - width as i32
+            } else {
+                at.0 + 4
+            };
+            root.draw(&Text::new(label.clone(), (left, at.1 + 2), small.clone()))
+                .ok()?;
         }
         if let Some((y, label)) = &self.limit_y {
             chart

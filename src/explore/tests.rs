@@ -309,7 +309,8 @@ fn a_variant_that_misses_a_constraint_is_never_best_and_indistinguishable_ones_t
     assert!(ties.values().flatten().all(|n| n != "low"), "{ties:?}");
     // p95: `hair` is lowest among those that qualify, but not told from the reference: a tie.
     assert_eq!(best.get("latency_p95"), None);
-    assert_eq!(ties["latency_p95"], ["hair", "ref", "better"]);
+    // `better` is slower than the reference: no candidate for the best p95, so not in the tie.
+    assert_eq!(ties["latency_p95"], ["hair", "ref"]);
     // Accuracy: `better` is told apart, so it is best.
     assert_eq!(best["accuracy"], "better");
     assert_eq!(ties.get("accuracy"), None);
@@ -333,9 +334,7 @@ fn a_variant_that_misses_a_constraint_is_never_best_and_indistinguishable_ones_t
         "{text}"
     );
     assert!(
-        text.contains(
-            "latency_p95: a tie between hair, ref, better, not told apart from the reference"
-        ),
+        text.contains("latency_p95: a tie between hair, ref, not told apart from the reference"),
         "{text}"
     );
 }
