@@ -16,7 +16,6 @@
 //!   block (and so warmed up last) is drawn per run.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -351,24 +350,10 @@ pub fn time_pair(runtime: &Runtime, spec: &PairSpec) -> Result<PairRuns> {
 /// The parent's side: runs `modelgate ab-pair` on `spec` with the ONNX Runtime `library`, and
 /// returns what it timed.
 fn time_pair_in_child(library: &Path, spec: &PairSpec) -> Result<PairRuns> {
-    let exe = std::env::current_exe().context("cannot find the modelgate executable")?;
-    let json = serde_json::to_string(spec).context("cannot encode the session pair")?;
-    let output = Command::new(exe)
-        .arg("--ort-lib")
-        .arg(library)
-        .args(["ab-pair", "--spec", &json])
-        .output()
-        .context("cannot start the process that times a session pair")?;
-    if !output.status.success() {
-        bail!(
-            "the process timing a session pair failed: {}",
-            crate::text::clean(String::from_utf8_lossy(&output.stderr).trim(), 2000)
-        );
-    }
-    let runs: PairRuns = serde_json::from_slice(&output.stdout)
-        .context("the process timing a session pair printed no runs")?;
+    let what = "the process timing a session pair";
+    let runs: PairRuns = crate::memprobe::run_child(library, "ab-pair", spec, what)?;
     if runs.base_ns.len() != runs.candidate_ns.len() {
-        bail!("the process timing a session pair timed the two models unequally; this is a bug in modelgate");
+        bail!("{what} timed the two models unequally; this is a bug in modelgate");
     }
     Ok(runs)
 }

@@ -59,21 +59,35 @@ pub fn run_probe(runtime: &Runtime, spec: &ProbeSpec) -> Result<ProbeResult> {
 /// The parent's side: runs `modelgate memory-probe` on `spec` with the same ONNX Runtime
 /// library, and returns the child's peak resident memory in bytes.
 pub fn measure_alone(library: &Path, spec: &ProbeSpec) -> Result<u64> {
+    let result: ProbeResult = run_child(library, "memory-probe", spec, "the memory probe")?;
+    Ok(result.peak_rss_bytes)
+}
+
+/// Runs the hidden subcommand `subcommand` of this same `modelgate` executable with the ONNX
+/// Runtime `library` and `spec` as JSON, and reads the JSON it prints. `what` names the child in
+/// errors. Used for the memory probe and for the A/B's session pairs in their own processes.
+pub(crate) fn run_child<R: serde::de::DeserializeOwned>(
+    library: &Path,
+    subcommand: &str,
+    spec: &impl Serialize,
+    what: &str,
+) -> Result<R> {
     let exe = std::env::current_exe().context("cannot find the modelgate executable")?;
-    let json = serde_json::to_string(spec).context("cannot encode the memory probe")?;
+    let json = serde_json::to_string(spec).with_context(|| format!("cannot encode {what}"))?;
     let output = Command::new(exe)
         .arg("--ort-lib")
         .arg(library)
-        .args(["memory-probe", "--spec", &json])
+        .args([subcommand, "--spec", &json])
         .output()
-        .context("cannot start the memory probe")?;
+        .with_context(|| format!("cannot start {what}"))?;
     if !output.status.success() {
         bail!(
-            "the memory probe failed: {}",
-            String::from_utf8_lossy(&output.stderr).trim()
+            "{what} failed: {}",
+            crate::text::clean(
+                String::from_utf8_lossy(&output.stderr).trim(),
+                crate::text::TEXT_MAX_CHARS
+            )
         );
     }
-    let result: ProbeResult =
-        serde_json::from_slice(&output.stdout).context("the memory probe printed no result")?;
-    Ok(result.peak_rss_bytes)
+    serde_json::from_slice(&output.stdout).with_context(|| format!("{what} printed no result"))
 }
