@@ -253,6 +253,10 @@ def one_gate_run(args, scenario, paths, tmp):
             bench.append(f"max_time_s = {args.max_time_s}\n")
         if args.processes:
             bench.append("ab_processes = true\n")
+        if args.duet:
+            bench.append("ab_duet = true\n")
+        if args.intra_threads:
+            bench.append(f"intra_threads = {args.intra_threads}\n")
         if bench:
             f.write("[models.bench]\n" + "".join(bench))
         if args.tolerance:
@@ -332,7 +336,9 @@ def gate_study(args):
                              "need --python with numpy and onnx, the big one --big PATH")
         same = [r for r in done if r.get("noisy", False) == bool(args.noisy)
                 and r.get("tolerance_pct") == args.tolerance
-                and r.get("processes", False) == bool(args.processes)]
+                and r.get("processes", False) == bool(args.processes)
+                and r.get("duet", False) == bool(args.duet)
+                and r.get("intra_threads") == args.intra_threads]
         counts = {s: sum(1 for r in same if r["scenario"] == s) for s in scenarios}
         i = len(done)
         while any(counts[s] < args.runs for s in scenarios):
@@ -347,6 +353,8 @@ def gate_study(args):
                 record["noisy"] = bool(args.noisy)
                 record["tolerance_pct"] = args.tolerance
                 record["processes"] = bool(args.processes)
+                record["duet"] = bool(args.duet)
+                record["intra_threads"] = args.intra_threads
                 record["index"] = i
                 i += 1
                 counts[scenario] += 1
@@ -476,18 +484,22 @@ def gate_report(args):
           "with an interval wider than 10x the tolerance; median MDE.\n")
     print("| scenario | pairs in | noisy | tol % | runs | median p50 ratio | covers the median | covers 1.0 "
           "| p50 fail | p50 inconclusive | p95 / p99 unresolved | tails judged too wide "
-          "| median p50 MDE % | median sessions | wall s median (max) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| median p50 MDE % | median p50 CI half-width % | median sessions "
+          "| wall s median (max) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 
     def key(r):
-        return (r["scenario"], r.get("processes", False), r.get("noisy", False),
-                r.get("tolerance_pct"))
+        schedule = ("duet" if r.get("duet", False)
+                    else "processes" if r.get("processes", False) else "one process")
+        if r.get("intra_threads"):
+            schedule += f", {r['intra_threads']} thread{'s' if r['intra_threads'] > 1 else ''}"
+        return (r["scenario"], schedule, r.get("noisy", False), r.get("tolerance_pct"))
 
     keys = sorted({key(r) for r in records},
                   key=lambda k: (list(SCENARIOS).index(k[0]) if k[0] in SCENARIOS else 99,
                                  k[1], k[2], k[3] or 0))
-    for name, processes, noisy, tol in keys:
-        rs = [r for r in records if key(r) == (name, processes, noisy, tol)]
+    for name, schedule, noisy, tol in keys:
+        rs = [r for r in records if key(r) == (name, schedule, noisy, tol)]
         with_ci = [r for r in rs if r.get("p50_ci")]
         n = len(rs)
         mid = median([r["p50_ratio"] for r in rs if r["p50_ratio"] is not None])
@@ -506,13 +518,15 @@ def gate_report(args):
         fails = sum(1 for r in rs if r["p50_status"] == "fail")
         lo, hi = clopper_pearson(fails, n)
         mdes = [r["p50_mde_pct"] for r in rs if r.get("p50_mde_pct") is not None]
-        print(f"| {name} | {'processes' if processes else 'one process'} | "
+        halves = [100 * (r["p50_ci"][1] - r["p50_ci"][0]) / 2 for r in with_ci]
+        print(f"| {name} | {schedule} | "
               f"{'yes' if noisy else 'no'} | {tol_pct:g} | {n} | {mid:.3f} | "
               f"{cover(mid)} | {cover(1.0) if name.startswith('A/A') else '-'} | "
               f"{fails}/{n} ({100 * lo:.0f} .. {100 * hi:.0f} %) | "
               f"{sum(1 for r in rs if r['p50_status'] == 'inconclusive')}/{n} | "
               f"{unresolved[0]} / {unresolved[1]} | {too_wide} | "
-              f"{median(mdes):.2f} | {median([r.get('sessions', 0) for r in rs]):.0f} | "
+              f"{median(mdes):.2f} | {median(halves):.2f} | "
+              f"{median([r.get('sessions', 0) for r in rs]):.0f} | "
               f"{median([r['wall_s'] for r in rs]):.1f} ({max(r['wall_s'] for r in rs):.1f}) |")
 
     false_fails = [r for r in records
@@ -605,6 +619,11 @@ def main(argv=None):
     p.add_argument("--processes", action="store_true",
                    help="time every A/B session pair after the first in a child process "
                         "(ab_processes = true)")
+    p.add_argument("--duet", action="store_true",
+                   help="time the two models at the same time, each on half the cores "
+                        "(ab_duet = true)")
+    p.add_argument("--intra-threads", type=int,
+                   help="[models.bench] intra_threads (default: ONNX Runtime's)")
     p.add_argument("--noisy", action="store_true",
                    help="run every gate beside a neighbour busy on one core for a random 0.2-2 s, "
                         "then idle as long")

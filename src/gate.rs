@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-use crate::ab::AbPair;
+use crate::ab::{AbPair, Schedule};
 use crate::bench::{self, BenchResult, BenchSettings};
 use crate::compare::{
     self, session_plan, Comparison, LatencyInput, LatencySource, ModelComparison, QualityReference,
@@ -607,10 +607,13 @@ fn measure(
         &settings,
         &shape_request(model, &options.root),
         model.bench.batch,
-        model
-            .bench
-            .ab_processes
-            .then_some(Path::new(&runtime.library.path)),
+        Schedule {
+            processes: model
+                .bench
+                .ab_processes
+                .then(|| PathBuf::from(&runtime.library.path)),
+            duet: model.bench.ab_duet,
+        },
     )?;
     let look = adaptive_ab(
         &mut ab,
