@@ -253,8 +253,6 @@ def one_gate_run(args, scenario, paths, tmp):
             bench.append(f"max_time_s = {args.max_time_s}\n")
         if args.processes:
             bench.append("ab_processes = true\n")
-        if args.duet:
-            bench.append("ab_duet = true\n")
         if args.intra_threads:
             bench.append(f"intra_threads = {args.intra_threads}\n")
         if bench:
@@ -337,7 +335,7 @@ def gate_study(args):
         same = [r for r in done if r.get("noisy", False) == bool(args.noisy)
                 and r.get("tolerance_pct") == args.tolerance
                 and r.get("processes", False) == bool(args.processes)
-                and r.get("duet", False) == bool(args.duet)
+                and not r.get("duet", False)
                 and r.get("intra_threads") == args.intra_threads]
         counts = {s: sum(1 for r in same if r["scenario"] == s) for s in scenarios}
         i = len(done)
@@ -353,7 +351,6 @@ def gate_study(args):
                 record["noisy"] = bool(args.noisy)
                 record["tolerance_pct"] = args.tolerance
                 record["processes"] = bool(args.processes)
-                record["duet"] = bool(args.duet)
                 record["intra_threads"] = args.intra_threads
                 record["index"] = i
                 i += 1
@@ -489,6 +486,7 @@ def gate_report(args):
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 
     def key(r):
+        # "duet" records came from commit a78ffb4's `--duet` (docs/benchmarks.md 13h).
         schedule = ("duet" if r.get("duet", False)
                     else "processes" if r.get("processes", False) else "one process")
         if r.get("intra_threads"):
@@ -619,9 +617,6 @@ def main(argv=None):
     p.add_argument("--processes", action="store_true",
                    help="time every A/B session pair after the first in a child process "
                         "(ab_processes = true)")
-    p.add_argument("--duet", action="store_true",
-                   help="time the two models at the same time, each on half the cores "
-                        "(ab_duet = true)")
     p.add_argument("--intra-threads", type=int,
                    help="[models.bench] intra_threads (default: ONNX Runtime's)")
     p.add_argument("--noisy", action="store_true",

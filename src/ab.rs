@@ -16,11 +16,9 @@
 //!   block (and so warmed up last) is drawn per run.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
@@ -75,9 +73,6 @@ pub struct Interleaved {
     /// The even blocks' order, a rotation of the arms drawn per run; the odd blocks reverse it.
     order: Vec<usize>,
     label: &'static str,
-    /// Whether the two arms run at the same time, each on its own thread (see
-    /// [`Interleaved::duet`]).
-    duet: bool,
 }
 
 impl Interleaved {
@@ -170,20 +165,7 @@ impl Interleaved {
             last: order.first().copied().unwrap_or(0),
             order,
             label,
-            duet: false,
         })
-    }
-
-    /// Times the two arms at the same time from now on (duet benchmarking): in each block, one
-    /// thread per arm, each run of one starting with the other's, so whatever disturbs the
-    /// machine during a run disturbs both. The arms' sessions should each have their own share
-    /// of the cores ([`duet_settings`]).
-    pub fn duet(mut self) -> Result<Interleaved> {
-        if self.sides.len() != 2 {
-            bail!("a duet times two models at a time; this is a bug in modelgate");
-        }
-        self.duet = true;
-        Ok(self)
     }
 
     /// Times `runs` more runs of each model, in blocks of [`BLOCK`] runs, rounded up to whole
@@ -200,12 +182,6 @@ impl Interleaved {
         let started = Instant::now();
         while (self.runs() as u64) < target && deadline.is_none_or(|d| Instant::now() < d) {
             let n = BLOCK.min(target - self.runs() as u64);
-            if self.duet {
-                self.duet_block(n)?;
-                self.blocks += 1;
-                progress(self.label, self.runs() as u64, target);
-                continue;
-            }
             for index in block_order(&self.order, self.blocks) {
                 let side = &mut self.sides[index];
                 // A model that ran last (in the block before, or in the warmup) goes on after
@@ -235,30 +211,6 @@ impl Interleaved {
             progress(self.label, self.runs() as u64, target);
         }
         self.timed += started.elapsed();
-        Ok(())
-    }
-
-    /// One block of a duet: `n` runs of each arm, the two arms on two threads in step.
-    fn duet_block(&mut self, n: u64) -> Result<()> {
-        let [a, b] = &mut self.sides[..] else {
-            bail!("a duet times two models at a time; this is a bug in modelgate");
-        };
-        let barrier = Barrier::new(2);
-        let failed = AtomicBool::new(false);
-        let (a_runs, b_runs) = std::thread::scope(|scope| {
-            let other = scope.spawn(|| duet_runs(&mut a.model, n + 1, &barrier, &failed));
-            let here = duet_runs(&mut b.model, n + 1, &barrier, &failed);
-            let there = other
-                .join()
-                .map_err(|_| anyhow!("a duet thread panicked; this is a bug in modelgate"));
-            (there, here)
-        });
-        let (Some(a_runs), Some(b_runs)) = (a_runs??, b_runs?) else {
-            bail!("a duet side stopped without an error; this is a bug in modelgate");
-        };
-        // As in the alternating blocks, each block's first timed run is dropped.
-        a.samples_ns.extend(a_runs.get(1..).unwrap_or_default());
-        b.samples_ns.extend(b_runs.get(1..).unwrap_or_default());
         Ok(())
     }
 
@@ -342,44 +294,6 @@ impl Interleaved {
     }
 }
 
-/// One duet thread's side: a few untimed runs, then `runs` timed runs, each started together
-/// with the other thread's at `barrier`. A failure on either side stops both at the next
-/// barrier, so neither waits there for ever; the side that did not fail returns None.
-fn duet_runs(
-    model: &mut LoadedModel,
-    runs: u64,
-    barrier: &Barrier,
-    failed: &AtomicBool,
-) -> Result<Option<Vec<u64>>> {
-    let mut outcome = bench::warm_up(model, SWITCH_RUNS, 0.0).map(|_| ());
-    let mut samples = Vec::with_capacity(runs as usize);
-    for _ in 0..runs {
-        if outcome.is_err() {
-            failed.store(true, Ordering::SeqCst);
-        }
-        barrier.wait();
-        if failed.load(Ordering::SeqCst) {
-            break;
-        }
-        let started = Instant::now();
-        outcome = model.run_bound();
-        samples.push(started.elapsed().as_nanos() as u64);
-    }
-    outcome?;
-    Ok((!failed.load(Ordering::SeqCst)).then_some(samples))
-}
-
-/// `settings` for one side of a duet: unless threads are set, half the cores (at least one)
-/// each, so the two models run side by side without taking each other's cores.
-pub fn duet_settings(settings: &BenchSettings) -> BenchSettings {
-    let mut settings = settings.clone();
-    if settings.session.intra_threads.is_none() {
-        let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        settings.session.intra_threads = Some((cores / 2).max(1));
-    }
-    settings
-}
-
 /// Warmup of every session pair after the first, by count...
 const SESSION_WARMUP_RUNS: u64 = 5;
 /// ...and by time: the machine is warm by then, only the fresh sessions' first runs (arena
@@ -402,9 +316,6 @@ pub struct PairSpec {
     pub runs: u64,
     /// Seconds the child may spend timing, at most; it stops at a block boundary.
     pub seconds: Option<f64>,
-    /// Time the two models at the same time (see [`Schedule::duet`]).
-    #[serde(default)]
-    pub duet: bool,
 }
 
 /// What a child process timed: each model's runs in nanoseconds, and the seconds spent timing.
@@ -418,21 +329,13 @@ pub struct PairRuns {
 /// The child's side: opens a session of each model in this fresh process, warms both up
 /// briefly and times them side by side, as [`Interleaved`] does in the gate's own process.
 pub fn time_pair(runtime: &Runtime, spec: &PairSpec) -> Result<PairRuns> {
-    let settings = if spec.duet {
-        duet_settings(&spec.settings)
-    } else {
-        spec.settings.clone()
-    };
     let arm = |path| Arm {
         path,
-        settings: settings.clone(),
+        settings: spec.settings.clone(),
         batch: spec.batch,
     };
     let arms = vec![arm(&spec.base), arm(&spec.candidate)];
     let mut pair = Interleaved::open(runtime, arms, &spec.shapes, "A/B", |_| Ok(()))?;
-    if spec.duet {
-        pair = pair.duet()?;
-    }
     let deadline = spec
         .seconds
         .map(|s| Instant::now() + Duration::from_secs_f64(s.clamp(0.0, 1e6)));
@@ -461,9 +364,6 @@ pub struct Schedule {
     /// The ONNX Runtime library that child processes load: every pair after the first is
     /// timed in a child process of its own. None keeps every pair in this process.
     pub processes: Option<PathBuf>,
-    /// Time the two models at the same time, each on its own half of the cores, instead of
-    /// in alternating blocks (duet benchmarking: Bulej et al., ICPE 2020).
-    pub duet: bool,
 }
 
 /// The session pair the A/B is on.
@@ -502,8 +402,7 @@ impl Pair {
 /// The first pair is timed in the gate's process; with [`Schedule::processes`], every later
 /// pair in a child process of its own, so what a process settles on (address-space layout, the
 /// allocator's state, ONNX Runtime's global thread pool) varies between pairs as it does
-/// between CI runs, and the interval covers it too. With [`Schedule::duet`], the two sessions
-/// of a pair run at the same time instead of in turn.
+/// between CI runs, and the interval covers it too.
 pub struct AbPair<'r> {
     runtime: &'r Runtime,
     base_path: PathBuf,
@@ -538,11 +437,6 @@ impl<'r> AbPair<'r> {
         schedule: Schedule,
     ) -> Result<AbPair<'r>> {
         let started = Instant::now();
-        let settings = &if schedule.duet {
-            duet_settings(settings)
-        } else {
-            settings.clone()
-        };
         let arm = |path| Arm {
             path,
             settings: settings.clone(),
@@ -559,10 +453,7 @@ impl<'r> AbPair<'r> {
             Ok(())
         };
         let arms = vec![arm(base_path), arm(candidate_path)];
-        let mut pair = Interleaved::open(runtime, arms, shapes, "A/B", check)?;
-        if schedule.duet {
-            pair = pair.duet()?;
-        }
+        let pair = Interleaved::open(runtime, arms, shapes, "A/B", check)?;
         Ok(AbPair {
             runtime,
             base_path: base_path.to_path_buf(),
@@ -605,10 +496,7 @@ impl<'r> AbPair<'r> {
             batch: self.batch,
         };
         let arms = vec![arm(&self.base_path), arm(&self.candidate_path)];
-        let mut pair = Interleaved::open(self.runtime, arms, &self.shapes, "A/B", |_| Ok(()))?;
-        if self.schedule.duet {
-            pair = pair.duet()?;
-        }
+        let pair = Interleaved::open(self.runtime, arms, &self.shapes, "A/B", |_| Ok(()))?;
         self.current = Some(Pair::Here(pair));
         self.open_s = started.elapsed().as_secs_f64();
         Ok(())
@@ -676,7 +564,6 @@ impl<'r> AbPair<'r> {
                     runs,
                     seconds: deadline
                         .map(|d| d.saturating_duration_since(Instant::now()).as_secs_f64()),
-                    duet: self.schedule.duet,
                 };
                 let started = Instant::now();
                 let child = time_pair_in_child(&library, &spec)?;

@@ -166,11 +166,6 @@ pub struct BenchConfig {
     /// 0.2 s) leaves fewer runs per pair, so p99 was unresolved in most runs
     /// (docs/benchmarks.md, 13f).
     pub ab_processes: bool,
-    /// A/B against a base model: time the two models at the same time, each with half the
-    /// cores (unless `intra_threads` is set), every run of one starting with the other's, so
-    /// a disturbance hits both (duet benchmarking). Latency is then measured beside a busy
-    /// neighbour, on fewer threads than a model alone would use.
-    pub ab_duet: bool,
     /// CUDA and TensorRT: accept a model whose nodes partly run on the CPU (listed in the
     /// results); by default such a run fails, since its latency would be partly the CPU's.
     /// Shape arithmetic that ONNX Runtime places on the CPU by design is always accepted.
@@ -257,7 +252,6 @@ impl Default for BenchConfig {
             check_outputs: false,
             latency_shard: 1,
             ab_processes: false,
-            ab_duet: false,
             allow_cpu_fallback: false,
             trt_fp16: false,
             cuda_graph: false,

@@ -612,7 +612,6 @@ fn measure(
                 .bench
                 .ab_processes
                 .then(|| PathBuf::from(&runtime.library.path)),
-            duet: model.bench.ab_duet,
         },
     )?;
     let look = adaptive_ab(
