@@ -315,22 +315,97 @@ pub fn profile(
     if runs == 0 {
         bail!("--profile-runs 0: at least one profiled run is needed; use --profile-runs 100");
     }
-    let Some(primary) = bench.primary() else {
-        bail!("no timed run to profile");
-    };
     let dir = tempfile::tempdir().context("cannot create a folder for the profile")?;
-    let mut model =
-        runtime.open_profiled(path, &bench.settings.session, &dir.path().join("profile"))?;
-    let given = inputs::load(&shapes.inputs, &model.spec)?;
-    let mut rng = StdRng::seed_from_u64(bench.settings.seed);
-    bind_inputs(&mut model, &primary.inputs, &given, &mut rng)?;
+    let mut model = open_for_profile(runtime, path, bench, shapes, &dir.path().join("profile"))?;
     for _ in 0..=runs {
         model.run_bound()?;
     }
+    read_profile(&mut model, profile::TOP_NODES)
+}
+
+/// A profiled session of the model at `path`, with the inputs of `bench`'s primary run bound.
+fn open_for_profile(
+    runtime: &Runtime,
+    path: &Path,
+    bench: &BenchResult,
+    shapes: &ShapeRequest,
+    prefix: &Path,
+) -> Result<LoadedModel> {
+    let Some(primary) = bench.primary() else {
+        bail!("no timed run to profile");
+    };
+    let mut model = runtime.open_profiled(path, &bench.settings.session, prefix)?;
+    let given = inputs::load(&shapes.inputs, &model.spec)?;
+    let mut rng = StdRng::seed_from_u64(bench.settings.seed);
+    bind_inputs(&mut model, &primary.inputs, &given, &mut rng)?;
+    Ok(model)
+}
+
+/// Ends `model`'s profiler and reads its profile, the first (cold) run left out.
+fn read_profile(model: &mut LoadedModel, keep: usize) -> Result<OpProfile> {
     let text = model.end_profile()?;
-    profile::parse(&text, 1, profile::TOP_NODES).context(
-        "ONNX Runtime's profile held no node times; run without --profile, or report the model's op types",
+    profile::parse(&text, 1, keep).context(
+        "ONNX Runtime's profile held no node times; run without profiling, or report the model's op types",
     )
+}
+
+/// Seconds of profiled runs per model in [`profile_pair`], at most...
+const PAIR_PROFILE_S: f64 = 1.0;
+/// ...and the profiled runs per model, at least and at most.
+const PAIR_PROFILE_RUNS: (u64, u64) = (5, 100);
+
+/// The operator profiles of an A/B's two models, for the report's operator diff: a profiled
+/// session of each, after the timed runs, run in alternating blocks as the timed runs were,
+/// about [`PAIR_PROFILE_S`] each. Every node is kept (up to [`limits::MAX_PROFILE_NODES`]),
+/// so nodes can be matched by name.
+pub fn profile_pair(
+    runtime: &Runtime,
+    (base_path, base): (&Path, &BenchResult),
+    (candidate_path, candidate): (&Path, &BenchResult),
+    shapes: &ShapeRequest,
+) -> Result<(OpProfile, OpProfile)> {
+    let dir = tempfile::tempdir().context("cannot create a folder for the profiles")?;
+    let mut models = [
+        open_for_profile(runtime, base_path, base, shapes, &dir.path().join("base"))?,
+        open_for_profile(
+            runtime,
+            candidate_path,
+            candidate,
+            shapes,
+            &dir.path().join("candidate"),
+        )?,
+    ];
+    let mean_s = [base, candidate]
+        .iter()
+        .filter_map(|b| b.primary())
+        .map(|r| r.summary.mean_ms / 1000.0)
+        .fold(0.0, f64::max);
+    let (least, most) = PAIR_PROFILE_RUNS;
+    let runs = if mean_s > 0.0 {
+        ((PAIR_PROFILE_S / mean_s) as u64).clamp(least, most)
+    } else {
+        most
+    };
+    // The cold first run of each, left out of the profile.
+    for model in &mut models {
+        model.run_bound()?;
+    }
+    let block = (runs / 4).max(1);
+    let mut done = 0;
+    while done < runs {
+        let n = block.min(runs - done);
+        for model in &mut models {
+            for _ in 0..n {
+                model.run_bound()?;
+            }
+        }
+        done += n;
+    }
+    let [mut base_model, mut candidate_model] = models;
+    Ok((
+        read_profile(&mut base_model, limits::MAX_PROFILE_NODES)?,
+        read_profile(&mut candidate_model, limits::MAX_PROFILE_NODES)?,
+    ))
 }
 
 /// Copies of the inputs and outputs timed on a GPU, after the timed runs.

@@ -166,6 +166,10 @@ pub struct BenchConfig {
     /// 0.2 s) leaves fewer runs per pair, so p99 was unresolved in most runs
     /// (docs/benchmarks.md, 13f).
     pub ab_processes: bool,
+    /// A/B against a base model: after the timed runs, profile both models' operators and
+    /// report what changed (op types, nodes added and removed), every run. By default this is
+    /// done only when a latency criterion fails or is not settled.
+    pub profile: bool,
     /// CUDA and TensorRT: accept a model whose nodes partly run on the CPU (listed in the
     /// results); by default such a run fails, since its latency would be partly the CPU's.
     /// Shape arithmetic that ONNX Runtime places on the CPU by design is always accepted.
@@ -252,6 +256,7 @@ impl Default for BenchConfig {
             check_outputs: false,
             latency_shard: 1,
             ab_processes: false,
+            profile: false,
             allow_cpu_fallback: false,
             trt_fp16: false,
             cuda_graph: false,

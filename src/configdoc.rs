@@ -254,6 +254,7 @@ const EXAMPLES: &[(&str, &str, &str, &[&str])] = &[
     ("[models.bench]", "check_outputs", "true", &["inputs"]),
     ("[models.bench]", "latency_shard", "2", &[]),
     ("[models.bench]", "ab_processes", "true", &[]),
+    ("[models.bench]", "profile", "true", &[]),
     ("[models.bench]", "allow_cpu_fallback", "true", &[]),
     ("[models.bench]", "trt_fp16", "true", &[]),
     ("[models.bench]", "cuda_graph", "true", &[]),

@@ -6,6 +6,7 @@
 //! is inconclusive and the model's time budget allows, more A/B runs are taken. The comparison
 //! itself, and the verdict, come from the compare module.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -14,8 +15,8 @@ use anyhow::{bail, Context, Result};
 use crate::ab::{AbPair, Schedule};
 use crate::bench::{self, BenchResult, BenchSettings};
 use crate::compare::{
-    self, session_plan, Comparison, LatencyInput, LatencySource, ModelComparison, QualityReference,
-    Reference, ReferenceInputs, PLANNED_LOOKS,
+    self, session_plan, AccuracyComparison, Comparison, LastLook, LatencyInput, LatencySource,
+    ModelComparison, QualityReference, Reference, ReferenceInputs, Status, PLANNED_LOOKS,
 };
 use crate::config::{Criteria, GateConfig, ModelConfig};
 use crate::eval::{self, EvalResult, EvalSettings};
@@ -223,6 +224,9 @@ fn gate_model(
             .insert(0, format!("base model: {}", base.label));
         judged.base_commit = base.commit.clone();
     }
+    if let Some(accuracy) = &mut judged.accuracy {
+        add_thumbnails(model, options, accuracy);
+    }
     if let Some(at_ref) = &at_ref {
         judged
             .notes
@@ -249,6 +253,53 @@ fn gate_model(
         }
     }
     Ok(Some(judged))
+}
+
+/// Changed samples shown as thumbnails in the HTML report, at most (the first listed: what the
+/// candidate broke first)...
+pub const THUMBNAILS: usize = 24;
+/// ...and bytes of thumbnails per model, at most.
+const THUMBNAIL_BYTES: usize = 512 * 1024;
+
+/// Gives the first changed samples of an image dataset their thumbnails. The sample ids only
+/// pick among the files the dataset lists, never a path of their own; an image that cannot be
+/// read or shrunk goes without one (the evaluation has already judged it).
+fn add_thumbnails(model: &ModelConfig, options: &GateOptions, accuracy: &mut AccuracyComparison) {
+    let (Some(dataset), Some(post)) = (&model.dataset, &model.postprocess) else {
+        return;
+    };
+    if accuracy.changed.is_empty() {
+        return;
+    }
+    let Ok(data) = crate::dataset::load_dataset(
+        &options.root.join(&dataset.path),
+        &dataset.options,
+        post.class_names.as_deref(),
+    ) else {
+        return;
+    };
+    let images: HashMap<&str, &Path> = data
+        .samples
+        .iter()
+        .filter_map(|s| match &s.input {
+            crate::dataset::SampleInput::Image(path) => Some((s.id.as_str(), path.as_path())),
+            crate::dataset::SampleInput::Features(_) => None,
+        })
+        .collect();
+    let mut bytes = 0;
+    for sample in accuracy.changed.iter_mut().take(THUMBNAILS) {
+        let Some(path) = images.get(sample.id.as_str()) else {
+            continue;
+        };
+        let side = crate::preprocess::thumbnail::THUMBNAIL_SIDE;
+        if let Ok(uri) = crate::preprocess::thumbnail::thumbnail_data_uri(path, side) {
+            bytes += uri.len();
+            if bytes > THUMBNAIL_BYTES {
+                break;
+            }
+            sample.thumbnail = Some(uri);
+        }
+    }
 }
 
 /// What a shard's results hold: its slice of the model's labeled data, out of the whole set
@@ -540,6 +591,12 @@ pub fn judge(
                 p.nodes.truncate(crate::runtime::profile::PROFILE_TOP);
                 p
             }),
+        operators: measured
+            .base
+            .as_ref()
+            .and_then(|b| b.bench.as_ref()?.profile.as_ref())
+            .zip(candidate.bench.as_ref().and_then(|b| b.profile.as_ref()))
+            .and_then(|(base, cand)| compare::operators::diff(base, cand)),
     }
 }
 
@@ -614,7 +671,7 @@ fn measure(
                 .then(|| PathBuf::from(&runtime.library.path)),
         },
     )?;
-    let look = adaptive_ab(
+    let last = adaptive_ab(
         &mut ab,
         started,
         model,
@@ -623,9 +680,26 @@ fn measure(
         progress,
     )?;
     let (base_spec, spec) = ab.specs().clone();
-    let (base_bench, mut cand_bench) = ab.into_results()?;
+    let (mut base_bench, mut cand_bench) = ab.into_results()?;
     if let Some(run) = cand_bench.runs.first_mut() {
-        run.look = look;
+        run.look = last.as_ref().map(|l| l.look);
+    }
+    // Why the latency moved: both models' operators, profiled after the timed runs.
+    let moved = last.as_ref().is_some_and(|l| {
+        l.criteria
+            .iter()
+            .any(|c| matches!(c.status, Status::Fail | Status::Inconclusive))
+    });
+    if model.bench.profile || moved {
+        progress("profiling operators", 0, 1);
+        let (base_profile, cand_profile) = bench::profile_pair(
+            runtime,
+            (base.path(), &base_bench),
+            (&candidate_path, &cand_bench),
+            &shape_request(model, &options.root),
+        )?;
+        base_bench.profile = Some(base_profile);
+        cand_bench.profile = Some(cand_profile);
     }
     let mut candidate = finish_results(
         model,
@@ -816,7 +890,7 @@ fn adaptive_ab(
     criteria: &Criteria,
     seed: u64,
     progress: bench::Progress,
-) -> Result<Option<u32>> {
+) -> Result<Option<LastLook>> {
     let budget = Duration::from_secs_f64(model.bench.max_time_s.max(0.0));
     let deadline = started + budget;
     let left = || {
@@ -873,7 +947,7 @@ fn adaptive_ab(
         }
         Ok::<_, anyhow::Error>(Some(ab.samples()))
     })?;
-    Ok(last.map(|l| l.look))
+    Ok(last)
 }
 
 /// Times session pairs of `runs` runs each until there are `sessions` of them, finishing the one

@@ -16,6 +16,9 @@ pub const MAX_INPUT_BYTES: u64 = 2 << 30;
 /// Timed runs whose samples one bench keeps (8 bytes each: 80 MB at most). The timed loop also
 /// stops here when `min_time` has not passed yet.
 pub const MAX_TIMED_RUNS: u64 = 10_000_000;
+/// Nodes an A/B's operator profiles keep per model (about 200 bytes each in the results), so
+/// the report can match them by name; a larger graph's diff lists op types only.
+pub const MAX_PROFILE_NODES: usize = 5_000;
 /// Batch size, for bench and eval.
 pub const MAX_BATCH: u64 = 65_536;
 /// One dimension of an input shape.

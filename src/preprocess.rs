@@ -17,6 +17,7 @@ mod resample;
 mod tensor;
 #[cfg(test)]
 mod tensor_tests;
+pub mod thumbnail;
 mod truncated;
 
 pub use options::{Interpolation, Resize};

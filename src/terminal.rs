@@ -454,6 +454,9 @@ pub fn comparison_table(comparison: &Comparison) -> String {
                 let _ = writeln!(out, "  {:<13} why: {why}", "");
             }
         }
+        if let Some(diff) = &model.operators {
+            out.push_str(&operators_lines(diff));
+        }
         for reason in &model.reasons {
             let _ = writeln!(out, "  reason: {reason}");
         }
@@ -478,6 +481,43 @@ pub fn comparison_table(comparison: &Comparison) -> String {
         }
     }
     let _ = writeln!(out, "verdict: {}", comparison.verdict.label());
+    out
+}
+
+/// The operator diff under a model's criteria: the headline, then a row per op type and the
+/// nodes only one model has.
+fn operators_lines(diff: &crate::compare::operators::OperatorDiff) -> String {
+    use crate::report::escape::Text;
+    let v = crate::report::operators::operators_view(diff, Text(crate::report::Format::Html));
+    let mut out = String::new();
+    let _ = writeln!(out, "  operators, base -> candidate: {}", v.headline);
+    let _ = writeln!(out, "    {}", v.caption);
+    let _ = writeln!(
+        out,
+        "    {:<18} {:>11} {:>11} {:>11} {:>11} {:>9}",
+        "op type", "nodes", "base", "candidate", "change", "of run"
+    );
+    for r in &v.rows {
+        let _ = writeln!(
+            out,
+            "    {:<18} {:>11} {:>11} {:>11} {:>11} {:>9}",
+            crate::text::clean(&r.op_type, 18),
+            r.nodes,
+            r.baseline,
+            r.candidate,
+            r.change,
+            r.of_run
+        );
+    }
+    for n in &v.added {
+        let _ = writeln!(out, "    only in the candidate: {n}");
+    }
+    for n in &v.removed {
+        let _ = writeln!(out, "    only in the base model: {n}");
+    }
+    if let Some(more) = &v.more {
+        let _ = writeln!(out, "    {more}");
+    }
     out
 }
 

@@ -197,6 +197,101 @@ fn a_pr_that_swaps_in_a_slower_model_fails_on_p50() {
     assert_eq!(status(cancer, "p50 latency"), "fail");
     assert_eq!(status(cancer, "accuracy"), "pass", "same predictions");
     assert!(stdout(&out).contains("FAIL"), "{}", stdout(&out));
+    // A failing latency has both models' operators profiled: the dead branch's nodes are the
+    // candidate's alone, and the op types it adds took time they did not take before.
+    let ops = &cancer["operators"];
+    assert!(ops["added_count"].as_u64().unwrap() > 0, "{ops}");
+    let top = &ops["op_types"][0];
+    assert!(
+        top["candidate_nodes"].as_u64() > top["baseline_nodes"].as_u64()
+            && top["change_us_per_run"].as_f64().unwrap() > 0.0,
+        "{ops}"
+    );
+    assert!(
+        stdout(&out).contains("operators, base -> candidate:"),
+        "{}",
+        stdout(&out)
+    );
+    // An unchanged model is not profiled.
+    assert!(model(&comparison, "digits").get("operators").is_none());
+}
+
+/// A project of one model without a dataset, whose pull request adds a dead conv branch
+/// (`resnet_small_slow5`: identical outputs, about 5 % slower), with `profile = true`.
+#[test]
+fn a_pr_that_adds_a_conv_branch_names_the_added_conv_in_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let main = dir.path().join("main");
+    copy("models/resnet_small.onnx", &main);
+    std::fs::write(
+        main.join("modelgate.toml"),
+        "[[models]]\nname = \"resnet\"\ncandidate = \"models/resnet_small.onnx\"\n\
+         base_ref = \"merge-base\"\n[models.bench]\niterations = 200\nwarmup_s = 0.2\n\
+         max_time_s = 4\nprofile = true\n",
+    )
+    .unwrap();
+    git(&main, &["init", "-q"]);
+    git(&main, &["add", "-A"]);
+    git(&main, &["commit", "-qm", "resnet"]);
+    let clone = dir.path().join("clone");
+    git(
+        dir.path(),
+        &[
+            "clone",
+            "-q",
+            main.to_str().unwrap(),
+            clone.to_str().unwrap(),
+        ],
+    );
+    std::fs::copy(
+        root().join("models/resnet_small_slow5.onnx"),
+        clone.join("models/resnet_small.onnx"),
+    )
+    .unwrap();
+    git(&clone, &["commit", "-qam", "add a branch"]);
+    let report = clone.join("comment.md");
+    let (out, comparison) = support::gate(
+        &clone.join("modelgate.toml"),
+        &clone.join("comparison.json"),
+        &["--allow-new", "--report", report.to_str().unwrap()],
+    );
+    let resnet = model(&comparison, "resnet");
+    assert_eq!(
+        resnet["latency_source"]["kind"], "same_runner_ab",
+        "{out:?}"
+    );
+    let ops = &resnet["operators"];
+    // The branch's Conv is the slowest node only the candidate has.
+    assert_eq!(ops["added"][0]["op_type"], "Conv", "{ops}");
+    // ONNX Runtime's own layout nodes, renumbered when a node is added, are paired, not listed.
+    assert!(
+        ops["removed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n["op_type"] != "Conv"),
+        "{ops}"
+    );
+    let conv = ops["op_types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["op_type"] == "Conv")
+        .unwrap_or_else(|| panic!("no Conv row: {ops}"));
+    assert_eq!(
+        conv["candidate_nodes"].as_u64().unwrap(),
+        conv["baseline_nodes"].as_u64().unwrap() + 1,
+        "{ops}"
+    );
+    let comment = std::fs::read_to_string(&report).unwrap();
+    assert!(
+        comment.contains("**Operators, base → candidate:**"),
+        "{comment}"
+    );
+    assert!(
+        comment.contains("Only in the candidate:\n- Conv "),
+        "{comment}"
+    );
 }
 
 #[test]
@@ -525,6 +620,57 @@ fn an_image_model_that_loses_recall_on_one_site_fails_on_that_site_alone() {
     let scan = model(&comparison, "scan");
     assert_eq!(status(scan, "recall (positive)"), "fail");
     assert_eq!(status(scan, "minimum recall (positive)"), "fail");
+
+    // The scans it got wrong come first, each with its site and the probability both models
+    // gave its label, the first ones with a thumbnail of the scan.
+    let changed = scan["accuracy"]["changed"].as_array().unwrap();
+    let broke = |c: &serde_json::Value| c["baseline"] == c["label"];
+    assert!(broke(&changed[0]), "{}", changed[0]);
+    let first_fixed = changed.iter().position(|c| !broke(c));
+    if let Some(i) = first_fixed {
+        assert!(
+            changed[i..].iter().all(|c| !broke(c)),
+            "right -> wrong first"
+        );
+    }
+    assert!(changed[0]["slices"]["site"].is_string(), "{}", changed[0]);
+    assert!(changed[0]["candidate_label_score"].as_f64().unwrap() < 0.5);
+    let thumbs = changed
+        .iter()
+        .filter(|c| c["thumbnail"].is_string())
+        .count();
+    assert_eq!(thumbs, changed.len().min(24), "the first 24 have one");
+    assert!(changed[0]["thumbnail"]
+        .as_str()
+        .unwrap()
+        .starts_with("data:image/png;base64,"));
+    let json = project.clone.join("comparison.json");
+    let html = project.clone.join("report.html");
+    let out = support::modelgate(&[
+        "report",
+        "--comparison",
+        json.to_str().unwrap(),
+        "--format",
+        "html",
+        "--out",
+        html.to_str().unwrap(),
+    ]);
+    assert_exit(&out, 0);
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert_eq!(
+        // minijinja writes the URI's slash as an entity, which a browser reads back.
+        page.matches("<img class=\"thumb\" src=\"data:image&#x2f;png;base64,")
+            .count(),
+        thumbs
+    );
+    let first_row = page.find("right → wrong").unwrap();
+    assert!(page.find("wrong → right").is_none_or(|i| i > first_row));
+    // The comment lists them too, without pictures.
+    let out = support::modelgate(&["report", "--comparison", json.to_str().unwrap()]);
+    assert_exit(&out, 0);
+    let comment = stdout(&out);
+    assert!(comment.contains("| right → wrong |"), "{comment}");
+    assert!(!comment.contains("data:image"), "{comment}");
 }
 
 /// Reads a JSON file a command wrote.

@@ -163,7 +163,8 @@ pub fn compare_accuracy(
         ),
     };
 
-    let changed: Vec<ChangedSample> = pairs
+    let label_score = |s: &SampleRecord| s.scores.get(s.label).map(|p| f64::from(*p));
+    let mut changed: Vec<ChangedSample> = pairs
         .iter()
         .filter(|(b, c)| b.pred != c.pred)
         .map(|(b, c)| ChangedSample {
@@ -171,8 +172,15 @@ pub fn compare_accuracy(
             label: name_of(c.label),
             baseline: name_of(b.pred),
             candidate: name_of(c.pred),
+            baseline_label_score: label_score(b),
+            candidate_label_score: label_score(c),
+            slices: c.slices.clone(),
+            thumbnail: None,
         })
         .collect();
+    // What the candidate broke first, then what it got wrong differently, then what it fixed;
+    // the dataset's order within each (a stable sort).
+    changed.sort_by_key(ChangedSample::flip);
     let agreement_rate = 1.0 - changed.len() as f64 / n as f64;
 
     let drop = |name: &str, base: f64, cand: f64, limit: f64, test: usize, ci| {

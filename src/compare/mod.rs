@@ -8,6 +8,7 @@
 mod accuracy;
 mod floors;
 mod latency;
+pub mod operators;
 mod quality;
 mod reference;
 pub mod sample_size;
@@ -209,6 +210,54 @@ pub struct ChangedSample {
     pub label: String,
     pub baseline: String,
     pub candidate: String,
+    /// The probability the baseline gave the sample's label; absent in files that predate it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_label_score: Option<f64>,
+    /// The probability the candidate gave the sample's label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidate_label_score: Option<f64>,
+    /// Its subgroup values, slice column -> value; absent when no slices are configured.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub slices: std::collections::BTreeMap<String, String>,
+    /// A small PNG of the sample's image as a `data:` URI, for the HTML report: image datasets
+    /// only, the first changed samples only (see `gate::THUMBNAILS`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thumbnail: Option<String>,
+}
+
+/// How a changed prediction changed, in the order the reports list them: what the candidate
+/// broke first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Flip {
+    /// The baseline was right and the candidate is wrong.
+    RightToWrong,
+    /// Both are wrong, differently.
+    WrongToWrong,
+    /// The candidate fixed it.
+    WrongToRight,
+}
+
+impl Flip {
+    pub fn label(self) -> &'static str {
+        match self {
+            Flip::RightToWrong => "right → wrong",
+            Flip::WrongToWrong => "wrong → wrong",
+            Flip::WrongToRight => "wrong → right",
+        }
+    }
+}
+
+impl ChangedSample {
+    /// How its prediction changed, from its label and the two predictions.
+    pub fn flip(&self) -> Flip {
+        if self.baseline == self.label {
+            Flip::RightToWrong
+        } else if self.candidate == self.label {
+            Flip::WrongToRight
+        } else {
+            Flip::WrongToWrong
+        }
+    }
 }
 
 /// The paired accuracy comparison.
@@ -309,6 +358,10 @@ pub struct ModelComparison {
     /// judged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<crate::runtime::profile::OpProfile>,
+    /// The base model's operators against the candidate's, when an A/B profiled both (a latency
+    /// criterion failed or was not settled, or `profile = true`); shown, never judged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operators: Option<operators::OperatorDiff>,
 }
 
 /// The machine a model was measured on, from its results' fingerprint.
@@ -359,6 +412,7 @@ impl ModelComparison {
             candidate_commit: None,
             runner: None,
             profile: None,
+            operators: None,
         }
     }
 }

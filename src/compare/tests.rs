@@ -257,6 +257,53 @@ fn eval(preds: &[usize], labels: &[usize]) -> EvalResult {
 }
 
 #[test]
+fn changed_samples_list_what_the_candidate_broke_first_with_label_scores_and_subgroups() {
+    // s0 fixed (wrong -> right), s1 broken (right -> wrong), s2 unchanged, s3 broken.
+    let labels = [0, 1, 1, 1];
+    let mut base = eval(&[1, 1, 1, 1], &labels);
+    let mut cand = eval(&[0, 0, 1, 0], &labels);
+    for (i, s) in cand.samples.iter_mut().enumerate() {
+        s.scores = if s.pred == 1 {
+            vec![0.2, 0.8]
+        } else {
+            vec![0.7, 0.3]
+        };
+        s.slices = [("site".to_string(), format!("s{}", i % 2))].into();
+    }
+    for s in &mut base.samples {
+        s.scores = vec![0.4, 0.6];
+        s.slices = cand.samples[s.id[1..].parse::<usize>().unwrap()]
+            .slices
+            .clone();
+    }
+    let mut tests = Vec::new();
+    let (acc, _) = compare_accuracy(&base, &cand, &Criteria::default(), &mut tests).unwrap();
+    let order: Vec<(&str, super::Flip)> = acc
+        .changed
+        .iter()
+        .map(|c| (c.id.as_str(), c.flip()))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            ("s1", super::Flip::RightToWrong),
+            ("s3", super::Flip::RightToWrong),
+            ("s0", super::Flip::WrongToRight)
+        ]
+    );
+    let s1 = &acc.changed[0];
+    // The label (malignant, 1) had 0.6 from the baseline and 0.3 from the candidate.
+    assert_eq!(s1.baseline_label_score, Some(f64::from(0.6f32)));
+    assert_eq!(s1.candidate_label_score, Some(f64::from(0.3f32)));
+    assert_eq!(s1.slices["site"], "s1");
+    // s0's label is benign (0): the candidate gave it 0.7.
+    assert_eq!(
+        acc.changed[2].candidate_label_score,
+        Some(f64::from(0.7f32))
+    );
+}
+
+#[test]
 fn paired_accuracy_counts_discordant_samples_and_lists_changes() {
     let labels = [1, 1, 1, 1, 0, 0, 0, 0];
     let base = eval(&[1, 1, 1, 1, 0, 0, 0, 1], &labels);

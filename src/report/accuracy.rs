@@ -7,9 +7,13 @@
 
 use serde::Serialize;
 
-use super::compare::{AccuracyComparison, SliceComparison, TestRecord};
+use super::compare::{AccuracyComparison, ChangedSample, SliceComparison, TestRecord};
 use super::escape::Text;
 use crate::format;
+use crate::preprocess::thumbnail::is_thumbnail;
+
+/// The longest thumbnail URI shown (a 96-pixel PNG is a few KiB).
+const THUMBNAIL_MAX_LEN: usize = 64 * 1024;
 
 /// Name of the paired test on accuracy, as the comparison records it.
 const MCNEMAR_ACCURACY: &str = "McNemar exact (accuracy)";
@@ -38,6 +42,8 @@ pub struct AccuracyView {
     pub agreement: String,
     /// The first changed samples, up to the cap.
     pub changed: Vec<ChangedView>,
+    /// Whether any changed sample has subgroup values (the table then has their column).
+    pub changed_subgroups: bool,
     /// E.g. `and 12 more`, when the list was cut.
     pub changed_more: Option<String>,
     /// Subgroups, up to [`MAX_SLICE_ROWS`].
@@ -97,6 +103,15 @@ pub struct ChangedView {
     pub label: String,
     pub baseline: String,
     pub candidate: String,
+    /// `right → wrong`, `wrong → wrong` or `wrong → right`.
+    pub flip: String,
+    /// The probability each model gave the label, e.g. `0.62 → 0.41`; `—` when unknown.
+    pub label_score: String,
+    /// Its subgroup values, e.g. `site=a`; empty without subgroups.
+    pub subgroup: String,
+    /// Its image as a PNG `data:` URI, in the HTML report only, and only one that is a PNG data
+    /// URI of base64 and nothing else.
+    pub thumbnail: Option<String>,
 }
 
 pub(crate) fn accuracy_view(
@@ -150,15 +165,8 @@ pub(crate) fn accuracy_view(
             a.changed.len(),
             a.n
         ),
-        changed: a.changed[..shown]
-            .iter()
-            .map(|s| ChangedView {
-                id: text.of(&s.id),
-                label: text.of(&s.label),
-                baseline: text.of(&s.baseline),
-                candidate: text.of(&s.candidate),
-            })
-            .collect(),
+        changed: changed_views(&a.changed, shown, text),
+        changed_subgroups: a.changed.iter().any(|s| !s.slices.is_empty()),
         changed_more: (a.changed.len() > shown)
             .then(|| format!("and {} more", a.changed.len() - shown)),
         slices: a.slices[..slices_shown]
@@ -250,10 +258,41 @@ fn slice_view(s: &SliceComparison, text: Text) -> SliceView {
     }
 }
 
+/// The first `shown` changed samples, what the candidate broke first (whatever order the file
+/// lists them in), each string made safe by `text`.
+fn changed_views(changed: &[ChangedSample], shown: usize, text: Text) -> Vec<ChangedView> {
+    let mut ordered: Vec<&ChangedSample> = changed.iter().collect();
+    ordered.sort_by_key(|s| s.flip());
+    let score = |p: Option<f64>| p.map_or_else(|| "—".to_string(), |p| format!("{p:.2}"));
+    ordered
+        .into_iter()
+        .take(shown)
+        .map(|s| ChangedView {
+            id: text.of(&s.id),
+            label: text.of(&s.label),
+            baseline: text.of(&s.baseline),
+            candidate: text.of(&s.candidate),
+            flip: s.flip().label().to_string(),
+            label_score: match (s.baseline_label_score, s.candidate_label_score) {
+                (None, None) => "—".to_string(),
+                (b, c) => format!("{} → {}", score(b), score(c)),
+            },
+            subgroup: text.of(&s
+                .slices
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(", ")),
+            thumbnail: s.thumbnail.clone().filter(|uri| {
+                text.0 == super::Format::Html && is_thumbnail(uri, THUMBNAIL_MAX_LEN)
+            }),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::compare::ChangedSample;
     use crate::report::Format;
 
     fn with_changed(n: usize) -> AccuracyComparison {
@@ -279,10 +318,42 @@ mod tests {
                     label: "a".into(),
                     baseline: "a".into(),
                     candidate: "b".into(),
+                    baseline_label_score: None,
+                    candidate_label_score: None,
+                    slices: Default::default(),
+                    thumbnail: None,
                 })
                 .collect(),
             slices: vec![],
         }
+    }
+
+    #[test]
+    fn changed_samples_show_broken_ones_first_with_scores_and_subgroups() {
+        let sample = |id: &str, baseline: &str, candidate: &str| ChangedSample {
+            id: id.into(),
+            label: "pneumonia".into(),
+            baseline: baseline.into(),
+            candidate: candidate.into(),
+            baseline_label_score: Some(0.62),
+            candidate_label_score: None,
+            slices: [("site".to_string(), "a|b".to_string())].into(),
+            thumbnail: None,
+        };
+        // A file listing a fixed sample first, as an untrusted one may.
+        let changed = [
+            sample("fixed", "normal", "pneumonia"),
+            sample("broken", "pneumonia", "normal"),
+        ];
+        let views = changed_views(&changed, 1, Text(Format::Markdown));
+        assert_eq!(views.len(), 1);
+        let v = &views[0];
+        assert_eq!(
+            (v.id.as_str(), v.flip.as_str()),
+            ("broken", "right → wrong")
+        );
+        assert_eq!(v.label_score, "0.62 → —");
+        assert_eq!(v.subgroup, "site\\=a\\|b");
     }
 
     #[test]

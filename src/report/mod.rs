@@ -11,6 +11,7 @@ mod accuracy;
 pub mod escape;
 pub(crate) mod explain;
 mod latency;
+pub(crate) mod operators;
 mod plot;
 pub mod view;
 

@@ -7,7 +7,7 @@
 
 use super::compare::{ChangedSample, Comparison};
 use super::fixtures;
-use super::{render, Kind, COMMENT_MARKER};
+use super::{escape_md, render, Kind, COMMENT_MARKER};
 
 fn comment(c: &Comparison) -> String {
     render(c, Kind::Comment, None).expect("the built-in comment template renders")
@@ -83,6 +83,10 @@ fn hostile() -> Comparison {
         label: "[x](javascript:alert(1))".into(),
         baseline: "<script>alert(1)</script>".into(),
         candidate: "`code`".into(),
+        baseline_label_score: Some(0.9),
+        candidate_label_score: Some(0.1),
+        slices: [("site|x".to_string(), "@everyone".to_string())].into(),
+        thumbnail: None,
     });
     c
 }
@@ -112,12 +116,13 @@ fn escaped_sample_ids_keep_the_table_shape() {
         .lines()
         .find(|l| l.contains("a\\|b"))
         .expect("the hostile sample's row");
-    // Three cells: four unescaped pipes, and the line break inside the id became a space.
+    // Six cells (sample, label, predictions, change, P(label), subgroup): seven unescaped pipes,
+    // and the line break inside the id became a space.
     let unescaped = row
         .match_indices('|')
         .filter(|(i, _)| !row[..*i].ends_with('\\'))
         .count();
-    assert_eq!(unescaped, 4, "{row}");
+    assert_eq!(unescaped, 7, "{row}");
 }
 
 /// A template file with the given suffix, which picks nothing: the report kind does.
@@ -275,6 +280,102 @@ fn a_candidate_profile_shows_its_slowest_operators_in_every_report() {
     assert!(got.contains("<td>conv|1</td>"), "{got}");
     // Without a profile, no section.
     assert!(!comment(&fixtures::pass()).contains("Slowest operators"));
+}
+
+#[test]
+fn the_operator_diff_names_the_change_in_every_report_and_escapes_node_names() {
+    use crate::compare::operators::{NodeChange, OpTypeChange, OperatorDiff};
+    let mut comparison = fixtures::fail();
+    comparison.models[0].operators = Some(OperatorDiff {
+        baseline_runs: 25,
+        candidate_runs: 25,
+        baseline_us_per_run: 1000.0,
+        candidate_us_per_run: 1100.0,
+        op_types: vec![
+            OpTypeChange {
+                op_type: "Conv".into(),
+                baseline_nodes: 1,
+                candidate_nodes: 2,
+                baseline_us_per_run: 600.0,
+                candidate_us_per_run: 680.0,
+                change_us_per_run: 80.0,
+                change_pct_of_run: 8.0,
+            },
+            OpTypeChange {
+                op_type: "Gemm".into(),
+                baseline_nodes: 1,
+                candidate_nodes: 1,
+                baseline_us_per_run: 300.0,
+                candidate_us_per_run: 290.0,
+                change_us_per_run: -10.0,
+                change_pct_of_run: -1.0,
+            },
+        ],
+        added: vec![NodeChange {
+            name: "dead|conv @everyone".into(),
+            op_type: "Conv".into(),
+            us_per_run: 80.0,
+            share_pct: 80.0 / 1100.0 * 100.0,
+        }],
+        added_count: 3,
+        removed: vec![],
+        removed_count: 0,
+        renamed: 0,
+        nodes_complete: true,
+    });
+    let headline = "Conv +80.00 µs a run (+8.0 % of the base run); Gemm -10.00 µs a run (-1.0 % of the base run); added: Conv dead|conv @everyone";
+    for kind in [Kind::Comment, Kind::Summary] {
+        let got = render(&comparison, kind, None).unwrap();
+        assert!(got.contains(&escape_md(headline)), "{got}");
+        assert!(
+            got.contains("| Conv | 1 → 2 | 600.0 µs | 680.0 µs | +80.00 µs | +8.0 % |"),
+            "{got}"
+        );
+        assert!(
+            got.contains("| Gemm | 1 → 1 | 300.0 µs | 290.0 µs | -10.00 µs | -1.0 % |"),
+            "{got}"
+        );
+        assert!(
+            got.contains(
+                "25 profiled runs of each, after the timed runs: 1.000 ms → 1.100 ms a run in kernels (+10.0 %)"
+            ),
+            "{got}"
+        );
+        // The node's pipe and mention are escaped: no new cell, no ping.
+        assert!(!got.contains("dead|conv"), "{got}");
+        assert!(!got.contains(" @everyone"), "{got}");
+        assert!(got.contains("and 2 more added."), "{got}");
+    }
+    let got = html(&comparison);
+    assert!(
+        got.contains(
+            "<li>Conv dead|conv @everyone: 80.00 µs a run, 7.3 % of the candidate&#x27;s</li>"
+        ),
+        "{got}"
+    );
+    // Without a diff, no section.
+    assert!(!comment(&fixtures::fail()).contains("Operators, base"));
+}
+
+#[test]
+fn thumbnails_show_in_the_html_report_only_and_only_as_png_data_uris() {
+    let png = "data:image/png;base64,iVBORw0KGgo=";
+    let mut comparison = fixtures::fail();
+    let changed = &mut comparison.models[0].accuracy.as_mut().unwrap().changed;
+    changed[0].thumbnail = Some(png.into());
+    changed[1].thumbnail = Some("javascript:alert(1)".into());
+    changed[2].thumbnail = Some("data:image/png;base64,\"><script>x</script>".into());
+    let got = html(&comparison);
+    assert_eq!(got.matches("<img class=\"thumb\"").count(), 1, "{got}");
+    assert!(
+        got.contains("data:image&#x2f;png;base64,iVBORw0KGgo="),
+        "{got}"
+    );
+    assert!(
+        !got.contains("javascript:") && !got.contains("<script>x"),
+        "{got}"
+    );
+    assert!(!comment(&comparison).contains("data:image"));
 }
 
 #[test]

@@ -14,6 +14,7 @@ use super::compare::{
 };
 use super::escape::Text;
 use super::latency::{latency_view, LatencyView};
+use super::operators::{operators_view, OperatorsView};
 use super::Format;
 use crate::format::{self, IntervalKind};
 
@@ -62,6 +63,8 @@ pub struct ModelView {
     pub runner: Option<String>,
     /// The candidate's slowest operators, when its results hold a profile.
     pub profile: Option<ProfileView>,
+    /// The base model's operators against the candidate's, when the A/B profiled both.
+    pub operators: Option<OperatorsView>,
 }
 
 /// The candidate's operator profile: a caption and its slowest nodes.
@@ -265,6 +268,7 @@ fn model_view(m: &ModelComparison, text: Text, changed_cap: usize) -> ModelView 
         notes: m.notes.iter().map(|n| text.of(n)).collect(),
         commits: commits(m, text),
         profile: m.profile.as_ref().map(|p| profile_view(p, text)),
+        operators: m.operators.as_ref().map(|d| operators_view(d, text)),
         runner: m.runner.as_ref().map(|r| {
             text.of(&format!(
                 "{} ({}), {} {}, ONNX Runtime {} on {}",
