@@ -264,14 +264,18 @@ pub struct MergeArgs {
 
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
-    /// The model's name in the gate config.
-    pub name: String,
+    /// The model's name in the gate config; with --html it may be left out for every model
+    /// that has a history.
+    pub name: Option<String>,
     /// The gate config.
     #[arg(long, default_value = "modelgate.toml", value_name = "PATH")]
     pub config: PathBuf,
     /// Print the history as JSON instead of a table.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "html")]
     pub json: bool,
+    /// Write a static HTML page charting each approval's numbers (for GitHub Pages).
+    #[arg(long, value_name = "PATH")]
+    pub html: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -382,3 +382,46 @@ fn history_errors_name_the_file() {
     assert_refused(&out, "line 1 is not a history entry");
     assert!(!ws.baseline().exists());
 }
+
+/// `modelgate history --html` after three approvals (the second a lower-recall model): one page,
+/// a chart per metric with a point per approval, the recall drop marked.
+#[test]
+fn history_html_draws_a_point_per_approval_for_every_metric() {
+    let ws = Workspace::new("cancer_fp32.onnx", "", "");
+    let file = ws.path("models/cancer_fp32.onnx");
+    ws.approve_ok(&ws.measure("cancer_fp32.onnx", "r1.json"));
+    std::fs::copy(ws.path("models/cancer_lowrecall.onnx"), &file).unwrap();
+    ws.approve_ok(&ws.measure("cancer_fp32.onnx", "r2.json"));
+    std::fs::copy(support::model("cancer_fp32.onnx"), &file).unwrap();
+    ws.approve_ok(&ws.measure("cancer_fp32.onnx", "r3.json"));
+
+    let page = ws.path("site/history.html");
+    std::fs::create_dir_all(page.parent().unwrap()).unwrap();
+    let config = ws.config();
+    let out = modelgate(&[
+        "history",
+        "--config",
+        &config,
+        "--html",
+        page.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let html = std::fs::read_to_string(&page).unwrap();
+    let charts: Vec<&str> = html
+        .split("<svg")
+        .skip(1)
+        .map(|s| &s[..s.find("</svg>").unwrap()])
+        .collect();
+    // accuracy, recall, p50, p95, model size, peak memory.
+    assert_eq!(charts.len(), 6, "{html}");
+    for chart in &charts {
+        assert_eq!(chart.matches("<circle").count(), 3, "{chart}");
+    }
+    // v2 lowered recall: a red point on the recall chart.
+    assert!(charts[1].contains("#CF222E"), "{}", charts[1]);
+    assert_eq!(html.matches("<tr><td>v").count(), 3, "{html}");
+    assert!(html.contains("<tr><td>v2</td>"), "{html}");
+    // A model without a history is named, exit 2.
+    let out = modelgate(&["history", "nosuch", "--config", &config, "--html", "x.html"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}

@@ -35,12 +35,27 @@ pub struct HistoryEntry {
     pub accuracy: Option<f64>,
     /// Recall of the positive class, else macro recall, as a fraction.
     pub recall: Option<f64>,
+    /// Accuracy's Wilson 95 % interval, [lower, upper]; absent in entries that predate it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accuracy_ci95: Option<[f64; 2]>,
+    /// The positive class's recall's Wilson 95 % interval (none for macro recall).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recall_ci95: Option<[f64; 2]>,
+    /// The model file's size in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_bytes: Option<u64>,
+    /// Peak resident memory while benchmarking, in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_rss_bytes: Option<u64>,
 }
 
 impl HistoryEntry {
     /// The entry for an approved baseline.
     pub fn new(version: u64, baseline: &ResultsFile, provenance: &Provenance) -> HistoryEntry {
         let k = key_numbers(baseline);
+        let metrics = baseline.eval.as_ref().map(|e| &e.metrics);
+        let bounds = |i: &crate::stats::Interval| [i.lower, i.upper];
+        let memory = baseline.bench.as_ref().map(|b| &b.memory);
         HistoryEntry {
             version,
             model_sha256: k.model_sha256,
@@ -52,6 +67,12 @@ impl HistoryEntry {
             p99_ms: k.p99_ms,
             accuracy: k.accuracy,
             recall: k.recall,
+            accuracy_ci95: metrics.map(|m| bounds(&m.accuracy_ci95)),
+            recall_ci95: metrics
+                .and_then(|m| m.positive.as_ref()?.recall_ci95.as_ref())
+                .map(bounds),
+            model_bytes: memory.map(|m| m.model_file_bytes).filter(|b| *b > 0),
+            peak_rss_bytes: memory.map(|m| m.peak_rss_bytes).filter(|b| *b > 0),
         }
     }
 }
@@ -165,7 +186,13 @@ pub fn table(name: &str, entries: &[HistoryEntry]) -> String {
 /// `modelgate history`.
 pub fn run(args: &HistoryArgs) -> Result<()> {
     let config = GateConfig::load(&args.config)?;
-    let model = super::find_model(&config, &args.name, &args.config)?;
+    if let Some(out) = &args.html {
+        return write_page(&config, args, out);
+    }
+    let Some(name) = &args.name else {
+        bail!("history: name the model (`modelgate history NAME`), or write every model's page with --html PATH");
+    };
+    let model = super::find_model(&config, name, &args.config)?;
     let path = super::history_path(&model.baseline_path(&super::config_root(&args.config)));
     let shown = display_path(&path);
     let text = match std::fs::read_to_string(&path) {
@@ -189,5 +216,59 @@ pub fn run(args: &HistoryArgs) -> Result<()> {
     } else {
         print!("{}", crate::text::log_text(&table(&model.name, &entries)));
     }
+    Ok(())
+}
+
+/// `modelgate history --html OUT`: the named model's page, or every model's that has a history.
+fn write_page(config: &GateConfig, args: &HistoryArgs, out: &Path) -> Result<()> {
+    let root = super::config_root(&args.config);
+    let models = match &args.name {
+        Some(name) => vec![super::find_model(config, name, &args.config)?],
+        None => config.models.iter().collect(),
+    };
+    let mut sections = Vec::new();
+    for model in models {
+        let path = super::history_path(&model.baseline_path(&root));
+        let entries = read_if_exists(&path)?;
+        if entries.is_empty() && args.name.is_some() {
+            bail!(
+                "no history for model `{}`: {} has no entries; approve a baseline with `modelgate baseline approve --model {}`",
+                model.name,
+                display_path(&path),
+                model.name
+            );
+        }
+        if !entries.is_empty() {
+            let criteria = config.criteria_for(model);
+            let tolerances = super::history_page::Tolerances {
+                p50_pct: criteria.max_p50_regression_pct,
+                p95_pct: criteria.max_p95_regression_pct,
+            };
+            sections.push((model.name.clone(), tolerances, entries));
+        }
+    }
+    if sections.is_empty() {
+        bail!(
+            "no model in {} has a history; approve a baseline with `modelgate baseline approve --model NAME`",
+            display_path(&args.config)
+        );
+    }
+    let page = super::history_page::page(&sections).context("cannot render the history page")?;
+    // A page goes where a site is built: its folder is made if need be.
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| {
+            format!(
+                "cannot create the folder {} for the history page; choose another --html path",
+                display_path(dir)
+            )
+        })?;
+    }
+    crate::results::write_atomic(out, page.as_bytes())?;
+    eprintln!(
+        "wrote {} ({} model{})",
+        display_path(out),
+        sections.len(),
+        if sections.len() == 1 { "" } else { "s" }
+    );
     Ok(())
 }
