@@ -96,6 +96,32 @@ pub fn run(
     settings: &EvalSettings,
     progress: Progress,
 ) -> Result<EvalResult> {
+    let mut results = run_many(std::slice::from_mut(model), settings, progress)?;
+    results
+        .pop()
+        .context("the evaluation returned no result; this is a bug in modelgate")
+}
+
+/// One model's side of a shared evaluation: its input, batch, records and stage times.
+struct Pass {
+    input: crate::model::TensorSpec,
+    fixed_batch: Option<usize>,
+    records: Vec<SampleRecord>,
+    /// Converting the batch to the input's type (preprocessing too), inference, postprocessing.
+    convert: Duration,
+    infer: Duration,
+    post: Duration,
+}
+
+/// Evaluates several open models (variants of one model) on one dataset, decoding and
+/// preprocessing each sample once for all of them: each batch is read once and fed to every
+/// model in turn. Models that would run at different batch sizes (a fixed batch dim) are
+/// evaluated one after another instead. Results in the models' order.
+pub fn run_many(
+    models: &mut [LoadedModel],
+    settings: &EvalSettings,
+    progress: Progress,
+) -> Result<Vec<EvalResult>> {
     let mut data = dataset::load_dataset(
         &settings.dataset,
         &settings.options,
@@ -122,41 +148,65 @@ pub fn run(
         );
     }
     let post = Postprocessor::new(&settings.postprocess, &data.classes)?;
-    let input = model
-        .spec
-        .inputs
-        .first()
-        .context("the model has no inputs")?
-        .clone();
-    if model.spec.inputs.len() > 1 {
-        bail!(
-            "the model has {} inputs; modelgate eval feeds models with one input",
-            model.spec.inputs.len()
-        );
-    }
-    // A model whose batch dim is fixed runs at that batch; the last batch is padded with copies
-    // of its last sample, whose outputs are dropped.
-    let fixed_batch = match input.dims.first() {
-        Some(crate::model::Dim::Fixed(b)) if *b >= 1 && input.dims.len() > 1 => Some(*b as usize),
-        _ => None,
-    };
-    let batch = match fixed_batch {
-        Some(b) => {
-            if b != settings.batch {
-                eprintln!(
-                    "note: input `{}` has a fixed batch of {b}; evaluating {b} sample(s) per run instead of batch {}",
-                    crate::text::clean(&input.name, crate::text::VALUE_MAX_CHARS),
-                    settings.batch
-                );
-            }
-            b
+    let mut passes = Vec::with_capacity(models.len());
+    for model in models.iter() {
+        let input = model
+            .spec
+            .inputs
+            .first()
+            .context("the model has no inputs")?
+            .clone();
+        if model.spec.inputs.len() > 1 {
+            bail!(
+                "the model has {} inputs; modelgate eval feeds models with one input",
+                model.spec.inputs.len()
+            );
         }
-        None => settings.batch.max(1),
-    };
+        // A model whose batch dim is fixed runs at that batch; the last batch is padded with
+        // copies of its last sample, whose outputs are dropped.
+        let fixed_batch = match input.dims.first() {
+            Some(crate::model::Dim::Fixed(b)) if *b >= 1 && input.dims.len() > 1 => {
+                Some(*b as usize)
+            }
+            _ => None,
+        };
+        passes.push(Pass {
+            input,
+            fixed_batch,
+            records: Vec::with_capacity(data.samples.len()),
+            convert: Duration::ZERO,
+            infer: Duration::ZERO,
+            post: Duration::ZERO,
+        });
+    }
+    let batches: Vec<usize> = passes
+        .iter()
+        .map(|p| p.fixed_batch.unwrap_or(settings.batch.max(1)))
+        .collect();
+    if batches.windows(2).any(|w| w[0] != w[1]) {
+        // Batches differ: no batch can be shared, so each model reads the data itself.
+        let mut results = Vec::with_capacity(models.len());
+        for model in models.iter_mut() {
+            results.extend(run_many(
+                std::slice::from_mut(model),
+                settings,
+                &mut *progress,
+            )?);
+        }
+        return Ok(results);
+    }
+    let batch = batches[0];
+    for pass in &passes {
+        if let Some(b) = pass.fixed_batch.filter(|b| *b != settings.batch) {
+            eprintln!(
+                "note: input `{}` has a fixed batch of {b}; evaluating {b} sample(s) per run instead of batch {}",
+                crate::text::clean(&pass.input.name, crate::text::VALUE_MAX_CHARS),
+                settings.batch
+            );
+        }
+    }
     let started = Instant::now();
-    let (mut pre_time, mut infer_time, mut post_time) =
-        (Duration::ZERO, Duration::ZERO, Duration::ZERO);
-    let mut records = Vec::with_capacity(data.samples.len());
+    let mut pre_time = Duration::ZERO;
     let total = data.samples.len() as u64;
     // Decoding the next batch overlaps inference on this one, as a serving pipeline's data
     // loader does: a second thread preprocesses one batch ahead.
@@ -178,85 +228,125 @@ pub fn run(
         });
         for (chunk, (values, took)) in data.samples.chunks(batch).zip(batches) {
             pre_time += took;
-            let t0 = Instant::now();
-            let mut values = values?;
-            let per_sample = values.len() / chunk.len();
-            let mut shape = input_shape(&input, settings.preprocess.as_ref(), chunk, per_sample)?;
-            let padded = fixed_batch.unwrap_or(chunk.len()).max(chunk.len());
-            if padded > chunk.len() {
-                let last = values[values.len() - per_sample..].to_vec();
-                for _ in chunk.len()..padded {
-                    values.extend_from_slice(&last);
+            let mut values = Some(values?);
+            let last = passes.len() - 1;
+            for (i, (model, pass)) in models.iter_mut().zip(&mut passes).enumerate() {
+                // The last model takes the batch's values; the others a copy.
+                let values = if i == last {
+                    values.take()
+                } else {
+                    values.clone()
                 }
-                shape[0] = padded as i64;
+                .unwrap_or_default();
+                run_chunk(model, pass, chunk, values, settings, &post, &data.slices)?;
             }
-            let data_typed = match input.elem {
-                ElemType::Float32 => TensorData::F32(values),
-                ElemType::Float16 => TensorData::F16(preprocess::to_f16(&values)),
-                ElemType::Uint8 => TensorData::U8(preprocess::to_u8(&values)),
-                ref other => bail!(
-                    "input `{}` is {other:?}; modelgate eval feeds float32, float16 or uint8 inputs",
-                    input.name
-                ),
-            };
-            let t1 = Instant::now();
-            let output = model
-                .run_batch(vec![Feed {
-                    name: input.name.clone(),
-                    shape,
-                    data: data_typed,
-                }])
-                .with_context(|| format!("batch starting at sample {}", chunk[0].id))?;
-            let t2 = Instant::now();
-            let ids: Vec<&str> = chunk.iter().map(|s| s.id.as_str()).collect();
-            let kept = output.values.len() / padded * chunk.len();
-            let predictions = post.apply_batch(&output.values[..kept], &ids)?;
-            for (sample, prediction) in chunk.iter().zip(predictions) {
-                let slices = data.slices.get(records.len()).cloned().unwrap_or_default();
-                records.push(SampleRecord {
-                    id: sample.id.clone(),
-                    label: sample.label,
-                    pred: prediction.pred,
-                    scores: prediction.scores,
-                    slices,
-                });
-            }
-            let t3 = Instant::now();
-            // Converting to the input's type is preprocessing too.
-            pre_time += t1 - t0;
-            infer_time += t2 - t1;
-            post_time += t3 - t2;
-            progress(records.len() as u64, total);
+            progress(passes[0].records.len() as u64, total);
         }
         Ok(())
     })?;
-    if records.len() != data.samples.len() {
+    if passes.iter().any(|p| p.records.len() != data.samples.len()) {
         bail!("preprocessing stopped before the last sample; this is a bug in modelgate");
     }
-    let wall_time_s = started.elapsed().as_secs_f64();
-    let (metrics, slices) = summarize(&records, &data.classes, post.positive())?;
-    let n = records.len() as f64;
-    Ok(EvalResult {
-        dataset: DatasetInfo {
-            path: settings.dataset.display().to_string(),
-            n_samples: records.len(),
-            classes: data.classes.clone(),
-        },
-        preprocess: settings.preprocess.clone(),
-        postprocess: settings.postprocess.clone(),
-        positive_class: post.positive(),
-        batch_size: batch,
-        metrics,
-        stages: stage_breakdown([pre_time, infer_time, post_time], n),
-        throughput_samples_per_s: if wall_time_s > 0.0 {
-            n / wall_time_s
-        } else {
-            0.0
-        },
-        wall_time_s,
-        samples: records,
-        slices,
-    })
+    let wall = started.elapsed();
+    let shared = passes.len() > 1;
+    let n = data.samples.len() as f64;
+    passes
+        .into_iter()
+        .map(|pass| {
+            // Shared by several models, the pass's wall time is theirs together; each model's
+            // is then the pipelined time it would have alone: the slower of the loader and its
+            // own inference and postprocessing (they overlap).
+            let wall_time_s = if shared {
+                (pre_time + pass.convert)
+                    .max(pass.infer + pass.post)
+                    .as_secs_f64()
+            } else {
+                wall.as_secs_f64()
+            };
+            let (metrics, slices) = summarize(&pass.records, &data.classes, post.positive())?;
+            Ok(EvalResult {
+                dataset: DatasetInfo {
+                    path: settings.dataset.display().to_string(),
+                    n_samples: pass.records.len(),
+                    classes: data.classes.clone(),
+                },
+                preprocess: settings.preprocess.clone(),
+                postprocess: settings.postprocess.clone(),
+                positive_class: post.positive(),
+                batch_size: batch,
+                metrics,
+                stages: stage_breakdown([pre_time + pass.convert, pass.infer, pass.post], n),
+                throughput_samples_per_s: if wall_time_s > 0.0 {
+                    n / wall_time_s
+                } else {
+                    0.0
+                },
+                wall_time_s,
+                samples: pass.records,
+                slices,
+            })
+        })
+        .collect()
+}
+
+/// Runs one model on one batch of preprocessed `values`, records its predictions and adds the
+/// time of each stage to its pass.
+fn run_chunk(
+    model: &mut LoadedModel,
+    pass: &mut Pass,
+    chunk: &[dataset::Sample],
+    mut values: Vec<f32>,
+    settings: &EvalSettings,
+    post: &Postprocessor,
+    slices: &[std::collections::BTreeMap<String, String>],
+) -> Result<()> {
+    let t0 = Instant::now();
+    let input = &pass.input;
+    let per_sample = values.len() / chunk.len();
+    let mut shape = input_shape(input, settings.preprocess.as_ref(), chunk, per_sample)?;
+    let padded = pass.fixed_batch.unwrap_or(chunk.len()).max(chunk.len());
+    if padded > chunk.len() {
+        let last = values[values.len() - per_sample..].to_vec();
+        for _ in chunk.len()..padded {
+            values.extend_from_slice(&last);
+        }
+        shape[0] = padded as i64;
+    }
+    let data_typed = match input.elem {
+        ElemType::Float32 => TensorData::F32(values),
+        ElemType::Float16 => TensorData::F16(preprocess::to_f16(&values)),
+        ElemType::Uint8 => TensorData::U8(preprocess::to_u8(&values)),
+        ref other => bail!(
+            "input `{}` is {other:?}; modelgate eval feeds float32, float16 or uint8 inputs",
+            input.name
+        ),
+    };
+    let t1 = Instant::now();
+    let output = model
+        .run_batch(vec![Feed {
+            name: input.name.clone(),
+            shape,
+            data: data_typed,
+        }])
+        .with_context(|| format!("batch starting at sample {}", chunk[0].id))?;
+    let t2 = Instant::now();
+    let ids: Vec<&str> = chunk.iter().map(|s| s.id.as_str()).collect();
+    let kept = output.values.len() / padded * chunk.len();
+    let predictions = post.apply_batch(&output.values[..kept], &ids)?;
+    for (sample, prediction) in chunk.iter().zip(predictions) {
+        let slices = slices.get(pass.records.len()).cloned().unwrap_or_default();
+        pass.records.push(SampleRecord {
+            id: sample.id.clone(),
+            label: sample.label,
+            pred: prediction.pred,
+            scores: prediction.scores,
+            slices,
+        });
+    }
+    pass.convert += t1 - t0;
+    pass.infer += t2 - t1;
+    pass.post += t2.elapsed();
+    Ok(())
 }
 
 /// Keeps only the samples (and their subgroup values) of `shard`.

@@ -333,13 +333,15 @@ pub fn run(
         .collect::<Result<Vec<_>>>()?;
     let shapes = crate::gate::shape_request(&plan.model, &plan.root);
     let benches = time_interleaved(runtime, &arms, &shapes, progress)?;
+    // Every variant evaluated together: each sample decoded and preprocessed once.
+    let evals = evaluate_variants(plan, runtime, &arms, progress)?;
     let mut measured = Vec::new();
-    for ((variant, arm), mut bench) in plan.variants.iter().zip(arms).zip(benches) {
+    for (((variant, arm), mut bench), eval) in
+        plan.variants.iter().zip(arms).zip(benches).zip(evals)
+    {
         let with = || variant_context(variant);
         add_energy(runtime, &arm.0, &arm.1, &shapes, &mut bench, progress).with_context(with)?;
-        measured.push(
-            measure(plan, variant, runtime, arm, &shapes, bench, progress).with_context(with)?,
-        );
+        measured.push(measure(variant, runtime, arm, &shapes, bench, eval).with_context(with)?);
     }
     let summary = summarize(plan, &measured, plan.significance)?;
     write(out, &summary)?;
@@ -472,23 +474,53 @@ fn add_energy(
     Ok(())
 }
 
-/// The rest of a variant's measurements: its peak memory alone, its evaluation, its digest.
-fn measure(
+/// Every variant's evaluation, in the variants' order (all None without a dataset): together,
+/// so each sample is read and preprocessed once for all of them.
+fn evaluate_variants(
     plan: &Plan,
+    runtime: &Runtime,
+    arms: &[(PathBuf, bench::BenchSettings)],
+    progress: bench::Progress,
+) -> Result<Vec<Option<EvalResult>>> {
+    if plan.model.dataset.is_none() {
+        return Ok(arms.iter().map(|_| None).collect());
+    }
+    eprintln!(
+        "{}",
+        crate::text::log_text(&format!(
+            "evaluating {} variants together (each sample read and preprocessed once)",
+            arms.len()
+        ))
+    );
+    let forms: Vec<(&Path, &crate::runtime::SessionSettings)> = arms
+        .iter()
+        .map(|(path, settings)| (path.as_path(), &settings.session))
+        .collect();
+    let started = std::time::Instant::now();
+    let evals =
+        crate::gate::evaluate_many(&plan.model, runtime, &forms, &gate_options(plan), progress)?
+            .unwrap_or_default();
+    if evals.len() != arms.len() {
+        bail!("the evaluation lost a variant; this is a bug in modelgate");
+    }
+    eprintln!(
+        "evaluated {} variants in {:.1} s",
+        arms.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(evals.into_iter().map(Some).collect())
+}
+
+/// The rest of a variant's measurements: its peak memory alone and its digest, with its
+/// evaluation.
+fn measure(
     variant: &VariantConfig,
     runtime: &Runtime,
     (path, settings): (PathBuf, bench::BenchSettings),
     shapes: &crate::model::ShapeRequest,
     bench: BenchResult,
-    progress: bench::Progress,
+    eval: Option<EvalResult>,
 ) -> Result<Measured> {
-    let model = &plan.model;
-    if model.dataset.is_some() {
-        eprintln!(
-            "{}",
-            crate::text::log_text(&format!("variant `{}`: evaluating", variant.name))
-        );
-    }
     let probe = crate::memprobe::ProbeSpec {
         model: path.clone(),
         session: settings.session.clone(),
@@ -497,8 +529,6 @@ fn measure(
     };
     let peak_bytes = crate::memprobe::measure_alone(Path::new(&runtime.library.path), &probe)
         .unwrap_or(bench.memory.peak_rss_bytes);
-    let options = gate_options(plan);
-    let eval = crate::gate::evaluate(model, runtime, &path, &settings.session, &options, progress)?;
     let sha256 = crate::system::sha256_file(&path)
         .with_context(|| format!("cannot read model file {}", path.display()))?;
     Ok(Measured {

@@ -980,6 +980,25 @@ fn time_sessions(
     }
 }
 
+/// How the model is evaluated: its dataset (its slice with `--shard`), preprocessing and
+/// postprocessing; None without a dataset.
+fn eval_settings(model: &ModelConfig, options: &GateOptions) -> Result<Option<EvalSettings>> {
+    let Some(dataset) = &model.dataset else {
+        return Ok(None);
+    };
+    let Some(postprocess) = model.postprocess.clone() else {
+        bail!("model `{}` has a dataset but no [models.postprocess]; add one (activation = \"softmax\" or \"sigmoid\")", model.name);
+    };
+    Ok(Some(EvalSettings {
+        dataset: options.root.join(&dataset.path),
+        options: dataset.options.clone(),
+        preprocess: model.preprocess.clone(),
+        postprocess,
+        batch: dataset.batch,
+        shard: options.shard,
+    }))
+}
+
 /// The model's evaluation on its dataset (its slice with `--shard`); None without a dataset.
 pub(crate) fn evaluate(
     model: &ModelConfig,
@@ -989,22 +1008,35 @@ pub(crate) fn evaluate(
     options: &GateOptions,
     progress: bench::Progress,
 ) -> Result<Option<EvalResult>> {
-    let Some(dataset) = &model.dataset else {
+    let Some(settings) = eval_settings(model, options)? else {
         return Ok(None);
-    };
-    let Some(postprocess) = model.postprocess.clone() else {
-        bail!("model `{}` has a dataset but no [models.postprocess]; add one (activation = \"softmax\" or \"sigmoid\")", model.name);
-    };
-    let settings = EvalSettings {
-        dataset: options.root.join(&dataset.path),
-        options: dataset.options.clone(),
-        preprocess: model.preprocess.clone(),
-        postprocess,
-        batch: dataset.batch,
-        shard: options.shard,
     };
     let (mut loaded, _) = runtime.open(path, session)?;
     Ok(Some(eval::run(
+        &mut loaded,
+        &settings,
+        &mut |done, total| progress("eval", done, total),
+    )?))
+}
+
+/// Several forms of the model (explore's variants: each file with its session settings)
+/// evaluated together on its dataset, each sample read and preprocessed once for all of them;
+/// None without a dataset.
+pub(crate) fn evaluate_many(
+    model: &ModelConfig,
+    runtime: &Runtime,
+    forms: &[(&Path, &SessionSettings)],
+    options: &GateOptions,
+    progress: bench::Progress,
+) -> Result<Option<Vec<EvalResult>>> {
+    let Some(settings) = eval_settings(model, options)? else {
+        return Ok(None);
+    };
+    let mut loaded = Vec::with_capacity(forms.len());
+    for (path, session) in forms {
+        loaded.push(runtime.open(path, session)?.0);
+    }
+    Ok(Some(eval::run_many(
         &mut loaded,
         &settings,
         &mut |done, total| progress("eval", done, total),

@@ -510,3 +510,52 @@ fn a_variant_under_the_recall_floor_is_never_best_nor_on_the_front_and_is_drawn_
     }
     assert!(svg.contains("stroke=\"#BC4C00\""), "no cross drawn");
 }
+
+/// Variants are evaluated together, each sample read once for all: each variant's scores equal
+/// `modelgate eval` of its file alone, to the last bit.
+#[test]
+fn variants_evaluated_together_score_as_each_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = project(dir.path(), "");
+    let out = dir.path().join("out");
+    let run = explore(&config, &out, &[]);
+    assert_exit(&run, 0);
+    assert!(
+        support::stderr(&run).contains("evaluated 3 variants in"),
+        "{}",
+        support::stderr(&run)
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    for (variant, file) in [
+        ("cancer_fp32", "cancer_fp32.onnx"),
+        ("fp16", "cancer_fp16.onnx"),
+        ("int8", "cancer_int8.onnx"),
+    ] {
+        let json = dir.path().join(format!("{variant}.json"));
+        let model = dir.path().join("models").join(file);
+        let alone = support::modelgate(&[
+            "eval",
+            model.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+            "--model-name",
+            "cancer",
+            "--json",
+            json.to_str().unwrap(),
+        ]);
+        assert_exit(&alone, 0);
+        let metrics: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        let metrics = &metrics["eval"]["metrics"];
+        let row = summary["variants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["file"].as_str().unwrap().ends_with(file))
+            .unwrap_or_else(|| panic!("no row for {file}: {summary}"));
+        assert_eq!(row["accuracy"], metrics["accuracy"], "{variant}");
+        assert_eq!(row["auroc"], metrics["auroc"], "{variant}");
+        assert_eq!(row["recall"], metrics["positive"]["recall"], "{variant}");
+    }
+}
