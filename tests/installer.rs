@@ -531,3 +531,55 @@ fn an_action_pinned_by_commit_installs_the_release_its_checkout_names() {
         stderr(&out)
     );
 }
+
+/// The source build decodes JPEG as release binaries do where nasm is there (libjpeg-turbo's
+/// SIMD, `--features jpeg-simd`), and says so when it is not. `cargo` and `nasm` here are
+/// stand-ins that record their arguments: what is tested is the script's choice.
+#[test]
+fn a_source_build_uses_libjpeg_turbos_simd_where_nasm_is_there() {
+    if std::env::consts::ARCH != "x86_64" {
+        return;
+    }
+    let (runner, server, _) = released();
+    let args_file = runner.root.join("cargo-args");
+    let cargo = format!(
+        "#!/bin/bash\necho \"$@\" > {args}\nroot=\nprev=\nfor a in \"$@\"; do [ \"$prev\" = --root ] && root=$a; prev=$a; done\n\
+         mkdir -p \"$root/bin\"\nprintf '#!/bin/bash\\necho modelgate 0.0.0\\n' > \"$root/bin/modelgate\"\nchmod +x \"$root/bin/modelgate\"\n",
+        args = args_file.display()
+    );
+    let fake = |name: &str, body: &str| {
+        let path = runner.tools.join(name);
+        std::fs::write(&path, body).unwrap();
+        let mut perms = std::fs::metadata(&path).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+        std::fs::set_permissions(&path, perms).unwrap();
+    };
+    fake("cargo", &cargo);
+
+    // No nasm, and no apt-get to install it: a plain build, with a notice.
+    let (out, _) = runner.run(&server, "main", &[]);
+    assert_exit(&out, 0);
+    let args = std::fs::read_to_string(&args_file).unwrap();
+    assert!(
+        args.starts_with("install --locked --force --root "),
+        "{args}"
+    );
+    assert!(!args.contains("jpeg-simd"), "{args}");
+    assert!(
+        stderr(&out).contains("::notice title=modelgate install::nasm is not available"),
+        "{}",
+        stderr(&out)
+    );
+
+    // With nasm: the SIMD build.
+    fake("nasm", "#!/bin/bash\necho 'NASM version 2.16.01'\n");
+    let (out, _) = runner.run(&server, "main", &[]);
+    assert_exit(&out, 0);
+    let args = std::fs::read_to_string(&args_file).unwrap();
+    assert!(args.contains("--features jpeg-simd"), "{args}");
+    assert!(
+        stderr(&out).contains("Building with libjpeg-turbo's SIMD (NASM version 2.16.01)."),
+        "{}",
+        stderr(&out)
+    );
+}
