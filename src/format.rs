@@ -133,6 +133,15 @@ pub fn signed(v: f64, decimals: usize) -> String {
     }
 }
 
+/// `1 model`, `3 models`.
+pub fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 fn finite(v: Option<f64>) -> Option<f64> {
     v.filter(|v| v.is_finite())
 }

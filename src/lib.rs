@@ -144,7 +144,11 @@ async fn dispatch(cli: cli::Cli) -> anyhow::Result<Outcome> {
         cli::Command::Baseline(cli::BaselineCommand::Approve(args)) => {
             baseline::approve::run(&args.runtime.over(global), args)
         }
-        cli::Command::History(args) => baseline::history::run(args).map(|_| Outcome::Pass),
+        cli::Command::History(args) => match &args.html {
+            Some(out) => baseline::history_page::run(args, out),
+            None => baseline::history::run(args),
+        }
+        .map(|_| Outcome::Pass),
         cli::Command::Check(args) => check::run(args),
         cli::Command::MemoryProbe(args) => {
             app::memory_probe(&args.runtime.over(global), args).map(|_| Outcome::Pass)

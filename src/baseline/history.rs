@@ -186,9 +186,6 @@ pub fn table(name: &str, entries: &[HistoryEntry]) -> String {
 /// `modelgate history`.
 pub fn run(args: &HistoryArgs) -> Result<()> {
     let config = GateConfig::load(&args.config)?;
-    if let Some(out) = &args.html {
-        return write_page(&config, args, out);
-    }
     let Some(name) = &args.name else {
         bail!("history: name the model (`modelgate history NAME`), or write every model's page with --html PATH");
     };
@@ -216,59 +213,5 @@ pub fn run(args: &HistoryArgs) -> Result<()> {
     } else {
         print!("{}", crate::text::log_text(&table(&model.name, &entries)));
     }
-    Ok(())
-}
-
-/// `modelgate history --html OUT`: the named model's page, or every model's that has a history.
-fn write_page(config: &GateConfig, args: &HistoryArgs, out: &Path) -> Result<()> {
-    let root = super::config_root(&args.config);
-    let models = match &args.name {
-        Some(name) => vec![super::find_model(config, name, &args.config)?],
-        None => config.models.iter().collect(),
-    };
-    let mut sections = Vec::new();
-    for model in models {
-        let path = super::history_path(&model.baseline_path(&root));
-        let entries = read_if_exists(&path)?;
-        if entries.is_empty() && args.name.is_some() {
-            bail!(
-                "no history for model `{}`: {} has no entries; approve a baseline with `modelgate baseline approve --model {}`",
-                model.name,
-                display_path(&path),
-                model.name
-            );
-        }
-        if !entries.is_empty() {
-            let criteria = config.criteria_for(model);
-            let tolerances = super::history_page::Tolerances {
-                p50_pct: criteria.max_p50_regression_pct,
-                p95_pct: criteria.max_p95_regression_pct,
-            };
-            sections.push((model.name.clone(), tolerances, entries));
-        }
-    }
-    if sections.is_empty() {
-        bail!(
-            "no model in {} has a history; approve a baseline with `modelgate baseline approve --model NAME`",
-            display_path(&args.config)
-        );
-    }
-    let page = super::history_page::page(&sections).context("cannot render the history page")?;
-    // A page goes where a site is built: its folder is made if need be.
-    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| {
-            format!(
-                "cannot create the folder {} for the history page; choose another --html path",
-                display_path(dir)
-            )
-        })?;
-    }
-    crate::results::write_atomic(out, page.as_bytes())?;
-    eprintln!(
-        "wrote {} ({} model{})",
-        display_path(out),
-        sections.len(),
-        if sections.len() == 1 { "" } else { "s" }
-    );
     Ok(())
 }

@@ -12,8 +12,14 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use serde::Serialize;
 
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+
 use super::history::HistoryEntry;
-use super::{ms_or_dash, pct_or_dash, short_sha};
+use super::{display_path, ms_or_dash, pct_or_dash, short_sha};
+use crate::cli::HistoryArgs;
+use crate::config::GateConfig;
 
 /// One chart's size, SVG user units.
 const WIDTH: u32 = 420;
@@ -257,7 +263,7 @@ const PAGE: &str = include_str!("../../templates/history.html.j2");
 
 /// The page for `models` (each name with its entries, oldest first). Text from the history
 /// files is HTML-escaped by the template; the charts hold numbers only.
-pub fn page(models: &[(String, Tolerances, Vec<HistoryEntry>)]) -> anyhow::Result<String> {
+pub fn page(models: &[(String, Tolerances, Vec<HistoryEntry>)]) -> Result<String> {
     let sections: Vec<ModelSection> = models
         .iter()
         .map(|(name, tolerances, entries)| section(name, *tolerances, entries))
@@ -326,6 +332,62 @@ fn section(name: &str, tolerances: Tolerances, entries: &[HistoryEntry]) -> Mode
         ),
         rows,
     }
+}
+
+/// `modelgate history [NAME] --html OUT`: the named model's page, or every model's that has a
+/// history.
+pub fn run(args: &HistoryArgs, out: &Path) -> Result<()> {
+    let config = &GateConfig::load(&args.config)?;
+    let root = super::config_root(&args.config);
+    let models = match &args.name {
+        Some(name) => vec![super::find_model(config, name, &args.config)?],
+        None => config.models.iter().collect(),
+    };
+    let mut sections = Vec::new();
+    for model in models {
+        let path = super::history_path(&model.baseline_path(&root));
+        let entries = super::history::read_if_exists(&path)?;
+        if entries.is_empty() && args.name.is_some() {
+            bail!(
+                "no history for model `{}`: {} has no entries; approve a baseline with `modelgate baseline approve --model {}`",
+                model.name,
+                display_path(&path),
+                model.name
+            );
+        }
+        if !entries.is_empty() {
+            let criteria = config.criteria_for(model);
+            let tolerances = Tolerances {
+                p50_pct: criteria.max_p50_regression_pct,
+                p95_pct: criteria.max_p95_regression_pct,
+            };
+            sections.push((model.name.clone(), tolerances, entries));
+        }
+    }
+    if sections.is_empty() {
+        bail!(
+            "no model in {} has a history; approve a baseline with `modelgate baseline approve --model NAME`",
+            display_path(&args.config)
+        );
+    }
+    let page = page(&sections).context("cannot render the history page")?;
+    // A page goes where a site is built: its folder is made if need be.
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| {
+            format!(
+                "cannot create the folder {} for the history page; choose another --html path",
+                display_path(dir)
+            )
+        })?;
+    }
+    crate::results::write_atomic(out, page.as_bytes())?;
+    eprintln!(
+        "wrote {} ({} model{})",
+        display_path(out),
+        sections.len(),
+        if sections.len() == 1 { "" } else { "s" }
+    );
+    Ok(())
 }
 
 #[cfg(test)]

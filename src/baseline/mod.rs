@@ -8,7 +8,7 @@
 
 pub mod approve;
 pub mod history;
-mod history_page;
+pub mod history_page;
 
 use std::fmt::Write;
 use std::path::{Path, PathBuf};

@@ -126,7 +126,7 @@ pub(crate) fn operators_view(d: &OperatorDiff, text: Text) -> OperatorsView {
         let renamed = (d.renamed > 0).then(|| {
             format!(
                 "{} renamed by ONNX Runtime's numbering, paired by op type and time",
-                super::view::plural(d.renamed, "node")
+                format::plural(d.renamed, "node")
             )
         });
         match (more, renamed) {

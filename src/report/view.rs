@@ -16,7 +16,7 @@ use super::escape::Text;
 use super::latency::{latency_view, LatencyView};
 use super::operators::{operators_view, OperatorsView};
 use super::Format;
-use crate::format::{self, IntervalKind};
+use crate::format::{self, plural, IntervalKind};
 
 /// Most characters of a model's error text shown; the rest is in the logs.
 const ERROR_CHARS: usize = 2000;
@@ -460,14 +460,5 @@ fn status_mark(s: Status) -> &'static str {
         Status::Inconclusive => "⚠️",
         Status::Skipped => "➖",
         Status::Unresolved => "➖",
-    }
-}
-
-/// `1 model`, `3 models`.
-pub(crate) fn plural(n: usize, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
     }
 }
