@@ -382,10 +382,9 @@ pub fn run(args: &HistoryArgs, out: &Path) -> Result<()> {
     }
     crate::results::write_atomic(out, page.as_bytes())?;
     eprintln!(
-        "wrote {} ({} model{})",
+        "wrote {} ({})",
         display_path(out),
-        sections.len(),
-        if sections.len() == 1 { "" } else { "s" }
+        crate::format::plural(sections.len(), "model")
     );
     Ok(())
 }

@@ -52,8 +52,9 @@ fn signed_us(v: f64) -> String {
     format!("{sign}{}", us(v.abs()))
 }
 
+/// A relative change, `+8.0 %`.
 fn pct(v: f64) -> String {
-    format!("{} %", format::signed(v, 1))
+    format::change(Some(v), "")
 }
 
 fn node_line(n: &NodeChange, whose: &str, text: Text) -> String {
