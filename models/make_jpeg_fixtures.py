@@ -8,7 +8,11 @@ the pipeline most image models were trained and evaluated with is torchvision's
 `Resize(256), CenterCrop(224), ToTensor(), Normalize(imagenet)` on images opened with Pillow.
 The images are cut from the photographs scikit-learn ships (`load_sample_images`), at mixed
 sizes, aspect ratios, qualities and chroma subsamplings, plus a grayscale, a progressive, a
-truncated and a corrupt file, in models/testdata/jpeg/.
+truncated and a corrupt file, in models/testdata/jpeg/. One more, arithmetic.jpg, is exact_224.jpg
+transcoded losslessly to arithmetic coding by libjpeg-turbo's `jpegtran -arithmetic` (Debian:
+libjpeg-turbo-progs; Pillow cannot write arithmetic coding but decodes it): the same DCT
+coefficients, so Pillow decodes it to the same pixels as exact_224.jpg. Without jpegtran the
+committed file is kept and its reference recomputed.
 
 torchvision itself is not needed: its transforms on a PIL image are implemented here with
 Pillow and numpy, step by step as torchvision does them:
@@ -26,6 +30,8 @@ output for every filter, down- and upscaling, in RGB and L.
 
 import hashlib
 import json
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -128,10 +134,19 @@ def main():
     # A CMYK JPEG (as print workflows write them), which modelgate refuses with the fix.
     Image.new("CMYK", (16, 16), (10, 200, 30, 40)).save(OUT / "cmyk.jpg", "JPEG", quality=90)
     (OUT / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0" + bytes(range(256)) * 4 + b"\xff\xd9")
+    arithmetic = OUT / "arithmetic.jpg"
+    if shutil.which("jpegtran"):
+        subprocess.run(["jpegtran", "-arithmetic", "-copy", "none", "-outfile", str(arithmetic),
+                        str(OUT / "exact_224.jpg")], check=True)
+    with Image.open(arithmetic) as f:
+        assert f.info.get("arithmetic") or arithmetic.read_bytes().find(b"\xff\xc9") > 0
+        arithmetic_rgb = sha(np.asarray(f.convert("RGB")))
     references = {
         "made_with": f"Pillow {PIL.__version__}, numpy {np.__version__}",
         "images": images,
         "resizes": resizes,
+        "arithmetic": {"file": arithmetic.name, "transcoded_from": "exact_224.jpg",
+                       "rgb_sha256": arithmetic_rgb},
     }
     (OUT / "references.json").write_text(json.dumps(references, indent=1) + "\n")
     total = sum(p.stat().st_size for p in OUT.iterdir())

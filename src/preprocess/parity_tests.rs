@@ -53,6 +53,30 @@ fn jpeg_decoding_matches_pillow_byte_for_byte() {
 }
 
 #[test]
+fn arithmetic_coded_jpeg_decodes_as_pillow_does() {
+    // A lossless transcode of exact_224.jpg: Pillow decodes both to the same pixels.
+    let refs = references();
+    let entry = &refs["arithmetic"];
+    let file = entry["file"].as_str().unwrap();
+    let bytes = std::fs::read(dir().join(file)).unwrap();
+    assert!(
+        bytes.windows(2).any(|w| w == [0xFF, 0xC9]),
+        "{file} has no SOF9 marker"
+    );
+    let decoded = decode(&dir().join(file)).unwrap().into_rgb8();
+    assert_eq!(
+        sha(decoded.as_raw()),
+        entry["rgb_sha256"],
+        "{file}: RGB pixels"
+    );
+    let source = entries(&refs, "images")
+        .iter()
+        .find(|image| image["file"] == entry["transcoded_from"])
+        .unwrap();
+    assert_eq!(entry["rgb_sha256"], source["rgb_sha256"]);
+}
+
+#[test]
 fn torchvision_imagenet_preset_matches_torchvision_exactly() {
     let refs = references();
     let preset = Preset::TorchvisionImagenet.config();
