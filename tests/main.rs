@@ -9,6 +9,7 @@ mod action_e2e;
 mod baseline_cli;
 mod bench_cli;
 mod check_cli;
+mod ci_tools;
 mod config_doc;
 mod errors_cli;
 mod eval_cli;
