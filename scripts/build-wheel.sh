@@ -1,14 +1,13 @@
 #!/usr/bin/env bash
 # Builds the pip wheel that carries the modelgate binary (pyproject.toml: maturin with
 # `bindings = "bin"`), so `pip install modelgate` needs no Rust toolchain. maturin is installed
-# at a pinned version into a virtual environment of its own under the target folder.
+# from scripts/wheel-tools.txt (pinned by SHA-256) into a new virtual environment of its own under
+# the target folder on every run, so no earlier install is trusted.
 #
 # Usage: scripts/build-wheel.sh [--target TRIPLE] [--features LIST] [--out DIR]
 #        (defaults: this machine, no features, dist/wheels)
 # Then: python3 -m venv v && v/bin/pip install DIR/modelgate-*.whl && v/bin/modelgate --version
 set -euo pipefail
-
-MATURIN_VERSION=1.16.0
 
 target=""
 features=""
@@ -27,11 +26,11 @@ done
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-venv="target/maturin-$MATURIN_VERSION"
-if [[ ! -x "$venv/bin/maturin" ]]; then
-    python3 -m venv "$venv"
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "maturin==$MATURIN_VERSION"
-fi
+venv="target/maturin"
+rm -rf "$venv"
+python3 -m venv "$venv"
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --require-hashes \
+    --no-deps --only-binary=:all: -r scripts/wheel-tools.txt
 args=(build --release --locked --out "$out")
 if [[ -n "$target" ]]; then
     args+=(--target "$target")
