@@ -59,9 +59,13 @@ impl LogProgress {
             self.label = label.to_string();
             self.tenths = 0;
         }
-        self.done = done;
         let tenths = (done.saturating_mul(10) / target.max(1)).min(10);
-        if tenths > self.tenths {
+        // A phase whose end is known only when it comes (the A/B) may reach 100 % more than
+        // once: each time with more runs, the line is printed again, so the last one counts
+        // every run.
+        let more_at_end = tenths == 10 && done > self.done;
+        self.done = done;
+        if tenths > self.tenths || more_at_end {
             self.tenths = tenths;
             eprintln!(
                 "{}",

@@ -900,8 +900,22 @@ fn adaptive_ab(
     };
     // The highest tail judged decides how long a session must be for it: p99 is always judged.
     let q_max = 0.99;
+    // How many runs the A/B will take is known only at its end (it stops when the criteria
+    // settle or the budget runs out): progress shows the runs so far against those the budget
+    // would hold at the pace so far, and the last line the runs actually timed.
+    let budget_s = budget.as_secs_f64();
+    let mut paced = |label: &str, done: u64, target: u64| {
+        let elapsed = started.elapsed().as_secs_f64();
+        let at_pace = if elapsed > 0.0 && budget_s > elapsed {
+            (done as f64 * budget_s / elapsed) as u64
+        } else {
+            done
+        };
+        progress(label, done, target.max(at_pace));
+    };
+    let paced: bench::Progress = &mut paced;
     // One block first, to learn how long a run takes.
-    ab.extend(1, None, progress)?;
+    ab.extend(1, None, paced)?;
     let pilot = session_plan::pilot_runs(
         model.bench.max_time_s - started.elapsed().as_secs_f64(),
         ab.open_s(),
@@ -939,14 +953,16 @@ fn adaptive_ab(
                 (runs, ab.session_count() + add, Some(deadline))
             }
         };
-        time_sessions(ab, sessions, runs, until, progress)?;
+        time_sessions(ab, sessions, runs, until, paced)?;
         // min_time_s: keep timing pairs until it has passed.
         while started.elapsed().as_secs_f64() < model.bench.min_time_s && left() > 0.0 {
             let more = ab.session_count() + 1;
-            time_sessions(ab, more, runs, Some(deadline), progress)?;
+            time_sessions(ab, more, runs, Some(deadline), paced)?;
         }
         Ok::<_, anyhow::Error>(Some(ab.samples()))
     })?;
+    let runs = ab.runs() as u64;
+    progress("A/B", runs, runs);
     Ok(last)
 }
 

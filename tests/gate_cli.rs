@@ -583,3 +583,165 @@ fn a_slice_column_missing_from_the_data_names_the_columns_present() {
     );
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// The confidence labels in `line`: "(95 %)", "98.75 % CI", "Wilson 95 %" (markdown's
+/// backslash escapes removed first).
+fn confidence_labels(line: &str) -> Vec<String> {
+    let clean = line.replace('\\', "");
+    let mut labels = Vec::new();
+    for (at, _) in clean.match_indices(" %") {
+        let before = &clean[..at];
+        let start = before
+            .rfind(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .map_or(0, |p| p + 1);
+        let (prefix, number, after) = (&before[..start], &before[start..], &clean[at + 2..]);
+        if number.is_empty() {
+            continue;
+        }
+        let in_parens = prefix.ends_with('(') && after.starts_with(')');
+        if in_parens || after.starts_with(" CI") || prefix.ends_with("Wilson ") {
+            labels.push(number.to_string());
+        }
+    }
+    labels
+}
+
+/// A confidence as the reports write it: 0.9875 -> "98.75", 0.95 -> "95".
+fn percent_label(confidence: f64) -> String {
+    let text = format!("{:.2}", confidence * 100.0);
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+#[test]
+fn every_interval_is_labelled_with_its_own_confidence_and_progress_counts_the_runs_timed() {
+    // Latency intervals at 98.75 % (corrected for the looks), quality intervals at 95 %, a
+    // Wilson floor, and tails too short to judge: all in one run, shown in every output.
+    // A budget it does not use up (the slowdown settles at the first look), so the A/B's end
+    // comes before the budget's.
+    let body = cancer(
+        "cancer_slow.onnx",
+        Some("cancer_fp32.onnx"),
+        "[models.criteria]\nmin_recall = 0.8\n",
+    )
+    .replace("max_time_s = 2\n", "max_time_s = 8\n");
+    let gate = Gate::new(&body).with_baseline();
+    let report = gate.path("report.md");
+    let (out, comparison) = gate.run(&["--report", report.to_str().unwrap()]);
+    assert_exit(&out, 1);
+    let json = gate.path("comparison.json");
+    let render = |format: &str| {
+        let out = modelgate(&[
+            "report",
+            "--comparison",
+            json.to_str().unwrap(),
+            "--format",
+            format,
+        ]);
+        assert_exit(&out, 0);
+        stdout(&out)
+    };
+    let outputs = [
+        ("terminal", stdout(&out)),
+        ("comment", std::fs::read_to_string(&report).unwrap()),
+        ("summary", render("summary")),
+        ("html", render("html")),
+    ];
+    let model = &comparison["models"][0];
+    // Each criterion's and each test's lines carry its own interval's confidence, or none.
+    let mut named: Vec<(String, Option<String>)> = Vec::new();
+    for item in model["criteria"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(model["tests"].as_array().unwrap())
+    {
+        let confidence = item["ci"]["confidence"].as_f64().map(percent_label);
+        named.push((item["name"].as_str().unwrap().to_string(), confidence));
+    }
+    let labelled: Vec<&str> = named.iter().filter_map(|(_, c)| c.as_deref()).collect();
+    assert!(
+        labelled.contains(&"98.75") && labelled.contains(&"95"),
+        "{named:?}"
+    );
+    let mut checked = 0;
+    for (output, text) in &outputs {
+        for line in text.lines() {
+            let plain = line.replace('\\', "");
+            // The longest name a line holds decides ("minimum recall (malignant)" over
+            // "recall (malignant)").
+            let Some((name, confidence)) = named
+                .iter()
+                .filter(|(name, _)| plain.contains(name.as_str()))
+                .max_by_key(|(name, _)| name.len())
+            else {
+                continue;
+            };
+            for label in confidence_labels(line) {
+                assert_eq!(
+                    Some(&label),
+                    confidence.as_ref(),
+                    "{output}: `{name}` labelled {label} %: {line}"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 20, "only {checked} labels found");
+
+    // The terminal's criterion rows start their values in one column, whatever the names'
+    // lengths ("minimum recall (malignant)" is the longest here).
+    let terminal = &outputs[0].1;
+    let mut starts = Vec::new();
+    for c in model["criteria"].as_array().unwrap() {
+        let name = c["name"].as_str().unwrap();
+        // "  STATUS  NAME  VALUES": the row whose second word starts the name.
+        let row = terminal.lines().find(|l| {
+            let rest = l.trim_start();
+            l.starts_with("  ")
+                && rest
+                    .split_once(' ')
+                    .is_some_and(|(_, tail)| tail.trim_start().starts_with(name))
+        });
+        let row = row.unwrap_or_else(|| panic!("no row for {name}:\n{terminal}"));
+        let at = row.find(name).unwrap() + name.len();
+        starts.push((name, at + row[at..].len() - row[at..].trim_start().len()));
+    }
+    assert!(starts.len() >= 6, "{starts:?}\n{terminal}");
+    assert!(
+        starts.iter().all(|(_, at)| *at == starts[0].1),
+        "{starts:?}\n{terminal}"
+    );
+
+    // One sign convention, candidate relative to base: a change, a t statistic and a ratio
+    // effect all say "higher" the same way.
+    for c in model["criteria"].as_array().unwrap() {
+        if let (Some(base), Some(cand), Some(change)) = (
+            c["baseline"].as_f64(),
+            c["candidate"].as_f64(),
+            c["change"].as_f64(),
+        ) {
+            assert_eq!((cand - base).signum(), change.signum(), "{c}");
+        }
+    }
+    for t in model["tests"].as_array().unwrap() {
+        if t["effect_name"].as_str().unwrap().contains("ratio") {
+            let (stat, effect) = (
+                t["statistic"].as_f64().unwrap(),
+                t["effect_size"].as_f64().unwrap(),
+            );
+            assert_eq!(stat > 0.0, effect > 1.0, "{t}");
+        }
+    }
+
+    // The last progress line of the A/B counts the runs the JSON records for each model.
+    let log = stderr(&out);
+    let last = log
+        .lines()
+        .filter(|l| l.starts_with("A/B: "))
+        .last()
+        .unwrap_or_else(|| panic!("no A/B progress: {log}"));
+    let counts = last.split_once('(').unwrap().1.split_once(' ').unwrap().0;
+    let runs = model["latency"]["baseline_runs"].as_u64().unwrap();
+    assert_eq!(counts, format!("{runs}/{runs}"), "{log}");
+    assert_eq!(model["latency"]["candidate_runs"].as_u64(), Some(runs));
+}
