@@ -11,6 +11,7 @@ mod bench_cli;
 mod check_cli;
 mod ci_tools;
 mod config_doc;
+mod docs_approval;
 mod errors_cli;
 mod eval_cli;
 mod explore_cli;
