@@ -737,8 +737,7 @@ fn every_interval_is_labelled_with_its_own_confidence_and_progress_counts_the_ru
     let log = stderr(&out);
     let last = log
         .lines()
-        .filter(|l| l.starts_with("A/B: "))
-        .next_back()
+        .rfind(|l| l.starts_with("A/B: "))
         .unwrap_or_else(|| panic!("no A/B progress: {log}"));
     let counts = last.split_once('(').unwrap().1.split_once(' ').unwrap().0;
     let runs = model["latency"]["baseline_runs"].as_u64().unwrap();
