@@ -645,7 +645,8 @@ pub fn init(global: &GlobalArgs, args: &InitArgs) -> Result<()> {
     let model = request.model.display();
     println!("wrote {out}; check the lines marked REVIEW, then:");
     println!("  modelgate eval {model} --config {out} --model-name {name}   # check the numbers");
-    println!("  modelgate baseline approve --model {name}{config} --yes   # approve the baseline; commit baselines/{name}.json");
+    println!("  modelgate baseline approve --model {name}{config} --yes   # approve the baseline");
+    println!("  git add {model} {out} baselines/ && git commit -m \"modelgate: {name}\"   # the gate times a change against the committed model");
     println!("  modelgate gate{config}   # what a pull request runs");
     Ok(())
 }

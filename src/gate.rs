@@ -93,11 +93,13 @@ pub fn run(
         let comparison = gate_model(model, &criteria, runtime, options, progress)
             .and_then(|judged| judged.context("a shard's results are not judged"))
             .unwrap_or_else(|e| {
-                ModelComparison::failed(
-                    &model.name,
-                    &model.candidate.display().to_string(),
-                    format!("{e:#}"),
-                )
+                // The comparison is the model's own: its name is not repeated in its error.
+                let error = format!("{e:#}");
+                let own = format!("model `{}`: ", model.name);
+                let error = error
+                    .strip_prefix(&own)
+                    .map_or(error.clone(), str::to_string);
+                ModelComparison::failed(&model.name, &model.candidate.display().to_string(), error)
             });
         models.push(comparison);
     }

@@ -88,8 +88,14 @@ pub fn resolve(root: &Path, reference: &str) -> Result<BaseCommit> {
         });
     }
     let Some(head) = rev_parse(root, "HEAD")? else {
+        if git_output(root, &["rev-parse", "--git-dir"])?.is_some() {
+            bail!(
+                "base_ref = \"{MERGE_BASE}\": the repository at {} has no commit yet, so there is no base to time the model against; commit the model, modelgate.toml and baselines/ first (git add, git commit), or set base_model",
+                root.display()
+            );
+        }
         bail!(
-            "base_ref = \"{MERGE_BASE}\": {} is not a git checkout with a commit; run the gate in the repository or set base_model",
+            "base_ref = \"{MERGE_BASE}\": {} is not in a git repository, so there is no base to time the model against; run the gate in the model's repository, or set base_model to the file to compare with",
             root.display()
         );
     };

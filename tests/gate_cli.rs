@@ -744,3 +744,34 @@ fn every_interval_is_labelled_with_its_own_confidence_and_progress_counts_the_ru
     assert_eq!(counts, format!("{runs}/{runs}"), "{log}");
     assert_eq!(model["latency"]["candidate_runs"].as_u64(), Some(runs));
 }
+
+#[test]
+fn a_gate_before_the_first_commit_says_to_commit_and_names_the_model_once() {
+    // A new user's order: init, approve, gate, before any commit; and the same outside git.
+    for in_git in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let body = format!(
+            "[[models]]\nname = \"cancer\"\ncandidate = {:?}\nbase_ref = \"merge-base\"\n",
+            model("cancer_fp32.onnx")
+        );
+        std::fs::write(dir.path().join("modelgate.toml"), body).unwrap();
+        if in_git {
+            support::git(dir.path(), &["init", "--quiet"]);
+        }
+        let config = dir.path().join("modelgate.toml");
+        let out = modelgate(&["gate", "--config", config.to_str().unwrap()]);
+        assert_exit(&out, 2);
+        let err = stderr(&out);
+        let line = err
+            .lines()
+            .find(|l| l.starts_with("error: model `cancer`"))
+            .unwrap_or_else(|| panic!("{err}"));
+        assert_eq!(line.matches("model `cancer`").count(), 1, "{line}");
+        let fix = if in_git {
+            "has no commit yet"
+        } else {
+            "is not in a git repository"
+        };
+        assert!(line.contains(fix) && line.contains("base_model"), "{line}");
+    }
+}
