@@ -90,19 +90,19 @@ pub fn resolve(root: &Path, reference: &str) -> Result<BaseCommit> {
     let Some(head) = rev_parse(root, "HEAD")? else {
         if git_output(root, &["rev-parse", "--git-dir"])?.is_some() {
             bail!(
-                "base_ref = \"{MERGE_BASE}\": the repository at {} has no commit yet, so there is no base to time the model against; commit the model, modelgate.toml and baselines/ first (git add, git commit), or set base_model",
+                "\"{MERGE_BASE}\": the repository at {} has no commit yet, so there is no base to time the model against; commit the model, modelgate.toml and baselines/ first (git add, git commit), or set base_model",
                 root.display()
             );
         }
         bail!(
-            "base_ref = \"{MERGE_BASE}\": {} is not in a git repository, so there is no base to time the model against; run the gate in the model's repository, or set base_model to the file to compare with",
+            "\"{MERGE_BASE}\": {} is not in a git repository, so there is no base to time the model against; run the gate in the model's repository, or set base_model to the file to compare with",
             root.display()
         );
     };
     let branch = default_branch(root)?;
     let Some(commit) = git_output(root, &["merge-base", "--end-of-options", &head, &branch])?
     else {
-        bail!("base_ref = \"{MERGE_BASE}\": HEAD and {branch} share no history; fetch the full history (fetch-depth: 0) or pass --base-ref");
+        bail!("\"{MERGE_BASE}\": HEAD and {branch} share no history; fetch the full history (fetch-depth: 0) or pass --base-ref");
     };
     Ok(BaseCommit {
         commit,
@@ -136,7 +136,7 @@ fn default_branch(root: &Path) -> Result<String> {
         }
     }
     bail!(
-        "base_ref = \"{MERGE_BASE}\": no default branch found (origin/main, origin/master, main, master); \
+        "\"{MERGE_BASE}\": no default branch found (origin/main, origin/master, main, master); \
          fetch it (actions/checkout with fetch-depth: 0) or pass --base-ref with the base commit"
     )
 }
