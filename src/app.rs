@@ -365,7 +365,7 @@ pub fn compare(args: &CompareArgs) -> Result<Verdict> {
     let comparison = compare::finalize(
         vec![judged],
         criteria.significance,
-        false,
+        compare::MissingBaseline::Fails,
         results::now_rfc3339(),
     );
     finish_comparison(&comparison, args.json.as_deref(), None, None)
@@ -404,7 +404,11 @@ pub fn gate(global: &GlobalArgs, args: &GateArgs) -> Result<Verdict> {
     let root = config_root(&args.config);
     let options = GateOptions {
         root,
-        allow_new: args.allow_new,
+        missing_baseline: if args.allow_new {
+            compare::MissingBaseline::IsNew
+        } else {
+            compare::MissingBaseline::Fails
+        },
         from_results: args.from_results.clone(),
         results_dir: args.results_dir.clone(),
         provider: args.ep.map(|e| e.provider()),

@@ -94,7 +94,7 @@ pub fn check(
     let comparison = compare::finalize(
         vec![judged],
         criteria.significance,
-        false,
+        compare::MissingBaseline::Fails,
         results::now_rfc3339(),
     );
     let Some(judged) = comparison.models.first() else {

@@ -159,7 +159,7 @@ pub struct Summary {
     pub constraints: Constraints,
     pub weights: Weights,
     /// The weights the composite actually used (renormalised without unmeasured dimensions).
-    pub weights_used: BTreeMap<String, f64>,
+    pub weights_used: BTreeMap<Dimension, f64>,
     /// Best variant among those meeting the constraints, per dimension and by composite. A
     /// dimension whose best is not told apart from the reference (p95 latency, throughput by the
     /// p50 test, accuracy, recall; the rule of `versus_reference`) has no best: it is in `ties`.
@@ -1112,28 +1112,61 @@ fn missed(row: &VariantRow, c: &Constraints) -> Vec<String> {
     out
 }
 
+/// A dimension of the composite score. Declared in alphabetical order, so a map keyed by it
+/// is written in the same order as one keyed by its name.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Dimension {
+    Accuracy,
+    Energy,
+    Latency,
+    Memory,
+}
+
+impl Dimension {
+    /// The name in `[explore.weights]` and the summary.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dimension::Accuracy => "accuracy",
+            Dimension::Energy => "energy",
+            Dimension::Latency => "latency",
+            Dimension::Memory => "memory",
+        }
+    }
+
+    /// The dimension's score for `row`, higher is better: accuracy as itself, latency (p95 ms),
+    /// memory (peak MiB) and energy (mJ) as `1 / (1 + x)`; None when it was not measured.
+    fn score(self, row: &VariantRow) -> Option<f64> {
+        let inv = |x: f64| 1.0 / (1.0 + x.max(0.0));
+        match self {
+            Dimension::Accuracy => row.accuracy,
+            Dimension::Energy => row.energy_mj_per_inference.map(inv),
+            Dimension::Latency => Some(inv(row.latency_p95_ms)),
+            Dimension::Memory => Some(inv(row.peak_memory_mb)),
+        }
+    }
+}
+
 /// The weights the composite uses: a dimension some variant lacks (energy off a GPU, accuracy
 /// without a dataset) is dropped and the rest renormalised to sum to 1.
 fn weights_used(
     w: &Weights,
     rows: &[VariantRow],
     notes: &mut Vec<String>,
-) -> BTreeMap<String, f64> {
+) -> BTreeMap<Dimension, f64> {
     let mut used = BTreeMap::new();
-    let all = |f: fn(&VariantRow) -> bool| rows.iter().all(f);
-    for (name, weight, measured) in [
-        ("accuracy", w.accuracy, all(|r| r.accuracy.is_some())),
-        ("latency", w.latency, true),
-        ("memory", w.memory, true),
-        (
-            "energy",
-            w.energy,
-            all(|r| r.energy_mj_per_inference.is_some()),
-        ),
+    for (dimension, weight) in [
+        (Dimension::Accuracy, w.accuracy),
+        (Dimension::Latency, w.latency),
+        (Dimension::Memory, w.memory),
+        (Dimension::Energy, w.energy),
     ] {
-        if measured {
-            used.insert(name.to_string(), weight);
+        if rows.iter().all(|r| dimension.score(r).is_some()) {
+            used.insert(dimension, weight);
         } else if weight > 0.0 {
+            let name = dimension.name();
             notes.push(format!(
                 "the composite leaves out {name} (weight {weight}), which is not measured for every variant; the other weights are scaled to sum to 1"
             ));
@@ -1148,21 +1181,11 @@ fn weights_used(
     used
 }
 
-/// `sum of weight x score`: accuracy as itself, latency (p95 ms), memory (peak MiB) and energy
-/// (mJ) as `1 / (1 + x)`.
-pub fn composite(row: &VariantRow, weights: &BTreeMap<String, f64>) -> f64 {
-    let inv = |x: f64| 1.0 / (1.0 + x.max(0.0));
+/// `sum of weight x score` over the dimensions used (see [`Dimension::score`]).
+pub fn composite(row: &VariantRow, weights: &BTreeMap<Dimension, f64>) -> f64 {
     weights
         .iter()
-        .map(|(name, w)| {
-            w * match name.as_str() {
-                "accuracy" => row.accuracy.unwrap_or(0.0),
-                "latency" => inv(row.latency_p95_ms),
-                "memory" => inv(row.peak_memory_mb),
-                "energy" => row.energy_mj_per_inference.map_or(0.0, inv),
-                _ => 0.0,
-            }
-        })
+        .map(|(dimension, w)| w * dimension.score(row).unwrap_or(0.0))
         .sum()
 }
 

@@ -31,7 +31,8 @@ use crate::runtime::{Provider, Runtime, SessionSettings};
 pub struct GateOptions {
     /// Folder the config's relative paths start from.
     pub root: PathBuf,
-    pub allow_new: bool,
+    /// What a model without an approved baseline gets (`--allow-new`: new).
+    pub missing_baseline: compare::MissingBaseline,
     /// Judge results files already measured (`<name>.json`, and `<name>.base.json` from an A/B)
     /// instead of running the models.
     pub from_results: Option<PathBuf>,
@@ -106,7 +107,7 @@ pub fn run(
     compare::finalize(
         models,
         significance,
-        options.allow_new,
+        options.missing_baseline,
         results::now_rfc3339(),
     )
 }

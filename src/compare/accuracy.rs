@@ -114,7 +114,7 @@ pub fn compare_accuracy(
         ci: acc_ci,
         effect_size: Some((cand_acc - base_acc) * 100.0),
         effect_name: "accuracy change, points".into(),
-        decision: String::new(),
+        decision: crate::compare::Decision::Pending,
     });
 
     // Recall: the positive class's when there is one, else macro recall over the classes.
@@ -141,7 +141,7 @@ pub fn compare_accuracy(
                 ci,
                 effect_size: Some((cr - br) * 100.0),
                 effect_name: "recall change, points".into(),
-                decision: String::new(),
+                decision: crate::compare::Decision::Pending,
             });
             let wilson = stats::wilson_interval(hits, pos.len() as u64, 0.95);
             (

@@ -226,7 +226,7 @@ fn compare_with(
         ci: None,
         effect_size: stats::cohens_d(a, b),
         effect_name: "Cohen's d".into(),
-        decision: String::new(),
+        decision: crate::compare::Decision::Pending,
     }));
     (out, Some(pair))
 }
@@ -276,7 +276,7 @@ fn push_test(
             ci,
             effect_size: stats::hodges_lehmann_shift(a, b),
             effect_name: "Hodges-Lehmann shift, ms".into(),
-            decision: String::new(),
+            decision: crate::compare::Decision::Pending,
         })
     } else {
         stats::exceedance_test(a, b, q).map(|t| TestRecord {
@@ -287,7 +287,7 @@ fn push_test(
             ci,
             effect_size: stats::ratio_point(a, b, q),
             effect_name: "candidate/baseline ratio".into(),
-            decision: String::new(),
+            decision: crate::compare::Decision::Pending,
         })
     };
     let index = tests.len();
@@ -453,7 +453,7 @@ impl Judged<'_> {
             ci: Some(r.interval),
             effect_size: Some(r.ratio),
             effect_name: "candidate/baseline ratio".into(),
-            decision: String::new(),
+            decision: crate::compare::Decision::Pending,
         });
         c.test = Some(tests.len() - 1);
         c.ci = Some(r.interval);

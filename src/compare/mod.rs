@@ -181,7 +181,36 @@ pub struct TestRecord {
     pub ci: Option<Interval>,
     pub effect_size: Option<f64>,
     pub effect_name: String,
-    pub decision: String,
+    pub decision: Decision,
+}
+
+/// What a test's Holm-adjusted p-value says at the gate's significance level; empty until
+/// every p-value of the run has been corrected.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+pub enum Decision {
+    #[default]
+    #[serde(rename = "")]
+    Pending,
+    #[serde(rename = "significant")]
+    Significant,
+    #[serde(rename = "not significant")]
+    NotSignificant,
+    #[serde(rename = "not computed")]
+    NotComputed,
+}
+
+impl Decision {
+    /// The words the reports show, as the comparison file spells them.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Pending => "",
+            Decision::Significant => "significant",
+            Decision::NotSignificant => "not significant",
+            Decision::NotComputed => "not computed",
+        }
+    }
 }
 
 /// Where the latency comparison's baseline numbers came from.
@@ -436,12 +465,12 @@ pub fn json_schema() -> String {
 }
 
 /// Applies Holm's correction across every test of every model, decides each criterion at its
-/// model's own significance level, and derives the verdicts. `allow_new` turns a missing
-/// baseline into "new" instead of a failure; `significance` is the level the file reports.
+/// model's own significance level, and derives the verdicts. `missing` says what a model
+/// without a baseline gets; `significance` is the level the file reports.
 pub fn finalize(
     mut models: Vec<ModelComparison>,
     significance: f64,
-    allow_new: bool,
+    missing: MissingBaseline,
     created_at: String,
 ) -> Comparison {
     let raw: Vec<f64> = models
@@ -456,12 +485,12 @@ pub fn finalize(
         for test in &mut model.tests {
             test.adjusted_p = next.next();
             test.decision = match test.adjusted_p {
-                Some(p) if p < model.significance => "significant".into(),
-                Some(_) => "not significant".into(),
-                None => "not computed".into(),
+                Some(p) if p < model.significance => Decision::Significant,
+                Some(_) => Decision::NotSignificant,
+                None => Decision::NotComputed,
             };
         }
-        decide_model(model, allow_new);
+        decide_model(model, missing);
     }
     let verdict = overall(&models);
     Comparison {
@@ -486,7 +515,17 @@ fn overall(models: &[ModelComparison]) -> Verdict {
     }
 }
 
-fn decide_model(model: &mut ModelComparison, allow_new: bool) {
+/// What the verdict of a model without an approved baseline is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum MissingBaseline {
+    /// A failure: nothing vouches for the model's predictions.
+    #[default]
+    Fails,
+    /// "new" (`--allow-new`): the first pull request of a model passes.
+    IsNew,
+}
+
+fn decide_model(model: &mut ModelComparison, missing: MissingBaseline) {
     let significance = model.significance;
     if model.error.is_some() {
         model.verdict = Verdict::Error;
@@ -526,7 +565,7 @@ fn decide_model(model: &mut ModelComparison, allow_new: bool) {
     let missing_baseline = model.baseline_path.is_none();
     model.verdict = if !reasons.is_empty() {
         Verdict::Fail
-    } else if missing_baseline && allow_new {
+    } else if missing_baseline && missing == MissingBaseline::IsNew {
         reasons.push("no baseline yet: approve one with `modelgate baseline approve`".into());
         Verdict::New
     } else if missing_baseline {

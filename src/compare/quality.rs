@@ -408,7 +408,7 @@ fn drop_with_test(
                 ci: t.ci,
                 effect_size: Some((cand - base) * 100.0),
                 effect_name: t.effect_name.into(),
-                decision: String::new(),
+                decision: crate::compare::Decision::Pending,
             });
             drop_criterion(name, base, cand, limit, Some(tests.len() - 1), t.ci)
         }

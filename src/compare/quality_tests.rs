@@ -65,7 +65,9 @@ fn judge(base: &EvalResult, cand: &EvalResult, criteria: &Criteria) -> ModelComp
     m.accuracy = Some(accuracy);
     m.criteria = list;
     m.tests = tests;
-    finalize(vec![m], 0.05, false, "t".into()).models.remove(0)
+    finalize(vec![m], 0.05, MissingBaseline::Fails, "t".into())
+        .models
+        .remove(0)
 }
 
 fn failing(m: &ModelComparison) -> Vec<&str> {

@@ -122,7 +122,7 @@ fn test_record(p: f64) -> TestRecord {
         ci: None,
         effect_size: None,
         effect_name: String::new(),
-        decision: String::new(),
+        decision: Decision::Pending,
     }
 }
 
@@ -153,7 +153,7 @@ fn holm_runs_across_every_test_of_every_model() {
     // -> [0.03 0.06 0.06 0.02]   (statsmodels 0.15.0)
     let a = model("a", &[0.01, 0.04], vec![], true);
     let b = model("b", &[0.03, 0.005], vec![], true);
-    let out = finalize(vec![a, b], 0.05, false, "t".into());
+    let out = finalize(vec![a, b], 0.05, MissingBaseline::Fails, "t".into());
     let adjusted: Vec<f64> = out
         .models
         .iter()
@@ -162,8 +162,8 @@ fn holm_runs_across_every_test_of_every_model() {
     for (got, want) in adjusted.iter().zip([0.03, 0.06, 0.06, 0.02]) {
         assert!((got - want).abs() < 1e-12, "{adjusted:?}");
     }
-    assert_eq!(out.models[0].tests[1].decision, "not significant");
-    assert_eq!(out.models[1].tests[1].decision, "significant");
+    assert_eq!(out.models[0].tests[1].decision, Decision::NotSignificant);
+    assert_eq!(out.models[1].tests[1].decision, Decision::Significant);
 }
 
 #[test]
@@ -177,7 +177,7 @@ fn verdicts_fail_new_error_and_missing_baseline() {
     let out = finalize(
         vec![model("slow", &[1e-6], vec![failing], true)],
         0.05,
-        false,
+        MissingBaseline::Fails,
         "t".into(),
     );
     assert_eq!(out.verdict, Verdict::Fail);
@@ -187,7 +187,7 @@ fn verdicts_fail_new_error_and_missing_baseline() {
     let out = finalize(
         vec![model("fresh", &[], vec![], false)],
         0.05,
-        false,
+        MissingBaseline::Fails,
         "t".into(),
     );
     assert_eq!(
@@ -199,7 +199,7 @@ fn verdicts_fail_new_error_and_missing_baseline() {
     let out = finalize(
         vec![model("fresh", &[], vec![], false)],
         0.05,
-        true,
+        MissingBaseline::IsNew,
         "t".into(),
     );
     assert_eq!(out.verdict, Verdict::New);
@@ -208,7 +208,7 @@ fn verdicts_fail_new_error_and_missing_baseline() {
     let out = finalize(
         vec![model("ok", &[], vec![], true), broken],
         0.05,
-        false,
+        MissingBaseline::Fails,
         "t".into(),
     );
     assert_eq!(out.verdict, Verdict::Error);
@@ -376,7 +376,7 @@ fn latency_comparison_detects_a_clear_slowdown_and_skips_other_hardware() {
             ..model
         }],
         0.05,
-        false,
+        MissingBaseline::Fails,
         "t".into(),
     );
     assert_eq!(out.models[0].criteria[0].status, Status::Fail);
@@ -422,7 +422,7 @@ fn an_unsettled_latency_passes_by_default_and_fails_where_the_model_asks() {
     let verdict = |policy: Inconclusive| {
         let mut m = model("m", &[0.01], vec![straddling()], true);
         m.inconclusive = policy;
-        let out = finalize(vec![m], 0.05, false, "t".into());
+        let out = finalize(vec![m], 0.05, MissingBaseline::Fails, "t".into());
         let m = &out.models[0];
         assert_eq!(m.criteria[0].status, Status::Inconclusive);
         (m.verdict, m.reasons.join("; "))
@@ -436,7 +436,7 @@ fn an_unsettled_latency_passes_by_default_and_fails_where_the_model_asks() {
     tail.status = Status::Unresolved;
     let mut m = model("m", &[0.01], vec![tail], true);
     m.inconclusive = Inconclusive::Fail;
-    let out = finalize(vec![m], 0.05, false, "t".into());
+    let out = finalize(vec![m], 0.05, MissingBaseline::Fails, "t".into());
     assert_eq!(out.models[0].verdict, Verdict::Pass);
     assert_eq!(out.models[0].criteria[0].status, Status::Unresolved);
 }

@@ -156,9 +156,9 @@ fn the_composite_follows_the_documented_formula_and_drops_unmeasured_dimensions(
     let used = weights_used(&Weights::default(), &rows, &mut notes);
     // Energy is dropped (no GPU): 0.4, 0.2, 0.2 scaled to sum to 1.
     assert_eq!(used.len(), 3);
-    assert!((used["accuracy"] - 0.5).abs() < 1e-12);
-    assert!((used["latency"] - 0.25).abs() < 1e-12);
-    assert!((used["memory"] - 0.25).abs() < 1e-12);
+    assert!((used[&Dimension::Accuracy] - 0.5).abs() < 1e-12);
+    assert!((used[&Dimension::Latency] - 0.25).abs() < 1e-12);
+    assert!((used[&Dimension::Memory] - 0.25).abs() < 1e-12);
     assert_eq!(notes.len(), 1, "{notes:?}");
     // 0.5 x 0.9 + 0.25 / (1 + 4) + 0.25 / (1 + 100), by hand.
     let want = 0.5 * 0.9 + 0.25 * 0.2 + 0.25 / 101.0;

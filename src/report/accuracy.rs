@@ -126,7 +126,7 @@ pub(crate) fn accuracy_view(
             "p = {}, adjusted p = {} ({})",
             format::p_value(Some(t.p_value)),
             format::p_value(t.adjusted_p),
-            text.of(&t.decision)
+            text.of(t.decision.as_str())
         ),
         None => "not run".into(),
     };

@@ -222,7 +222,7 @@ mod tests {
             ci: None,
             effect_size: None,
             effect_name: String::new(),
-            decision: String::new(),
+            decision: crate::compare::Decision::Pending,
         }
     }
 

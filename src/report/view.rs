@@ -421,7 +421,7 @@ fn test_view(t: &TestRecord, kind: IntervalKind, text: Text) -> TestView {
         adjusted_p: format::p_value(t.adjusted_p),
         ci: format::interval(t.ci.as_ref(), kind),
         effect,
-        decision: text.of(&t.decision),
+        decision: text.of(t.decision.as_str()),
     }
 }
 
