@@ -146,14 +146,14 @@ pub fn check(
             .criteria
             .iter()
             .filter(|c| matches!(c.rule, Rule::DropAtMost { .. } | Rule::Identical))
-            .filter(|c| !compare::reported_only(c))
+            .filter(|c| !c.reported_only)
             .map(line_of),
     );
     // Every floor: min_recall's, then the subgroup and per-class ones when configured.
     let floors: Vec<&compare::Criterion> = judged
         .criteria
         .iter()
-        .filter(|c| c.name.starts_with("minimum") && !compare::reported_only(c))
+        .filter(|c| c.is_recall_floor() && !c.reported_only)
         .collect();
     match (criteria.min_recall, floors.first()) {
         (_, Some(_)) => lines.extend(floors.into_iter().map(line_of)),
@@ -169,10 +169,7 @@ pub fn check(
         judged
             .criteria
             .iter()
-            .filter(|c| {
-                matches!(c.rule, Rule::AtMost { .. } | Rule::AtLeast { .. })
-                    && !c.name.starts_with("minimum")
-            })
+            .filter(|c| matches!(c.rule, Rule::AtMost { .. } | Rule::AtLeast { .. }))
             .map(line_of),
     );
     (judged.latency_source.clone(), lines)

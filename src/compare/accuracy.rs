@@ -223,6 +223,7 @@ pub fn compare_accuracy(
             detail: format!("{} of {n} predictions changed", changed.len()),
             needed_runs: None,
             method: None,
+            reported_only: false,
         });
     }
     let comparison = AccuracyComparison {
@@ -311,7 +312,7 @@ pub fn recall_floor(candidate: &EvalResult, criteria: &Criteria) -> Option<Crite
             None => (
                 format!("minimum recall ({})", p.name),
                 p.recall,
-                Rule::AtLeast { floor },
+                Rule::RecallAtLeast { floor },
                 None,
                 "no positive samples".into(),
             ),
@@ -319,7 +320,7 @@ pub fn recall_floor(candidate: &EvalResult, criteria: &Criteria) -> Option<Crite
         None => (
             "minimum macro recall".to_string(),
             metrics.macro_recall,
-            Rule::AtLeast { floor },
+            Rule::RecallAtLeast { floor },
             None,
             format!("{:.3} against a floor of {floor}", metrics.macro_recall),
         ),
@@ -337,6 +338,7 @@ pub fn recall_floor(candidate: &EvalResult, criteria: &Criteria) -> Option<Crite
         detail,
         needed_runs: None,
         method: None,
+        reported_only: false,
     })
 }
 

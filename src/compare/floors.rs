@@ -101,6 +101,7 @@ pub fn candidate_criteria(candidate: &EvalResult, criteria: &Criteria) -> Vec<Cr
             },
             needed_runs: None,
             method: None,
+            reported_only: false,
         };
         if ece.is_none() {
             c.status = Status::Skipped;
@@ -129,6 +130,7 @@ fn slice_floor(
     if let Err(reason) = judged(s, criteria) {
         let mut c = skipped(&name, Rule::LowerBoundAtLeast { floor }, &reason);
         c.candidate = value;
+        c.reported_only = true;
         return c;
     }
     match positive {
@@ -149,11 +151,12 @@ fn slice_floor(
             change: None,
             ci: None,
             test: None,
-            rule: Rule::AtLeast { floor },
+            rule: Rule::RecallAtLeast { floor },
             status: Status::Pass,
             detail: format!("{:.3} against a floor of {floor}", s.macro_recall),
             needed_runs: None,
             method: None,
+            reported_only: false,
         },
     }
 }
@@ -188,6 +191,7 @@ fn wilson_floor(
         ),
         needed_runs: None,
         method: None,
+        reported_only: false,
     }
 }
 

@@ -148,6 +148,7 @@ fn compare_with(
                 detail: why.clone(),
                 needed_runs: None,
                 method: None,
+                reported_only: false,
             })
             .collect();
         return (skipped, None);
@@ -334,6 +335,7 @@ fn quantile_criterion(
         needed_runs: ci
             .zip(ratio)
             .and_then(|(ci, r)| runs_to_settle(ci, r, limit, a.len().max(b.len()))),
+        reported_only: false,
     }
 }
 
@@ -406,6 +408,7 @@ impl Judged<'_> {
             detail: String::new(),
             needed_runs: None,
             method: None,
+            reported_only: false,
         };
         let Some(r) = r else {
             c.detail = format!(

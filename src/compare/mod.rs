@@ -22,7 +22,7 @@ pub use latency::{
     adaptive_looks, compare_latency, AbSamples, LastLook, LatencyInput, BLOCK_RUNS, MIN_TAIL_RUNS,
     PLANNED_LOOKS,
 };
-pub use quality::{reported_only, slice_label};
+pub use quality::slice_label;
 pub use reference::{LatencyReference, QualityReference, Reference, ReferenceInputs};
 
 use crate::config::Criteria;
@@ -89,6 +89,9 @@ pub enum Rule {
     AtMost { limit: f64 },
     /// Fail when the measured value is below the floor.
     AtLeast { floor: f64 },
+    /// A recall floor judged on the value, where no Wilson bound applies (macro recall, which is
+    /// no binomial proportion; a class without samples): fail when the recall is below it.
+    RecallAtLeast { floor: f64 },
     /// Fail unless every prediction is unchanged.
     Identical,
     /// Fail unless something the verdict needs is there (an evaluation, a trustworthy reference).
@@ -117,6 +120,21 @@ pub struct Criterion {
     /// For a latency criterion: how its interval was made, so anyone can recompute it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method: Option<LatencyMethod>,
+    /// A subgroup too small to judge (`min_slice_size`): shown for information, it neither
+    /// passes nor fails, and a release checklist leaves it out rather than count it skipped.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reported_only: bool,
+}
+
+impl Criterion {
+    /// Whether this is a floor on a recall (min_recall, min_class_recall, a subgroup's floor),
+    /// judged on the candidate alone.
+    pub fn is_recall_floor(&self) -> bool {
+        matches!(
+            self.rule,
+            Rule::LowerBoundAtLeast { .. } | Rule::RecallAtLeast { .. }
+        )
+    }
 }
 
 /// How a latency criterion's interval and test were computed, and what the run could tell.
@@ -610,7 +628,7 @@ pub fn decide(criterion: &Criterion, adjusted_p: Option<f64>, significance: f64)
             Some(_) => Status::Fail,
             None => Status::Skipped,
         },
-        Rule::AtLeast { floor } => match criterion.candidate {
+        Rule::AtLeast { floor } | Rule::RecallAtLeast { floor } => match criterion.candidate {
             Some(v) if v >= *floor => Status::Pass,
             Some(_) => Status::Fail,
             None => Status::Skipped,
@@ -638,6 +656,7 @@ pub fn required(name: &str, present: bool, detail: String) -> Criterion {
         detail,
         needed_runs: None,
         method: None,
+        reported_only: false,
     }
 }
 
@@ -668,6 +687,7 @@ pub fn absolute_criteria(
         rule,
         needed_runs: None,
         method: None,
+        reported_only: false,
     };
     let mut out = Vec::new();
     if let Some(limit) = criteria.max_p95_ms {

@@ -75,12 +75,6 @@ pub fn slice_label(column: &str, value: &str) -> String {
 /// How the detail of a subgroup too small to judge begins.
 const SMALL_SUBGROUP: &str = "reported only, not judged:";
 
-/// Whether a criterion is about a subgroup too small to judge: shown for information, it
-/// neither passes nor fails, and a release checklist leaves it out rather than count it skipped.
-pub fn reported_only(c: &Criterion) -> bool {
-    c.status == Status::Skipped && c.detail.starts_with(SMALL_SUBGROUP)
-}
-
 /// Whether a subgroup is large enough to judge, and the reason when it is not.
 pub(super) fn judged(m: &SliceMetrics, criteria: &Criteria) -> Result<(), String> {
     let min = criteria.min_slice_size;
@@ -214,6 +208,7 @@ fn slice_recall_drop(
         let mut c = skipped(&name, Rule::DropAtMost { limit_pts: limit }, &reason);
         c.baseline = base.map(|v| v * 100.0);
         c.candidate = cand.map(|v| v * 100.0);
+        c.reported_only = true;
         return c;
     }
     let (Some(base), Some(cand)) = (base, cand) else {
@@ -444,6 +439,7 @@ pub(super) fn drop_criterion(
         ),
         needed_runs: None,
         method: None,
+        reported_only: false,
     }
 }
 
@@ -465,6 +461,7 @@ pub(super) fn skipped(name: &str, rule: Rule, reason: &str) -> Criterion {
         detail: reason.to_string(),
         needed_runs: None,
         method: None,
+        reported_only: false,
     }
 }
 

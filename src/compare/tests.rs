@@ -27,6 +27,7 @@ fn criterion(
         detail: String::new(),
         needed_runs: None,
         method: None,
+        reported_only: false,
     }
 }
 

@@ -48,7 +48,7 @@ pub fn why(
             ),
             None => format!("{} could not be measured: {}", c.name, c.detail),
         },
-        Rule::AtLeast { floor } => match c.candidate {
+        Rule::AtLeast { floor } | Rule::RecallAtLeast { floor } => match c.candidate {
             Some(v) => format!(
                 "{} is {}, below the floor of {}",
                 c.name,
@@ -210,6 +210,7 @@ mod tests {
             detail: "detail from compare".into(),
             needed_runs: None,
             method: None,
+            reported_only: false,
         }
     }
 
@@ -370,7 +371,7 @@ mod tests {
         let mut c = criterion(
             "minimum macro recall",
             "fraction",
-            Rule::AtLeast { floor: 0.95 },
+            Rule::RecallAtLeast { floor: 0.95 },
             Status::Fail,
         );
         c.candidate = Some(0.9375);
