@@ -1,5 +1,5 @@
-//! The base model from git: which commit a pull request starts from, and a model file as it was
-//! there.
+//! Every git call: which commit a pull request starts from, a model file as it was there, the
+//! commit a file sits at, and a config value (who approves).
 //!
 //! A ref comes from the config or the command line, both of which a pull request can edit, so it
 //! is validated before git sees it and passed after `--end-of-options`: `--output=x` is refused,
@@ -41,6 +41,24 @@ fn git(root: &Path) -> Command {
     let mut command = Command::new("git");
     command.arg("-C").arg(root);
     command
+}
+
+/// A git command's trimmed, non-empty output, or None when git, the repository or the value is
+/// missing: for facts that are recorded when known (a commit, a name), never required.
+fn known(root: &Path, args: &[&str]) -> Option<String> {
+    let out = git(root).args(args).output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (out.status.success() && !text.is_empty()).then_some(text)
+}
+
+/// The commit checked out in the repository holding `dir` (`HEAD`), when there is one.
+pub fn head_commit(dir: &Path) -> Option<String> {
+    known(dir, &["rev-parse", "HEAD"])
+}
+
+/// A git config value (e.g. `user.name`) as seen from `root`, when set.
+pub fn config_value(root: &Path, key: &str) -> Option<String> {
+    known(root, &["config", key])
 }
 
 /// Runs git and returns its trimmed stdout, or None when git fails.

@@ -10,7 +10,6 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
-use std::process::Command;
 
 use anyhow::{anyhow, bail, Context, Result};
 
@@ -109,7 +108,7 @@ pub fn run(global: &GlobalArgs, args: &ApproveArgs) -> Result<crate::Outcome> {
     let provenance = Provenance {
         approved_by,
         approved_at: results::now_rfc3339(),
-        commit: git(&root, &["rev-parse", "HEAD"]),
+        commit: crate::gitref::head_commit(&root),
         source,
         note: args.note.clone(),
     };
@@ -262,23 +261,11 @@ fn approver(flag: Option<&str>, root: &Path) -> Result<String> {
     {
         return Ok(actor);
     }
-    git(root, &["config", "user.name"]).ok_or_else(|| {
+    crate::gitref::config_value(root, "user.name").ok_or_else(|| {
         anyhow!(
             "no approver known: pass --approver NAME (or set GITHUB_ACTOR or git config user.name)"
         )
     })
-}
-
-/// A git command's trimmed output, or None when git, the repository or the value is missing.
-fn git(root: &Path, args: &[&str]) -> Option<String> {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(root)
-        .args(args)
-        .output()
-        .ok()?;
-    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    (out.status.success() && !text.is_empty()).then_some(text)
 }
 
 /// Asks a yes/no question on the terminal; anything but y or yes is no.
