@@ -92,7 +92,7 @@ fn bare_ns_per_run(model: &mut LoadedModel, runs: u64) -> Result<f64> {
 /// (b): modelgate's timed loop, one clock read around it; ns per run, and the p50 it recorded.
 fn timed_loop_ns_per_run(model: &mut LoadedModel, runs: u64) -> Result<(f64, f64)> {
     let start = Instant::now();
-    let samples = bench::time_loop(model, runs, Duration::ZERO, "", &mut |_, _, _| {})?;
+    let samples = bench::time_loop(model, runs, Duration::ZERO, "", &mut |_| {})?;
     let per_run = start.elapsed().as_nanos() as f64 / runs as f64;
     let mut sorted = samples;
     sorted.sort_unstable();

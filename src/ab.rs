@@ -24,6 +24,7 @@ use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
 use crate::bench::{self, BenchResult, BenchSettings, ColdStart, MemoryUse, Progress};
+use crate::events::Event;
 use crate::model::{ModelSpec, Resolution, ShapeRequest};
 use crate::runtime::{LoadedModel, Provider, Runtime};
 use crate::system;
@@ -198,17 +199,12 @@ impl Interleaved {
                 // The first timed run of every block comes out slower (about +50 % on a
                 // microsecond model, measured) even after untimed runs just before it: one more
                 // run is timed and its sample dropped.
-                let samples = bench::time_loop(
-                    &mut side.model,
-                    n + 1,
-                    Duration::ZERO,
-                    "",
-                    &mut |_, _, _| {},
-                )?;
+                let samples =
+                    bench::time_loop(&mut side.model, n + 1, Duration::ZERO, "", &mut |_| {})?;
                 side.samples_ns.extend(&samples[1..]);
             }
             self.blocks += 1;
-            progress(self.label, self.runs() as u64, target);
+            crate::events::report(progress, self.label, self.runs() as u64, target);
         }
         self.timed += started.elapsed();
         Ok(())
@@ -339,7 +335,7 @@ pub fn time_pair(runtime: &Runtime, spec: &PairSpec) -> Result<PairRuns> {
     let deadline = spec
         .seconds
         .map(|s| Instant::now() + Duration::from_secs_f64(s.clamp(0.0, 1e6)));
-    pair.extend(spec.runs, deadline, &mut |_, _, _| {})?;
+    pair.extend(spec.runs, deadline, &mut |_| {})?;
     Ok(PairRuns {
         base_ns: pair.samples_ns(0).to_vec(),
         candidate_ns: pair.samples_ns(1).to_vec(),
@@ -546,8 +542,13 @@ impl<'r> AbPair<'r> {
     ) -> Result<()> {
         // Progress counts every run of each model timed so far, over all session pairs.
         let before = self.done_ns.0.len() as u64;
-        let mut whole = |label: &str, done: u64, total: u64| {
-            progress(label, before + done, before + total);
+        let mut whole = |event: Event<'_>| match event {
+            Event::Progress {
+                label,
+                done,
+                target,
+            } => crate::events::report(progress, label, before + done, before + target),
+            note => progress(note),
         };
         match &mut self.current {
             Some(Pair::Here(pair)) => pair.extend(runs, deadline, &mut whole),
@@ -569,7 +570,7 @@ impl<'r> AbPair<'r> {
                 let child = time_pair_in_child(&library, &spec)?;
                 self.open_s = (started.elapsed().as_secs_f64() - child.timed_s).max(0.0);
                 let timed = child.base_ns.len() as u64;
-                whole("A/B", timed, timed);
+                crate::events::report(&mut whole, "A/B", timed, timed);
                 self.current = Some(Pair::Child(child));
                 Ok(())
             }
@@ -709,14 +710,14 @@ pub struct Rounds {
 /// in full, later ones briefly; each times `runs` runs per arm, and rounds are added while the
 /// timing is under `min_time_s` per arm. One bench result per arm: the first round's cold start
 /// and memory, every round's runs, and the runs of each round in `sessions`.
-/// `announce` is called once the first round is open (every model read and warmed up), before
-/// any run is timed.
+/// `announce` is sent as a note once the first round is open (every model read and warmed up),
+/// before any run is timed.
 pub fn time_rounds(
     runtime: &Runtime,
     arms: &[Arm],
     shapes: &ShapeRequest,
     plan: Rounds,
-    announce: impl FnOnce(),
+    announce: &str,
     progress: Progress,
 ) -> Result<Vec<BenchResult>> {
     let Rounds {
@@ -748,13 +749,16 @@ pub fn time_rounds(
             })
             .collect();
         let mut round = Interleaved::open(runtime, list, shapes, label, |_| Ok(()))?;
-        if let Some(announce) = announce.take() {
-            announce();
+        if let Some(line) = announce.take() {
+            crate::events::note(progress, line);
         }
         let before = ns[0].len() as u64;
         let all = total.max(before + per_round);
-        round.extend(runs, None, &mut |label, done, _| {
-            progress(label, before + done, all)
+        round.extend(runs, None, &mut |event| match event {
+            Event::Progress { label, done, .. } => {
+                crate::events::report(progress, label, before + done, all)
+            }
+            note => progress(note),
         })?;
         for (arm, kept) in ns.iter_mut().enumerate() {
             kept.extend(round.samples_ns(arm));

@@ -17,6 +17,7 @@ use crate::cli::{
 use crate::compare::{self, Comparison, Verdict};
 use crate::config::{GateConfig, ModelConfig};
 use crate::eval;
+use crate::events::Event;
 use crate::gate::{self, GateOptions, Measured};
 use crate::model::check_model_file;
 use crate::ortlib::{self, LibraryRequest};
@@ -78,8 +79,9 @@ impl LogProgress {
     }
 }
 
-/// A progress callback that draws an indicatif bar at a terminal, or logs a line per tenth.
-pub fn progress_bar() -> impl FnMut(&str, u64, u64) {
+/// The callback for a stage's events: progress as an indicatif bar at a terminal, or a logged
+/// line per tenth; each note as a line of its own (above the bar), cleaned for the log.
+pub fn progress_bar() -> impl FnMut(Event<'_>) {
     let bar = show_progress().then(|| {
         let bar = indicatif::ProgressBar::new(0);
         if let Ok(style) =
@@ -90,8 +92,15 @@ pub fn progress_bar() -> impl FnMut(&str, u64, u64) {
         bar
     });
     let mut log = LogProgress::default();
-    move |label: &str, done: u64, target: u64| match &bar {
-        Some(bar) => {
+    move |event: Event<'_>| match (event, &bar) {
+        (
+            Event::Progress {
+                label,
+                done,
+                target,
+            },
+            Some(bar),
+        ) => {
             bar.set_message(label.to_string());
             bar.set_prefix(progress_unit(label));
             bar.set_length(target.max(done));
@@ -100,7 +109,21 @@ pub fn progress_bar() -> impl FnMut(&str, u64, u64) {
                 bar.finish_and_clear();
             }
         }
-        None => log.update(label, done, target, progress_unit(label)),
+        (
+            Event::Progress {
+                label,
+                done,
+                target,
+            },
+            None,
+        ) => log.update(label, done, target, progress_unit(label)),
+        (Event::Note(line), bar) => {
+            let line = text::log_text(&text::clean(line, text::TEXT_MAX_CHARS));
+            match bar {
+                Some(bar) => bar.suspend(|| eprintln!("{line}")),
+                None => eprintln!("{line}"),
+            }
+        }
     }
 }
 
@@ -273,19 +296,8 @@ pub fn eval(global: &GlobalArgs, args: &EvalArgs) -> Result<()> {
     let runtime = load_runtime(global, &session)?;
     let (mut model, _) = runtime.open(&args.model, &session)?;
     let spec = model.spec.clone();
-    let bar = show_progress().then(|| indicatif::ProgressBar::new(0));
-    let mut log = LogProgress::default();
-    let mut progress = |done: u64, total: u64| match &bar {
-        Some(bar) => {
-            bar.set_length(total);
-            bar.set_position(done);
-        }
-        None => log.update("eval", done, total, "samples"),
-    };
+    let mut progress = progress_bar();
     let result = eval::run(&mut model, &settings, &mut progress).map_err(|e| args.reword(e))?;
-    if let Some(bar) = &bar {
-        bar.finish_and_clear();
-    }
     let sha = system::sha256_file(&args.model)
         .with_context(|| format!("cannot read {}", args.model.display()))?;
     let existing = args

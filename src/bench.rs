@@ -193,8 +193,8 @@ impl BenchResult {
     }
 }
 
-/// Progress of the timed loop, reported now and then (never per run).
-pub type Progress<'a> = &'a mut dyn FnMut(&str, u64, u64);
+/// Where the timed loop reports its progress, now and then (never per run).
+pub use crate::events::Progress;
 
 /// Benchmarks `path` and returns the result with the model's interface.
 pub fn run(
@@ -562,13 +562,13 @@ pub fn time_loop(
         samples.push((t1 - t0).as_nanos() as u64);
         done += 1;
         if done & (PROGRESS_EVERY - 1) == 0 {
-            progress(label, done, iterations);
+            crate::events::report(progress, label, done, iterations);
         }
         if done >= iterations && (t1 - start >= min_time || done >= limits::MAX_TIMED_RUNS) {
             break;
         }
     }
-    progress(label, done, iterations);
+    crate::events::report(progress, label, done, iterations);
     Ok(samples)
 }
 

@@ -87,8 +87,8 @@ pub struct EvalSettings {
     pub shard: Option<crate::shard::Shard>,
 }
 
-/// Progress: samples done and total.
-pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
+/// Where the evaluation reports samples done (phase `eval`) and its warnings.
+pub use crate::events::Progress;
 
 /// Evaluates an open model on a dataset.
 pub fn run(
@@ -139,7 +139,7 @@ pub fn run_many(
     if let Some(warning) =
         dataset::label_order_warning(&data, settings.postprocess.class_names.as_deref())
     {
-        eprintln!("{}", crate::text::log_text(&warning));
+        crate::events::note(progress, &warning);
     }
     if data.samples.is_empty() {
         bail!(
@@ -198,11 +198,12 @@ pub fn run_many(
     let batch = batches[0];
     for pass in &passes {
         if let Some(b) = pass.fixed_batch.filter(|b| *b != settings.batch) {
-            eprintln!(
+            let line = format!(
                 "note: input `{}` has a fixed batch of {b}; evaluating {b} sample(s) per run instead of batch {}",
                 crate::text::clean(&pass.input.name, crate::text::VALUE_MAX_CHARS),
                 settings.batch
             );
+            crate::events::note(progress, &line);
         }
     }
     let started = Instant::now();
@@ -240,7 +241,7 @@ pub fn run_many(
                 .unwrap_or_default();
                 run_chunk(model, pass, chunk, values, settings, &post, &data.slices)?;
             }
-            progress(passes[0].records.len() as u64, total);
+            crate::events::report(progress, "eval", passes[0].records.len() as u64, total);
         }
         Ok(())
     })?;

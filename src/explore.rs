@@ -412,21 +412,16 @@ fn time_interleaved(
     let per_round = (settings.iterations / crate::ab::EXPLORE_ROUNDS as u64).max(p95_runs);
     let rounds =
         (settings.iterations / per_round).clamp(1, crate::ab::EXPLORE_ROUNDS as u64) as usize;
-    let announce = || {
-        eprintln!(
-            "{}",
-            crate::text::log_text(&format!(
-                "timing {} variants interleaved, {} runs each, {}",
-                arms.len(),
-                settings.iterations,
-                if rounds == 1 {
-                    "in one session each".to_string()
-                } else {
-                    format!("in {rounds} rounds of fresh sessions")
-                }
-            ))
-        );
-    };
+    let announce = format!(
+        "timing {} variants interleaved, {} runs each, {}",
+        arms.len(),
+        settings.iterations,
+        if rounds == 1 {
+            "in one session each".to_string()
+        } else {
+            format!("in {rounds} rounds of fresh sessions")
+        }
+    );
     crate::ab::time_rounds(
         runtime,
         &list,
@@ -437,7 +432,7 @@ fn time_interleaved(
             runs: per_round,
             min_time_s: settings.min_time_s,
         },
-        announce,
+        &announce,
         progress,
     )
 }
@@ -485,13 +480,11 @@ fn evaluate_variants(
     if plan.model.dataset.is_none() {
         return Ok(arms.iter().map(|_| None).collect());
     }
-    eprintln!(
-        "{}",
-        crate::text::log_text(&format!(
-            "evaluating {} variants together (each sample read and preprocessed once)",
-            arms.len()
-        ))
+    let line = format!(
+        "evaluating {} variants together (each sample read and preprocessed once)",
+        arms.len()
     );
+    crate::events::note(progress, &line);
     let forms: Vec<(&Path, &crate::runtime::SessionSettings)> = arms
         .iter()
         .map(|(path, settings)| (path.as_path(), &settings.session))
@@ -503,11 +496,12 @@ fn evaluate_variants(
     if evals.len() != arms.len() {
         bail!("the evaluation lost a variant; this is a bug in modelgate");
     }
-    eprintln!(
+    let line = format!(
         "evaluated {} variants in {:.1} s",
         arms.len(),
         started.elapsed().as_secs_f64()
     );
+    crate::events::note(progress, &line);
     Ok(evals.into_iter().map(Some).collect())
 }
 

@@ -20,6 +20,7 @@ use crate::compare::{
 };
 use crate::config::{Criteria, GateConfig, ModelConfig};
 use crate::eval::{self, EvalResult, EvalSettings};
+use crate::events::Event;
 use crate::gitref;
 use crate::memprobe::{self, ProbeSpec};
 use crate::model::ShapeRequest;
@@ -168,10 +169,8 @@ fn gate_model(
     // What the test set's size allows, said before minutes go into measuring.
     let size_advice = sample_size_advice(run_model, criteria, &options.root);
     for advice in size_advice.iter().filter(|a| a.unmeetable) {
-        eprintln!(
-            "{}",
-            crate::text::log_text(&format!("warning: model `{}`: {}", model.name, advice.line))
-        );
+        let line = format!("warning: model `{}`: {}", model.name, advice.line);
+        crate::events::note(progress, &line);
     }
     let mut measured = match (&options.from_results, runtime) {
         (Some(dir), _) => {
@@ -638,18 +637,13 @@ fn measure(
     }
     let changed = base.filter(|b| b.sha256 != candidate_sha);
     let against = changed.map_or(String::new(), |b| format!(" against {} (A/B)", b.label));
-    eprintln!(
-        "{}",
-        crate::text::log_text(&format!(
-            "model `{}`: timing{against}{}",
-            model.name,
-            if model.dataset.is_some() {
-                ", then evaluating"
-            } else {
-                ""
-            }
-        ))
-    );
+    let then = if model.dataset.is_some() {
+        ", then evaluating"
+    } else {
+        ""
+    };
+    let line = format!("model `{}`: timing{against}{then}", model.name);
+    crate::events::note(progress, &line);
     let Some(base) = changed else {
         let candidate = measure_candidate(model, runtime, options, progress)?;
         return Ok(Measured {
@@ -694,7 +688,7 @@ fn measure(
             .any(|c| matches!(c.status, Status::Fail | Status::Inconclusive))
     });
     if model.bench.profile || moved {
-        progress("profiling operators", 0, 1);
+        crate::events::report(progress, "profiling operators", 0, 1);
         let (base_profile, cand_profile) = bench::profile_pair(
             runtime,
             (base.path(), &base_bench),
@@ -749,13 +743,11 @@ fn evaluate_only(
     shard: crate::shard::Shard,
     progress: bench::Progress,
 ) -> Result<Measured> {
-    eprintln!(
-        "{}",
-        crate::text::log_text(&format!(
-            "model `{}`: shard {shard}: evaluating its slice (shard {} times the model)",
-            model.name, model.bench.latency_shard
-        ))
+    let line = format!(
+        "model `{}`: shard {shard}: evaluating its slice (shard {} times the model)",
+        model.name, model.bench.latency_shard
     );
+    crate::events::note(progress, &line);
     let settings = bench_settings(model, options);
     let (loaded, _) = runtime.open(path, &settings.session)?;
     let spec = loaded.spec.clone();
@@ -907,14 +899,21 @@ fn adaptive_ab(
     // settle or the budget runs out): progress shows the runs so far against those the budget
     // would hold at the pace so far, and the last line the runs actually timed.
     let budget_s = budget.as_secs_f64();
-    let mut paced = |label: &str, done: u64, target: u64| {
-        let elapsed = started.elapsed().as_secs_f64();
-        let at_pace = if elapsed > 0.0 && budget_s > elapsed {
-            (done as f64 * budget_s / elapsed) as u64
-        } else {
-            done
-        };
-        progress(label, done, target.max(at_pace));
+    let mut paced = |event: Event<'_>| match event {
+        Event::Progress {
+            label,
+            done,
+            target,
+        } => {
+            let elapsed = started.elapsed().as_secs_f64();
+            let at_pace = if elapsed > 0.0 && budget_s > elapsed {
+                (done as f64 * budget_s / elapsed) as u64
+            } else {
+                done
+            };
+            crate::events::report(progress, label, done, target.max(at_pace));
+        }
+        note => progress(note),
     };
     let paced: bench::Progress = &mut paced;
     // One block first, to learn how long a run takes.
@@ -965,7 +964,7 @@ fn adaptive_ab(
         Ok::<_, anyhow::Error>(Some(ab.samples()))
     })?;
     let runs = ab.runs() as u64;
-    progress("A/B", runs, runs);
+    crate::events::report(progress, "A/B", runs, runs);
     Ok(last)
 }
 
@@ -1031,11 +1030,7 @@ pub(crate) fn evaluate(
         return Ok(None);
     };
     let (mut loaded, _) = runtime.open(path, session)?;
-    Ok(Some(eval::run(
-        &mut loaded,
-        &settings,
-        &mut |done, total| progress("eval", done, total),
-    )?))
+    Ok(Some(eval::run(&mut loaded, &settings, progress)?))
 }
 
 /// Several forms of the model (explore's variants: each file with its session settings)
@@ -1055,11 +1050,7 @@ pub(crate) fn evaluate_many(
     for (path, session) in forms {
         loaded.push(runtime.open(path, session)?.0);
     }
-    Ok(Some(eval::run_many(
-        &mut loaded,
-        &settings,
-        &mut |done, total| progress("eval", done, total),
-    )?))
+    Ok(Some(eval::run_many(&mut loaded, &settings, progress)?))
 }
 
 /// The base model's file: a path from the config, or the candidate's path at the base commit;

@@ -17,6 +17,7 @@ pub mod config;
 pub mod configdoc;
 pub mod dataset;
 pub mod eval;
+pub mod events;
 pub mod explore;
 pub mod fonts;
 pub mod format;
