@@ -753,5 +753,4 @@ pub fn write_config(out: &Path, text: &str, force: bool) -> Result<()> {
 }
 
 #[cfg(test)]
-#[path = "init_tests.rs"]
 mod tests;
