@@ -29,6 +29,12 @@ use crate::model::{ModelSpec, Resolution, ShapeRequest};
 use crate::runtime::{LoadedModel, Provider, Runtime};
 use crate::system;
 
+mod child;
+mod rounds;
+
+pub use child::*;
+pub use rounds::*;
+
 /// Runs per block: short enough that drift within a block is small, long enough that switching
 /// models (and their caches) is a small share of the time. The comparison's block bootstrap
 /// resamples these same blocks.
@@ -299,60 +305,6 @@ const SESSION_WARMUP_S: f64 = 0.05;
 /// Seconds a child process takes to start and load ONNX Runtime, before one has been timed
 /// (measured about 0.2 s on a 2-core runner; the planner uses the real figure once it has one).
 const PROCESS_START_S: f64 = 0.25;
-
-/// One session pair for a child process to time: the two models, their settings, inputs and
-/// batch, and how many runs of each.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PairSpec {
-    pub base: PathBuf,
-    pub candidate: PathBuf,
-    pub settings: BenchSettings,
-    pub shapes: ShapeRequest,
-    pub batch: Option<i64>,
-    pub runs: u64,
-    /// Seconds the child may spend timing, at most; it stops at a block boundary.
-    pub seconds: Option<f64>,
-}
-
-/// What a child process timed: each model's runs in nanoseconds, and the seconds spent timing.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct PairRuns {
-    pub base_ns: Vec<u64>,
-    pub candidate_ns: Vec<u64>,
-    pub timed_s: f64,
-}
-
-/// The child's side: opens a session of each model in this fresh process, warms both up
-/// briefly and times them side by side, as [`Interleaved`] does in the gate's own process.
-pub fn time_pair(runtime: &Runtime, spec: &PairSpec) -> Result<PairRuns> {
-    let arm = |path| Arm {
-        path,
-        settings: spec.settings.clone(),
-        batch: spec.batch,
-    };
-    let arms = vec![arm(&spec.base), arm(&spec.candidate)];
-    let mut pair = Interleaved::open(runtime, arms, &spec.shapes, "A/B", |_| Ok(()))?;
-    let deadline = spec
-        .seconds
-        .map(|s| Instant::now() + Duration::from_secs_f64(s.clamp(0.0, 1e6)));
-    pair.extend(spec.runs, deadline, &mut |_| {})?;
-    Ok(PairRuns {
-        base_ns: pair.samples_ns(0).to_vec(),
-        candidate_ns: pair.samples_ns(1).to_vec(),
-        timed_s: pair.timed_s(),
-    })
-}
-
-/// The parent's side: runs `modelgate ab-pair` on `spec` with the ONNX Runtime `library`, and
-/// returns what it timed.
-fn time_pair_in_child(library: &Path, spec: &PairSpec) -> Result<PairRuns> {
-    let what = "the process timing a session pair";
-    let runs: PairRuns = crate::memprobe::run_child(library, "ab-pair", spec, what)?;
-    if runs.base_ns.len() != runs.candidate_ns.len() {
-        bail!("{what} timed the two models unequally; this is a bug in modelgate");
-    }
-    Ok(runs)
-}
 
 /// How the A/B times its session pairs.
 #[derive(Debug, Clone, Default)]
@@ -689,92 +641,6 @@ fn merge_sessions(
     merged.sessions = sessions.to_vec();
     *run = merged;
     Ok(())
-}
-
-/// Session rounds `modelgate explore` times by default: enough for an interval across them
-/// (Student t on 7 degrees of freedom is 2.36 at 95 %).
-pub const EXPLORE_ROUNDS: usize = 8;
-
-/// How [`time_rounds`] times: the progress label, the rounds, the runs per arm in each, and the
-/// seconds of timing per arm to reach (more rounds are added until then).
-pub struct Rounds {
-    pub label: &'static str,
-    pub rounds: usize,
-    pub runs: u64,
-    pub min_time_s: f64,
-}
-
-/// Times every arm in `rounds` rounds of fresh sessions, interleaved within each round, for the
-/// reason [`AbPair`] gives: two sessions of one model settle at their own speed, so one set of
-/// long-lived sessions would measure those sessions, not the models. The first round warms up
-/// in full, later ones briefly; each times `runs` runs per arm, and rounds are added while the
-/// timing is under `min_time_s` per arm. One bench result per arm: the first round's cold start
-/// and memory, every round's runs, and the runs of each round in `sessions`.
-/// `announce` is sent as a note once the first round is open (every model read and warmed up),
-/// before any run is timed.
-pub fn time_rounds(
-    runtime: &Runtime,
-    arms: &[Arm],
-    shapes: &ShapeRequest,
-    plan: Rounds,
-    announce: &str,
-    progress: Progress,
-) -> Result<Vec<BenchResult>> {
-    let Rounds {
-        label,
-        rounds,
-        runs,
-        min_time_s,
-    } = plan;
-    let mut announce = Some(announce);
-    let mut first: Option<Vec<BenchResult>> = None;
-    let mut ns: Vec<Vec<u64>> = vec![Vec::new(); arms.len()];
-    let mut sessions = Vec::new();
-    let mut timed = 0.0;
-    let per_round = runs.div_ceil(BLOCK) * BLOCK;
-    let total = per_round * rounds as u64;
-    let wanted = min_time_s * arms.len() as f64;
-    while sessions.len() < rounds
-        || (timed < wanted && (ns[0].len() as u64) < crate::limits::MAX_TIMED_RUNS)
-    {
-        let list: Vec<Arm> = arms
-            .iter()
-            .map(|arm| {
-                let mut arm = arm.clone();
-                if first.is_some() {
-                    arm.settings.warmup = arm.settings.warmup.min(SESSION_WARMUP_RUNS);
-                    arm.settings.warmup_s = arm.settings.warmup_s.min(SESSION_WARMUP_S);
-                }
-                arm
-            })
-            .collect();
-        let mut round = Interleaved::open(runtime, list, shapes, label, |_| Ok(()))?;
-        if let Some(line) = announce.take() {
-            crate::events::note(progress, line);
-        }
-        let before = ns[0].len() as u64;
-        let all = total.max(before + per_round);
-        round.extend(runs, None, &mut |event| match event {
-            Event::Progress { label, done, .. } => {
-                crate::events::report(progress, label, before + done, all)
-            }
-            note => progress(note),
-        })?;
-        for (arm, kept) in ns.iter_mut().enumerate() {
-            kept.extend(round.samples_ns(arm));
-        }
-        sessions.push(round.runs());
-        timed += round.timed_s();
-        if first.is_none() {
-            first = Some(round.into_results()?);
-        }
-    }
-    let mut results = first.context("no session round was timed; this is a bug in modelgate")?;
-    let wall = timed / arms.len().max(1) as f64;
-    for (result, kept) in results.iter_mut().zip(&ns) {
-        merge_sessions(result, kept, &sessions, wall)?;
-    }
-    Ok(results)
 }
 
 /// The bench notes, and on a GPU a word on why the A/B carries no GPU telemetry: the models
