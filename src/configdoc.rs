@@ -15,6 +15,10 @@ use serde_json::{json, Map, Value};
 use crate::config::{Criteria, GateConfig};
 use crate::preprocess::Preprocess;
 
+mod examples;
+
+use examples::EXAMPLES;
+
 /// One command-line flag, as the command line defines it (see `cli::flags`).
 #[derive(Debug, Clone)]
 pub struct Flag {
@@ -126,166 +130,6 @@ const FLAG_NAMES: [(&str, &str, &str); 3] = [
 
 /// Flags with a key's name that set something else: eval's `--batch` is the dataset's batch.
 const NOT_THE_KEY: [(&str, &str, &str); 1] = [("[models.bench]", "batch", "eval")];
-
-/// An example value per key, as TOML, and the keys it needs beside it to be valid.
-const EXAMPLES: &[(&str, &str, &str, &[&str])] = &[
-    ("[criteria]", "max_p50_regression_pct", "5.0", &[]),
-    ("[criteria]", "max_p95_regression_pct", "5.0", &[]),
-    ("[criteria]", "max_p99_regression_pct", "10.0", &[]),
-    ("[criteria]", "max_accuracy_drop_pts", "0.5", &[]),
-    ("[criteria]", "max_recall_drop_pts", "1.0", &[]),
-    ("[criteria]", "min_recall", "0.95", &[]),
-    ("[criteria]", "max_p95_ms", "20.0", &[]),
-    ("[criteria]", "max_peak_memory_mb", "512.0", &[]),
-    ("[criteria]", "min_throughput", "100.0", &[]),
-    ("[criteria]", "significance", "0.05", &[]),
-    ("[criteria]", "min_latency_improvement_pct", "10.0", &[]),
-    ("[criteria]", "require_identical_predictions", "true", &[]),
-    ("[criteria]", "min_slice_size", "30", &[]),
-    ("[criteria]", "slice_min_recall", "0.9", &[]),
-    ("[criteria]", "slice_max_recall_drop_pts", "2.0", &[]),
-    ("[criteria]", "max_auroc_drop_pts", "1.0", &[]),
-    ("[criteria]", "max_precision_drop_pts", "2.0", &[]),
-    ("[criteria]", "max_specificity_drop_pts", "2.0", &[]),
-    ("[criteria]", "min_class_recall", "0.8", &[]),
-    ("[criteria]", "max_ece", "0.05", &[]),
-    ("[[models]]", "name", "\"digits\"", &[]),
-    (
-        "[[models]]",
-        "candidate",
-        "\"models/digits_fp32.onnx\"",
-        &[],
-    ),
-    ("[[models]]", "baseline", "\"baselines/digits.json\"", &[]),
-    (
-        "[[models]]",
-        "base_model",
-        "\"models/digits_fp32_old.onnx\"",
-        &[],
-    ),
-    ("[[models]]", "base_ref", "\"merge-base\"", &[]),
-    ("[[models]]", "inconclusive", "\"fail\"", &[]),
-    ("[models.dataset]", "path", "\"models/data/digits\"", &[]),
-    ("[models.dataset]", "format", "\"image_folder\"", &[]),
-    ("[models.dataset]", "label_column", "\"label\"", &[]),
-    (
-        "[models.dataset]",
-        "feature_columns",
-        "[\"mean_radius\", \"mean_texture\"]",
-        &[],
-    ),
-    ("[models.dataset]", "allow_outside_paths", "true", &[]),
-    ("[models.dataset]", "slices", "[\"site\", \"sex\"]", &[]),
-    ("[models.dataset]", "batch", "64", &[]),
-    (
-        "[models.preprocess]",
-        "preset",
-        "\"torchvision-imagenet\"",
-        &[],
-    ),
-    ("[models.preprocess]", "color", "\"rgb\"", &[]),
-    ("[models.preprocess]", "resize", "256", &["color"]),
-    (
-        "[models.preprocess]",
-        "interpolation",
-        "\"bicubic\"",
-        &["color"],
-    ),
-    ("[models.preprocess]", "antialias", "false", &["color"]),
-    ("[models.preprocess]", "center_crop", "224", &["color"]),
-    (
-        "[models.preprocess]",
-        "scale",
-        "0.00392156862745098",
-        &["color"],
-    ),
-    (
-        "[models.preprocess]",
-        "mean",
-        "[0.485, 0.456, 0.406]",
-        &["color"],
-    ),
-    (
-        "[models.preprocess]",
-        "std",
-        "[0.229, 0.224, 0.225]",
-        &["color"],
-    ),
-    ("[models.preprocess]", "layout", "\"nhwc\"", &["color"]),
-    ("[models.preprocess]", "dtype", "\"float16\"", &["color"]),
-    ("[models.postprocess]", "activation", "\"softmax\"", &[]),
-    ("[models.postprocess]", "threshold", "0.3", &["activation"]),
-    (
-        "[models.postprocess]",
-        "class_names",
-        "[\"benign\", \"malignant\"]",
-        &["activation"],
-    ),
-    (
-        "[models.postprocess]",
-        "positive_class",
-        "\"malignant\"",
-        &["activation", "class_names"],
-    ),
-    ("[models.bench]", "warmup", "50", &[]),
-    ("[models.bench]", "warmup_s", "1.0", &[]),
-    ("[models.bench]", "iterations", "1000", &[]),
-    ("[models.bench]", "min_time_s", "5.0", &[]),
-    ("[models.bench]", "max_time_s", "30.0", &[]),
-    ("[models.bench]", "batch", "8", &[]),
-    ("[models.bench]", "ep", "\"cuda\"", &[]),
-    ("[models.bench]", "opt_level", "\"extended\"", &[]),
-    ("[models.bench]", "intra_threads", "4", &[]),
-    ("[models.bench]", "inter_threads", "1", &[]),
-    (
-        "[models.bench]",
-        "shapes",
-        "{ input = [1, 3, 224, 224] }",
-        &[],
-    ),
-    ("[models.bench]", "dims", "{ seq = 128 }", &[]),
-    ("[models.bench]", "inputs", "\"data/test_data_set_0\"", &[]),
-    (
-        "[models.bench]",
-        "input",
-        "{ input_ids = \"ids.npy\" }",
-        &[],
-    ),
-    ("[models.bench]", "check_outputs", "true", &["inputs"]),
-    ("[models.bench]", "latency_shard", "2", &[]),
-    ("[models.bench]", "ab_processes", "true", &[]),
-    ("[models.bench]", "profile", "true", &[]),
-    ("[models.bench]", "allow_cpu_fallback", "true", &[]),
-    ("[models.bench]", "trt_fp16", "true", &[]),
-    ("[models.bench]", "cuda_graph", "true", &[]),
-    (
-        "[models.bench]",
-        "trt_cache_dir",
-        "\".cache/tensorrt\"",
-        &[],
-    ),
-    ("[[models.variants]]", "name", "\"int8\"", &[]),
-    (
-        "[[models.variants]]",
-        "file",
-        "\"models/scan_int8.onnx\"",
-        &["name"],
-    ),
-    ("[[models.variants]]", "ep", "\"cuda\"", &["name"]),
-    ("[[models.variants]]", "opt_level", "\"basic\"", &["name"]),
-    ("[[models.variants]]", "intra_threads", "2", &["name"]),
-    ("[[models.variants]]", "batch", "8", &["name"]),
-    ("[explore.constraints]", "latency_p95_ms", "20.0", &[]),
-    ("[explore.constraints]", "accuracy_min", "0.9", &[]),
-    ("[explore.constraints]", "recall_min", "0.85", &[]),
-    ("[explore.constraints]", "memory_max_mb", "512.0", &[]),
-    ("[explore.constraints]", "throughput_min", "100.0", &[]),
-    ("[explore.constraints]", "energy_budget_mj", "50.0", &[]),
-    ("[explore.weights]", "accuracy", "0.4", &[]),
-    ("[explore.weights]", "latency", "0.2", &[]),
-    ("[explore.weights]", "memory", "0.2", &[]),
-    ("[explore.weights]", "energy", "0.2", &[]),
-];
 
 /// One documented key.
 #[derive(Debug, Clone)]
