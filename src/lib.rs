@@ -4,49 +4,111 @@
 //! report -> publish. [`run`] is the whole program; `main.rs` only maps its outcome to an exit
 //! code: 0 pass, 1 gate failed, 2 usage or runtime error.
 
-pub mod ab;
-pub mod actions;
-pub mod advice;
+// The layers, from the commands down to the ground floor.
+
+// Commands and their arguments:
+//   cli         clap's flags, lowered into settings (the only module that imports clap)
+//   app         the commands: wire the stages together, print, write files
+//   baseline    baseline approve and history (its page too)
+//   check       a release's success criteria against an approved baseline
+//   init        a first gate config from a model and its data
+//   configdoc   docs/config.md from the config's schema and the flags
+// The pipelines the commands run:
+//   gate        every model of the config: measure, judge
+//   explore     variants side by side: measure, pair, rank
+//   merge       shards' results into one
+//   shard       which samples a shard evaluates
+// Reports and publishing:
+//   report      comment, summary, HTML from a comparison (templates)
+//   terminal    the terminal's tables
+//   plot        the plots' shared drawing (plotters)
+//   fonts       the font the plots embed
+//   actions     GitHub Actions: annotations, outputs
+//   github      the sticky PR comment (octocrab)
+// Judging:
+//   compare     criteria, tests and verdicts against the references
+//   advice      what would make a model faster or a verdict settle
+//   stats       the statistics: pure functions over slices
+// Measuring and evaluating:
+//   ab          base and candidate timed side by side, in session pairs
+//   bench       one model timed alone: warmup, timed runs, percentiles
+//   load        open-loop load test and capacity plan
+//   memprobe    peak memory, measured in a child process
+//   eval        a model on its labeled data: predictions per sample
+//   metrics     accuracy, recall, AUROC and the rest from the predictions
+//   gpu         NVML telemetry and GPU facts
+//   rapl        CPU energy (RAPL)
+//   system      the machine's fingerprint, file digests
+// Data in and out of the model:
+//   dataset     labeled data: manifests, folders, tables
+//   preprocess  images and tables to tensors, as torchvision and Pillow do
+//   postprocess outputs to predictions
+//   inputs      inputs given as files (bench --input)
+//   tensorfile  .npy and raw tensor files
+// ONNX Runtime:
+//   runtime     sessions, runs, profiles (the only module that imports ort)
+//   model       a model's inputs and outputs, shapes
+//   ortlib      finding or fetching the ONNX Runtime library
+// Files, settings and the ground floor:
+//   config      modelgate.toml: types, defaults, checks
+//   results     the results file (and baselines): versioned, atomic writes
+//   identity    which model a file is (digest, interface)
+//   gitref      every git call: base commits, files at a commit
+//   events      what stages report while they work (progress, notes)
+//   format      numbers, units and intervals as text
+//   limits      every size and count limit on untrusted input
+//   text        cleaning untrusted text for terminals, logs and markdown
+
+pub mod cli;
 pub mod app;
 pub mod baseline;
-pub mod bench;
 pub mod check;
-pub mod cli;
-pub mod compare;
-pub mod config;
-pub mod configdoc;
-pub mod dataset;
-pub mod eval;
-pub mod events;
-pub mod explore;
-pub mod fonts;
-pub mod format;
-pub mod gate;
-pub mod github;
-pub mod gitref;
-pub mod gpu;
-pub mod identity;
 pub mod init;
-pub mod inputs;
-pub mod limits;
+pub mod configdoc;
+
+pub mod gate;
+pub mod explore;
+pub mod merge;
+pub mod shard;
+
+pub mod report;
+pub mod terminal;
+pub mod plot;
+pub mod fonts;
+pub mod actions;
+pub mod github;
+
+pub mod compare;
+pub mod advice;
+pub mod stats;
+
+pub mod ab;
+pub mod bench;
 pub mod load;
 pub mod memprobe;
-pub mod merge;
+pub mod eval;
 pub mod metrics;
+pub mod gpu;
+pub mod rapl;
+pub mod system;
+
+pub mod dataset;
+pub mod preprocess;
+pub mod postprocess;
+pub mod inputs;
+pub mod tensorfile;
+
+pub mod runtime;
 pub mod model;
 pub mod ortlib;
-pub mod plot;
-pub mod postprocess;
-pub mod preprocess;
-pub mod rapl;
-pub mod report;
+
+pub mod config;
 pub mod results;
-pub mod runtime;
-pub mod shard;
-pub mod stats;
-pub mod system;
-pub mod tensorfile;
-pub mod terminal;
+pub mod identity;
+pub mod gitref;
+pub mod events;
+pub mod format;
+pub mod limits;
 pub mod text;
 
 use std::ffi::OsString;
