@@ -30,7 +30,15 @@ use crate::runtime::{Runtime, SessionSettings};
 use crate::system;
 use crate::terminal;
 use crate::text;
-use crate::Outcome;
+
+/// How a command ended; the exit code follows from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Exit 0.
+    Pass,
+    /// Exit 1: a gate or check failed.
+    Fail,
+}
 
 mod judge;
 mod measure;

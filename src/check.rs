@@ -13,13 +13,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Result};
 use serde::Serialize;
 
+use crate::app::Outcome;
 use crate::baseline::{config_root, display_path, find_model};
 use crate::cli::CheckArgs;
 use crate::compare::{self, LatencySource, Rule};
 use crate::config::{Criteria, GateConfig, ModelConfig};
 use crate::gate::{self, Measured};
 use crate::results::{self, ResultsFile};
-use crate::Outcome;
 
 mod lines;
 mod render;

@@ -115,14 +115,7 @@ use std::ffi::OsString;
 
 use clap::Parser;
 
-/// How a command ended; the exit code follows from it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Exit 0.
-    Pass,
-    /// Exit 1: a gate or check failed.
-    Fail,
-}
+pub use app::Outcome;
 
 /// Exit code for usage and runtime errors.
 pub const EXIT_ERROR: u8 = 2;

@@ -4,7 +4,7 @@
 use super::*;
 
 /// `modelgate explore`: exit 1 when no variant meets the constraints.
-pub fn explore(global: &GlobalArgs, args: &crate::cli::ExploreArgs) -> Result<crate::Outcome> {
+pub fn explore(global: &GlobalArgs, args: &crate::cli::ExploreArgs) -> Result<crate::app::Outcome> {
     // Opening a model to guess its settings starts ONNX Runtime, which a process starts once.
     let mut started = None;
     let (config, root, name) = match &args.model {
@@ -64,10 +64,10 @@ pub fn explore(global: &GlobalArgs, args: &crate::cli::ExploreArgs) -> Result<cr
         args.out.display()
     );
     if summary.variants.iter().any(|v| v.meets_constraints) {
-        Ok(crate::Outcome::Pass)
+        Ok(crate::app::Outcome::Pass)
     } else {
         eprintln!("error: no variant meets the constraints ([explore.constraints]); each one's misses are above");
-        Ok(crate::Outcome::Fail)
+        Ok(crate::app::Outcome::Fail)
     }
 }
 

@@ -29,7 +29,7 @@ use crate::system;
 const NOT_INTERACTIVE: &str = "stdin is not a terminal, so nobody can confirm the new baseline; pass --yes to approve non-interactively";
 
 /// Runs the command.
-pub fn run(global: &GlobalArgs, args: &ApproveArgs) -> Result<crate::Outcome> {
+pub fn run(global: &GlobalArgs, args: &ApproveArgs) -> Result<crate::app::Outcome> {
     let config = GateConfig::load(&args.config)?;
     let root = super::config_root(&args.config);
     let model = super::find_model(&config, &args.model, &args.config)?;
@@ -145,7 +145,7 @@ pub fn run(global: &GlobalArgs, args: &ApproveArgs) -> Result<crate::Outcome> {
                  would fail the unchanged model; lower them in the config, improve the model, or pass --force",
                 failing.len()
             );
-            return Ok(crate::Outcome::Fail);
+            return Ok(crate::app::Outcome::Fail);
         }
         eprintln!("warning: approving a baseline that fails its own config (--force)");
     }
@@ -155,7 +155,7 @@ pub fn run(global: &GlobalArgs, args: &ApproveArgs) -> Result<crate::Outcome> {
         }
         if !confirm(&format!("write {shown}? [y/N] "))? {
             println!("not written: {shown} is unchanged");
-            return Ok(crate::Outcome::Pass);
+            return Ok(crate::app::Outcome::Pass);
         }
     }
 
@@ -180,7 +180,7 @@ pub fn run(global: &GlobalArgs, args: &ApproveArgs) -> Result<crate::Outcome> {
         "{shown} written (version {version}); history appended to {}",
         display_path(&history_path)
     );
-    Ok(crate::Outcome::Pass)
+    Ok(crate::app::Outcome::Pass)
 }
 
 /// The floors and absolute limits of `criteria` that `baseline`, judged alone as the gate judges
