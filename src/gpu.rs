@@ -421,9 +421,40 @@ fn record(device: &Device, ready: &mpsc::Sender<bool>, stop: &mpsc::Receiver<()>
     }
 }
 
+/// TensorRT's version as `getInferLibVersion` reports it (`10.13.0`), when libnvinfer loads.
+pub fn tensorrt_version() -> Option<String> {
+    for name in ["libnvinfer.so.10", "libnvinfer.so"] {
+        // SAFETY: getInferLibVersion takes no arguments and returns an int; loading libnvinfer
+        // runs its initialisers, which the TensorRT provider would run anyway.
+        let version = unsafe {
+            let Ok(library) = libloading::Library::new(name) else {
+                continue;
+            };
+            let Ok(get) = library.get::<unsafe extern "C" fn() -> i32>(b"getInferLibVersion")
+            else {
+                continue;
+            };
+            get()
+        };
+        return Some(format_trt_version(version));
+    }
+    None
+}
+
+/// `100800` -> `10.8.0` (TensorRT 10 encodes major*10000 + minor*100 + patch).
+fn format_trt_version(v: i32) -> String {
+    format!("{}.{}.{}", v / 10000, (v / 100) % 100, v % 100)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tensorrt_versions_read_as_major_minor_patch() {
+        assert_eq!(format_trt_version(100800), "10.8.0");
+        assert_eq!(format_trt_version(101301), "10.13.1");
+    }
 
     #[test]
     fn cuda_visible_devices_is_read_as_cuda_reads_it() {

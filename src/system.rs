@@ -90,7 +90,7 @@ pub use crate::gpu::GpuInfo;
 /// or a visible GPU is absent.
 pub fn gpu_info() -> Option<GpuInfo> {
     crate::gpu::info().map(|mut gpu| {
-        gpu.tensorrt_version = crate::runtime::gpu::tensorrt_version();
+        gpu.tensorrt_version = crate::gpu::tensorrt_version();
         gpu
     })
 }

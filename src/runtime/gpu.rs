@@ -190,31 +190,6 @@ pub fn default_trt_cache_root() -> PathBuf {
     cache.join("modelgate").join("tensorrt")
 }
 
-/// TensorRT's version as `getInferLibVersion` reports it (`10.13.0`), when libnvinfer loads.
-pub fn tensorrt_version() -> Option<String> {
-    for name in ["libnvinfer.so.10", "libnvinfer.so"] {
-        // SAFETY: getInferLibVersion takes no arguments and returns an int; loading libnvinfer
-        // runs its initialisers, which the TensorRT provider would run anyway.
-        let version = unsafe {
-            let Ok(library) = libloading::Library::new(name) else {
-                continue;
-            };
-            let Ok(get) = library.get::<unsafe extern "C" fn() -> i32>(b"getInferLibVersion")
-            else {
-                continue;
-            };
-            get()
-        };
-        return Some(format_trt_version(version));
-    }
-    None
-}
-
-/// `100800` -> `10.8.0` (TensorRT 10 encodes major*10000 + minor*100 + patch).
-fn format_trt_version(v: i32) -> String {
-    format!("{}.{}.{}", v / 10000, (v / 100) % 100, v % 100)
-}
-
 /// Engine files in a cache folder (to tell a built engine from a reused one).
 pub fn engine_files(dir: &Path) -> usize {
     std::fs::read_dir(dir)
@@ -262,12 +237,10 @@ mod tests {
     }
 
     #[test]
-    fn medians_and_versions() {
+    fn medians() {
         assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), 2.5);
         assert_eq!(median(&mut []), 0.0);
-        assert_eq!(format_trt_version(100800), "10.8.0");
-        assert_eq!(format_trt_version(101301), "10.13.1");
     }
 
     #[test]

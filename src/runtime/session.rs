@@ -40,7 +40,7 @@ pub(super) fn trt_cache(path: &Path, options: &GpuOptions) -> Result<std::path::
     let sha = crate::system::sha256_file(path)
         .with_context(|| format!("cannot read model file {}", path.display()))?;
     let gpu_name = crate::system::gpu_info().map_or_else(|| "gpu".to_string(), |g| g.name);
-    let version = gpu::tensorrt_version().unwrap_or_else(|| "unknown".to_string());
+    let version = crate::gpu::tensorrt_version().unwrap_or_else(|| "unknown".to_string());
     let folder = gpu::trt_cache_folder(&root, &sha, &version, &gpu_name, options.trt_fp16);
     std::fs::create_dir_all(&folder).with_context(|| {
         format!(
