@@ -24,7 +24,6 @@ use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
 use crate::bench::{self, BenchResult, BenchSettings, ColdStart, MemoryUse, Progress};
-use crate::events::Event;
 use crate::model::{ModelSpec, Resolution, ShapeRequest};
 use crate::runtime::{LoadedModel, Provider, Runtime};
 use crate::system;
@@ -494,14 +493,8 @@ impl<'r> AbPair<'r> {
     ) -> Result<()> {
         // Progress counts every run of each model timed so far, over all session pairs.
         let before = self.done_ns.0.len() as u64;
-        let mut whole = |event: Event<'_>| match event {
-            Event::Progress {
-                label,
-                done,
-                target,
-            } => crate::events::report(progress, label, before + done, before + target),
-            note => progress(note),
-        };
+        let mut whole =
+            crate::events::rescaled(progress, |done, target| (before + done, before + target));
         match &mut self.current {
             Some(Pair::Here(pair)) => pair.extend(runs, deadline, &mut whole),
             Some(Pair::Next) => {

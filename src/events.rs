@@ -26,6 +26,25 @@ pub fn report(progress: &mut dyn FnMut(Event<'_>), label: &str, done: u64, targe
     });
 }
 
+/// `progress` with the counts of each progress event changed by `counts` ((done, target) to
+/// (done, target)) and notes passed on unchanged: for a stage timing one part of a longer phase.
+pub fn rescaled<'p>(
+    progress: &'p mut dyn FnMut(Event<'_>),
+    mut counts: impl FnMut(u64, u64) -> (u64, u64) + 'p,
+) -> impl FnMut(Event<'_>) + 'p {
+    move |event: Event<'_>| match event {
+        Event::Progress {
+            label,
+            done,
+            target,
+        } => {
+            let (done, target) = counts(done, target);
+            report(progress, label, done, target);
+        }
+        note => progress(note),
+    }
+}
+
 /// Sends a note.
 pub fn note(progress: &mut dyn FnMut(Event<'_>), line: &str) {
     progress(Event::Note(line));

@@ -20,7 +20,6 @@ use crate::compare::{
 };
 use crate::config::{Criteria, GateConfig, ModelConfig};
 use crate::eval::{self, EvalResult, EvalSettings};
-use crate::events::Event;
 use crate::gitref;
 use crate::memprobe::{self, ProbeSpec};
 use crate::model::ShapeRequest;

@@ -65,12 +65,8 @@ pub fn time_rounds(
         }
         let before = ns[0].len() as u64;
         let all = total.max(before + per_round);
-        round.extend(runs, None, &mut |event| match event {
-            Event::Progress { label, done, .. } => {
-                crate::events::report(progress, label, before + done, all)
-            }
-            note => progress(note),
-        })?;
+        let mut counted = crate::events::rescaled(progress, |done, _| (before + done, all));
+        round.extend(runs, None, &mut counted)?;
         for (arm, kept) in ns.iter_mut().enumerate() {
             kept.extend(round.samples_ns(arm));
         }

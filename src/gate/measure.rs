@@ -301,23 +301,16 @@ pub(super) fn adaptive_ab(
     // settle or the budget runs out): progress shows the runs so far against those the budget
     // would hold at the pace so far, and the last line the runs actually timed.
     let budget_s = budget.as_secs_f64();
-    let mut paced = |event: Event<'_>| match event {
-        Event::Progress {
-            label,
-            done,
-            target,
-        } => {
-            let elapsed = started.elapsed().as_secs_f64();
-            let at_pace = if elapsed > 0.0 && budget_s > elapsed {
-                (done as f64 * budget_s / elapsed) as u64
-            } else {
-                done
-            };
-            crate::events::report(progress, label, done, target.max(at_pace));
-        }
-        note => progress(note),
-    };
-    let paced: bench::Progress = &mut paced;
+    let mut at_pace = crate::events::rescaled(&mut *progress, |done, target| {
+        let elapsed = started.elapsed().as_secs_f64();
+        let projected = if elapsed > 0.0 && budget_s > elapsed {
+            (done as f64 * budget_s / elapsed) as u64
+        } else {
+            done
+        };
+        (done, target.max(projected))
+    });
+    let paced: bench::Progress = &mut at_pace;
     // One block first, to learn how long a run takes.
     ab.extend(1, None, paced)?;
     let pilot = session_plan::pilot_runs(
@@ -366,6 +359,8 @@ pub(super) fn adaptive_ab(
         Ok::<_, anyhow::Error>(Some(ab.samples()))
     })?;
     let runs = ab.runs() as u64;
+    // The last line counts every run timed, at 100 %, through `progress` itself.
+    drop(at_pace);
     crate::events::report(progress, "A/B", runs, runs);
     Ok(last)
 }
