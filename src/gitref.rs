@@ -46,9 +46,10 @@ fn git(root: &Path) -> Command {
 /// A git command's trimmed, non-empty output, or None when git, the repository or the value is
 /// missing: for facts that are recorded when known (a commit, a name), never required.
 fn known(root: &Path, args: &[&str]) -> Option<String> {
-    let out = git(root).args(args).output().ok()?;
-    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    (out.status.success() && !text.is_empty()).then_some(text)
+    git_output(root, args)
+        .ok()
+        .flatten()
+        .filter(|text| !text.is_empty())
 }
 
 /// The commit checked out in the repository holding `dir` (`HEAD`), when there is one.
