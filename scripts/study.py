@@ -310,6 +310,7 @@ def one_gate_run(args, scenario, paths, tmp):
         "p99_mde_pct": mde(p99),
         "within_sd_pct": method.get("within_session_sd_pct"),
         "between_sd_pct": method.get("between_session_sd_pct"),
+        "run_level_sd_pct": method.get("run_level_sd_pct"),
         "headline_unsettled": any(c["status"] == "inconclusive" for c in (p50, p95, p99)),
         "base_mean_ms": mean(base),
         "cand_mean_ms": mean(cand),

@@ -170,6 +170,11 @@ pub struct LatencyMethod {
     pub within_session_sd_pct: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub between_session_sd_pct: Option<f64>,
+    /// Standard deviation, in percent, of the log ratio between runs in new processes, added to
+    /// the interval: the part of the noise no single run can estimate, calibrated by a study
+    /// (sessions only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_level_sd_pct: Option<f64>,
     /// The smallest change, in percent, this run tells from none four times in five at the
     /// interval's confidence.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -10,6 +10,12 @@
 //! without having to model either. The two components are still estimated apart (the within
 //! part from two halves of each session), because the planner needs them to choose how many
 //! runs a session gets and how many sessions a run can afford.
+//!
+//! One level is above what a run can see: runs in new processes, minutes apart, still differ by
+//! more than their pairs' spread allows (the variant's cost itself moves with cache and clock
+//! state). That variance is no run's to estimate, so it enters as a known sd, `run_sd`, added to
+//! the mean's variance (a Type B component in metrology's terms), calibrated by studies of many
+//! runs in new processes.
 
 use super::describe::percentile;
 use super::dist::{in_open_unit, t_quantile, t_two_sided_p};
@@ -46,6 +52,8 @@ pub struct SessionRatio {
     /// The part that is the sessions' own speed: sqrt(pair variance - within variance), 0 when
     /// the within part explains it all.
     pub between_sd: f64,
+    /// The sd of the log ratio between runs that was added to the mean's (the `run_sd` given).
+    pub run_sd: f64,
     /// The smallest change, in percent, that a run with this many pairs and this spread tells
     /// from none with [`MDE_POWER`] at the interval's confidence.
     pub mde_pct: f64,
@@ -54,14 +62,19 @@ pub struct SessionRatio {
 /// The ratio at quantile `q` of every pair's candidate over its baseline, with an interval at
 /// `confidence` over the pairs. `block` is the runs per A/B block: each session's halves for the
 /// within-session spread are its even and its odd blocks, so both halves span the session's
-/// time. `None` with fewer than [`MIN_SESSIONS`] usable pairs or on degenerate input.
+/// time. `run_sd` is the sd of the log ratio between runs, added to the standard error of the
+/// mean: the interval, the t statistic and the MDE all answer for it (with the pairs' degrees of
+/// freedom, which errs wide). `None` with fewer than [`MIN_SESSIONS`] usable pairs or on
+/// degenerate input.
 pub fn session_ratio(
     pairs: &[SessionPair],
     q: f64,
     block: usize,
     confidence: f64,
+    run_sd: f64,
 ) -> Option<SessionRatio> {
-    if !(0.0..=1.0).contains(&q) || !in_open_unit(confidence) {
+    if !(0.0..=1.0).contains(&q) || !in_open_unit(confidence) || !run_sd.is_finite() || run_sd < 0.0
+    {
         return None;
     }
     let logs: Vec<f64> = pairs
@@ -74,7 +87,7 @@ pub fn session_ratio(
     }
     let mean = logs.iter().sum::<f64>() / k as f64;
     let variance = logs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (k - 1) as f64;
-    let se = (variance / k as f64).sqrt();
+    let se = (variance / k as f64 + run_sd * run_sd).sqrt();
     let df = (k - 1) as f64;
     let t_crit = t_quantile(1.0 - (1.0 - confidence) / 2.0, df)?;
     let t_power = t_quantile(MDE_POWER, df)?;
@@ -101,6 +114,7 @@ pub fn session_ratio(
         pair_sd: variance.sqrt(),
         within_sd: within_var.sqrt(),
         between_sd: (variance - within_var).max(0.0).sqrt(),
+        run_sd,
         mde_pct: (((t_crit + t_power) * se).exp() - 1.0) * 100.0,
     })
     .filter(|r| r.ratio.is_finite() && r.interval.upper.is_finite())
@@ -216,7 +230,7 @@ mod tests {
             ),
         ];
         for (q, ratio, lower, upper, t, p, sd, mde) in expected {
-            let r = session_ratio(&pairs(), q, 2, 0.9875).unwrap();
+            let r = session_ratio(&pairs(), q, 2, 0.9875, 0.0).unwrap();
             assert!(close(r.ratio, ratio, 1e-6), "q {q}: ratio {}", r.ratio);
             assert!(
                 close(r.interval.lower, lower, 1e-6),
@@ -234,6 +248,27 @@ mod tests {
             assert!(close(r.mde_pct, mde, 1e-4), "q {q}: mde {}", r.mde_pct);
             assert_eq!(r.sessions, 5);
         }
+    }
+
+    #[test]
+    fn a_spread_between_runs_widens_the_interval_as_scipy_does() {
+        // The same pairs with a run-level sd of 0.5 % added to the standard error:
+        // f=0.005; l as above at q=50; m=np.mean(l); s=np.hypot(st.sem(l), f)
+        // lo,hi=st.t.interval(0.9875,4,loc=m,scale=s); t=m/s; p=2*st.t.sf(abs(t),4)
+        // mde=(st.t.ppf(1-0.0125/2,4)+st.t.ppf(0.8,4))*s
+        // print(np.exp(m),np.exp(lo),np.exp(hi),t,p,(np.exp(mde)-1)*100)
+        let r = session_ratio(&pairs(), 0.5, 2, 0.9875, 0.005).unwrap();
+        assert!(close(r.ratio, 1.033655071, 1e-6), "{r:?}");
+        assert!(close(r.interval.lower, 1.006757078, 1e-6), "{r:?}");
+        assert!(close(r.interval.upper, 1.061271710, 1e-6), "{r:?}");
+        assert!(close(r.t_statistic, 5.416664, 1e-5), "{r:?}");
+        assert!(close(r.p_value, 5.62947e-3, 1e-4), "{r:?}");
+        assert!(close(r.mde_pct, 3.263832, 1e-5), "{r:?}");
+        assert_eq!(r.run_sd, 0.005);
+        // The pairs' own spread is reported as measured, without the run-level part.
+        assert!(close(r.pair_sd, 7.856237e-3, 1e-5), "{r:?}");
+        assert!(session_ratio(&pairs(), 0.5, 2, 0.9875, f64::NAN).is_none());
+        assert!(session_ratio(&pairs(), 0.5, 2, 0.9875, -0.01).is_none());
     }
 
     #[test]
@@ -259,7 +294,7 @@ mod tests {
             .zip(&cand)
             .map(|(a, b)| (&a[..], &b[..]))
             .collect();
-        let r = session_ratio(&pairs, 0.5, 25, 0.95).unwrap();
+        let r = session_ratio(&pairs, 0.5, 25, 0.95, 0.0).unwrap();
         assert!(r.interval.lower < 1.0 && r.interval.upper > 1.0, "{r:?}");
         assert!(r.p_value > 0.05);
         assert_eq!(r.within_sd, 0.0);
@@ -270,16 +305,16 @@ mod tests {
     fn degenerate_input_gives_none_not_a_panic() {
         let one = [1.0; 10];
         let three: Vec<SessionPair> = (0..3).map(|_| (&one[..], &one[..])).collect();
-        assert!(session_ratio(&three, 0.5, 5, 0.95).is_none());
+        assert!(session_ratio(&three, 0.5, 5, 0.95, 0.0).is_none());
         let empty: [f64; 0] = [];
         let four: Vec<SessionPair> = (0..4).map(|_| (&one[..], &empty[..])).collect();
-        assert!(session_ratio(&four, 0.5, 5, 0.95).is_none());
+        assert!(session_ratio(&four, 0.5, 5, 0.95, 0.0).is_none());
         let nan = [f64::NAN; 10];
         let bad: Vec<SessionPair> = (0..4).map(|_| (&nan[..], &one[..])).collect();
-        assert!(session_ratio(&bad, 0.5, 5, 0.95).is_none());
+        assert!(session_ratio(&bad, 0.5, 5, 0.95, 0.0).is_none());
         let same: Vec<SessionPair> = (0..4).map(|_| (&one[..], &one[..])).collect();
-        let r = session_ratio(&same, 0.5, 5, 0.95).unwrap();
+        let r = session_ratio(&same, 0.5, 5, 0.95, 0.0).unwrap();
         assert_eq!((r.ratio, r.p_value), (1.0, 1.0));
-        assert!(session_ratio(&same, 0.5, 5, 1.0).is_none());
+        assert!(session_ratio(&same, 0.5, 5, 1.0, 0.0).is_none());
     }
 }

@@ -266,3 +266,43 @@ fn ecdf_is_the_101_percentiles_numpy_gives() {
     assert!(ecdf(&[]).is_empty());
     assert!(ecdf(&[f64::NAN]).is_empty());
 }
+
+#[test]
+fn the_advice_never_asks_for_pairs_that_cannot_beat_the_spread_between_runs() {
+    // 10 pairs, pair sd 1 %, run-level sd 0.15 %: half-width t * sqrt(1e-4 / 10 + 0.0015^2).
+    let interval_around = |ratio: f64, half_width: f64| stats::SessionRatio {
+        ratio,
+        interval: Interval {
+            lower: ratio * (-half_width).exp(),
+            upper: ratio * half_width.exp(),
+            confidence: 0.9875,
+        },
+        t_statistic: 0.0,
+        p_value: 1.0,
+        sessions: 10,
+        pair_sd: 0.01,
+        within_sd: 0.008,
+        between_sd: 0.006,
+        run_sd: 0.0015,
+        mde_pct: 0.0,
+    };
+    let t = 3.0;
+    let half_width = t * (1e-4_f64 / 10.0 + 0.0015 * 0.0015).sqrt();
+    // 1 % from the limit: needs t^2 * (1e-4 / k + 0.0015^2) <= 0.01^2, k = 1e-4 / (0.01^2 / 9 -
+    // 0.0015^2) = 11.3, so 12 pairs in all, 2 more.
+    let far = interval_around(1.02 * 0.01_f64.exp(), half_width);
+    let advice = sessions_advice(&far, 1.02).unwrap();
+    assert!(
+        advice.starts_with("about 2 more session pairs (12 in all)"),
+        "{advice}"
+    );
+    // 0.3 % from the limit is inside t * 0.15 % = 0.45 %: no number of pairs gets there.
+    let near = interval_around(1.02 * 0.003_f64.exp(), half_width);
+    let advice = sessions_advice(&near, 1.02).unwrap();
+    assert!(
+        advice.contains("no number of session pairs settles it"),
+        "{advice}"
+    );
+    // An interval clear of the limit needs no advice.
+    assert!(sessions_advice(&interval_around(1.2, half_width), 1.02).is_none());
+}
