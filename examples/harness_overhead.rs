@@ -29,10 +29,10 @@ use anyhow::{bail, Context, Result};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
-use modelgate::bench;
-use modelgate::model::ShapeRequest;
-use modelgate::ortlib::{self, LibraryRequest};
-use modelgate::runtime::{LoadedModel, Runtime, SessionSettings};
+use modelgate::engine::model::ShapeRequest;
+use modelgate::engine::ortlib::{self, LibraryRequest};
+use modelgate::engine::runtime::{LoadedModel, Runtime, SessionSettings};
+use modelgate::measure::bench;
 
 struct Args {
     ort_lib: Option<PathBuf>,
@@ -169,7 +169,7 @@ fn main() -> Result<()> {
         },
         &mut |line| eprintln!("{line}"),
     )?;
-    let runtime = Runtime::load(&choice, false)?;
+    let runtime = Runtime::load(&choice, None)?;
     let session = SessionSettings {
         intra_threads: args.intra_threads,
         ..SessionSettings::default()
@@ -179,7 +179,7 @@ fn main() -> Result<()> {
     bench::bind_inputs(
         &mut model,
         &resolution.inputs,
-        &modelgate::inputs::Given::default(),
+        &modelgate::engine::inputs::Given::default(),
         &mut StdRng::seed_from_u64(0),
     )?;
     // Warm up the session and the allocator before either side is timed.

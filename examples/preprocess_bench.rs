@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use modelgate::preprocess::{self, Preset};
+use modelgate::data::preprocess::{self, Preset};
 use rayon::prelude::*;
 
 fn main() -> Result<()> {

@@ -2,7 +2,7 @@
 # Times modelgate's image preprocessing against Python (Pillow + numpy) on the same JPEGs.
 #
 # Why this exists: the claim that modelgate preprocesses images faster than the Python a
-# torchvision user writes, while giving the same pixels (src/preprocess/parity_tests.rs), needs
+# torchvision user writes, while giving the same pixels (src/data/preprocess/parity_tests.rs), needs
 # one command that makes the images and times both sides in the same run on the same machine.
 #
 #   scripts/bench_preprocess.sh [COUNT] [PYTHON] [MODELGATE_TARGET_DIR]

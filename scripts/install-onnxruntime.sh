@@ -5,7 +5,7 @@
 # inherits an environment this step chose.)
 #
 # The wheel is trusted by content only: pip runs with --require-hashes against
-# onnxruntime-1.31.1.txt beside this script, whose digests are the ones src/ortlib.rs pins (a
+# onnxruntime-1.31.1.txt beside this script, whose digests are the ones src/engine/ortlib.rs pins (a
 # unit test keeps the two equal). The wheel is kept in $MG_ORT_DIR/wheels, which actions/cache
 # restores in later jobs; any job of the repository can write that cache, so a restored wheel is
 # checked against the digests again before it is unpacked, and the library is unpacked afresh

@@ -548,7 +548,7 @@ def gate_report(args):
 def tail_clusters(args):
     """Whether one A/B run's slowest samples come in bursts (blocks) or one at a time.
 
-    The gate times base and candidate in alternating blocks of 25 runs (src/ab.rs). Take the
+    The gate times base and candidate in alternating blocks of 25 runs (src/measure/ab.rs). Take the
     runs above the p99 of both sides pooled: if they were independent of one another, they would
     split about evenly between the sides and fall in about as many blocks as there are such runs;
     if bursts of other work on the machine cause them, they crowd into a few blocks of one side,

@@ -10,17 +10,17 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use serde_json::json;
 
-use crate::bench::BenchSettings;
-use crate::config::checks;
-use crate::config::GateConfig;
-use crate::dataset::DatasetOptions;
-use crate::eval::EvalSettings;
-use crate::inputs::{InputFiles, Tolerance};
-use crate::limits::Origin;
-use crate::model::{parse_shape, ShapeRequest};
-use crate::postprocess::Postprocess;
-use crate::preprocess::Preprocess;
-use crate::runtime::{OptLevel, Provider, SessionSettings};
+use crate::base::limits::Origin;
+use crate::data::dataset::DatasetOptions;
+use crate::data::postprocess::Postprocess;
+use crate::data::preprocess::Preprocess;
+use crate::engine::inputs::{InputFiles, Tolerance};
+use crate::engine::model::{parse_shape, ShapeRequest};
+use crate::engine::runtime::{OptLevel, Provider, SessionSettings};
+use crate::files::config::checks;
+use crate::files::config::GateConfig;
+use crate::measure::bench::BenchSettings;
+use crate::validate::eval::EvalSettings;
 
 mod lower;
 mod maintain;
@@ -146,16 +146,27 @@ pub enum SchemaFile {
     Load,
 }
 
+/// One command-line flag, as the command line defines it (see `cli::flags`).
+#[derive(Debug, Clone)]
+pub struct Flag {
+    /// The command path, such as `eval` or `baseline approve`.
+    pub command: String,
+    /// The long name without dashes.
+    pub long: String,
+    /// Other long names it accepts.
+    pub aliases: Vec<String>,
+}
+
 /// Every long flag of every command, for the configuration reference's flag column.
-pub fn flags() -> Vec<crate::configdoc::Flag> {
+pub fn flags() -> Vec<Flag> {
     use clap::CommandFactory;
-    fn walk(command: &clap::Command, path: &str, out: &mut Vec<crate::configdoc::Flag>) {
+    fn walk(command: &clap::Command, path: &str, out: &mut Vec<Flag>) {
         for arg in command.get_arguments() {
             if arg.is_hide_set() {
                 continue;
             }
             if let Some(long) = arg.get_long() {
-                out.push(crate::configdoc::Flag {
+                out.push(Flag {
                     command: path.to_string(),
                     long: long.to_string(),
                     aliases: arg
@@ -372,13 +383,13 @@ pub struct LoadArgs {
 
 impl LoadArgs {
     /// Validated load settings and shape choices.
-    pub fn settings(&self) -> Result<(crate::load::LoadSettings, ShapeRequest)> {
+    pub fn settings(&self) -> Result<(crate::measure::load::LoadSettings, ShapeRequest)> {
         let mut rates = self.qps.clone();
         rates.sort_by(f64::total_cmp);
         rates.dedup();
-        let settings = crate::load::LoadSettings {
+        let settings = crate::measure::load::LoadSettings {
             rates_qps: rates,
-            duration_s: crate::load::parse_duration(&self.duration)?,
+            duration_s: crate::measure::load::parse_duration(&self.duration)?,
             concurrency: self.concurrency,
             seed: self.seed,
             slo_p99_ms: self.slo_p99_ms,
@@ -538,7 +549,7 @@ pub struct GateArgs {
         requires = "results_dir",
         conflicts_with_all = ["json", "report", "template", "from_results"]
     )]
-    pub shard: Option<crate::shard::Shard>,
+    pub shard: Option<crate::data::shard::Shard>,
 }
 
 #[derive(Debug, Args)]
@@ -567,7 +578,7 @@ pub struct InitArgs {
 
 impl InitArgs {
     /// The request, with --image-size parsed.
-    pub fn request(&self) -> Result<crate::init::InitRequest> {
+    pub fn request(&self) -> Result<InitRequest> {
         let image_size = match &self.image_size {
             None => None,
             Some(text) => {
@@ -584,7 +595,7 @@ impl InitArgs {
                 })
             }
         };
-        Ok(crate::init::InitRequest {
+        Ok(InitRequest {
             model: self.model.clone(),
             dataset: self.dataset.clone(),
             name: self.name.clone(),
@@ -593,6 +604,23 @@ impl InitArgs {
             image_size,
         })
     }
+}
+
+/// What the user asked `init` for, validated by the command line.
+#[derive(Debug, Clone)]
+pub struct InitRequest {
+    /// The model file.
+    pub model: PathBuf,
+    /// Labeled data, if any.
+    pub dataset: Option<PathBuf>,
+    /// The model's name in the config; default the file stem.
+    pub name: Option<String>,
+    /// Where the config goes.
+    pub out: PathBuf,
+    /// Replace an existing config.
+    pub force: bool,
+    /// `[width, height]` for an image input whose size is symbolic.
+    pub image_size: Option<[u32; 2]>,
 }
 
 #[cfg(test)]

@@ -4,118 +4,33 @@
 //! report -> publish. [`run`] is the whole program; `main.rs` only maps its outcome to an exit
 //! code: 0 pass, 1 gate failed, 2 usage or runtime error.
 
-// The layers, from the commands down to the ground floor.
-
-// Commands and their arguments:
-//   cli         clap's flags, lowered into settings (the only module that imports clap)
-//   app         the commands: wire the stages together, print, write files
-//   baseline    baseline approve and history (its page too)
-//   check       a release's success criteria against an approved baseline
-//   init        a first gate config from a model and its data
-//   configdoc   docs/config.md from the config's schema and the flags
-// The pipelines the commands run:
-//   gate        every model of the config: measure, judge
-//   explore     variants side by side: measure, pair, rank
-//   merge       shards' results into one
-//   shard       which samples a shard evaluates
-// Reports and publishing:
-//   report      comment, summary, HTML from a comparison (templates)
-//   terminal    the terminal's tables
-//   plot        the plots' shared drawing (plotters)
-//   fonts       the font the plots embed
-//   actions     GitHub Actions: annotations, outputs
-//   github      the sticky PR comment (octocrab)
-// Judging:
-//   compare     criteria, tests and verdicts against the references
-//   advice      what would make a model faster or a verdict settle
-//   stats       the statistics: pure functions over slices
-// Measuring and evaluating:
-//   ab          base and candidate timed side by side, in session pairs
-//   bench       one model timed alone: warmup, timed runs, percentiles
-//   load        open-loop load test and capacity plan
-//   memprobe    peak memory, measured in a child process
-//   eval        a model on its labeled data: predictions per sample
-//   metrics     accuracy, recall, AUROC and the rest from the predictions
-//   gpu         NVML telemetry and GPU facts
-//   rapl        CPU energy (RAPL)
-//   system      the machine's fingerprint, file digests
-// Data in and out of the model:
-//   dataset     labeled data: manifests, folders, tables
-//   preprocess  images and tables to tensors, as torchvision and Pillow do
-//   postprocess outputs to predictions
-//   inputs      inputs given as files (bench --input)
-//   tensorfile  .npy and raw tensor files
-// ONNX Runtime:
-//   runtime     sessions, runs, profiles (the only module that imports ort)
-//   model       a model's inputs and outputs, shapes
-//   ortlib      finding or fetching the ONNX Runtime library
-// Files, settings and the ground floor:
-//   config      modelgate.toml: types, defaults, checks
-//   results     the results file (and baselines): versioned, atomic writes
-//   identity    which model a file is (digest, interface)
-//   gitref      every git call: base commits, files at a commit
-//   events      what stages report while they work (progress, notes)
-//   format      numbers, units and intervals as text
-//   limits      every size and count limit on untrusted input
-//   text        cleaning untrusted text for terminals, logs and markdown
-
-pub mod cli;
-pub mod app;
-pub mod baseline;
-pub mod check;
-pub mod init;
-pub mod configdoc;
-
-pub mod gate;
-pub mod explore;
-pub mod merge;
-pub mod shard;
-
-pub mod report;
-pub mod terminal;
-pub mod plot;
-pub mod fonts;
-pub mod actions;
-pub mod github;
-
-pub mod compare;
-pub mod advice;
-pub mod stats;
-
-pub mod ab;
-pub mod bench;
-pub mod load;
-pub mod memprobe;
-pub mod eval;
-pub mod metrics;
-pub mod gpu;
-pub mod rapl;
-pub mod system;
-
-pub mod dataset;
-pub mod preprocess;
-pub mod postprocess;
-pub mod inputs;
-pub mod tensorfile;
-
-pub mod runtime;
-pub mod model;
-pub mod ortlib;
-
-pub mod config;
-pub mod results;
-pub mod identity;
-pub mod gitref;
-pub mod events;
-pub mod format;
-pub mod limits;
-pub mod text;
+// The layers, from the commands down to the ground floor; each imports only the layers below it.
+pub mod commands; // the commands: wire the stages together, print, write files
+pub mod cli; //      clap's flags, lowered into settings (the only module that imports clap)
+pub mod pipeline; // gate, explore, merge: from a config to results and comparisons
+pub mod publish; //  the PR comment and GitHub Actions' annotations and outputs
+pub mod report; //   comment, summary, HTML and terminal tables from a comparison
+pub mod compare; //  criteria, tests and verdicts against the references; advice
+pub mod files; //    modelgate.toml, results and baselines, model identity
+pub mod measure; //  timing: A/B session pairs, bench, load test, memory probe
+pub mod validate; // a model on its labeled data: predictions, metrics
+pub mod data; //     datasets, preprocessing, postprocessing, shards
+pub mod engine; //   ONNX Runtime: the library, sessions, models, tensors
+pub mod machine; //  the machine: GPU, CPU energy, fingerprint
+pub mod base; //     text, limits, events, formats, git, plots' drawing
+pub mod stats; //    the statistics: pure functions over slices
 
 use std::ffi::OsString;
 
 use clap::Parser;
 
-pub use app::Outcome;
+use base::text;
+use commands::{app, baseline, check, configdoc};
+use files::results;
+use measure::load;
+use pipeline::{explore, merge};
+
+pub use commands::app::Outcome;
 
 /// Exit code for usage and runtime errors.
 pub const EXIT_ERROR: u8 = 2;

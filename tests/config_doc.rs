@@ -4,8 +4,8 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use modelgate::config::GateConfig;
-use modelgate::configdoc;
+use modelgate::commands::configdoc;
+use modelgate::files::config::GateConfig;
 
 const DOC: &str = "docs/config.md";
 const REGENERATE: &str = "cargo run -- schema config --markdown > docs/config.md \
@@ -108,7 +108,7 @@ fn every_key_the_config_accepts_is_documented() {
     assert_eq!(parsed.models.len(), 1);
     assert_eq!(
         parsed.models[0].bench.opt_level,
-        modelgate::runtime::OptLevel::Extended
+        modelgate::engine::runtime::OptLevel::Extended
     );
     // And a key the docs do not have is refused, so the schema is what the parser accepts.
     let extra = text.replace("[models.bench]\n", "[models.bench]\nundocumented_key = 1\n");

@@ -9,7 +9,7 @@ use crate::support;
 
 use std::time::{Duration, Instant};
 
-use modelgate::github::{
+use modelgate::publish::github::{
     parse_repo, CommentAction, CommentOutcome, GithubClient, GithubError, RepoRef, RetryPolicy,
     COMMENT_BODY_MAX_CHARS,
 };

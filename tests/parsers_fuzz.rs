@@ -4,13 +4,13 @@
 
 use std::path::Path;
 
-use modelgate::config::GateConfig;
-use modelgate::dataset::{load_dataset, DatasetOptions};
-use modelgate::results;
+use modelgate::data::dataset::{load_dataset, DatasetOptions};
+use modelgate::files::config::GateConfig;
+use modelgate::files::results;
 use proptest::prelude::*;
 
 const CONFIG: &str = include_str!("../modelgate.toml");
-const BASELINE: &str = include_str!("../src/baseline/testdata/cancer.json");
+const BASELINE: &str = include_str!("../src/commands/baseline/testdata/cancer.json");
 const MANIFEST_CSV: &str = "path,label\nimg/a.png,0\nimg/b.png,1\n";
 const MANIFEST_JSONL: &str =
     "{\"path\": \"img/a.png\", \"label\": \"tumor\"}\n{\"path\": \"img/b.png\", \"label\": 3}\n";
@@ -67,11 +67,11 @@ proptest! {
     fn results_parser_never_panics_on_a_damaged_baseline(cut in 0.0..=1.0f64, edits in edits()) {
         if let Ok(parsed) = results::parse(&damaged(BASELINE, cut, &edits)) {
             // What parses is a whole results file, and is its own model.
-            let same = modelgate::identity::check_same_model(
+            let same = modelgate::files::identity::check_same_model(
                 &parsed.model,
                 Path::new("b.json"),
                 &parsed.model,
-                modelgate::identity::Names::Match,
+                modelgate::files::identity::Names::Match,
             );
             prop_assert!(same.is_ok());
         }

@@ -401,7 +401,7 @@ fn a_fork_that_forges_its_baseline_still_fails_the_trusted_gate() {
     let lowrecall = std::fs::read(root().join("models/digits_lowrecall.onnx")).unwrap();
     assert_eq!(
         digits["candidate_sha256"],
-        modelgate::system::sha256_hex(&lowrecall),
+        modelgate::machine::system::sha256_hex(&lowrecall),
         "the pull request's model was judged"
     );
     assert_eq!(digits["candidate_path"], "models/digits_fp32.onnx");
@@ -462,10 +462,10 @@ fn approving_a_commits_model_checks_the_reviewed_sha256() {
             "maintainer",
         ])
     };
-    let slow = modelgate::system::sha256_hex(
+    let slow = modelgate::machine::system::sha256_hex(
         &std::fs::read(root().join("models/cancer_slow.onnx")).unwrap(),
     );
-    let fp32 = modelgate::system::sha256_hex(
+    let fp32 = modelgate::machine::system::sha256_hex(
         &std::fs::read(root().join("models/cancer_fp32.onnx")).unwrap(),
     );
     let out = approve(&fp32);
@@ -569,7 +569,7 @@ fn models_in_git_lfs_are_read_through_lfs_at_each_commit() {
     let slow = std::fs::read(root().join("models/cancer_slow.onnx")).unwrap();
     assert_eq!(
         cancer["candidate_sha256"],
-        modelgate::system::sha256_hex(&slow)
+        modelgate::machine::system::sha256_hex(&slow)
     );
     assert_eq!(
         cancer["latency_source"]["kind"], "same_runner_ab",

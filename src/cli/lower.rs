@@ -40,7 +40,7 @@ impl SessionArgs {
             }),
             intra_threads: self.intra_threads.or(base.intra_threads),
             inter_threads: self.inter_threads.or(base.inter_threads),
-            gpu: crate::runtime::GpuOptions {
+            gpu: crate::engine::runtime::GpuOptions {
                 allow_cpu_fallback: self.allow_cpu_fallback || base.gpu.allow_cpu_fallback,
                 trt_fp16: self.trt_fp16 || base.gpu.trt_fp16,
                 cuda_graph: self.cuda_graph || base.gpu.cuda_graph,
@@ -287,7 +287,7 @@ impl EvalArgs {
             }
         };
         if let Err(e) = pre.validate() {
-            let crate::preprocess::PreprocessError::Config { key, message } = &e else {
+            let crate::data::preprocess::PreprocessError::Config { key, message } = &e else {
                 bail!("{e}");
             };
             match (
@@ -306,8 +306,8 @@ impl EvalArgs {
     /// preprocessing name the flags when there is no `--config`.
     pub fn reword(&self, error: anyhow::Error) -> anyhow::Error {
         let missing = matches!(
-            error.downcast_ref::<crate::preprocess::PreprocessError>(),
-            Some(crate::preprocess::PreprocessError::Missing)
+            error.downcast_ref::<crate::data::preprocess::PreprocessError>(),
+            Some(crate::data::preprocess::PreprocessError::Missing)
         );
         match (&self.config, &self.model_name) {
             (None, _) if missing => anyhow::anyhow!(

@@ -9,11 +9,12 @@ use std::collections::HashMap;
 
 use anyhow::{bail, Result};
 
-use crate::config::Criteria;
-use crate::eval::{EvalResult, SampleRecord};
+use crate::base::text;
+use crate::files::config::Criteria;
 use crate::stats;
+use crate::validate::eval::{EvalResult, SampleRecord};
 
-use super::{AccuracyComparison, ChangedSample, Criterion, Rule, Status, TestRecord};
+use super::{AccuracyComparison, ChangedSample, Criterion, Effect, Rule, Status, TestRecord};
 
 /// Pairs the two evaluations by sample id, pushes the paired tests onto `tests`, and returns the
 /// comparison and its criteria.
@@ -30,61 +31,11 @@ pub fn compare_accuracy(
             candidate.dataset.classes.join(", ")
         );
     }
-    let by_id: HashMap<&str, &crate::eval::SampleRecord> = baseline
-        .samples
-        .iter()
-        .map(|s| (s.id.as_str(), s))
-        .collect();
-    for sample in &candidate.samples {
-        let Some(base) = by_id.get(sample.id.as_str()) else {
-            bail!(
-                "sample {} is not in the baseline's evaluation; the dataset changed, so re-approve the baseline on it",
-                sample.id
-            );
-        };
-        // Labels are the data's, not the model's: a results file that disagrees with the
-        // approved baseline about them is judging other data.
-        if base.label != sample.label {
-            bail!(
-                "sample {:?} is labeled {} in the candidate's results but {} in the baseline's; the dataset changed, so re-approve the baseline on it",
-                sample.id, sample.label, base.label
-            );
-        }
-        if !super::quality::same_slices(&base.slices, &sample.slices) {
-            bail!(
-                "sample {:?} has other subgroup values in the candidate's results than in the baseline's; the dataset changed, so re-approve the baseline on it",
-                sample.id
-            );
-        }
-    }
+    let pairs = pair_by_id(baseline, candidate, &Sides::GATE)?;
     if baseline.positive_class != candidate.positive_class {
         bail!(
             "the candidate's results name another positive class than the baseline's; use the baseline's postprocessing or re-approve the baseline"
         );
-    }
-    if candidate.samples.len() != baseline.samples.len() {
-        bail!(
-            "the baseline was evaluated on {} samples and the candidate on {}; re-approve the baseline on this dataset",
-            baseline.samples.len(),
-            candidate.samples.len()
-        );
-    }
-    // Pairs in the baseline's order, whatever order the candidate's file lists its samples in
-    // (one run's, or shards merged): the paired bootstraps then draw the same pairs.
-    let cand_by_id: HashMap<&str, &crate::eval::SampleRecord> = candidate
-        .samples
-        .iter()
-        .map(|s| (s.id.as_str(), s))
-        .collect();
-    let mut pairs = Vec::with_capacity(baseline.samples.len());
-    for base in &baseline.samples {
-        let Some(sample) = cand_by_id.get(base.id.as_str()) else {
-            bail!(
-                "sample {:?} of the baseline is missing from the candidate's evaluation, which lists another sample twice; evaluate the whole dataset once",
-                base.id
-            );
-        };
-        pairs.push((base, *sample));
     }
     if pairs.is_empty() {
         bail!("no samples to compare accuracy on; the dataset is empty");
@@ -113,7 +64,7 @@ pub fn compare_accuracy(
         adjusted_p: None,
         ci: acc_ci,
         effect_size: Some((cand_acc - base_acc) * 100.0),
-        effect_name: "accuracy change, points".into(),
+        effect: Effect::AccuracyPoints,
         decision: crate::compare::Decision::Pending,
     });
 
@@ -140,7 +91,7 @@ pub fn compare_accuracy(
                 adjusted_p: None,
                 ci,
                 effect_size: Some((cr - br) * 100.0),
-                effect_name: "recall change, points".into(),
+                effect: Effect::RecallPoints,
                 decision: crate::compare::Decision::Pending,
             });
             let wilson = stats::wilson_interval(hits, pos.len() as u64, 0.95);
@@ -252,6 +203,93 @@ type Pair<'a> = (&'a SampleRecord, &'a SampleRecord);
 
 /// `confusion[true][predicted]` counts of the predictions `pred` picks from each pair, over at
 /// least `classes` classes (more if a label or prediction lies beyond them).
+/// Who the two sides of a pairing are, in its error messages, and what fixes a mismatch.
+pub struct Sides {
+    /// The side whose order the pairs keep, as in "the baseline".
+    pub base: &'static str,
+    /// The other side, as in "the candidate".
+    pub candidate: &'static str,
+    /// What to do when a sample differs between the two.
+    pub fix: &'static str,
+    /// What to do when the two hold different numbers of samples.
+    pub fix_count: &'static str,
+}
+
+impl Sides {
+    /// The gate's: the approved baseline and the PR's candidate.
+    pub const GATE: Sides = Sides {
+        base: "the baseline",
+        candidate: "the candidate",
+        fix: "the dataset changed, so re-approve the baseline on it",
+        fix_count: "re-approve the baseline on this dataset",
+    };
+}
+
+/// Two evaluations of one dataset, paired sample by sample in the base's order (whatever order
+/// the candidate's file lists them in: one run's, or shards merged; the paired bootstraps then
+/// draw the same pairs), after checking that they are of the same data: the same samples, each
+/// once, with the same labels and subgroups. Labels are the data's, not the model's: a results
+/// file that disagrees about them is judging other data.
+pub fn pair_by_id<'a>(
+    base: &'a EvalResult,
+    candidate: &'a EvalResult,
+    sides: &Sides,
+) -> Result<Vec<(&'a SampleRecord, &'a SampleRecord)>> {
+    let Sides {
+        base: b_name,
+        candidate: c_name,
+        fix,
+        fix_count,
+    } = sides;
+    let id = |s: &SampleRecord| text::clean(&s.id, text::TEXT_MAX_CHARS);
+    let base_by_id: HashMap<&str, &SampleRecord> =
+        base.samples.iter().map(|s| (s.id.as_str(), s)).collect();
+    for sample in &candidate.samples {
+        let Some(b) = base_by_id.get(sample.id.as_str()) else {
+            bail!(
+                "sample {} is not in {b_name}'s evaluation; {fix}",
+                id(sample)
+            );
+        };
+        if b.label != sample.label {
+            bail!(
+                "sample {:?} is labeled {} in {c_name}'s results but {} in {b_name}'s; {fix}",
+                id(sample),
+                sample.label,
+                b.label
+            );
+        }
+        if !super::quality::same_slices(&b.slices, &sample.slices) {
+            bail!(
+                "sample {:?} has other subgroup values in {c_name}'s results than in {b_name}'s; {fix}",
+                id(sample)
+            );
+        }
+    }
+    if candidate.samples.len() != base.samples.len() {
+        bail!(
+            "{b_name} was evaluated on {} samples and {c_name} on {}; {fix_count}",
+            base.samples.len(),
+            candidate.samples.len()
+        );
+    }
+    let cand_by_id: HashMap<&str, &SampleRecord> = candidate
+        .samples
+        .iter()
+        .map(|s| (s.id.as_str(), s))
+        .collect();
+    base.samples
+        .iter()
+        .map(|b| match cand_by_id.get(b.id.as_str()) {
+            Some(c) => Ok((b, *c)),
+            None => bail!(
+                "sample {:?} of {b_name} is missing from {c_name}'s evaluation, which lists another sample twice; evaluate the whole dataset once",
+                id(b)
+            ),
+        })
+        .collect()
+}
+
 fn confusion(pairs: &[Pair], classes: usize, pred: fn(&Pair) -> usize) -> Vec<Vec<usize>> {
     let k = pairs
         .iter()
@@ -304,8 +342,8 @@ pub fn recall_floor(candidate: &EvalResult, criteria: &Criteria) -> Option<Crite
                 Some(w),
                 format!(
                     "Wilson 95 % lower bound {} against a floor of {}{}",
-                    crate::format::percent(w.lower),
-                    crate::format::percent(floor),
+                    crate::base::format::percent(w.lower),
+                    crate::base::format::percent(floor),
                     super::floors::unreachable_floor(floor, p.support as u64).unwrap_or_default()
                 ),
             ),

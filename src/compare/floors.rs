@@ -3,11 +3,11 @@
 //! is, and the expected calibration error against its ceiling. Computed from the per-sample
 //! records, never from a results file's own summary.
 
-use crate::config::Criteria;
-use crate::eval::EvalResult;
-use crate::metrics::{self, SliceMetrics};
+use crate::base::text::clean;
+use crate::files::config::Criteria;
 use crate::stats;
-use crate::text::clean;
+use crate::validate::eval::EvalResult;
+use crate::validate::metrics::{self, SliceMetrics};
 
 use super::quality::{
     check_subgroup_count, class_name, judged, skipped, slice_label, slices_of, MAX_SLICE_TEXT,
@@ -18,14 +18,17 @@ use super::{Criterion, Rule, Status};
 /// positive class's recall floor, the floors of [`candidate_criteria`], and the absolute limits
 /// on the primary run's p95, throughput and the peak memory. The gate judges a candidate by
 /// these, and `baseline approve` a baseline, so the two can never disagree.
-pub fn own_criteria(results: &crate::results::ResultsFile, criteria: &Criteria) -> Vec<Criterion> {
+pub fn own_criteria(
+    results: &crate::files::results::ResultsFile,
+    criteria: &Criteria,
+) -> Vec<Criterion> {
     let mut out = Vec::new();
     if let Some(eval) = &results.eval {
         out.extend(super::recall_floor(eval, criteria));
         out.extend(candidate_criteria(eval, criteria));
     }
     let bench = results.bench.as_ref();
-    let run = bench.and_then(crate::bench::BenchResult::primary);
+    let run = bench.and_then(crate::measure::bench::BenchResult::primary);
     out.extend(super::absolute_criteria(
         criteria,
         run.map(|r| r.summary.p95_ms),
@@ -185,8 +188,8 @@ fn wilson_floor(
         status: Status::Pass,
         detail: format!(
             "Wilson 95 % lower bound {} against a floor of {}{}",
-            crate::format::percent(w.lower),
-            crate::format::percent(floor),
+            crate::base::format::percent(w.lower),
+            crate::base::format::percent(floor),
             unreachable_floor(floor, trials).unwrap_or_default()
         ),
         needed_runs: None,

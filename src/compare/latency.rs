@@ -8,11 +8,12 @@
 //! `finalize` decides once the p-values are corrected, and [`adaptive_looks`] only asks, at each
 //! look, whether more runs could still change anything.
 
-use crate::config::Criteria;
+use crate::files::config::Criteria;
+use crate::measure::ab::{AbSamples, BLOCK_RUNS};
 use crate::stats::{self, Blocks, Interval};
 
 use super::{
-    decide, Criterion, LatencyMethod, LatencyPair, LatencySource, MethodKind, Rule, Status,
+    decide, Criterion, Effect, LatencyMethod, LatencyPair, LatencySource, MethodKind, Rule, Status,
     TestRecord,
 };
 
@@ -56,6 +57,14 @@ pub struct LatencyInput<'a> {
 /// interval can only straddle the limit, and printing it as a judged row (`0.05 .. 23`) says
 /// nothing a reader can use.
 const MAX_WIDTH_PER_TOLERANCE: f64 = 10.0;
+
+/// The latency criteria's names, p50, p95 and p99, in the order a comparison lists them.
+const LATENCY_CRITERIA: [&str; 3] = ["p50 latency", "p95 latency", "p99 latency"];
+
+/// The p50 latency criterion among a model's criteria, as [`compare_latency`] names it.
+pub fn p50_criterion(criteria: &[Criterion]) -> Option<&Criterion> {
+    criteria.iter().find(|c| c.name == LATENCY_CRITERIA[0])
+}
 
 /// Standard deviation of the log latency ratio between gate runs in new processes, beyond what
 /// the session pairs of one run show: added to every session-pair interval, so that it covers
@@ -120,10 +129,11 @@ fn compare_with(
     tests: &mut Vec<TestRecord>,
     resamples: usize,
 ) -> (Vec<Criterion>, Option<LatencyPair>) {
+    let [p50, p95, p99] = LATENCY_CRITERIA;
     let limits = [
-        ("p50 latency", 0.5, criteria.max_p50_regression_pct),
-        ("p95 latency", 0.95, criteria.max_p95_regression_pct),
-        ("p99 latency", 0.99, criteria.max_p99_regression_pct),
+        (p50, 0.5, criteria.max_p50_regression_pct),
+        (p95, 0.95, criteria.max_p95_regression_pct),
+        (p99, 0.99, criteria.max_p99_regression_pct),
     ];
     let comparable = matches!(
         input.source,
@@ -237,7 +247,7 @@ fn compare_with(
         adjusted_p: None,
         ci: None,
         effect_size: stats::cohens_d(a, b),
-        effect_name: "Cohen's d".into(),
+        effect: Effect::CohensD,
         decision: crate::compare::Decision::Pending,
     }));
     (out, Some(pair))
@@ -287,7 +297,7 @@ fn push_test(
             adjusted_p: None,
             ci,
             effect_size: stats::hodges_lehmann_shift(a, b),
-            effect_name: "Hodges-Lehmann shift, ms".into(),
+            effect: Effect::HodgesLehmannShift,
             decision: crate::compare::Decision::Pending,
         })
     } else {
@@ -298,7 +308,7 @@ fn push_test(
             adjusted_p: None,
             ci,
             effect_size: stats::ratio_point(a, b, q),
-            effect_name: "candidate/baseline ratio".into(),
+            effect: Effect::Ratio,
             decision: crate::compare::Decision::Pending,
         })
     };
@@ -467,7 +477,7 @@ impl Judged<'_> {
             adjusted_p: None,
             ci: Some(r.interval),
             effect_size: Some(r.ratio),
-            effect_name: "candidate/baseline ratio".into(),
+            effect: Effect::Ratio,
             decision: crate::compare::Decision::Pending,
         });
         c.test = Some(tests.len() - 1);
@@ -563,15 +573,6 @@ pub struct LastLook {
     pub criteria: Vec<Criterion>,
 }
 
-/// One look's samples: both models' runs in the order they were timed, and the runs of each
-/// session pair (see [`LatencyInput::sessions`]).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct AbSamples {
-    pub base_ms: Vec<f64>,
-    pub candidate_ms: Vec<f64>,
-    pub sessions: Vec<usize>,
-}
-
 /// The adaptive A/B's sequence of looks at the latency criteria, at most [`PLANNED_LOOKS`], every
 /// one with intervals corrected for all of them. `samples_at(look, previous)` times what look
 /// `look` (1-based) needs (the caller plans how many session pairs, from the previous look's
@@ -656,7 +657,7 @@ pub fn runs_to_settle(ci: Interval, ratio: f64, limit: f64, n: usize) -> Option<
 
 pub mod plan;
 
-pub use plan::{BLOCK_RUNS, MIN_TAIL_RUNS};
+pub use plan::MIN_TAIL_RUNS;
 
 #[cfg(test)]
 mod tests;

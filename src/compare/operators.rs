@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::runtime::profile::OpProfile;
+use crate::engine::runtime::profile::OpProfile;
 
 /// Op types listed, the largest change first.
 pub const TOP_OP_TYPES: usize = 8;
@@ -201,7 +201,7 @@ fn only_in(profile: &OpProfile, other: &OpProfile, run_us: f64) -> Vec<NodeChang
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::profile::parse;
+    use crate::engine::runtime::profile::parse;
 
     /// One profiled run (after a skipped cold one, not written) of each model, as ONNX Runtime
     /// writes them: the candidate has an extra Conv node and a slower Gemm.

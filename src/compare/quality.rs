@@ -12,13 +12,13 @@
 
 use std::collections::BTreeMap;
 
-use crate::config::Criteria;
-use crate::eval::SampleRecord;
-use crate::metrics::{self, SliceMetrics};
+use crate::base::text::clean;
+use crate::files::config::Criteria;
 use crate::stats;
-use crate::text::clean;
+use crate::validate::eval::SampleRecord;
+use crate::validate::metrics::{self, SliceMetrics};
 
-use super::{Criterion, Rule, SliceComparison, Status, TestRecord};
+use super::{Criterion, Effect, Rule, SliceComparison, Status, TestRecord};
 
 type Pair<'a> = (&'a SampleRecord, &'a SampleRecord);
 
@@ -51,12 +51,12 @@ pub(super) fn check_subgroup_count<'a>(
         ));
     }
     for (column, distinct) in values {
-        if distinct.len() > crate::dataset::MAX_SLICE_VALUES {
+        if distinct.len() > crate::data::dataset::MAX_SLICE_VALUES {
             return Err(format!(
                 "slice column \"{}\" has {} distinct values in the results, more than the {} allowed; slice by a coarser column",
                 clean(column, MAX_SLICE_TEXT),
                 distinct.len(),
-                crate::dataset::MAX_SLICE_VALUES
+                crate::data::dataset::MAX_SLICE_VALUES
             ));
         }
     }
@@ -238,7 +238,7 @@ fn slice_recall_drop(
         statistic: test.statistic,
         p_value: test.p_value,
         ci,
-        effect_name: "recall change, points",
+        effect: Effect::RecallPoints,
     };
     drop_with_test(&name, (base, cand), limit, Ok(test), tests)
 }
@@ -286,7 +286,7 @@ fn auroc_drop(
         statistic: d.z,
         p_value: d.p_value,
         ci: d.difference_interval(0.95).map(|ci| scale(ci, 100.0)),
-        effect_name: "AUROC change, points",
+        effect: Effect::AurocPoints,
     });
     let test =
         test.ok_or("no DeLong test (identical rankings, or under two positives or negatives)");
@@ -329,7 +329,7 @@ fn precision_drop(
                 statistic: (r.ratio_b - r.ratio_a) * 100.0,
                 p_value: r.p_value,
                 ci: Some(scale(r.ci, 100.0)),
-                effect_name: "precision change, points",
+                effect: Effect::PrecisionPoints,
             })
             .ok_or("no bootstrap (a model predicts no positives)");
     drop_with_test(&name, (base, cand), limit, test, tests)
@@ -370,7 +370,7 @@ fn specificity_drop(
         statistic: test.statistic,
         p_value: test.p_value,
         ci,
-        effect_name: "specificity change, points",
+        effect: Effect::SpecificityPoints,
     };
     drop_with_test(&name, (base, cand), limit, Ok(test), tests)
 }
@@ -381,7 +381,7 @@ struct DropTest {
     statistic: f64,
     p_value: f64,
     ci: Option<stats::Interval>,
-    effect_name: &'static str,
+    effect: Effect,
 }
 
 /// The drop criterion `name` from `(baseline, candidate)` fractions, its paired test recorded in
@@ -402,7 +402,7 @@ fn drop_with_test(
                 adjusted_p: None,
                 ci: t.ci,
                 effect_size: Some((cand - base) * 100.0),
-                effect_name: t.effect_name.into(),
+                effect: t.effect,
                 decision: crate::compare::Decision::Pending,
             });
             drop_criterion(name, base, cand, limit, Some(tests.len() - 1), t.ci)

@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 
 use super::super::*;
-use crate::config::Criteria;
-use crate::eval::{DatasetInfo, EvalResult, SampleRecord};
-use crate::postprocess::{Activation, Postprocess};
+use crate::data::postprocess::{Activation, Postprocess};
+use crate::files::config::Criteria;
+use crate::validate::eval::{DatasetInfo, EvalResult, SampleRecord};
 
 /// A binary record: `score` is the positive class's probability.
 fn rec(id: usize, label: usize, pred: usize, score: f32, site: &str) -> SampleRecord {
@@ -24,9 +24,14 @@ fn eval_of(samples: Vec<SampleRecord>) -> EvalResult {
     let labels: Vec<usize> = samples.iter().map(|s| s.label).collect();
     let preds: Vec<usize> = samples.iter().map(|s| s.pred).collect();
     let scores: Vec<Vec<f32>> = samples.iter().map(|s| s.scores.clone()).collect();
-    let metrics =
-        crate::metrics::classification_metrics(&labels, &preds, &scores, &classes, Some(1))
-            .unwrap();
+    let metrics = crate::validate::metrics::classification_metrics(
+        &labels,
+        &preds,
+        &scores,
+        &classes,
+        Some(1),
+    )
+    .unwrap();
     EvalResult {
         dataset: DatasetInfo {
             path: "d.csv".into(),
@@ -43,7 +48,7 @@ fn eval_of(samples: Vec<SampleRecord>) -> EvalResult {
         positive_class: Some(1),
         batch_size: 8,
         metrics,
-        stages: crate::eval::stage_breakdown([std::time::Duration::ZERO; 3], 1.0),
+        stages: crate::validate::eval::stage_breakdown([std::time::Duration::ZERO; 3], 1.0),
         throughput_samples_per_s: 0.0,
         wall_time_s: 0.0,
         samples,

@@ -9,9 +9,9 @@
 //! when it was measured on matching hardware with the same bench settings; otherwise it is shown
 //! as advisory. Anything in a results file is a claim, and none of it picks its own reference.
 
-use crate::bench::BenchResult;
-use crate::eval::EvalResult;
-use crate::results::ResultsFile;
+use crate::files::results::ResultsFile;
+use crate::measure::bench::BenchResult;
+use crate::validate::eval::EvalResult;
 
 use super::LatencySource;
 
@@ -161,7 +161,7 @@ mod tests {
 
     /// The repository's approved cancer baseline: a real results file with bench and eval.
     fn results() -> ResultsFile {
-        crate::results::parse(include_str!("../../baselines/cancer.json")).unwrap()
+        crate::files::results::parse(include_str!("../../baselines/cancer.json")).unwrap()
     }
 
     fn with_sha(sha: &str) -> ResultsFile {

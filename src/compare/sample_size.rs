@@ -3,7 +3,7 @@
 //! sample's worth (so a single changed prediction fails), each with the number of samples (or
 //! positives) that would make the criterion mean what it says.
 
-use crate::config::Criteria;
+use crate::files::config::Criteria;
 use crate::stats;
 
 /// The labels of a test set, counted: per class, and per subgroup (slice) value.

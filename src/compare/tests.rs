@@ -1,8 +1,8 @@
 //! Decision rules, Holm across models, verdicts and the paired accuracy comparison.
 
 use super::*;
-use crate::eval::{DatasetInfo, EvalResult, SampleRecord};
-use crate::postprocess::{Activation, Postprocess};
+use crate::data::postprocess::{Activation, Postprocess};
+use crate::validate::eval::{DatasetInfo, EvalResult, SampleRecord};
 
 fn criterion(
     rule: Rule,
@@ -122,7 +122,7 @@ fn test_record(p: f64) -> TestRecord {
         adjusted_p: None,
         ci: None,
         effect_size: None,
-        effect_name: String::new(),
+        effect: Effect::None,
         decision: Decision::Pending,
     }
 }
@@ -232,7 +232,8 @@ fn eval(preds: &[usize], labels: &[usize]) -> EvalResult {
         .collect();
     let scores: Vec<Vec<f32>> = samples.iter().map(|s| s.scores.clone()).collect();
     let metrics =
-        crate::metrics::classification_metrics(labels, preds, &scores, &classes, Some(1)).unwrap();
+        crate::validate::metrics::classification_metrics(labels, preds, &scores, &classes, Some(1))
+            .unwrap();
     EvalResult {
         dataset: DatasetInfo {
             path: "d.csv".into(),
@@ -249,7 +250,7 @@ fn eval(preds: &[usize], labels: &[usize]) -> EvalResult {
         positive_class: Some(1),
         batch_size: 8,
         metrics,
-        stages: crate::eval::stage_breakdown([std::time::Duration::ZERO; 3], 1.0),
+        stages: crate::validate::eval::stage_breakdown([std::time::Duration::ZERO; 3], 1.0),
         throughput_samples_per_s: 0.0,
         wall_time_s: 0.0,
         samples,

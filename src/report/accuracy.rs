@@ -9,8 +9,8 @@ use serde::Serialize;
 
 use super::compare::{AccuracyComparison, ChangedSample, SliceComparison, TestRecord};
 use super::escape::Text;
-use crate::format;
-use crate::preprocess::thumbnail::is_thumbnail;
+use crate::base::format;
+use crate::data::preprocess::thumbnail::is_thumbnail;
 
 /// The longest thumbnail URI shown (a 96-pixel PNG is a few KiB).
 const THUMBNAIL_MAX_LEN: usize = 64 * 1024;
@@ -368,15 +368,15 @@ mod tests {
 
     #[test]
     fn subgroup_rows_are_capped_and_small_ones_marked_as_reported_only() {
-        let metrics = |value: String| crate::metrics::SliceMetrics {
+        let metrics = |value: String| crate::validate::metrics::SliceMetrics {
             column: "site".into(),
             value,
             n: 40,
             accuracy: 0.9,
-            accuracy_ci95: crate::metrics::wilson_interval(36, 40),
+            accuracy_ci95: crate::validate::metrics::wilson_interval(36, 40),
             positive_support: Some(20),
             positive_recall: Some(0.5),
-            positive_recall_ci95: crate::metrics::wilson_interval(10, 20),
+            positive_recall_ci95: crate::validate::metrics::wilson_interval(10, 20),
             macro_recall: 0.7,
         };
         let mut a = with_changed(0);

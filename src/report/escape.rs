@@ -41,7 +41,7 @@ pub fn escape_md(text: &str) -> String {
                 out.push('\\');
                 out.push(c);
             }
-            c if c.is_control() || crate::text::is_bidi_control(c) => {}
+            c if c.is_control() || crate::base::text::is_bidi_control(c) => {}
             c => out.push(c),
         }
         last_was_break = is_break;

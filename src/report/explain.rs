@@ -6,7 +6,7 @@
 //! criterion gets none, and only an inconclusive one may say how many more runs would settle it.
 
 use super::compare::{Criterion, LatencyPair, Rule, Status, TestRecord};
-use crate::format;
+use crate::base::format;
 
 /// Why `c` failed or is inconclusive, in one sentence; `None` for a pass or a skip.
 /// `test` is the test behind it (with its Holm-adjusted p-value), `significance` the model's
@@ -222,7 +222,7 @@ mod tests {
             adjusted_p: Some(adjusted),
             ci: None,
             effect_size: None,
-            effect_name: String::new(),
+            effect: crate::compare::Effect::None,
             decision: crate::compare::Decision::Pending,
         }
     }

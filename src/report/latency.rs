@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::compare::LatencyPair;
 use super::Format;
-use crate::format;
+use crate::base::format;
 
 const QUANTILES: [&str; 3] = ["p50", "p95", "p99"];
 

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::compare::operators::{NodeChange, OperatorDiff};
 use super::escape::Text;
-use crate::format;
+use crate::base::format;
 
 /// The base model's operators against the candidate's, formatted.
 #[derive(Debug, Clone, Serialize)]
@@ -61,7 +61,7 @@ fn node_line(n: &NodeChange, whose: &str, text: Text) -> String {
     text.of(&format!(
         "{} {}: {} a run, {:.1} % of {whose}",
         n.op_type,
-        crate::text::clean(&n.name, 60),
+        crate::base::text::clean(&n.name, 60),
         us(n.us_per_run),
         n.share_pct
     ))
@@ -87,14 +87,14 @@ pub(crate) fn operators_view(d: &OperatorDiff, text: Text) -> OperatorsView {
         headline.push(format!(
             "added: {} {}",
             n.op_type,
-            crate::text::clean(&n.name, 60)
+            crate::base::text::clean(&n.name, 60)
         ));
     }
     if let Some(n) = d.removed.first() {
         headline.push(format!(
             "removed: {} {}",
             n.op_type,
-            crate::text::clean(&n.name, 60)
+            crate::base::text::clean(&n.name, 60)
         ));
     }
     let runs = if d.baseline_runs == d.candidate_runs {

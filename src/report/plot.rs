@@ -1,6 +1,6 @@
 //! The HTML report's latency plot: the empirical distribution (ECDF) of both models' timed runs
 //! as an inline SVG, drawn with `plotters`' SVG backend (no scripts; text measured with the
-//! embedded font of [`crate::fonts`]).
+//! embedded font of [`crate::base::fonts`]).
 //!
 //! Each curve goes through the comparison's 101 quantiles of one side: at latency x, the share
 //! of runs that took at most x. A candidate curve to the right of the baseline's is slower; the
@@ -37,7 +37,7 @@ pub fn ecdf_svg(baseline_ms: &[f64], candidate_ms: &[f64]) -> Option<String> {
     };
     let (lo, hi) = (min_ms * scale, max_ms * scale);
     let pad = ((hi - lo) * 0.05).max(hi.abs() * 1e-3).max(1e-9);
-    crate::fonts::register();
+    crate::base::fonts::register();
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();

@@ -223,7 +223,7 @@ fn html_carries_the_latency_distribution_plot_only_when_there_is_one() {
 
 #[test]
 fn a_candidate_profile_shows_its_slowest_operators_in_every_report() {
-    use crate::runtime::profile::{NodeTime, OpProfile, OpTypeTime};
+    use crate::engine::runtime::profile::{NodeTime, OpProfile, OpTypeTime};
     let node = |name: &str, op: &str, total: f64| NodeTime {
         name: name.into(),
         op_type: op.into(),

@@ -10,13 +10,14 @@ use serde::Serialize;
 
 use super::accuracy::{accuracy_view, AccuracyView};
 use super::compare::{
-    Comparison, Criterion, LatencySource, ModelComparison, Rule, Status, TestRecord, Verdict,
+    Comparison, Criterion, EffectUnit, LatencySource, ModelComparison, Rule, Status, TestRecord,
+    Verdict,
 };
 use super::escape::Text;
 use super::latency::{latency_view, LatencyView};
 use super::operators::{operators_view, OperatorsView};
 use super::Format;
-use crate::format::{self, plural, IntervalKind};
+use crate::base::format::{self, plural, IntervalKind};
 
 /// Most characters of a model's error text shown; the rest is in the logs.
 const ERROR_CHARS: usize = 2000;
@@ -86,7 +87,7 @@ pub struct ProfileRow {
 }
 
 /// The profile's caption and top nodes, formatted and escaped.
-fn profile_view(p: &crate::runtime::profile::OpProfile, text: Text) -> ProfileView {
+fn profile_view(p: &crate::engine::runtime::profile::OpProfile, text: Text) -> ProfileView {
     let by_type: Vec<String> = p
         .op_types
         .iter()
@@ -107,12 +108,12 @@ fn profile_view(p: &crate::runtime::profile::OpProfile, text: Text) -> ProfileVi
         rows: p
             .nodes
             .iter()
-            .take(crate::runtime::profile::PROFILE_TOP)
+            .take(crate::engine::runtime::profile::PROFILE_TOP)
             .map(|n| ProfileRow {
                 op_type: text.of(&n.op_type),
-                node: text.of(&crate::text::clean(&n.name, 60)),
+                node: text.of(&crate::base::text::clean(&n.name, 60)),
                 count: n.count.to_string(),
-                mean: crate::format::duration(n.mean_us / 1000.0),
+                mean: crate::base::format::duration(n.mean_us / 1000.0),
                 share: format!("{:.1} %", n.share_pct),
             })
             .collect(),
@@ -337,13 +338,13 @@ fn interval_kind(c: &Criterion) -> IntervalKind {
 /// A test's interval reads as that of the criterion it decides; points for a change in points.
 fn interval_kind_of_test(m: &ModelComparison, i: usize) -> IntervalKind {
     let t = &m.tests[i];
-    if t.effect_name.contains("points") {
+    if t.effect.unit() == EffectUnit::Points {
         return IntervalKind::Points;
     }
     match m.criteria.iter().find(|c| c.test == Some(i)) {
         Some(c) => interval_kind(c),
         // The latency tests not tied to a criterion bound the same candidate/baseline ratio.
-        None if t.effect_name.ends_with(", ms") => IntervalKind::Ratio,
+        None if t.effect.unit() == EffectUnit::Ms => IntervalKind::Ratio,
         None => IntervalKind::Plain,
     }
 }
@@ -403,15 +404,11 @@ fn criterion_view(c: &Criterion, m: &ModelComparison, text: Text) -> CriterionVi
 fn test_view(t: &TestRecord, kind: IntervalKind, text: Text) -> TestView {
     let effect = match t.effect_size.filter(|e| e.is_finite()) {
         // A shift in milliseconds, in the unit that fits it: `+2.000 µs Hodges-Lehmann shift`.
-        Some(e) if t.effect_name.ends_with(", ms") => {
+        Some(e) if t.effect.unit() == EffectUnit::Ms => {
             let sign = if e > 0.0 { "+" } else { "" };
-            format!(
-                "{sign}{} {}",
-                format::duration(e),
-                text.of(t.effect_name.trim_end_matches(", ms"))
-            )
+            format!("{sign}{} {}", format::duration(e), text.of(t.effect.name()))
         }
-        Some(e) => format!("{} {}", format::signed(e, 3), text.of(&t.effect_name)),
+        Some(e) => format!("{} {}", format::signed(e, 3), text.of(t.effect.name())),
         None => format::NONE.into(),
     };
     TestView {

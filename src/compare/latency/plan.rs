@@ -9,11 +9,8 @@
 //! whose sessions all run alike gets long sessions; one whose sessions differ gets many short
 //! ones, because only more sessions average that spread away.
 
+use crate::measure::ab::BLOCK_RUNS;
 use crate::stats::MIN_SESSIONS;
-
-/// Runs per bootstrap block: the same-runner A/B's block length, so that in an A/B each drawn
-/// block pair is one base block and the candidate block timed beside it.
-pub const BLOCK_RUNS: usize = 25;
 
 /// Runs beyond a tail quantile that each session must hold before the tail is judged: with
 /// fewer, a session's p99 is one or two runs, whatever the OS did at that moment.
