@@ -341,3 +341,87 @@ fn a_label_with_a_line_break_stays_in_its_string_and_out_of_the_comments() {
     ]);
     assert_exit(&check, 0);
 }
+
+/// The command lines init prints are pasted into a shell as they stand: a model path with a space
+/// and a quote in it, run by `sh`, must approve, commit and gate that model, not split into words
+/// or open a quote.
+#[test]
+fn the_next_steps_init_prints_run_in_a_shell_whatever_the_model_path() {
+    let dir = new_project();
+    let repo = dir.path();
+    std::fs::rename(
+        repo.join("vision/chest_xray.onnx"),
+        repo.join("vision/chest x'ray.onnx"),
+    )
+    .unwrap();
+    git(repo, &["add", "-A"]);
+    git(
+        repo,
+        &[
+            "commit",
+            "-qm",
+            "a model file name with a space and a quote",
+        ],
+    );
+    let out = modelgate_in(
+        repo,
+        &[
+            "init",
+            "vision/chest x'ray.onnx",
+            "--dataset",
+            "vision/data/holdout.csv",
+        ],
+    );
+    assert_exit(&out, 0);
+    let said = stdout(&out);
+    // The lines after "wrote ...", each without its trailing comment: eval, approve, commit, gate.
+    let steps: Vec<String> = said
+        .lines()
+        .skip_while(|l| !l.starts_with("wrote "))
+        .skip(1)
+        .map(|l| l.split("   #").next().unwrap().trim().to_string())
+        .collect();
+    assert_eq!(steps.len(), 4, "{said}");
+    assert!(
+        steps[0].contains("'vision/chest x'\"'\"'ray.onnx'"),
+        "{}",
+        steps[0]
+    );
+    let bin = Path::new(env!("CARGO_BIN_EXE_modelgate")).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    for step in &steps {
+        let ran = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(step)
+            .current_dir(repo)
+            .env("PATH", &path)
+            .env("ORT_DYLIB_PATH", support::ort_lib())
+            .env_remove("GITHUB_ACTOR")
+            .env_remove("GITHUB_ACTIONS")
+            .env_remove("MODELGATE_BASE_REF")
+            .env_remove("CI")
+            .output()
+            .unwrap();
+        assert!(
+            ran.status.success(),
+            "`{step}` failed: {}{}",
+            stdout(&ran),
+            String::from_utf8_lossy(&ran.stderr)
+        );
+    }
+    assert_eq!(
+        git(repo, &["log", "-1", "--format=%s"]).trim(),
+        "modelgate: chest_x_ray"
+    );
+    assert_eq!(
+        git(
+            repo,
+            &["status", "--porcelain", "--", "modelgate.toml", "baselines"]
+        ),
+        ""
+    );
+}

@@ -114,9 +114,37 @@ pub fn log_text(text: &str) -> String {
     out
 }
 
+/// `word` as one word of a POSIX shell command line, quoted as Python's `shlex.quote` quotes it:
+/// as it is when it holds only letters, digits and `@%+=:,./-_`, else in single quotes (a
+/// quote inside written `'"'"'`). For command lines modelgate prints for the user to run.
+pub fn shell_word(word: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c);
+    if !word.is_empty() && word.chars().all(safe) {
+        return word.to_string();
+    }
+    format!("'{}'", word.replace('\'', "'\"'\"'"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shell_words_are_quoted_as_python_shlex_quotes_them() {
+        // python3 -c "import shlex; print(shlex.quote(S))" for each S below.
+        let cases = [
+            ("models/scan.onnx", "models/scan.onnx"),
+            ("my models/scan v2.onnx", "'my models/scan v2.onnx'"),
+            ("it's.onnx", "'it'\"'\"'s.onnx'"),
+            ("", "''"),
+            ("a;rm -rf ~", "'a;rm -rf ~'"),
+            ("$(x)", "'$(x)'"),
+            ("café.onnx", "'café.onnx'"),
+        ];
+        for (word, quoted) in cases {
+            assert_eq!(shell_word(word), quoted, "{word:?}");
+        }
+    }
 
     #[test]
     fn a_long_value_in_an_error_is_cut_and_the_advice_at_the_end_kept() {

@@ -29,15 +29,14 @@ use crate::machine::system;
 use crate::measure::bench::{self, BenchResult, BenchSettings, ColdStart, MemoryUse, Progress};
 
 mod child;
+mod order;
 mod rounds;
 
 pub use child::*;
+pub use order::BLOCK_RUNS;
 pub use rounds::*;
 
-/// Runs per A/B block: within a session pair the two models alternate ABBA in blocks of this
-/// many runs, and the bootstrap draws whole blocks, so each drawn block pair is one base block
-/// and the candidate block timed beside it.
-pub const BLOCK_RUNS: usize = 25;
+use order::{block_order, draw, BLOCK};
 
 /// One look's samples: both models' runs in the order they were timed, and the runs of each
 /// session pair (see `compare::LatencyInput::sessions`).
@@ -47,11 +46,6 @@ pub struct AbSamples {
     pub candidate_ms: Vec<f64>,
     pub sessions: Vec<usize>,
 }
-
-/// Runs per block: short enough that drift within a block is small, long enough that switching
-/// models (and their caches) is a small share of the time. The comparison's block bootstrap
-/// resamples these same blocks.
-const BLOCK: u64 = BLOCK_RUNS as u64;
 
 /// Untimed runs after each switch between the models: at least this many...
 const SWITCH_RUNS: u64 = 2;
@@ -669,29 +663,6 @@ fn notes(runs: &[bench::BatchRun], defaulted: &[String], provider: Provider) -> 
         );
     }
     notes
-}
-
-/// The order of block `block`: `order` rotated by one every two blocks (with three or more
-/// models; two alternate ABBA), and reversed in odd blocks.
-fn block_order(order: &[usize], block: u64) -> Vec<usize> {
-    let mut order = order.to_vec();
-    if order.len() > 2 {
-        let turn = (block / 2) % order.len() as u64;
-        order.rotate_left(turn as usize);
-    }
-    if !block.is_multiple_of(2) {
-        order.reverse();
-    }
-    order
-}
-
-/// Which arm opens the first block, drawn from the clock's nanoseconds: uniform enough for
-/// an order nobody can count on.
-fn draw(arms: usize) -> usize {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos() as usize % arms.max(1))
-        .unwrap_or(0)
 }
 
 fn same_inputs(a: &ModelSpec, b: &ModelSpec) -> bool {

@@ -143,7 +143,7 @@ pub fn run(
     settings: &EvalSettings,
     progress: Progress,
 ) -> Result<EvalResult> {
-    let mut results = run_many(std::slice::from_mut(model), settings, progress)?;
+    let mut results = run_many(std::slice::from_mut(model), &[], settings, progress)?;
     results
         .pop()
         .context("the evaluation returned no result; this is a bug in modelgate")
@@ -163,9 +163,11 @@ struct Pass {
 /// Evaluates several open models (variants of one model) on one dataset, decoding and
 /// preprocessing each sample once for all of them: each batch is read once and fed to every
 /// model in turn. Models that would run at different batch sizes (a fixed batch dim) are
-/// evaluated one after another instead. Results in the models' order.
+/// evaluated one after another instead. Results in the models' order. `names` (one per model,
+/// or none) name the model an error came from.
 pub fn run_many(
     models: &mut [LoadedModel],
+    names: &[String],
     settings: &EvalSettings,
     progress: Progress,
 ) -> Result<Vec<EvalResult>> {
@@ -233,9 +235,10 @@ pub fn run_many(
     if batches.windows(2).any(|w| w[0] != w[1]) {
         // Batches differ: no batch can be shared, so each model reads the data itself.
         let mut results = Vec::with_capacity(models.len());
-        for model in models.iter_mut() {
+        for (i, model) in models.iter_mut().enumerate() {
             results.extend(run_many(
                 std::slice::from_mut(model),
+                names.get(i..=i).unwrap_or_default(),
                 settings,
                 &mut *progress,
             )?);
@@ -286,7 +289,12 @@ pub fn run_many(
                     values.clone()
                 }
                 .unwrap_or_default();
-                run_chunk(model, pass, chunk, values, settings, &post, &data.slices)?;
+                run_chunk(model, pass, chunk, values, settings, &post, &data.slices).with_context(
+                    || match names.get(i) {
+                        Some(name) => format!("evaluating {name}"),
+                        None => "evaluating the model".to_string(),
+                    },
+                )?;
             }
             crate::base::events::report(progress, "eval", passes[0].records.len() as u64, total);
         }

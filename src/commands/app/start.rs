@@ -194,18 +194,26 @@ pub fn init(global: &GlobalArgs, args: &InitArgs) -> Result<()> {
             text::log_text(&text::clean(line, text::TEXT_MAX_CHARS))
         );
     }
-    let out = request.out.display().to_string();
+    // The next steps as command lines to paste: every path and name quoted for the shell.
+    let word = |s: &str| text::shell_word(&text::clean(s, text::VALUE_MAX_CHARS));
+    let out = word(&request.out.display().to_string());
     let config = if request.out == Path::new("modelgate.toml") {
         String::new()
     } else {
         format!(" --config {out}")
     };
-    let name = &plan.name;
-    let model = request.model.display();
-    println!("wrote {out}; check the lines marked REVIEW, then:");
-    println!("  modelgate eval {model} --config {out} --model-name {name}   # check the numbers");
-    println!("  modelgate baseline approve --model {name}{config} --yes   # approve the baseline");
-    println!("  git add {model} {out} baselines/ && git commit -m \"modelgate: {name}\"   # the gate times a change against the committed model");
-    println!("  modelgate gate{config}   # what a pull request runs");
+    let name = word(&plan.name);
+    let model = word(&request.model.display().to_string());
+    let message = word(&format!("modelgate: {}", plan.name));
+    let lines = [
+        format!("wrote {out}; check the lines marked REVIEW, then:"),
+        format!("  modelgate eval {model} --config {out} --model-name {name}   # check the numbers"),
+        format!("  modelgate baseline approve --model {name}{config} --yes   # approve the baseline"),
+        format!("  git add {model} {out} baselines/ && git commit -m {message}   # the gate times a change against the committed model"),
+        format!("  modelgate gate{config}   # what a pull request runs"),
+    ];
+    for line in lines {
+        println!("{}", text::log_text(&line));
+    }
     Ok(())
 }

@@ -204,12 +204,18 @@ impl crate::base::plot::Drawing for Plot {
         }
         // The points by kind, each kind one series with its legend entry (only kinds present).
         type OfKind = fn(&Point) -> bool;
-        let kinds: [(&str, OfKind); 3] = [
-            ("meets the constraints", |p| p.meets && !p.front),
-            ("on the front", |p| p.front),
-            ("misses a constraint", |p| !p.meets),
+        // (legend, which points, colour, drawn as a cross)
+        let kinds: [(&str, OfKind, RGBColor, bool); 3] = [
+            (
+                "meets the constraints",
+                |p| p.meets && !p.front,
+                POINT,
+                false,
+            ),
+            ("on the front", |p| p.front, FRONT, false),
+            ("misses a constraint", |p| !p.meets, MISSED, true),
         ];
-        for (label, of_kind) in kinds {
+        for (label, of_kind, color, missed) in kinds {
             let at: Vec<(f64, f64)> = self
                 .points
                 .iter()
@@ -219,14 +225,6 @@ impl crate::base::plot::Drawing for Plot {
             if at.is_empty() {
                 continue;
             }
-            let missed = label == "misses a constraint";
-            let color = if missed {
-                MISSED
-            } else if label == "on the front" {
-                FRONT
-            } else {
-                POINT
-            };
             let series = if missed {
                 chart
                     .draw_series(

@@ -447,8 +447,18 @@ pub(crate) fn evaluate_many(
         return Ok(None);
     };
     let mut loaded = Vec::with_capacity(forms.len());
+    let mut names = Vec::with_capacity(forms.len());
     for (path, session) in forms {
         loaded.push(runtime.open(path, session)?.0);
+        names.push(crate::base::text::clean(
+            &path.display().to_string(),
+            crate::base::text::VALUE_MAX_CHARS,
+        ));
     }
-    Ok(Some(eval::run_many(&mut loaded, &settings, progress)?))
+    Ok(Some(eval::run_many(
+        &mut loaded,
+        &names,
+        &settings,
+        progress,
+    )?))
 }
