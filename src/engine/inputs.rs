@@ -177,7 +177,7 @@ fn elem_name(elem: &ElemType) -> String {
 /// The file's type must be the model's, and its shape must fit the declared one.
 fn check_fits(spec: &TensorSpec, file: &FromFile, what: &str) -> Result<()> {
     let tensor = &file.tensor;
-    if tensor.to_feed(&spec.elem).is_none() {
+    if !tensor.values.is_of(&spec.elem) {
         bail!(
             "{} holds {} values but the model's {what} `{}` is {}; save the values as {}",
             file.path.display(),
