@@ -311,6 +311,7 @@ def one_gate_run(args, scenario, paths, tmp):
         "within_sd_pct": method.get("within_session_sd_pct"),
         "between_sd_pct": method.get("between_session_sd_pct"),
         "run_level_sd_pct": method.get("run_level_sd_pct"),
+        "p50_confidence": p50["ci"]["confidence"] if p50["ci"] else None,
         "headline_unsettled": any(c["status"] == "inconclusive" for c in (p50, p95, p99)),
         "base_mean_ms": mean(base),
         "cand_mean_ms": mean(cand),
@@ -545,6 +546,110 @@ def gate_report(args):
           f"longest run {max(walls):.1f} s")
 
 
+def betai(a, b, x):
+    """The regularized incomplete beta function I_x(a, b), by its continued fraction (modified
+    Lentz), as in Numerical Recipes' betai."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    front = math.exp(math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
+                     + a * math.log(x) + b * math.log1p(-x))
+    if x > (a + 1.0) / (a + b + 2.0):
+        return 1.0 - betai(b, a, 1.0 - x)
+    tiny = 1e-300
+    c, d = 1.0, 1.0 - (a + b) * x / (a + 1.0)
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    f = d
+    for m in range(1, 500):
+        for numerator in (m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+                          -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))):
+            d = 1.0 + numerator * d
+            d = 1.0 / (d if abs(d) > tiny else tiny)
+            c = 1.0 + numerator / c
+            c = c if abs(c) > tiny else tiny
+            f *= c * d
+        if abs(c * d - 1.0) < 1e-15:
+            break
+    return front * f / a
+
+
+def t_cdf(x, df):
+    """Student's t distribution function."""
+    tail = 0.5 * betai(df / 2.0, 0.5, df / (df + x * x))
+    return 1.0 - tail if x > 0 else tail
+
+
+def t_ppf(p, df):
+    """Student's t quantile, by bisection on t_cdf."""
+    lo, hi = -1e3, 1e3
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if t_cdf(mid, df) < p else (lo, mid)
+    return (lo + hi) / 2
+
+
+# Added spreads calibrate tries, in percent of the log ratio.
+CALIBRATE_GRID = [i / 100 for i in range(0, 61)]
+
+
+def calibrate(args):
+    """The smallest run-level spread (`latency_run_sd_pct`) with which every scenario's p50
+    intervals cover their across-run median in at least --target of runs: each run's interval
+    rebuilt from its record (Student's t with the run's pairs, the run's own standard error, and
+    the spread tried added in quadrature)."""
+    records = []
+    for path in args.logs:
+        with open(path) as f:
+            records += [json.loads(line) for line in f if line.strip()]
+    groups = {}
+    for r in records:
+        if not r.get("p50_ci") or not r.get("sessions") or r["sessions"] < 2 or not r["p50_ratio"]:
+            continue
+        key = (r["scenario"], "noisy" if r.get("noisy") else "quiet",
+               "processes" if r.get("processes") else "one process")
+        groups.setdefault(key, []).append(r)
+    rows = []
+    for key, rs in sorted(groups.items()):
+        if len(rs) < args.min_runs:
+            continue
+        target = math.log(median([r["p50_ratio"] for r in rs]))
+        runs = []
+        for r in rs:
+            confidence = r.get("p50_confidence") or 0.9875  # 1 - 0.05 / 4 looks
+            t = t_ppf(1 - (1 - confidence) / 2, r["sessions"] - 1)
+            lo, hi = (math.log(v) for v in r["p50_ci"])
+            added = (r.get("run_level_sd_pct") or 0.0) / 100
+            own = max(((hi - lo) / 2 / t) ** 2 - added ** 2, 0.0)
+            runs.append(((lo + hi) / 2, own, t))
+        centres = [c for c, _, _ in runs]
+        mean_c = sum(centres) / len(centres)
+        across = sum((c - mean_c) ** 2 for c in centres) / max(len(centres) - 1, 1)
+        excess = math.sqrt(max(across - sum(o for _, o, _ in runs) / len(runs), 0.0))
+        coverage = [sum(1 for c, own, t in runs
+                        if abs(target - c) <= t * math.sqrt(own + (x / 100) ** 2)) / len(runs)
+                    for x in CALIBRATE_GRID]
+        rows.append((key, len(rs), excess, coverage))
+    if not rows:
+        raise SystemExit(f"no scenario has {args.min_runs} runs with a p50 interval; "
+                         "run more with `study.py gate`")
+    shown = [0.0, 0.05, 0.10, 0.15, 0.20, 0.25, 0.30, 0.40]
+    print("| scenario | machine | pairs in | runs | across-run sd beyond the runs' own % | "
+          + " | ".join(f"covers the median, +{x:.2f} %" for x in shown) + " |")
+    print("|---|---|---|---|---|" + "---|" * len(shown))
+    for (name, noisy, where), n, excess, coverage in rows:
+        cells = [f"{100 * coverage[CALIBRATE_GRID.index(x)]:.0f} %" for x in shown]
+        print(f"| {name} | {noisy} | {where} | {n} | {100 * excess:.2f} | " + " | ".join(cells) + " |")
+    for i, x in enumerate(CALIBRATE_GRID):
+        if all(coverage[i] >= args.target for _, _, _, coverage in rows):
+            print(f"\nlatency_run_sd_pct = {x:.2f}: the smallest added spread with which every "
+                  f"scenario's p50 interval covers its across-run median in >= "
+                  f"{100 * args.target:.0f} % of runs")
+            return
+    print(f"\nno spread up to {CALIBRATE_GRID[-1]:.2f} % brings every scenario to "
+          f"{100 * args.target:.0f} %")
+
+
 def tail_clusters(args):
     """Whether one A/B run's slowest samples come in bursts (blocks) or one at a time.
 
@@ -634,6 +739,15 @@ def main(argv=None):
     p = sub.add_parser("gate-report", help="tables from the gate study's JSON lines")
     p.add_argument("log")
     p.set_defaults(func=gate_report)
+
+    p = sub.add_parser("calibrate", help="the run-level spread (latency_run_sd_pct) a runner "
+                       "needs, from gate study records")
+    p.add_argument("logs", nargs="+", help="JSON lines written by `study.py gate`")
+    p.add_argument("--target", type=float, default=0.9,
+                   help="coverage of the across-run median every scenario must reach (default 0.9)")
+    p.add_argument("--min-runs", type=int, default=10,
+                   help="scenarios with fewer runs are left out (default 10)")
+    p.set_defaults(func=calibrate)
 
     p = sub.add_parser("tail-clusters", help="do one gate run's slowest samples come in bursts?")
     p.add_argument("results_dir", help="a gate --results-dir holding resnet.json and resnet.base.json")

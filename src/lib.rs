@@ -117,6 +117,7 @@ async fn dispatch(cli: cli::Cli) -> anyhow::Result<Outcome> {
         }
         cli::Command::History(args) => match &args.html {
             Some(out) => baseline::history_page::run(args, out),
+            None if args.markdown => baseline::history_markdown::run(args),
             None => baseline::history::run(args),
         }
         .map(|_| Outcome::Pass),

@@ -30,11 +30,13 @@ fn config(dir: &Path, candidate: &str) -> PathBuf {
     std::fs::write(&path, body).unwrap();
     // The approved baseline, which accuracy and recall are judged against.
     std::fs::create_dir_all(dir.join("baselines")).unwrap();
-    std::fs::copy(
-        root().join("baselines/cancer.json"),
-        dir.join("baselines/cancer.json"),
-    )
-    .unwrap();
+    for file in ["cancer.json", "cancer.history.jsonl"] {
+        std::fs::copy(
+            root().join("baselines").join(file),
+            dir.join("baselines").join(file),
+        )
+        .unwrap();
+    }
     path
 }
 
@@ -145,6 +147,20 @@ async fn passing_gate_posts_one_sticky_comment_summary_and_outputs() {
     assert!(comments[0].body.contains("cancer"));
     let summary = std::fs::read_to_string(dir.path().join("summary.md")).unwrap();
     assert!(summary.contains("cancer"), "{summary}");
+    // The approval history, drawn after the report: one chart per metric the history keeps
+    // (accuracy, recall, p50, p95), one point for its one approval.
+    let history = summary
+        .split("## Approved baselines over time")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no history in the summary: {summary}"));
+    assert!(history.contains("### cancer"), "{history}");
+    assert_eq!(
+        history.matches("```mermaid\nxychart-beta").count(),
+        4,
+        "{history}"
+    );
+    assert!(history.contains("x-axis [v1]"), "{history}");
+    assert!(history.contains("| v1 | 2026"), "{history}");
     assert!(
         first.steps.values().all(|s| s.exit_code == 0),
         "every step succeeds on a pass"
@@ -228,6 +244,8 @@ async fn no_comment_still_annotates_and_summarises() {
     let fake = fake().await;
     let dir = tempfile::tempdir().unwrap();
     let config = config(dir.path(), "cancer_lowrecall.onnx");
+    // A repository whose baseline has no history yet: nothing to draw, and no failed step.
+    std::fs::remove_file(dir.path().join("baselines/cancer.history.jsonl")).unwrap();
     let run = tokio::task::block_in_place(|| {
         run_action_with(&fake, dir.path(), &config, &[("comment", "never")])
     });
@@ -237,6 +255,17 @@ async fn no_comment_still_annotates_and_summarises() {
         .contains("title=modelgate%3A cancer"));
     let summary = std::fs::read_to_string(dir.path().join("summary.md")).unwrap();
     assert!(summary.contains("cancer"), "{summary}");
+    let history = step(&run, "history");
+    assert_eq!(history.exit_code, 0, "{}{}", history.stdout, history.stderr);
+    assert!(
+        history.stderr.contains("has a history"),
+        "{}",
+        history.stderr
+    );
+    assert!(
+        !summary.contains("Approved baselines over time"),
+        "{summary}"
+    );
 }
 
 /// A run that stops before any report (here, a config that is not TOML) must not leave the

@@ -94,18 +94,22 @@ pub struct MergeArgs {
 
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
-    /// The model's name in the gate config; with --html it may be left out for every model
-    /// that has a history.
+    /// The model's name in the gate config; with --html or --markdown it may be left out for
+    /// every model that has a history.
     pub name: Option<String>,
     /// The gate config.
     #[arg(long, default_value = "modelgate.toml", value_name = "PATH")]
     pub config: PathBuf,
     /// Print the history as JSON instead of a table.
-    #[arg(long, conflicts_with = "html")]
+    #[arg(long, conflicts_with_all = ["html", "markdown"])]
     pub json: bool,
     /// Write a static HTML page charting each approval's numbers (for GitHub Pages).
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", conflicts_with = "markdown")]
     pub html: Option<PathBuf>,
+    /// Print markdown with a Mermaid chart per metric and a table of the latest approvals, for
+    /// the job summary (`>> "$GITHUB_STEP_SUMMARY"`); without NAME, every model with a history.
+    #[arg(long)]
+    pub markdown: bool,
 }
 
 #[derive(Debug, Args)]

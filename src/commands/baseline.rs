@@ -8,6 +8,7 @@
 
 pub mod approve;
 pub mod history;
+pub mod history_markdown;
 pub mod history_page;
 
 use std::fmt::Write;

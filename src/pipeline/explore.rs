@@ -246,6 +246,8 @@ pub struct Plan {
     /// The model's p50 and p95 latency tolerances in percent (its criteria's), for
     /// "distinguishable".
     pub latency_tolerance_pct: [f64; 2],
+    /// The run-level spread its latency intervals carry (its criteria's `latency_run_sd_pct`).
+    pub latency_run_sd_pct: f64,
     /// `--peak-qps` and `--safety`: plan each variant's capacity for that peak.
     pub peak: Option<(f64, f64)>,
 }
@@ -309,6 +311,7 @@ pub fn plan(config: &GateConfig, name: &str, files: &[PathBuf], root: &Path) -> 
             let c = config.criteria_for(model);
             [c.max_p50_regression_pct, c.max_p95_regression_pct]
         },
+        latency_run_sd_pct: config.criteria_for(model).latency_run_sd_pct,
         peak: None,
     })
 }
@@ -412,7 +415,12 @@ fn summarize(plan: &Plan, measured: &[Measured], significance: f64) -> Result<Su
                 .bench
                 .primary()
                 .map_or(&[][..], |run| run.sessions.as_slice());
-            latency = latency_versus(&reference_ms, &per_sample(m)?, sessions, significance, seed);
+            let judged = crate::files::config::Criteria {
+                significance,
+                latency_run_sd_pct: plan.latency_run_sd_pct,
+                ..Default::default()
+            };
+            latency = latency_versus(&reference_ms, &per_sample(m)?, sessions, &judged, seed);
             for (k, versus) in latency.iter().enumerate() {
                 if let Some(p) = versus.as_ref().and_then(|v| v.p) {
                     slot[4 + k] = Some(raw.len());

@@ -187,7 +187,7 @@ pub fn table(name: &str, entries: &[HistoryEntry]) -> String {
 pub fn run(args: &HistoryArgs) -> Result<()> {
     let config = GateConfig::load(&args.config)?;
     let Some(name) = &args.name else {
-        bail!("history: name the model (`modelgate history NAME`), or write every model's page with --html PATH");
+        bail!("history: name the model (`modelgate history NAME`), or show every model's with --html PATH or --markdown");
     };
     let model = super::find_model(&config, name, &args.config)?;
     let path = super::history_path(&model.baseline_path(&super::config_root(&args.config)));

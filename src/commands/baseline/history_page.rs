@@ -60,8 +60,8 @@ pub struct Tolerances {
 
 /// One metric of the history: its name, its kind of unit, which way is worse, and how to read
 /// it (and its interval) from an entry, in percent, milliseconds or bytes.
-struct Metric {
-    title: &'static str,
+pub(super) struct Metric {
+    pub(super) title: &'static str,
     unit: Unit,
     worse: Worse,
     value: fn(&HistoryEntry) -> Option<f64>,
@@ -93,7 +93,7 @@ impl Unit {
     }
 }
 
-fn metrics(tolerances: Tolerances) -> [Metric; 6] {
+pub(super) fn metrics(tolerances: Tolerances) -> [Metric; 6] {
     [
         Metric {
             title: "accuracy",
@@ -141,14 +141,16 @@ fn metrics(tolerances: Tolerances) -> [Metric; 6] {
 }
 
 /// One metric's chart: a point per approval that has the metric, at its version.
-struct Chart {
-    caption: String,
+pub(super) struct Chart {
+    pub(super) caption: String,
+    /// The unit of the values, as in the caption: `%`, `ms`, `MiB`...
+    pub(super) unit: &'static str,
     /// Version, value, interval, and whether it made the metric worse than the approval before.
-    points: Vec<(f64, f64, Option<[f64; 2]>, bool)>,
+    pub(super) points: Vec<(f64, f64, Option<[f64; 2]>, bool)>,
 }
 
 impl Chart {
-    fn of(metric: &Metric, entries: &[HistoryEntry]) -> Option<Chart> {
+    pub(super) fn of(metric: &Metric, entries: &[HistoryEntry]) -> Option<Chart> {
         let mut points = Vec::new();
         let mut before: Option<f64> = None;
         for e in entries {
@@ -168,6 +170,7 @@ impl Chart {
         }
         (!points.is_empty()).then(|| Chart {
             caption: format!("{} ({unit})", metric.title),
+            unit,
             points,
         })
     }
@@ -279,6 +282,24 @@ pub fn page(models: &[(String, Tolerances, Vec<HistoryEntry>)]) -> Result<String
     Ok(page)
 }
 
+/// The metrics that approval `e` made worse than the approval `before` it.
+pub(super) fn worse_than_before(
+    metrics: &[Metric],
+    before: Option<&HistoryEntry>,
+    e: &HistoryEntry,
+) -> Vec<&'static str> {
+    metrics
+        .iter()
+        .filter(|m| {
+            let (Some(b), Some(v)) = (before.and_then(m.value), (m.value)(e)) else {
+                return false;
+            };
+            m.worse.is_worse(b, v)
+        })
+        .map(|m| m.title)
+        .collect()
+}
+
 fn section(name: &str, tolerances: Tolerances, entries: &[HistoryEntry]) -> ModelSection {
     let metrics = metrics(tolerances);
     let charts: Vec<String> = metrics
@@ -289,17 +310,7 @@ fn section(name: &str, tolerances: Tolerances, entries: &[HistoryEntry]) -> Mode
     let mut rows = Vec::new();
     let mut worse_count = 0;
     for (i, e) in entries.iter().enumerate() {
-        let before = i.checked_sub(1).map(|j| &entries[j]);
-        let worse: Vec<&str> = metrics
-            .iter()
-            .filter(|m| {
-                let (Some(b), Some(v)) = (before.and_then(m.value), (m.value)(e)) else {
-                    return false;
-                };
-                m.worse.is_worse(b, v)
-            })
-            .map(|m| m.title)
-            .collect();
+        let worse = worse_than_before(&metrics, i.checked_sub(1).map(|j| &entries[j]), e);
         worse_count += usize::from(!worse.is_empty());
         rows.push(Row {
             version: format!("v{}", e.version),
@@ -334,9 +345,9 @@ fn section(name: &str, tolerances: Tolerances, entries: &[HistoryEntry]) -> Mode
     }
 }
 
-/// `modelgate history [NAME] --html OUT`: the named model's page, or every model's that has a
-/// history.
-pub fn run(args: &HistoryArgs, out: &Path) -> Result<()> {
+/// Each model's name, tolerances and history (oldest first): the named model's, which must have
+/// one, or every model's that has one (and at least one must).
+pub(super) fn gather(args: &HistoryArgs) -> Result<Vec<(String, Tolerances, Vec<HistoryEntry>)>> {
     let config = &GateConfig::load(&args.config)?;
     let root = super::config_root(&args.config);
     let models = match &args.name {
@@ -370,6 +381,13 @@ pub fn run(args: &HistoryArgs, out: &Path) -> Result<()> {
             display_path(&args.config)
         );
     }
+    Ok(sections)
+}
+
+/// `modelgate history [NAME] --html OUT`: the named model's page, or every model's that has a
+/// history.
+pub fn run(args: &HistoryArgs, out: &Path) -> Result<()> {
+    let sections = gather(args)?;
     let page = page(&sections).context("cannot render the history page")?;
     // A page goes where a site is built: its folder is made if need be.
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {

@@ -306,3 +306,46 @@ fn the_advice_never_asks_for_pairs_that_cannot_beat_the_spread_between_runs() {
     // An interval clear of the limit needs no advice.
     assert!(sessions_advice(&interval_around(1.2, half_width), 1.02).is_none());
 }
+
+/// `latency_run_sd_pct` is the spread the interval carries beyond the pairs': with none the
+/// interval is the pairs' own; a larger one widens it as sqrt(se^2 + sd^2) does, and the
+/// comparison records the value it used.
+#[test]
+fn the_criteria_set_the_run_level_spread_the_interval_carries() {
+    let mut rng = StdRng::seed_from_u64(21);
+    let mut samples = AbSamples::default();
+    for _ in 0..12 {
+        push_pair(&mut samples, 200, 1.0, 1.0, &mut rng);
+    }
+    let input = LatencyInput {
+        baseline_ms: &samples.base_ms,
+        candidate_ms: &samples.candidate_ms,
+        source: LatencySource::SameRunnerAb,
+        seed: 1,
+        looks: 1,
+        sessions: &samples.sessions,
+        look: None,
+    };
+    let half_log_width = |sd_pct: f64| {
+        let criteria = Criteria {
+            latency_run_sd_pct: sd_pct,
+            ..Criteria::default()
+        };
+        let (c, _) = compare_latency(&input, &criteria, &mut Vec::new());
+        let recorded = c[0].method.as_ref().unwrap().run_level_sd_pct.unwrap();
+        assert!((recorded - sd_pct).abs() < 1e-12, "{recorded}");
+        let ci = c[0].ci.unwrap();
+        (ci.upper.ln() - ci.lower.ln()) / 2.0
+    };
+    let (none, default, wide) = (
+        half_log_width(0.0),
+        half_log_width(0.15),
+        half_log_width(1.0),
+    );
+    assert!(none < default && default < wide, "{none} {default} {wide}");
+    // Half-width t * sqrt(se^2 + sd^2): w(sd)^2 - w(0)^2 = t^2 sd^2 whatever se and t, so the
+    // two spreads' excesses stand as (1.0 / 0.15)^2.
+    let excess = |w: f64| w * w - none * none;
+    let ratio = excess(wide) / excess(default);
+    assert!((ratio - (1.0_f64 / 0.15).powi(2)).abs() < 1e-6, "{ratio}");
+}

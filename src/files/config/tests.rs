@@ -91,6 +91,10 @@ fn unknown_keys_and_bad_values_name_the_key() {
             format!("{MINIMAL}[models.criteria]\nmin_slice_size = 0\n"),
             "criteria.min_slice_size = 0",
         ),
+        (
+            format!("{MINIMAL}[models.criteria]\nlatency_run_sd_pct = -0.1\n"),
+            "criteria.latency_run_sd_pct = -0.1: must be a percentage from 0 to 10",
+        ),
         (format!("{MINIMAL}{MINIMAL}"), "appears twice"),
         ("[criteria]\n".to_string(), "no [[models]]"),
         (

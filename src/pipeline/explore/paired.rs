@@ -308,12 +308,12 @@ pub(super) struct Versus {
 /// t over the rounds' log ratios, so a steady gap between two sessions of one model widens the
 /// interval instead of reading as a difference; with fewer, the paired block bootstrap (seeded
 /// with `seed`, as the gate seeds it from the candidate's digest) with Mann-Whitney U at p50 and
-/// the exceedance test at p95.
+/// the exceedance test at p95. `criteria` gives the significance and the run-level spread.
 pub(super) fn latency_versus(
     reference_ms: &[f64],
     variant_ms: &[f64],
     sessions: &[usize],
-    significance: f64,
+    criteria: &crate::files::config::Criteria,
     seed: u64,
 ) -> [Option<Versus>; 2] {
     let input = crate::compare::LatencyInput {
@@ -325,12 +325,8 @@ pub(super) fn latency_versus(
         sessions,
         look: None,
     };
-    let criteria = crate::files::config::Criteria {
-        significance,
-        ..Default::default()
-    };
     let mut tests = Vec::new();
-    let (list, _) = crate::compare::compare_latency(&input, &criteria, &mut tests);
+    let (list, _) = crate::compare::compare_latency(&input, criteria, &mut tests);
     let at = |k: usize| {
         let c = list.get(k)?;
         Some(Versus {

@@ -478,7 +478,13 @@ fn latency_against_the_reference_uses_the_gates_paired_interval_and_tests() {
         .collect();
     let same: Vec<f64> = (0..1000).map(|_| 2.0 + rng.random::<f64>()).collect();
 
-    let [p50, p95] = latency_versus(&reference, &slower, &[], 0.05, 1);
+    let [p50, p95] = latency_versus(
+        &reference,
+        &slower,
+        &[],
+        &crate::files::config::Criteria::default(),
+        1,
+    );
     let (p50, p95) = (p50.unwrap(), p95.unwrap());
     let median = |v: &[f64]| {
         let mut v = v.to_vec();
@@ -491,7 +497,13 @@ fn latency_against_the_reference_uses_the_gates_paired_interval_and_tests() {
     assert!((ci.confidence - 0.95).abs() < 1e-12);
     assert!(p50.p.unwrap() < 1e-6 && p95.p.unwrap() < 1e-6);
 
-    let [p50, _] = latency_versus(&reference, &same, &[], 0.05, 1);
+    let [p50, _] = latency_versus(
+        &reference,
+        &same,
+        &[],
+        &crate::files::config::Criteria::default(),
+        1,
+    );
     let ci = p50.unwrap().ci.unwrap();
     assert!(ci.lower < 1.0 && ci.upper > 1.0, "{ci:?}");
 
@@ -503,14 +515,26 @@ fn latency_against_the_reference_uses_the_gates_paired_interval_and_tests() {
         .enumerate()
         .map(|(i, x)| if i / 125 == 3 { x * 1.06 } else { *x })
         .collect();
-    let [p50, p95] = latency_versus(&reference, &settled, &rounds, 0.05, 1);
+    let [p50, p95] = latency_versus(
+        &reference,
+        &settled,
+        &rounds,
+        &crate::files::config::Criteria::default(),
+        1,
+    );
     let (p50, p95) = (p50.unwrap(), p95.unwrap());
     let ci = p50.ci.unwrap();
     assert!(ci.lower < 1.0 && ci.upper > 1.0, "{ci:?}");
     assert!((ci.confidence - 0.95).abs() < 1e-12);
     assert!(p50.p.unwrap() > 0.05, "{:?}", p50.p);
     assert!(p95.ci.is_some());
-    let [p50, _] = latency_versus(&reference, &slower, &rounds, 0.05, 1);
+    let [p50, _] = latency_versus(
+        &reference,
+        &slower,
+        &rounds,
+        &crate::files::config::Criteria::default(),
+        1,
+    );
     let ci = p50.unwrap().ci.unwrap();
     assert!(ci.lower > 1.8 && ci.upper < 2.2, "{ci:?}");
 }
