@@ -1,7 +1,7 @@
 //! `modelgate history --markdown`: the history page's charts and table as markdown, for the job
 //! summary (`>> "$GITHUB_STEP_SUMMARY"`) or any page GitHub renders. GitHub drops images and
-//! inline SVG there but draws Mermaid, so each metric is a Mermaid `xychart-beta` line over the
-//! approvals, and the table marks the approvals that made a metric worse, as the page does.
+//! inline SVG there but draws Mermaid, so each metric is a Mermaid `xychart-beta` chart over the
+//! approvals (a bar each, and a line through them), and the table marks the approvals that made a metric worse, as the page does.
 //!
 //! Only numbers and modelgate's own words go into the charts; every text from the history file
 //! (approver, commit, date, model hash) and the model's name is escaped as the PR comment
@@ -108,14 +108,21 @@ fn section(name: &str, tolerances: Tolerances, entries: &[HistoryEntry]) -> Stri
 }
 
 /// One chart as a Mermaid block: the approvals on the x axis, the metric's values on a y axis
-/// padded around them and their intervals.
+/// padded around them and their intervals, as bars and a line.
 fn mermaid(chart: &Chart) -> String {
     let labels: Vec<String> = chart
         .points
         .iter()
         .map(|p| format!("v{}", p.0.round() as u64))
         .collect();
-    let values: Vec<String> = chart.points.iter().map(|p| number(p.1)).collect();
+    // A bar for each approval, so a single one shows (a line needs two points), and a line
+    // through them for the trend.
+    let values = chart
+        .points
+        .iter()
+        .map(|p| number(p.1))
+        .collect::<Vec<_>>()
+        .join(", ");
     let (lo, hi) = chart
         .points
         .iter()
@@ -128,13 +135,12 @@ fn mermaid(chart: &Chart) -> String {
         });
     let pad = ((hi - lo) * 0.15).max(hi.abs() * 0.02).max(1e-9);
     format!(
-        "```mermaid\nxychart-beta\n    title \"{}\"\n    x-axis [{}]\n    y-axis \"{}\" {} --> {}\n    line [{}]\n```\n\n",
+        "```mermaid\nxychart-beta\n    title \"{}\"\n    x-axis [{}]\n    y-axis \"{}\" {} --> {}\n    bar [{values}]\n    line [{values}]\n```\n\n",
         chart.caption,
         labels.join(", "),
         chart.unit,
         number(lo - pad),
         number(hi + pad),
-        values.join(", ")
     )
 }
 
@@ -211,6 +217,11 @@ mod tests {
         assert_eq!(line(&md, "recall (%)"), vec![95.0, 93.0, 93.0]);
         assert_eq!(line(&md, "p50 latency (ms)"), vec![1.0, 1.0, 1.1]);
         assert!(md.contains("x-axis [v1, v2, v3]"), "{md}");
+        // A bar per approval too, so a single approval shows.
+        assert!(
+            md.contains("    bar [95, 93, 93]\n    line [95, 93, 93]\n"),
+            "{md}"
+        );
         assert!(md.contains("2 of 3 approvals made a metric worse"), "{md}");
         assert!(md.contains("| **recall** |"), "{md}");
         assert!(md.contains("| **p50 latency** |"), "{md}");
