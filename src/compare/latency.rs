@@ -98,7 +98,6 @@ fn block_runs(runs: usize) -> usize {
         .unwrap_or(1)
 }
 
-/// Confidence of every interval of a comparison that is one of `looks` looks.
 /// Standard deviation of the log latency ratio between gate runs in new processes, beyond what
 /// the session pairs of one run show (`latency_run_sd_pct`, as a fraction): added to every
 /// session-pair interval, so that it covers the ratio a long series of runs settles on, not only
@@ -112,6 +111,7 @@ fn run_sd(criteria: &Criteria) -> f64 {
     criteria.latency_run_sd_pct / 100.0
 }
 
+/// Confidence of every interval of a comparison that is one of `looks` looks.
 fn interval_confidence(significance: f64, looks: u32) -> f64 {
     1.0 - significance / f64::from(looks.max(1))
 }

@@ -1,7 +1,8 @@
 //! `modelgate history --markdown`: the history page's charts and table as markdown, for the job
 //! summary (`>> "$GITHUB_STEP_SUMMARY"`) or any page GitHub renders. GitHub drops images and
 //! inline SVG there but draws Mermaid, so each metric is a Mermaid `xychart-beta` chart over the
-//! approvals (a bar each, and a line through them), and the table marks the approvals that made a metric worse, as the page does.
+//! approvals (a bar each, and a line through them), and the table marks the approvals that made
+//! a metric worse, as the page does.
 //!
 //! Only numbers and modelgate's own words go into the charts; every text from the history file
 //! (approver, commit, date, model hash) and the model's name is escaped as the PR comment
@@ -108,7 +109,7 @@ fn section(name: &str, tolerances: Tolerances, entries: &[HistoryEntry]) -> Stri
 }
 
 /// One chart as a Mermaid block: the approvals on the x axis, the metric's values on a y axis
-/// padded around them and their intervals, as bars and a line.
+/// padded around them and their intervals as the page's is, as bars and a line.
 fn mermaid(chart: &Chart) -> String {
     let labels: Vec<String> = chart
         .points
@@ -123,24 +124,14 @@ fn mermaid(chart: &Chart) -> String {
         .map(|p| number(p.1))
         .collect::<Vec<_>>()
         .join(", ");
-    let (lo, hi) = chart
-        .points
-        .iter()
-        .flat_map(|p| {
-            let [l, u] = p.2.unwrap_or([p.1, p.1]);
-            [p.1, l, u]
-        })
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
-            (lo.min(v), hi.max(v))
-        });
-    let pad = ((hi - lo) * 0.15).max(hi.abs() * 0.02).max(1e-9);
+    let (lo, hi) = chart.y_range();
     format!(
         "```mermaid\nxychart-beta\n    title \"{}\"\n    x-axis [{}]\n    y-axis \"{}\" {} --> {}\n    bar [{values}]\n    line [{values}]\n```\n\n",
         chart.caption,
         labels.join(", "),
         chart.unit,
-        number(lo - pad),
-        number(hi + pad),
+        number(lo),
+        number(hi),
     )
 }
 

@@ -174,6 +174,19 @@ impl Chart {
             points,
         })
     }
+
+    /// The y axis's range: every value and interval, padded.
+    pub(super) fn y_range(&self) -> (f64, f64) {
+        let ys = self.points.iter().flat_map(|p| {
+            let [l, u] = p.2.unwrap_or([p.1, p.1]);
+            [p.1, l, u]
+        });
+        let (lo, hi) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+        let pad = ((hi - lo) * 0.15).max(hi.abs() * 0.02).max(1e-9);
+        (lo - pad, hi + pad)
+    }
 }
 
 impl crate::base::plot::Drawing for Chart {
@@ -184,21 +197,14 @@ impl crate::base::plot::Drawing for Chart {
             .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
                 (lo.min(p.0), hi.max(p.0))
             });
-        let ys = self.points.iter().flat_map(|p| {
-            let [l, u] = p.2.unwrap_or([p.1, p.1]);
-            [p.1, l, u]
-        });
-        let (y_lo, y_hi) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
-            (lo.min(v), hi.max(v))
-        });
-        let pad = ((y_hi - y_lo) * 0.15).max(y_hi.abs() * 0.02).max(1e-9);
+        let (y_lo, y_hi) = self.y_range();
         root.fill(&WHITE).ok()?;
         let mut chart = ChartBuilder::on(root)
             .margin(10)
             .caption(&self.caption, (FONT, 14))
             .x_label_area_size(30)
             .y_label_area_size(56)
-            .build_cartesian_2d((x_lo - 0.5)..(x_hi + 0.5), (y_lo - pad)..(y_hi + pad))
+            .build_cartesian_2d((x_lo - 0.5)..(x_hi + 0.5), y_lo..y_hi)
             .ok()?;
         chart
             .configure_mesh()

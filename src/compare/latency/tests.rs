@@ -51,6 +51,19 @@ fn session_pair(runs: usize, ratio: f64, rng: &mut StdRng) -> (Vec<f64>, Vec<f64
     (base, candidate)
 }
 
+/// One look at `samples` as the A/B gives them: cut into their session pairs.
+fn by_sessions(samples: &AbSamples) -> LatencyInput<'_> {
+    LatencyInput {
+        baseline_ms: &samples.base_ms,
+        candidate_ms: &samples.candidate_ms,
+        source: LatencySource::SameRunnerAb,
+        seed: 1,
+        looks: 1,
+        sessions: &samples.sessions,
+        look: None,
+    }
+}
+
 /// Appends one session pair of `runs` runs per model at true ratio `ratio` to `samples`, the
 /// candidate's runs scaled by `steady` on top (1.0 for none): a session's own steady gap.
 fn push_pair(samples: &mut AbSamples, runs: usize, ratio: f64, steady: f64, rng: &mut StdRng) {
@@ -204,15 +217,7 @@ fn a_tail_with_too_few_runs_beyond_it_per_session_is_unresolved_and_untested() {
     for _ in 0..6 {
         push_pair(&mut samples, 100, 1.0, 1.0, &mut rng);
     }
-    let input = LatencyInput {
-        baseline_ms: &samples.base_ms,
-        candidate_ms: &samples.candidate_ms,
-        source: LatencySource::SameRunnerAb,
-        seed: 1,
-        looks: 1,
-        sessions: &samples.sessions,
-        look: None,
-    };
+    let input = by_sessions(&samples);
     let mut tests = Vec::new();
     let (c, _) = compare_latency(&input, &Criteria::default(), &mut tests);
     // p95: 5 runs beyond it in 100, judged; p99: 1, not.
@@ -317,15 +322,7 @@ fn the_criteria_set_the_run_level_spread_the_interval_carries() {
     for _ in 0..12 {
         push_pair(&mut samples, 200, 1.0, 1.0, &mut rng);
     }
-    let input = LatencyInput {
-        baseline_ms: &samples.base_ms,
-        candidate_ms: &samples.candidate_ms,
-        source: LatencySource::SameRunnerAb,
-        seed: 1,
-        looks: 1,
-        sessions: &samples.sessions,
-        look: None,
-    };
+    let input = by_sessions(&samples);
     let half_log_width = |sd_pct: f64| {
         let criteria = Criteria {
             latency_run_sd_pct: sd_pct,
