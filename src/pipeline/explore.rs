@@ -301,17 +301,18 @@ pub fn plan(config: &GateConfig, name: &str, files: &[PathBuf], root: &Path) -> 
     }
     config.explore.weights.validate()?;
     config.explore.constraints.validate()?;
+    let criteria = config.criteria_for(model);
     Ok(Plan {
         model: model.clone(),
         variants,
         explore: config.explore.clone(),
         root: root.to_path_buf(),
-        significance: config.criteria_for(model).significance,
-        latency_tolerance_pct: {
-            let c = config.criteria_for(model);
-            [c.max_p50_regression_pct, c.max_p95_regression_pct]
-        },
-        latency_run_sd_pct: config.criteria_for(model).latency_run_sd_pct,
+        significance: criteria.significance,
+        latency_tolerance_pct: [
+            criteria.max_p50_regression_pct,
+            criteria.max_p95_regression_pct,
+        ],
+        latency_run_sd_pct: criteria.latency_run_sd_pct,
         peak: None,
     })
 }
@@ -372,6 +373,12 @@ fn summarize(plan: &Plan, measured: &[Measured], significance: f64) -> Result<Su
     // p95 latency.
     let mut raw: Vec<f64> = Vec::new();
     let mut slots: Vec<[Option<usize>; 6]> = Vec::new();
+    // What the latency comparisons against the reference are judged with.
+    let judged = crate::files::config::Criteria {
+        significance,
+        latency_run_sd_pct: plan.latency_run_sd_pct,
+        ..Default::default()
+    };
     let per_sample = |m: &Measured| -> Result<Vec<f64>> {
         let run = m
             .bench
@@ -415,11 +422,6 @@ fn summarize(plan: &Plan, measured: &[Measured], significance: f64) -> Result<Su
                 .bench
                 .primary()
                 .map_or(&[][..], |run| run.sessions.as_slice());
-            let judged = crate::files::config::Criteria {
-                significance,
-                latency_run_sd_pct: plan.latency_run_sd_pct,
-                ..Default::default()
-            };
             latency = latency_versus(&reference_ms, &per_sample(m)?, sessions, &judged, seed);
             for (k, versus) in latency.iter().enumerate() {
                 if let Some(p) = versus.as_ref().and_then(|v| v.p) {
