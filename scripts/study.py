@@ -176,8 +176,10 @@ SCENARIOS = {
     # branch costs 4.5-10 % (see docs/benchmarks.md).
     "A/B resnet slow5": ("resnet_slow5", "resnet"),
     "A/B resnet slow15": ("slow15", "resnet"),
-    # The ResNet-50-class model: --big PATH (e.g. light_resnet50.onnx) and its respun copy.
+    # The ResNet-50-class model: --big PATH (e.g. light_resnet50.onnx), its respun copy, and
+    # Max(h, h) chained on its first Relu's output (models/make_study_variants.py --big).
     "A/A big": ("big_respun", "big"),
+    "A/B big 1.05x": ("big_m24", "big"),
 }
 
 CONFIG = """\
@@ -211,7 +213,8 @@ def prepare_models(args, tmp):
         paths[f"{key}_respun"] = os.path.join(tmp, f"{key}_respun.onnx")
         respun(paths[key], paths[f"{key}_respun"])
     variants = os.path.join(tmp, "variants")
-    code, _ = run([args.python, "models/make_study_variants.py", variants], check=False)
+    extra = ["--big", paths["big"]] if args.big else []
+    code, _ = run([args.python, "models/make_study_variants.py", variants] + extra, check=False)
     if code == 0:
         for name in os.listdir(variants):
             paths[name[:-len(".onnx")]] = os.path.join(variants, name)
@@ -304,6 +307,7 @@ def one_gate_run(args, scenario, paths, tmp):
         "reasons": model["reasons"],
         "runs_per_side": len(cand),
         "sessions": len(bench.get("sessions", [])),
+        "block_runs": bench.get("block_runs", 25),
         "look": bench.get("look"),
         "p50_mde_pct": mde(p50),
         "p95_mde_pct": mde(p95),

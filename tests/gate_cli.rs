@@ -188,6 +188,54 @@ fn a_much_slower_model_fails_on_latency() {
     );
 }
 
+/// A model slower than 4 ms a run alternates with its base in blocks of fewer runs (as many as
+/// fit in 100 ms), every session pair holds whole blocks of them, and the results and the
+/// verdict record the block, so it can be recomputed.
+#[test]
+fn a_slow_model_alternates_in_short_blocks_and_the_verdict_records_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let candidate = respun(dir.path(), "resnet_small.onnx");
+    // Batches of 8 on one thread: about 10 ms a run.
+    let body = format!(
+        "[[models]]\nname = \"r\"\ncandidate = {:?}\nbase_model = {:?}\n\
+         [models.bench]\nbatch = 8\nwarmup = 3\nmax_time_s = 6\nintra_threads = 1\n",
+        candidate,
+        model("resnet_small.onnx"),
+    );
+    let gate = Gate::new(&body);
+    let results = gate.path("results");
+    let (out, comparison) = gate.run(&["--allow-new", "--results-dir", results.to_str().unwrap()]);
+    assert_ne!(out.status.code(), Some(2), "{}", stderr(&out));
+    let run = |name: &str| {
+        let text = std::fs::read_to_string(results.join(name)).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        value["bench"]["runs"][0].clone()
+    };
+    let (cand, base) = (run("r.json"), run("r.base.json"));
+    let block = cand["block_runs"]
+        .as_u64()
+        .expect("the A/B records its block");
+    assert!(
+        (1..25).contains(&block),
+        "a 10 ms model in blocks of {block}"
+    );
+    assert_eq!(base["block_runs"], cand["block_runs"]);
+    let sessions: Vec<u64> = cand["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_u64().unwrap())
+        .collect();
+    assert!(sessions.len() >= 4, "{sessions:?}");
+    assert!(
+        sessions.iter().all(|n| n % block == 0 && *n >= 50),
+        "{sessions:?} in blocks of {block}"
+    );
+    let method = &criterion(&comparison, "p50 latency")["method"];
+    assert_eq!(method["kind"], "sessions", "{method}");
+    assert_eq!(method["block_runs"].as_u64(), Some(block), "{method}");
+}
+
 #[test]
 fn missing_baseline_fails_unless_allow_new() {
     let gate = Gate::new(&cancer("cancer_fp32.onnx", None, ""));

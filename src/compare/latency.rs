@@ -49,6 +49,9 @@ pub struct LatencyInput<'a> {
     /// A/B opens a fresh session of each model for every pair (see `ab.rs`). Empty, or not
     /// adding up to both samples' lengths, means one stretch of timing.
     pub sessions: &'a [usize],
+    /// Runs per A/B block (see `measure::ab::block_runs_for`); 0 or over [`BLOCK_RUNS`] counts as
+    /// [`BLOCK_RUNS`], the block of every A/B that did not record one.
+    pub block_runs: usize,
     /// The look of the adaptive A/B these samples are, when known.
     pub look: Option<u32>,
 }
@@ -86,16 +89,26 @@ fn session_pairs<'a>(
     Some(pairs)
 }
 
-/// Runs per bootstrap block for samples of `runs` runs: the longest divisor of [`BLOCK_RUNS`]
-/// (25, 5, 1) that still cuts them into [`stats::MIN_BLOCKS`] blocks. Fewer blocks than that
-/// give too narrow an interval. A divisor keeps every block inside one A/B block: base block k
-/// and candidate block k then hold runs timed back to back, and still pair.
-fn block_runs(runs: usize) -> usize {
-    (1..=BLOCK_RUNS)
+/// Runs per bootstrap block for samples of `runs` runs timed in A/B blocks of `ab_block` runs:
+/// the longest divisor of `ab_block` (of 25: 25, 5, 1) that still cuts them into
+/// [`stats::MIN_BLOCKS`] blocks. Fewer blocks than that give too narrow an interval. A divisor
+/// keeps every block inside one A/B block: base block k and candidate block k then hold runs
+/// timed back to back, and still pair.
+fn block_runs(runs: usize, ab_block: usize) -> usize {
+    (1..=ab_block)
         .rev()
-        .filter(|len| BLOCK_RUNS.is_multiple_of(*len))
+        .filter(|len| ab_block.is_multiple_of(*len))
         .find(|len| runs / len >= stats::MIN_BLOCKS)
         .unwrap_or(1)
+}
+
+/// The A/B's runs per block as `input` records it, within 1 ..= [`BLOCK_RUNS`].
+fn ab_block(input: &LatencyInput) -> usize {
+    if (1..=BLOCK_RUNS).contains(&input.block_runs) {
+        input.block_runs
+    } else {
+        BLOCK_RUNS
+    }
 }
 
 /// Standard deviation of the log latency ratio between gate runs in new processes, beyond what
@@ -275,7 +288,10 @@ impl Bootstrap {
 /// base and candidate blocks were timed together and are drawn together. Both samples are cut
 /// at the same length, from the shorter one, so both give enough blocks (and, in an A/B, as many).
 fn blocks_for(input: &LatencyInput) -> Blocks {
-    let len = block_runs(input.baseline_ms.len().min(input.candidate_ms.len()));
+    let len = block_runs(
+        input.baseline_ms.len().min(input.candidate_ms.len()),
+        ab_block(input),
+    );
     if input.source == LatencySource::SameRunnerAb {
         Blocks::Paired(len)
     } else {
@@ -403,12 +419,13 @@ impl Judged<'_> {
         };
         let shortest = pairs.iter().map(|(a, _)| a.len()).min().unwrap_or(0);
         let beyond = shortest as f64 * (1.0 - q);
-        let r = stats::session_ratio(pairs, q, BLOCK_RUNS, confidence, run_sd);
+        let block = ab_block(input);
+        let r = stats::session_ratio(pairs, q, block, confidence, run_sd);
         let mut method = LatencyMethod {
             kind: MethodKind::Sessions,
             sessions: pairs.len(),
             runs_per_session_min: shortest,
-            block_runs: BLOCK_RUNS,
+            block_runs: block,
             paired: true,
             resamples: None,
             seed: None,
@@ -609,6 +626,7 @@ fn looks_with<E>(
             seed,
             looks: PLANNED_LOOKS,
             sessions: &samples.sessions,
+            block_runs: samples.block_runs,
             look: Some(look),
         };
         let criteria = judge_with(&input, criteria, resamples);

@@ -357,6 +357,7 @@ fn latency_comparison_detects_a_clear_slowdown_and_skips_other_hardware() {
         seed: 3,
         looks: 1,
         sessions: &[],
+        block_runs: 0,
         look: None,
     };
     let mut tests = Vec::new();
@@ -391,6 +392,7 @@ fn latency_comparison_detects_a_clear_slowdown_and_skips_other_hardware() {
         seed: 3,
         looks: 1,
         sessions: &[],
+        block_runs: 0,
         look: None,
     };
     let (criteria, pair) = compare_latency(&input, &Criteria::default(), &mut Vec::new());

@@ -33,23 +33,29 @@ mod order;
 mod rounds;
 
 pub use child::*;
-pub use order::BLOCK_RUNS;
+pub use order::{block_runs_for, BLOCK_RUNS, BLOCK_TIME_S};
 pub use rounds::*;
 
-use order::{block_order, draw, BLOCK};
+use order::{block_order, draw};
 
-/// One look's samples: both models' runs in the order they were timed, and the runs of each
-/// session pair (see `compare::LatencyInput::sessions`).
+/// One look's samples: both models' runs in the order they were timed, the runs of each
+/// session pair (see `compare::LatencyInput::sessions`) and the runs per A/B block.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AbSamples {
     pub base_ms: Vec<f64>,
     pub candidate_ms: Vec<f64>,
     pub sessions: Vec<usize>,
+    pub block_runs: usize,
 }
 
-/// Untimed runs after each switch between the models: at least this many...
+/// Untimed runs after each switch between the models, in blocks of [`BLOCK_RUNS`]: at least
+/// this many...
 const SWITCH_RUNS: u64 = 2;
 /// ...and at least this long, so a fast model's first runs on refilled caches drop out too.
+/// Blocks cut short by [`BLOCK_TIME_S`] (runs over 4 ms) discard nothing: what a switch costs
+/// (caches refilled) is a small part of such a run, three of them would cost as much as the
+/// block, and ABBA gives each model as many runs right after a switch as the other, so what is
+/// left of the cost falls on both alike.
 const SWITCH_TIME: Duration = Duration::from_millis(2);
 
 /// Warmup rounds per model: warmup alternates between the models this many times.
@@ -73,7 +79,7 @@ struct Side {
     settings: BenchSettings,
 }
 
-/// Any number of open models timed in turn, in blocks of [`BLOCK`] runs: block k runs them in
+/// Any number of open models timed in turn, in blocks of runs: block k runs them in
 /// one order and block k+1 in the reverse order (ABC CBA, the ABBA order of two), and with three
 /// or more the order rotates every two blocks (BCA ACB, CAB BAC, ...), so over the blocks every
 /// model runs in every position equally often; block k of every model was timed within the same
@@ -82,6 +88,8 @@ pub struct Interleaved {
     sides: Vec<Side>,
     timed: Duration,
     blocks: u64,
+    /// Runs per block: [`BLOCK_RUNS`], or fewer for models slower than 4 ms a run.
+    block: u64,
     /// The model that ran last.
     last: usize,
     /// The even blocks' order, a rotation of the arms drawn per run; the odd blocks reverse it.
@@ -94,11 +102,14 @@ impl Interleaved {
     /// the same inputs get identical values) and warms them up in alternating rounds, ending with
     /// the model that opens the first block. Sessions that leave ONNX Runtime's threads at their
     /// defaults share one pool when every arm does; otherwise no session's pool spins while idle.
+    /// `block` is the runs per block; `None` chooses it from the fastest model's warmup runs
+    /// ([`block_runs_for`]).
     pub fn open(
         runtime: &Runtime,
         arms: Vec<Arm>,
         shapes: &ShapeRequest,
         label: &'static str,
+        block: Option<usize>,
         check: impl FnOnce(&[&ModelSpec]) -> Result<()>,
     ) -> Result<Interleaved> {
         let share = arms.iter().all(|a| {
@@ -167,26 +178,40 @@ impl Interleaved {
         let n = sides.len();
         let start = draw(n);
         let order: Vec<usize> = (0..n).map(|i| (start + i) % n).collect();
+        // Each arm's warmup time and runs, for its time per run.
+        let mut warm = vec![(Duration::ZERO, 0u64); n];
         for _ in 0..WARMUP_ROUNDS {
             for &i in order.iter().rev() {
                 let side = &mut sides[i];
                 let runs = side.settings.warmup.div_ceil(WARMUP_ROUNDS);
                 let seconds = side.settings.warmup_s / WARMUP_ROUNDS as f64;
-                bench::warm_up(&mut side.model, runs, seconds)?;
+                let started = Instant::now();
+                let done = bench::warm_up(&mut side.model, runs, seconds)?;
+                warm[i].0 += started.elapsed();
+                warm[i].1 += done;
             }
         }
+        let block = block.unwrap_or_else(|| {
+            let fastest = warm
+                .iter()
+                .filter(|(_, runs)| *runs > 0)
+                .map(|(time, runs)| time.as_secs_f64() / *runs as f64)
+                .fold(f64::INFINITY, f64::min);
+            block_runs_for(fastest)
+        });
         Ok(Interleaved {
             sides,
             timed: Duration::ZERO,
             blocks: 0,
+            block: block.clamp(1, BLOCK_RUNS) as u64,
             last: order.first().copied().unwrap_or(0),
             order,
             label,
         })
     }
 
-    /// Times `runs` more runs of each model, in blocks of [`BLOCK`] runs, rounded up to whole
-    /// blocks, so the comparison's block bootstrap sees the real blocks. Stops early, at a block
+    /// Times `runs` more runs of each model, in blocks, rounded up to whole blocks, so the
+    /// comparison's block bootstrap sees the real blocks. Stops early, at a block
     /// boundary, once `deadline` has passed: a runner that slows down midway must not stretch
     /// the time budget.
     pub fn extend(
@@ -195,10 +220,13 @@ impl Interleaved {
         deadline: Option<Instant>,
         progress: Progress,
     ) -> Result<()> {
-        let target = self.runs() as u64 + runs.div_ceil(BLOCK) * BLOCK;
+        let block = self.block;
+        let target = self.runs() as u64 + runs.div_ceil(block) * block;
+        // Blocks cut short for slow models discard no runs (see SWITCH_TIME).
+        let full = block >= BLOCK_RUNS as u64;
         let started = Instant::now();
         while (self.runs() as u64) < target && deadline.is_none_or(|d| Instant::now() < d) {
-            let n = BLOCK.min(target - self.runs() as u64);
+            let n = block.min(target - self.runs() as u64);
             for index in block_order(&self.order, self.blocks) {
                 let side = &mut self.sides[index];
                 // A model that ran last (in the block before, or in the warmup) goes on after
@@ -211,13 +239,23 @@ impl Interleaved {
                     SWITCH_TIME
                 };
                 self.last = index;
-                bench::warm_up(&mut side.model, SWITCH_RUNS, settle.as_secs_f64())?;
-                // The first timed run of every block comes out slower (about +50 % on a
+                // The first timed run of every full block comes out slower (about +50 % on a
                 // microsecond model, measured) even after untimed runs just before it: one more
                 // run is timed and its sample dropped.
-                let samples =
-                    bench::time_loop(&mut side.model, n + 1, Duration::ZERO, "", &mut |_| {})?;
-                side.samples_ns.extend(&samples[1..]);
+                let dropped = if full {
+                    bench::warm_up(&mut side.model, SWITCH_RUNS, settle.as_secs_f64())?;
+                    1
+                } else {
+                    0
+                };
+                let samples = bench::time_loop(
+                    &mut side.model,
+                    n + dropped as u64,
+                    Duration::ZERO,
+                    "",
+                    &mut |_| {},
+                )?;
+                side.samples_ns.extend(&samples[dropped..]);
             }
             self.blocks += 1;
             crate::base::events::report(progress, self.label, self.runs() as u64, target);
@@ -237,6 +275,11 @@ impl Interleaved {
     /// Runs of each model timed so far.
     pub fn runs(&self) -> usize {
         self.sides.first().map_or(0, |s| s.samples_ns.len())
+    }
+
+    /// Runs per block.
+    pub fn block_runs(&self) -> usize {
+        self.block as usize
     }
 
     /// Seconds every arm's session took to create, and its first run, together.
@@ -380,6 +423,8 @@ pub struct AbPair<'r> {
     timed: Duration,
     /// Seconds the last session pair took to open and warm up.
     open_s: f64,
+    /// Runs per block, chosen by the first pair and kept by every later one.
+    block: usize,
 }
 
 impl<'r> AbPair<'r> {
@@ -411,8 +456,9 @@ impl<'r> AbPair<'r> {
             Ok(())
         };
         let arms = vec![arm(base_path), arm(candidate_path)];
-        let pair = Interleaved::open(runtime, arms, shapes, "A/B", check)?;
+        let pair = Interleaved::open(runtime, arms, shapes, "A/B", None, check)?;
         Ok(AbPair {
+            block: pair.block_runs(),
             runtime,
             base_path: base_path.to_path_buf(),
             candidate_path: candidate_path.to_path_buf(),
@@ -454,7 +500,14 @@ impl<'r> AbPair<'r> {
             batch: self.batch,
         };
         let arms = vec![arm(&self.base_path), arm(&self.candidate_path)];
-        let pair = Interleaved::open(self.runtime, arms, &self.shapes, "A/B", |_| Ok(()))?;
+        let pair = Interleaved::open(
+            self.runtime,
+            arms,
+            &self.shapes,
+            "A/B",
+            Some(self.block),
+            |_| Ok(()),
+        )?;
         self.current = Some(Pair::Here(pair));
         self.open_s = started.elapsed().as_secs_f64();
         Ok(())
@@ -520,6 +573,7 @@ impl<'r> AbPair<'r> {
                     shapes: self.shapes.clone(),
                     batch: self.batch,
                     runs,
+                    block_runs: Some(self.block),
                     seconds: deadline
                         .map(|d| d.saturating_duration_since(Instant::now()).as_secs_f64()),
                 };
@@ -562,6 +616,7 @@ impl<'r> AbPair<'r> {
             base_ms: ms(0),
             candidate_ms: ms(1),
             sessions,
+            block_runs: self.block,
         }
     }
 
@@ -573,6 +628,11 @@ impl<'r> AbPair<'r> {
     /// Runs of each model in the session pair now open.
     pub fn session_runs(&self) -> usize {
         self.current.as_ref().map_or(0, Pair::runs)
+    }
+
+    /// Runs per A/B block.
+    pub fn block_runs(&self) -> usize {
+        self.block
     }
 
     /// Session pairs so far, the open one included once it has runs.
@@ -618,8 +678,9 @@ impl<'r> AbPair<'r> {
             .take()
             .context("the A/B timed no runs; this is a bug in modelgate")?;
         let wall = self.timed.as_secs_f64() / 2.0;
-        merge_sessions(&mut base, &self.done_ns.0, &self.sessions, wall)?;
-        merge_sessions(&mut candidate, &self.done_ns.1, &self.sessions, wall)?;
+        let split = (self.sessions.as_slice(), self.block);
+        merge_sessions(&mut base, &self.done_ns.0, split, wall)?;
+        merge_sessions(&mut candidate, &self.done_ns.1, split, wall)?;
         Ok((base, candidate))
     }
 
@@ -630,11 +691,11 @@ impl<'r> AbPair<'r> {
 }
 
 /// `result` (a first session's) with its runs replaced by every session's, `ns`, and the runs
-/// of each session recorded.
+/// of each session and per block recorded: `(sessions, block_runs)`.
 fn merge_sessions(
     result: &mut BenchResult,
     ns: &[u64],
-    sessions: &[usize],
+    (sessions, block_runs): (&[usize], usize),
     wall_s: f64,
 ) -> Result<()> {
     let Some(run) = result.runs.first_mut() else {
@@ -644,12 +705,13 @@ fn merge_sessions(
     let mut merged = bench::batch_run(run.batch, run.inputs.clone(), ns, wall_s)?;
     merged.transfer = transfer;
     merged.sessions = sessions.to_vec();
+    merged.block_runs = Some(block_runs);
     *run = merged;
     Ok(())
 }
 
 /// The bench notes, and on a GPU a word on why the A/B carries no GPU telemetry: the models
-/// alternate in blocks of [`BLOCK`] runs, often tens of milliseconds, shorter than NVML's power
+/// alternate in blocks of at most [`BLOCK_TIME_S`], shorter than NVML's power
 /// averaging (about a second on recent GPUs) and the energy counter's updates, so one sampler
 /// over the A/B would mix both models' runs, and splitting its energy between them would be a
 /// guess. `modelgate bench` samples each model alone.

@@ -98,6 +98,10 @@ pub struct BatchRun {
     /// pair; they add up to `samples_ms`). Empty when the runs came from one session.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sessions: Vec<usize>,
+    /// In an A/B: the runs per block in which the models alternated (25, fewer for models over
+    /// 4 ms a run). Absent: 25.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block_runs: Option<usize>,
     /// In an A/B: the adaptive look the timing stopped at (see `compare::adaptive_looks`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub look: Option<u32>,
@@ -585,6 +589,7 @@ pub fn batch_run(
         wall_time_s,
         samples_ms,
         sessions: Vec::new(),
+        block_runs: None,
         look: None,
         transfer: None,
         cpu_energy_per_run_mj: None,

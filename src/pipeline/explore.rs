@@ -418,11 +418,10 @@ fn summarize(plan: &Plan, measured: &[Measured], significance: f64) -> Result<Su
                 quality = Some(paired);
             }
             let seed = crate::pipeline::gate::latency_seed(&m.sha256);
-            let sessions = reference
-                .bench
-                .primary()
-                .map_or(&[][..], |run| run.sessions.as_slice());
-            latency = latency_versus(&reference_ms, &per_sample(m)?, sessions, &judged, seed);
+            let split = reference.bench.primary().map_or((&[][..], 0), |run| {
+                (run.sessions.as_slice(), run.block_runs.unwrap_or(0))
+            });
+            latency = latency_versus(&reference_ms, &per_sample(m)?, split, &judged, seed);
             for (k, versus) in latency.iter().enumerate() {
                 if let Some(p) = versus.as_ref().and_then(|v| v.p) {
                     slot[4 + k] = Some(raw.len());

@@ -60,6 +60,7 @@ fn by_sessions(samples: &AbSamples) -> LatencyInput<'_> {
         seed: 1,
         looks: 1,
         sessions: &samples.sessions,
+        block_runs: BLOCK_RUNS,
         look: None,
     }
 }
@@ -193,6 +194,7 @@ fn a_steady_gap_between_two_sessions_of_one_model_is_not_a_change() {
         seed: 1,
         looks: 1,
         sessions: &[],
+        block_runs: BLOCK_RUNS,
         look: None,
     };
     let (alone, _) = compare_latency(&one_pair, &Criteria::default(), &mut Vec::new());
@@ -239,8 +241,12 @@ fn blocks_shorten_with_few_runs_to_stay_many_and_divide_the_ab_block() {
         (10_000, 25),
     ];
     for (runs, len) in cases {
-        assert_eq!(block_runs(runs), len, "{runs} runs");
+        assert_eq!(block_runs(runs, BLOCK_RUNS), len, "{runs} runs");
     }
+    // An A/B in blocks of 2 (a model of about 25 ms a run): 2 where 20 blocks remain, else 1.
+    assert_eq!(block_runs(40, 2), 2);
+    assert_eq!(block_runs(39, 2), 1);
+    assert_eq!(block_runs(10_000, 1), 1);
 }
 
 #[test]

@@ -13,6 +13,9 @@ pub struct PairSpec {
     pub shapes: ShapeRequest,
     pub batch: Option<i64>,
     pub runs: u64,
+    /// Runs per block, as the gate's first pair chose them.
+    #[serde(default)]
+    pub block_runs: Option<usize>,
     /// Seconds the child may spend timing, at most; it stops at a block boundary.
     pub seconds: Option<f64>,
 }
@@ -34,7 +37,9 @@ pub fn time_pair(runtime: &Runtime, spec: &PairSpec) -> Result<PairRuns> {
         batch: spec.batch,
     };
     let arms = vec![arm(&spec.base), arm(&spec.candidate)];
-    let mut pair = Interleaved::open(runtime, arms, &spec.shapes, "A/B", |_| Ok(()))?;
+    let mut pair = Interleaved::open(runtime, arms, &spec.shapes, "A/B", spec.block_runs, |_| {
+        Ok(())
+    })?;
     let deadline = spec
         .seconds
         .map(|s| Instant::now() + Duration::from_secs_f64(s.clamp(0.0, 1e6)));

@@ -42,8 +42,8 @@ pub fn time_rounds(
     let mut ns: Vec<Vec<u64>> = vec![Vec::new(); arms.len()];
     let mut sessions = Vec::new();
     let mut timed = 0.0;
-    let per_round = runs.div_ceil(BLOCK) * BLOCK;
-    let total = per_round * rounds as u64;
+    // Runs per block, chosen by the first round and kept by the later ones.
+    let mut block: Option<usize> = None;
     let wanted = min_time_s * arms.len() as f64;
     while sessions.len() < rounds
         || (timed < wanted && (ns[0].len() as u64) < crate::base::limits::MAX_TIMED_RUNS)
@@ -59,7 +59,11 @@ pub fn time_rounds(
                 arm
             })
             .collect();
-        let mut round = Interleaved::open(runtime, list, shapes, label, |_| Ok(()))?;
+        let mut round = Interleaved::open(runtime, list, shapes, label, block, |_| Ok(()))?;
+        let len = round.block_runs() as u64;
+        block = Some(round.block_runs());
+        let per_round = runs.div_ceil(len) * len;
+        let total = per_round * rounds as u64;
         if let Some(line) = announce.take() {
             crate::base::events::note(progress, line);
         }
@@ -79,7 +83,7 @@ pub fn time_rounds(
     let mut results = first.context("no session round was timed; this is a bug in modelgate")?;
     let wall = timed / arms.len().max(1) as f64;
     for (result, kept) in results.iter_mut().zip(&ns) {
-        merge_sessions(result, kept, &sessions, wall)?;
+        merge_sessions(result, kept, (&sessions, block.unwrap_or(BLOCK_RUNS)), wall)?;
     }
     Ok(results)
 }

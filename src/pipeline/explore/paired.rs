@@ -303,7 +303,8 @@ pub(super) struct Versus {
 }
 
 /// p50 and p95 of `variant_ms` against `reference_ms` (per-sample latencies timed in the same
-/// interleaved blocks, in rounds of fresh sessions with the runs of each in `sessions`), with
+/// interleaved blocks of `block_runs` runs, in rounds of fresh sessions with the runs of each in
+/// `sessions`), with
 /// the gate's own latency comparison at `1 - significance`: across four or more rounds, Student's
 /// t over the rounds' log ratios, so a steady gap between two sessions of one model widens the
 /// interval instead of reading as a difference; with fewer, the paired block bootstrap (seeded
@@ -312,7 +313,7 @@ pub(super) struct Versus {
 pub(super) fn latency_versus(
     reference_ms: &[f64],
     variant_ms: &[f64],
-    sessions: &[usize],
+    (sessions, block_runs): (&[usize], usize),
     criteria: &crate::files::config::Criteria,
     seed: u64,
 ) -> [Option<Versus>; 2] {
@@ -323,6 +324,7 @@ pub(super) fn latency_versus(
         seed,
         looks: 1,
         sessions,
+        block_runs,
         look: None,
     };
     let mut tests = Vec::new();

@@ -481,7 +481,7 @@ fn latency_against_the_reference_uses_the_gates_paired_interval_and_tests() {
     let [p50, p95] = latency_versus(
         &reference,
         &slower,
-        &[],
+        (&[], 0),
         &crate::files::config::Criteria::default(),
         1,
     );
@@ -500,7 +500,7 @@ fn latency_against_the_reference_uses_the_gates_paired_interval_and_tests() {
     let [p50, _] = latency_versus(
         &reference,
         &same,
-        &[],
+        (&[], 0),
         &crate::files::config::Criteria::default(),
         1,
     );
@@ -518,7 +518,7 @@ fn latency_against_the_reference_uses_the_gates_paired_interval_and_tests() {
     let [p50, p95] = latency_versus(
         &reference,
         &settled,
-        &rounds,
+        (&rounds, 25),
         &crate::files::config::Criteria::default(),
         1,
     );
@@ -531,7 +531,7 @@ fn latency_against_the_reference_uses_the_gates_paired_interval_and_tests() {
     let [p50, _] = latency_versus(
         &reference,
         &slower,
-        &rounds,
+        (&rounds, 25),
         &crate::files::config::Criteria::default(),
         1,
     );

@@ -178,6 +178,7 @@ pub fn judge(
         } else {
             &[]
         },
+        block_runs: cand_run.and_then(|r| r.block_runs).unwrap_or(0),
         look: cand_run.and_then(|r| r.look),
     };
     let (mut criteria_list, latency) = if cand_run.is_some() {

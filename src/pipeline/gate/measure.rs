@@ -318,6 +318,7 @@ pub(super) fn adaptive_ab(
         ab.open_s(),
         ab.seconds_per_pair(),
         q_max,
+        ab.block_runs(),
     );
     // Runs per session after the pilot: planned once, from the pilot's spread, and kept for
     // the later looks, so the sessions stay alike as the budget runs down.
@@ -332,15 +333,12 @@ pub(super) fn adaptive_ab(
                 let within = spread.and_then(|m| m.within_session_sd_pct).unwrap_or(0.0) / 100.0;
                 let between = spread.and_then(|m| m.between_session_sd_pct).unwrap_or(0.0) / 100.0;
                 let runs = *planned.get_or_insert_with(|| {
-                    session_plan::session_runs(
-                        pilot,
-                        within,
-                        between,
-                        ab.open_s(),
-                        ab.seconds_per_pair(),
-                        q_max,
-                        left(),
-                    )
+                    let pace = session_plan::Pace {
+                        open_s: ab.open_s(),
+                        pair_s: ab.seconds_per_pair(),
+                        block: ab.block_runs(),
+                    };
+                    session_plan::session_runs(pilot, within, between, pace, q_max, left())
                 });
                 let session_s = ab.open_s() + runs as f64 * ab.seconds_per_pair();
                 let add = session_plan::sessions_to_add(look, PLANNED_LOOKS, left(), session_s);
