@@ -91,7 +91,44 @@ const HALF: i32 = 1 << (PRECISION_BITS - 1);
 
 /// Resize interleaved 8-bit pixels (`channels` per pixel, rows of `width`) to
 /// `out_width` x `out_height`.
+///
+/// On x86-64 CPUs with AVX2 the same code is compiled a second time for AVX2 and chosen at run
+/// time: the sums are integers either way, so both give the same bytes; AVX2 multiplies eight
+/// 32-bit integers at once, which the baseline x86-64 instruction set cannot.
 pub fn resize(
+    pixels: &[u8],
+    channels: usize,
+    size: [usize; 2],
+    out_size: [usize; 2],
+    filter: Filter,
+    antialias: bool,
+) -> Vec<u8> {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: this CPU has AVX2, as just checked.
+        return unsafe { resize_avx2(pixels, channels, size, out_size, filter, antialias) };
+    }
+    resize_with(pixels, channels, size, out_size, filter, antialias)
+}
+
+/// [`resize_with`] compiled for AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn resize_avx2(
+    pixels: &[u8],
+    channels: usize,
+    size: [usize; 2],
+    out_size: [usize; 2],
+    filter: Filter,
+    antialias: bool,
+) -> Vec<u8> {
+    resize_with(pixels, channels, size, out_size, filter, antialias)
+}
+
+/// The resize itself, inlined into [`resize`] and [`resize_avx2`] so that each compiles it
+/// for its own instruction set.
+#[inline(always)]
+fn resize_with(
     pixels: &[u8],
     channels: usize,
     [width, height]: [usize; 2],
@@ -186,40 +223,52 @@ impl Weights {
 }
 
 /// Round a fixed-point sum to 8 bits, clamping as Pillow's `clip8`.
+#[inline(always)]
 fn clip8(sum: i32) -> u8 {
     (sum >> PRECISION_BITS).clamp(0, 255) as u8
 }
 
+/// Rows the horizontal pass takes at once: their pixels are laid out column by column, so that
+/// each output pixel of all of them is one sum of whole columns, which vectorises as the
+/// vertical pass does (16 rows of RGB: 48 sums, six AVX2 registers).
+const BAND: usize = 16;
+
+#[inline(always)]
 fn horizontal_pass(rows: &[u8], channels: usize, width: usize, w: &Weights) -> Vec<u8> {
     let out_width = w.bounds.len();
     let height = rows.len() / (width * channels);
     let mut out = vec![0u8; out_width * height * channels];
-    for (src, dst) in rows
-        .chunks_exact(width * channels)
-        .zip(out.chunks_exact_mut(out_width * channels))
-    {
-        for (xx, px) in dst.chunks_exact_mut(channels).enumerate() {
-            let (start, k) = w.of(xx);
-            let window = &src[start * channels..(start + k.len()) * channels];
-            if channels == 3 {
-                // RGB, the common case: the three sums in one pass over the window.
-                let mut sums = [HALF; 3];
-                for (&coeff, input) in k.iter().zip(window.chunks_exact(3)) {
-                    for (sum, &v) in sums.iter_mut().zip(input) {
-                        *sum += i32::from(v) * coeff;
-                    }
+    // The band transposed: `columns[x * lanes + r * channels + c]` is channel c of pixel x of
+    // the band's row r, widened once here rather than once per weight.
+    let mut columns = vec![0i32; width * BAND * channels];
+    let mut sums = vec![0i32; BAND * channels];
+    for band_start in (0..height).step_by(BAND) {
+        let band = BAND.min(height - band_start);
+        let lanes = band * channels;
+        let src = &rows[band_start * width * channels..(band_start + band) * width * channels];
+        for (r, row) in src.chunks_exact(width * channels).enumerate() {
+            for (x, px) in row.chunks_exact(channels).enumerate() {
+                let at = x * lanes + r * channels;
+                for (slot, &v) in columns[at..at + channels].iter_mut().zip(px) {
+                    *slot = i32::from(v);
                 }
-                for (value, sum) in px.iter_mut().zip(sums) {
+            }
+        }
+        let sums = &mut sums[..lanes];
+        for xx in 0..out_width {
+            let (start, k) = w.of(xx);
+            sums.fill(HALF);
+            for (i, &coeff) in k.iter().enumerate() {
+                let column = &columns[(start + i) * lanes..(start + i + 1) * lanes];
+                for (sum, &v) in sums.iter_mut().zip(column) {
+                    *sum += v * coeff;
+                }
+            }
+            for (r, row_sums) in sums.chunks_exact(channels).enumerate() {
+                let at = ((band_start + r) * out_width + xx) * channels;
+                for (value, &sum) in out[at..at + channels].iter_mut().zip(row_sums) {
                     *value = clip8(sum);
                 }
-                continue;
-            }
-            for (c, value) in px.iter_mut().enumerate() {
-                let mut sum = HALF;
-                for (&coeff, input) in k.iter().zip(window[c..].iter().step_by(channels)) {
-                    sum += i32::from(*input) * coeff;
-                }
-                *value = clip8(sum);
             }
         }
     }
@@ -227,6 +276,7 @@ fn horizontal_pass(rows: &[u8], channels: usize, width: usize, w: &Weights) -> V
 }
 
 /// `rows` starts at input row `first`; `w`'s bounds count from row 0.
+#[inline(always)]
 fn vertical_pass(rows: &[u8], stride: usize, height: usize, first: usize, w: &Weights) -> Vec<u8> {
     let out_height = w.bounds.len();
     let mut out = vec![0u8; out_height * stride];
@@ -283,6 +333,91 @@ fn nearest(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Pillow's two passes written out pixel by pixel, as plainly as they can be: the reference
+    /// the banded, vectorised passes must equal byte for byte.
+    fn plain(
+        px: &[u8],
+        ch: usize,
+        [w, h]: [usize; 2],
+        [ow, oh]: [usize; 2],
+        filter: Filter,
+    ) -> Vec<u8> {
+        let (hw, vw) = (
+            Weights::new(w, ow, filter, true),
+            Weights::new(h, oh, filter, true),
+        );
+        let mut wide = vec![0u8; ow * h * ch];
+        for y in 0..h {
+            for xx in 0..ow {
+                let (start, k) = hw.of(xx);
+                for c in 0..ch {
+                    let mut sum = HALF;
+                    for (i, &coeff) in k.iter().enumerate() {
+                        sum += i32::from(px[(y * w + start + i) * ch + c]) * coeff;
+                    }
+                    wide[(y * ow + xx) * ch + c] = clip8(sum);
+                }
+            }
+        }
+        let mut out = vec![0u8; ow * oh * ch];
+        for yy in 0..oh {
+            let (start, k) = vw.of(yy);
+            for x in 0..ow * ch {
+                let mut sum = HALF;
+                for (i, &coeff) in k.iter().enumerate() {
+                    sum += i32::from(wide[(start + i) * ow * ch + x]) * coeff;
+                }
+                out[yy * ow * ch + x] = clip8(sum);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_banded_passes_equal_the_plain_ones_on_every_instruction_set() {
+        // Noise from a fixed LCG: edges everywhere, so every weight matters.
+        let mut state = 12345u32;
+        let mut noise = |n: usize| -> Vec<u8> {
+            (0..n)
+                .map(|_| {
+                    state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                    (state >> 24) as u8
+                })
+                .collect()
+        };
+        // Heights that are and are not multiples of the band; down and up; 1, 3 and 4 channels.
+        let cases = [
+            (3, [97, 45], [24, 17]),
+            (3, [64, 32], [20, 31]),
+            (1, [50, 33], [13, 70]),
+            (4, [41, 16], [40, 5]),
+            (3, [300, 200], [256, 171]),
+        ];
+        for (ch, size, out_size) in cases {
+            let px = noise(size[0] * size[1] * ch);
+            for filter in [
+                Filter::Bilinear,
+                Filter::Bicubic,
+                Filter::Lanczos,
+                Filter::Box,
+                Filter::Hamming,
+            ] {
+                let want = plain(&px, ch, size, out_size, filter);
+                let what = format!("{ch} channels, {size:?} -> {out_size:?}, {filter:?}");
+                assert_eq!(
+                    resize(&px, ch, size, out_size, filter, true),
+                    want,
+                    "{what}"
+                );
+                assert_eq!(
+                    resize_with(&px, ch, size, out_size, filter, true),
+                    want,
+                    "{what}, baseline instructions"
+                );
+            }
+        }
+    }
 
     #[test]
     fn same_size_is_a_copy_and_a_constant_image_stays_constant() {
