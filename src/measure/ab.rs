@@ -229,20 +229,20 @@ impl Interleaved {
             let n = block.min(target - self.runs() as u64);
             for index in block_order(&self.order, self.blocks) {
                 let side = &mut self.sides[index];
-                // A model that ran last (in the block before, or in the warmup) goes on after
-                // a few untimed runs; a switch to another model discards runs for longer. Every
-                // block discards its first runs, so a block's first timed run never pays for
-                // the bookkeeping between blocks on one side only.
-                let settle = if index == self.last {
-                    Duration::ZERO
-                } else {
-                    SWITCH_TIME
-                };
+                let switched = index != self.last;
                 self.last = index;
-                // The first timed run of every full block comes out slower (about +50 % on a
-                // microsecond model, measured) even after untimed runs just before it: one more
-                // run is timed and its sample dropped.
+                // In a full block, a model that ran last (in the block before, or in the warmup)
+                // goes on after a few untimed runs; a switch to another model discards runs for
+                // longer. Every full block discards its first runs, so a block's first timed run
+                // never pays for the bookkeeping between blocks on one side only. Its first timed
+                // run still comes out slower (about +50 % on a microsecond model, measured) even
+                // after untimed runs just before it: one more run is timed and its sample dropped.
                 let dropped = if full {
+                    let settle = if switched {
+                        SWITCH_TIME
+                    } else {
+                        Duration::ZERO
+                    };
                     bench::warm_up(&mut side.model, SWITCH_RUNS, settle.as_secs_f64())?;
                     1
                 } else {

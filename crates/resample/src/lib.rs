@@ -386,7 +386,7 @@ mod tests {
                 })
                 .collect()
         };
-        // Heights that are and are not multiples of the band; down and up; 1, 3 and 4 channels.
+        // Down and up, odd and even sizes, the row's last pixel read; 1, 3 and 4 channels.
         let cases = [
             (3, [97, 45], [24, 17]),
             (3, [64, 32], [20, 31]),

@@ -36,8 +36,15 @@ const PILOT_SHARE: f64 = 1.0 / 3.0;
 /// across them, which the interval pays for in its t quantile.
 pub const MIN_MORE_SESSIONS: usize = 12;
 
-/// `runs` rounded up to whole blocks of `block` runs and kept within [`MIN_SESSION_RUNS`] (in
-/// whole blocks) .. [`MAX_SESSION_RUNS`].
+/// The fewest runs of a session in blocks of `block` runs: [`MIN_SESSION_RUNS`] rounded up to
+/// whole blocks.
+fn fewest_runs(block: usize) -> usize {
+    let block = block.max(1);
+    MIN_SESSION_RUNS.div_ceil(block) * block
+}
+
+/// `runs` rounded up to whole blocks of `block` runs and kept within [`fewest_runs`] ..
+/// [`MAX_SESSION_RUNS`].
 fn whole_blocks(runs: f64, block: usize) -> usize {
     let block = block.max(1);
     let runs = if runs.is_finite() {
@@ -46,14 +53,14 @@ fn whole_blocks(runs: f64, block: usize) -> usize {
         MAX_SESSION_RUNS as f64
     };
     let runs = (runs.min(MAX_SESSION_RUNS as f64).ceil() as usize).div_ceil(block) * block;
-    runs.clamp(MIN_SESSION_RUNS.div_ceil(block) * block, MAX_SESSION_RUNS)
+    runs.clamp(fewest_runs(block), MAX_SESSION_RUNS)
 }
 
 /// Runs of each model per session, in blocks of `block`, so that every session holds
 /// [`MIN_TAIL_RUNS`] runs beyond the highest judged quantile `q_max` (500 for p99).
 pub fn tail_runs(q_max: f64, block: usize) -> usize {
     if q_max <= 0.5 || q_max >= 1.0 {
-        return whole_blocks(0.0, block);
+        return fewest_runs(block);
     }
     whole_blocks(MIN_TAIL_RUNS / (1.0 - q_max), block)
 }
@@ -104,7 +111,7 @@ pub fn session_runs(
     let cap = (left_s / MIN_MORE_SESSIONS as f64 - open_s.max(0.0)) / pair_s.max(1e-9);
     let cap = if cap.is_finite() { cap.max(0.0) } else { 0.0 };
     // The cap rounds down to whole blocks, the optimum up; neither goes below the fewest runs.
-    let cap_blocks = ((cap as usize) / block * block).max(whole_blocks(0.0, block));
+    let cap_blocks = ((cap as usize) / block * block).max(fewest_runs(block));
     let runs = whole_blocks(optimum, block).min(cap_blocks);
     let tails = tail_runs(q_max, block);
     if runs < tails && tails <= cap_blocks {

@@ -60,8 +60,7 @@ pub fn time_rounds(
             })
             .collect();
         let mut round = Interleaved::open(runtime, list, shapes, label, block, |_| Ok(()))?;
-        let len = round.block_runs() as u64;
-        block = Some(round.block_runs());
+        let len = *block.insert(round.block_runs()) as u64;
         let per_round = runs.div_ceil(len) * len;
         let total = per_round * rounds as u64;
         if let Some(line) = announce.take() {
