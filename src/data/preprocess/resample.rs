@@ -18,20 +18,23 @@ impl From<Interpolation> for Filter {
 }
 
 /// Resize interleaved 8-bit pixels (`channels` per pixel) from `[width, height]` to `size` with
-/// Pillow's `Image.resize` semantics.
-pub fn resize(
+/// Pillow's `Image.resize` semantics, and keep only its `[left, top, width, height]` window (a
+/// crop after the resize): the same bytes as resizing all of it and cutting the window out.
+pub fn resize_window(
     pixels: &[u8],
     channels: usize,
     from: [usize; 2],
     size: [usize; 2],
+    window: [usize; 4],
     interpolation: Interpolation,
     antialias: bool,
 ) -> Vec<u8> {
-    modelgate_resample::resize(
+    modelgate_resample::resize_window(
         pixels,
         channels,
         from,
         size,
+        window,
         interpolation.into(),
         antialias,
     )

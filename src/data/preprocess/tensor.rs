@@ -201,7 +201,7 @@ pub fn decode_image(path: &Path) -> Result<DynamicImage, PreprocessError> {
         })?;
         (image, Some(image::ImageFormat::Jpeg))
     } else {
-        let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
+        let mut reader = image::ImageReader::new(std::io::Cursor::new(&bytes))
             .with_guessed_format()
             .map_err(open)?;
         // Bytes no decoder recognizes go to the one the extension names, for its message.
@@ -229,7 +229,7 @@ pub fn decode_image(path: &Path) -> Result<DynamicImage, PreprocessError> {
     };
     // The decoders return a cut file's missing rows as zeros; see truncated.rs.
     if let Some(format) = format {
-        if let Some(reason) = super::truncated::missing_end(path, format).map_err(open)? {
+        if let Some(reason) = super::truncated::missing_end(&bytes, format) {
             return Err(undecodable(&reason));
         }
     }
@@ -286,8 +286,8 @@ fn prepare(path: &Path, p: &Preprocess) -> Result<Prepared, PreprocessError> {
             (3, c.width(), c.height(), c.into_raw())
         }
     };
-    let (width, height, pixels) = match p.resize {
-        None => (width, height, pixels),
+    let [out_width, out_height] = match p.resize {
+        None => [width, height],
         Some(resize) => {
             let [w, h] = resize.output_size([width, height]);
             let side = crate::base::limits::MAX_IMAGE_SIDE;
@@ -297,34 +297,49 @@ fn prepare(path: &Path, p: &Preprocess) -> Result<Prepared, PreprocessError> {
                     reason: format!("it is {width}x{height}, which preprocess.resize turns into {w}x{h}, outside 1..={side} pixels a side; use an [width, height] resize or remove the image"),
                 });
             }
-            let out = super::resample::resize(
-                &pixels,
-                channels,
-                [width as usize, height as usize],
-                [w as usize, h as usize],
-                p.interpolation,
-                p.antialias,
-            );
-            (w, h, out)
+            [w, h]
         }
     };
     let crop = match p.center_crop {
-        None => [0, 0, width as usize, height as usize],
-        Some([cw, ch]) if cw > width || ch > height => {
+        None => [0, 0, out_width as usize, out_height as usize],
+        Some([cw, ch]) if cw > out_width || ch > out_height => {
             return Err(PreprocessError::CropTooLarge {
                 path: path.to_path_buf(),
-                size: [width, height],
+                size: [out_width, out_height],
                 crop: [cw, ch],
             })
         }
-        Some([cw, ch]) => {
-            [crop_offset(width - cw), crop_offset(height - ch), cw, ch].map(|v| v as usize)
-        }
+        Some([cw, ch]) => [
+            crop_offset(out_width - cw),
+            crop_offset(out_height - ch),
+            cw,
+            ch,
+        ]
+        .map(|v| v as usize),
     };
+    if p.resize.is_none() {
+        return Ok(Prepared {
+            pixels,
+            width: width as usize,
+            crop,
+        });
+    }
+    // Only the crop window of the resized image is computed: the same bytes as resizing all of
+    // it and cutting the window out.
+    let [_, _, cw, ch] = crop;
+    let pixels = super::resample::resize_window(
+        &pixels,
+        channels,
+        [width as usize, height as usize],
+        [out_width as usize, out_height as usize],
+        crop,
+        p.interpolation,
+        p.antialias,
+    );
     Ok(Prepared {
         pixels,
-        width: width as usize,
-        crop,
+        width: cw,
+        crop: [0, 0, cw, ch],
     })
 }
 

@@ -1,4 +1,5 @@
-//! Whether an image file ends where its format says it must, checked before decoding.
+//! Whether an image file ends where its format says it must, checked on the bytes read to
+//! decode it.
 //!
 //! The `image` crate's PNG and JPEG decoders fill the rows they never received with zeros
 //! instead of failing, so an image cut short in a copy or an upload would be scored as if it
@@ -8,53 +9,39 @@
 //! follows the closing marker (a camera's trailer, padding) is ignored, as Pillow ignores it, and
 //! a marker inside an embedded thumbnail is never mistaken for the end.
 
-use std::io::{Read, Seek, SeekFrom};
-use std::path::Path;
-
 use image::ImageFormat;
 
-/// `Some(reason)` when the file at `path`, read as `format`, ends before its closing marker.
-/// A file whose structure cannot be followed is left to the decoder to judge.
-pub fn missing_end(path: &Path, format: ImageFormat) -> std::io::Result<Option<String>> {
-    let name = match format {
-        ImageFormat::Jpeg => "JPEG end-of-image marker (FF D9)",
-        ImageFormat::Png => "PNG IEND chunk",
-        _ => return Ok(None),
+/// `Some(reason)` when a file's `bytes`, read as `format`, end before its closing marker. A
+/// file whose structure cannot be followed is left to the decoder to judge.
+pub fn missing_end(bytes: &[u8], format: ImageFormat) -> Option<String> {
+    let (name, whole) = match format {
+        ImageFormat::Jpeg => ("JPEG end-of-image marker (FF D9)", jpeg_ends(bytes)),
+        ImageFormat::Png => ("PNG IEND chunk", png_ends(bytes)),
+        _ => return None,
     };
-    let mut file = std::fs::File::open(path)?;
-    let len = file.metadata()?.len();
-    let whole = match format {
-        ImageFormat::Png => png_ends(&mut file, len)?,
-        _ => {
-            let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
-            file.read_to_end(&mut bytes)?;
-            jpeg_ends(&bytes)
-        }
-    };
-    Ok((whole == Some(false))
-        .then(|| format!("the file is truncated: it has no {name} ({len} bytes)")))
+    (whole == Some(false)).then(|| {
+        format!(
+            "the file is truncated: it has no {name} ({} bytes)",
+            bytes.len()
+        )
+    })
 }
 
-/// Whether the PNG's chunks reach IEND within `len` bytes; None when it is no PNG.
-fn png_ends(file: &mut std::fs::File, len: u64) -> std::io::Result<Option<bool>> {
-    let mut signature = [0u8; 8];
-    if file.read_exact(&mut signature).is_err() || signature != *b"\x89PNG\r\n\x1a\n" {
-        return Ok(None);
+/// Whether the PNG's chunks reach IEND; None when it is no PNG.
+fn png_ends(bytes: &[u8]) -> Option<bool> {
+    if bytes.get(..8)? != b"\x89PNG\r\n\x1a\n" {
+        return None;
     }
-    let mut at = 8u64;
+    let mut at = 8usize;
     loop {
-        let mut head = [0u8; 8];
-        if at + 8 > len {
-            return Ok(Some(false));
-        }
-        file.seek(SeekFrom::Start(at))?;
-        file.read_exact(&mut head)?;
+        let Some(head) = at.checked_add(8).and_then(|end| bytes.get(at..end)) else {
+            return Some(false);
+        };
         if &head[4..] == b"IEND" {
-            return Ok(Some(true));
+            return Some(true);
         }
-        let data = u64::from(u32::from_be_bytes([head[0], head[1], head[2], head[3]]));
-        // Length, type, data, CRC.
-        at += 8 + data + 4;
+        let data = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
+        at = at.saturating_add(8).saturating_add(data).saturating_add(4);
     }
 }
 
@@ -120,15 +107,22 @@ mod tests {
         for format in [ImageFormat::Png, ImageFormat::Jpeg] {
             let whole = dir.path().join("whole");
             image.save_with_format(&whole, format).unwrap();
-            assert_eq!(missing_end(&whole, format).unwrap(), None, "{format:?}");
+            assert_eq!(
+                missing_end(&std::fs::read(&whole).unwrap(), format),
+                None,
+                "{format:?}"
+            );
             let bytes = std::fs::read(&whole).unwrap();
             let cut = dir.path().join("cut");
             std::fs::write(&cut, &bytes[..bytes.len() * 2 / 5]).unwrap();
-            let reason = missing_end(&cut, format).unwrap().unwrap();
+            let reason = missing_end(&std::fs::read(&cut).unwrap(), format).unwrap();
             assert!(reason.contains("truncated"), "{reason}");
         }
         assert_eq!(
-            missing_end(&dir.path().join("cut"), ImageFormat::Gif).unwrap(),
+            missing_end(
+                &std::fs::read(dir.path().join("cut")).unwrap(),
+                ImageFormat::Gif
+            ),
             None
         );
     }
@@ -143,8 +137,7 @@ mod tests {
             let mut bytes = std::fs::read(&path).unwrap();
             // 10 KiB of trailer after the end, as some cameras write (Pillow opens such files).
             bytes.extend(std::iter::repeat_n(0x5Au8, 10 * 1024));
-            std::fs::write(&path, &bytes).unwrap();
-            assert_eq!(missing_end(&path, format).unwrap(), None, "{format:?}");
+            assert_eq!(missing_end(&bytes, format), None, "{format:?}");
         }
         // A JPEG whose APP1 segment carries a whole thumbnail (with its own FF D9), then cut in
         // its scan: truncated, though an FF D9 sits near the end of what is left.
@@ -160,11 +153,9 @@ mod tests {
         with_thumb.extend(u16::try_from(thumb.len() + 2).unwrap().to_be_bytes());
         with_thumb.extend(&thumb);
         with_thumb.extend(&main[2..]);
-        std::fs::write(&path, &with_thumb).unwrap();
-        assert_eq!(missing_end(&path, ImageFormat::Jpeg).unwrap(), None);
+        assert_eq!(missing_end(&with_thumb, ImageFormat::Jpeg), None);
         let cut = thumb.len() + 6 + (main.len() - 2) * 3 / 4;
-        std::fs::write(&path, &with_thumb[..cut]).unwrap();
-        let reason = missing_end(&path, ImageFormat::Jpeg).unwrap().unwrap();
+        let reason = missing_end(&with_thumb[..cut], ImageFormat::Jpeg).unwrap();
         assert!(reason.contains("truncated"), "{reason}");
     }
 }
