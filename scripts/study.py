@@ -245,6 +245,27 @@ def mean(values):
     return sum(values) / len(values)
 
 
+def pair_logs(base, cand, lengths, block):
+    """Each session pair's p50 log ratio three ways, for comparing estimators offline on the same
+    runs: `medians`, log(median(cand) / median(base)) as the gate computes it; `blocks`, the
+    median over A/B blocks of log(median of the candidate's block / median of the base's block
+    timed beside it); `paired`, the median of log(cand run / base run) pairing the i-th run of
+    each block with the i-th of its twin."""
+    out = {"medians": [], "blocks": [], "paired": []}
+    at = 0
+    for n in lengths:
+        a, b = base[at:at + n], cand[at:at + n]
+        at += n
+        if not a or min(a) <= 0 or min(b) <= 0:
+            continue
+        out["medians"].append(math.log(statistics.median(b) / statistics.median(a)))
+        blocks = [math.log(statistics.median(b[i:i + block]) / statistics.median(a[i:i + block]))
+                  for i in range(0, n, block)]
+        out["blocks"].append(statistics.median(blocks))
+        out["paired"].append(statistics.median(math.log(y / x) for x, y in zip(a, b)))
+    return out
+
+
 def one_gate_run(args, scenario, paths, tmp):
     """One `modelgate gate` run; returns the record the study keeps."""
     candidate, base = SCENARIOS[scenario]
@@ -290,7 +311,9 @@ def one_gate_run(args, scenario, paths, tmp):
     def mde(c):
         return (c.get("method") or {}).get("mde_pct")
 
+    lengths = bench.get("sessions", [])
     return {
+        "pair_logs": pair_logs(base, cand, lengths, bench.get("block_runs", 25)),
         "scenario": scenario,
         "exit_code": code,
         "wall_s": round(wall_s, 3),
