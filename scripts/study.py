@@ -677,6 +677,63 @@ def calibrate(args):
           f"{100 * args.target:.0f} %")
 
 
+# Each look's share of the significance before the last, as the gate spends it.
+EARLY_LOOK_SHARE = 1 / 50
+
+
+def estimators(args):
+    """The same gate runs' p50 intervals rebuilt with each pair estimator (`pair_logs` in the
+    records: whole-session medians, block by block, run by run) and each way of sharing the
+    significance over the four looks (even: 98.75 % at every look; uneven: 99.9 % before the
+    last, 95.3 % at it, taken at the look the run stopped at), Student's t over the pairs with
+    the run-level spread added as the gate adds it. Offline: a run that stopped at an early look
+    might have gone on under another rule, so this ranks the choices; a fresh study checks one."""
+    with open(args.log) as f:
+        records = [json.loads(line) for line in f if line.strip()]
+    limit = 1 + args.tolerance / 100
+    run_sd = args.run_sd / 100
+    print("| scenario | runs | pair estimator | looks share | median ratio | across-run sd % | "
+          "median pair sd % | median CI half-width % | covers the median | covers 1.0 | "
+          "p50 fails (lower bound over the limit) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for scenario in sorted({r["scenario"] for r in records}):
+        rs = [r for r in records if r["scenario"] == scenario and r.get("pair_logs")]
+        for estimator in ("medians", "blocks", "paired"):
+            for share in ("even", "uneven"):
+                rows = []
+                for r in rs:
+                    logs = r["pair_logs"][estimator]
+                    k = len(logs)
+                    if k < 4:
+                        continue
+                    m = sum(logs) / k
+                    sd = math.sqrt(sum((x - m) ** 2 for x in logs) / (k - 1))
+                    se = math.sqrt(sd * sd / k + run_sd * run_sd)
+                    if share == "even":
+                        alpha = 0.05 / 4
+                    elif (r.get("look") or 4) < 4:
+                        alpha = 0.05 * EARLY_LOOK_SHARE
+                    else:
+                        alpha = 0.05 * (1 - 3 * EARLY_LOOK_SHARE)
+                    t = t_ppf(1 - alpha / 2, k - 1)
+                    rows.append((math.exp(m), math.exp(m - t * se), math.exp(m + t * se), sd))
+                if not rows:
+                    continue
+                n = len(rows)
+                centre = median([x for x, _, _, _ in rows])
+                mean_x = sum(x for x, _, _, _ in rows) / n
+                across = math.sqrt(sum((x - mean_x) ** 2 for x, _, _, _ in rows) / max(n - 1, 1))
+                covers = sum(lo <= centre <= hi for _, lo, hi, _ in rows)
+                covers1 = sum(lo <= 1 <= hi for _, lo, hi, _ in rows)
+                fails = sum(lo > limit for _, lo, _, _ in rows)
+                lo_cp, hi_cp = clopper_pearson(fails, n)
+                half = median([(hi - lo) / 2 * 100 for _, lo, hi, _ in rows])
+                print(f"| {scenario} | {n} | {estimator} | {share} | {centre:.4f} | "
+                      f"{100 * across:.3f} | {100 * median([sd for *_, sd in rows]):.3f} | "
+                      f"{half:.3f} | {covers}/{n} | {covers1}/{n} | "
+                      f"{fails}/{n} ({100 * lo_cp:.0f} .. {100 * hi_cp:.0f} %) |")
+
+
 def tail_clusters(args):
     """Whether one A/B run's slowest samples come in bursts (blocks) or one at a time.
 
@@ -775,6 +832,14 @@ def main(argv=None):
     p.add_argument("--min-runs", type=int, default=10,
                    help="scenarios with fewer runs are left out (default 10)")
     p.set_defaults(func=calibrate)
+
+    p = sub.add_parser("estimators", help="the same runs' p50 intervals rebuilt with each pair "
+                       "estimator and each share of the significance over the looks")
+    p.add_argument("log", help="JSON lines written by `study.py gate` (with pair_logs)")
+    p.add_argument("--tolerance", type=float, default=2.0, help="p50 tolerance in percent")
+    p.add_argument("--run-sd", type=float, default=0.15,
+                   help="run-level spread added to every interval, percent (the gate's default)")
+    p.set_defaults(func=estimators)
 
     p = sub.add_parser("tail-clusters", help="do one gate run's slowest samples come in bursts?")
     p.add_argument("results_dir", help="a gate --results-dir holding resnet.json and resnet.base.json")
