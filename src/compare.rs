@@ -161,9 +161,8 @@ pub struct LatencyMethod {
     pub resamples: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
-    /// Looks the interval's confidence answers for, and the look that decided (each look's share
-    /// of the significance: `compare::latency::PLANNED_LOOKS`); `look` is absent for a comparison
-    /// made once.
+    /// Looks the interval's confidence answers for (Bonferroni), and the look that decided;
+    /// `look` is absent for a comparison made once.
     pub looks_planned: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub look: Option<u32>,

@@ -24,17 +24,13 @@ const RESAMPLES: usize = 2000;
 ///
 /// Looking again after more runs, and stopping as soon as an interval clears the limit, gives a
 /// criterion that sits right at its limit one more chance per look to come out as a pass (or a
-/// fail). The looks therefore share the significance (Bonferroni's inequality, unevenly split):
-/// each look before the last takes its interval at confidence `1 - significance / 50` (99.9 %
-/// at the default 0.05) and stops only on overwhelming evidence, and the last look takes what is
-/// left, `1 - significance * (1 - (looks - 1) / 50)` (95.3 %), as Haybittle and Peto's rule
-/// does. The chance that any look shows a false pass, or a false fail, stays within what one
-/// look at `significance` allows, whichever look the gate stops at, and the union bound assumes
-/// nothing about how the intervals of successive looks are correlated (which the session pairs
-/// under bursty noise do not promise). An even split (98.75 % at every look) left the look
-/// that decides most criteria, the last, far wider than it needs to be: beside a noisy
-/// neighbour a 1.03x slowdown at a 2 % tolerance then failed in about half the runs instead of
-/// nearly all (docs/benchmarks.md 13o).
+/// fail). Every look's intervals are therefore taken at confidence `1 - significance / looks`
+/// with `looks` = `PLANNED_LOOKS` (Bonferroni): the chance that any of the looks shows a false
+/// pass, or a false fail, stays within what one look at `significance` allows, whichever look
+/// the gate stops at. Bonferroni rather than an alpha-spending boundary because it assumes
+/// nothing about how the intervals of successive looks are correlated, which the block bootstrap
+/// under bursty noise does not promise; its price is a wider interval (98.75 % instead of 95 % at
+/// the default significance), so a few more runs to settle a criterion.
 pub const PLANNED_LOOKS: u32 = 4;
 
 /// Two samples of latencies in milliseconds, in the order they were timed, and where the
@@ -44,9 +40,10 @@ pub struct LatencyInput<'a> {
     pub candidate_ms: &'a [f64],
     pub source: LatencySource,
     pub seed: u64,
-    /// How many looks at the same comparison its intervals must answer for, shared as
-    /// [`PLANNED_LOOKS`] says. 1 for a comparison made once; [`PLANNED_LOOKS`] at every look
-    /// of the adaptive A/B, the first included. 0 counts as 1.
+    /// How many looks at the same comparison its intervals must answer for: each interval is
+    /// taken at confidence `1 - significance / looks`. 1 for a comparison made once;
+    /// [`PLANNED_LOOKS`] at every look of the adaptive A/B, the first included, since which
+    /// look will be the last is not known in advance. 0 counts as 1.
     pub looks: u32,
     /// Runs per session pair, in the order the pairs were timed, the same for both samples: the
     /// A/B opens a fresh session of each model for every pair (see `ab.rs`). Empty, or not
@@ -55,8 +52,7 @@ pub struct LatencyInput<'a> {
     /// Runs per A/B block (see `measure::ab::block_runs_for`); 0 or over [`BLOCK_RUNS`] counts as
     /// [`BLOCK_RUNS`], the block of every A/B that did not record one.
     pub block_runs: usize,
-    /// The look of the adaptive A/B these samples are, when known; its intervals' confidence
-    /// follows from it (the last look's is the widest share).
+    /// The look of the adaptive A/B these samples are, when known.
     pub look: Option<u32>,
 }
 
@@ -128,21 +124,9 @@ fn run_sd(criteria: &Criteria) -> f64 {
     criteria.latency_run_sd_pct / 100.0
 }
 
-/// Share of the significance that each look before the last spends (see [`PLANNED_LOOKS`]).
-const EARLY_LOOK_SHARE: f64 = 1.0 / 50.0;
-
-/// Confidence of the intervals of look `look` of a comparison that is one of `looks` looks (see
-/// [`PLANNED_LOOKS`]). A look not recorded is taken as any of them might be: at an even share.
-fn interval_confidence(significance: f64, looks: u32, look: Option<u32>) -> f64 {
-    let looks = looks.max(1);
-    let early = significance * EARLY_LOOK_SHARE;
-    let alpha = match look {
-        _ if looks == 1 => significance,
-        Some(k) if k < looks => early,
-        Some(_) => significance - early * f64::from(looks - 1),
-        None => significance / f64::from(looks),
-    };
-    1.0 - alpha
+/// Confidence of every interval of a comparison that is one of `looks` looks.
+fn interval_confidence(significance: f64, looks: u32) -> f64 {
+    1.0 - significance / f64::from(looks.max(1))
 }
 
 /// Pushes the latency tests onto `tests` and returns the latency criteria and numbers.
@@ -213,7 +197,7 @@ fn compare_with(
         baseline_ecdf_ms: ecdf(a),
         candidate_ecdf_ms: ecdf(b),
     };
-    let confidence = interval_confidence(criteria.significance, input.looks, input.look);
+    let confidence = interval_confidence(criteria.significance, input.looks);
     let by_session = if input.source == LatencySource::SameRunnerAb {
         session_pairs(a, b, input.sessions)
     } else {
