@@ -81,7 +81,7 @@ fn ratio_sentence(
     };
     let pct = |ratio: f64| format!("{} %", format::signed((ratio - 1.0) * 100.0, 1));
     let interval = format!("{} to {}", pct(ci.lower), pct(ci.upper));
-    // 95.3 % (the last look's level) stays 95.3, not a rounded 95.
+    // 98.75 % (a sequential look's level) stays 98.75, not a rounded 99.
     let level = format!("{} % CI", trim(ci.confidence * 100.0));
     let change = c
         .change
