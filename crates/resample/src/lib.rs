@@ -170,16 +170,8 @@ fn resize_with(
     avx2: bool,
 ) -> Vec<u8> {
     let stride = width * channels;
-    // Rows and columns of the input, as a pass that is skipped leaves them.
-    let cut = |rows: &[u8], stride: usize, [left, top, w, h]: [usize; 4]| -> Vec<u8> {
-        let mut out = Vec::with_capacity(w * h * channels);
-        for row in rows.chunks_exact(stride).skip(top).take(h) {
-            out.extend_from_slice(&row[left * channels..(left + w) * channels]);
-        }
-        out
-    };
     if [width, height] == [out_width, out_height] {
-        return cut(pixels, stride, [left, top, w, h]);
+        return cut(pixels, channels, width, [left, top, w, h]);
     }
     if filter == Filter::Nearest {
         return nearest(
@@ -206,13 +198,23 @@ fn resize_with(
     };
     let rows = &pixels[first * stride..last * stride];
     let wide = match &horizontal {
-        None => cut(rows, stride, [left, 0, w, last - first]),
+        None => cut(rows, channels, width, [left, 0, w, last - first]),
         Some(weights) => horizontal_pass(rows, channels, width, weights, avx2),
     };
     match &vertical {
         None => wide,
         Some(weights) => vertical_pass(&wide, w * channels, last - first, first, weights),
     }
+}
+
+/// The `[left, top, width, height]` window of interleaved pixels, `channels` per pixel in rows
+/// of `width`: what a resize leaves in a direction whose size does not change.
+fn cut(pixels: &[u8], channels: usize, width: usize, [left, top, w, h]: [usize; 4]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(w * h * channels);
+    for row in pixels.chunks_exact(width * channels).skip(top).take(h) {
+        out.extend_from_slice(&row[left * channels..(left + w) * channels]);
+    }
+    out
 }
 
 /// Fixed-point weights of a one-dimensional resampling.
@@ -368,8 +370,8 @@ mod avx2 {
     }
 
     /// The pass over every row. Each output pixel reads `ksize` input pixels from its first
-    /// (weights past its count are zero), so each row is copied into a buffer with room for
-    /// them after its end.
+    /// (weights past its count are zero), so a row's reads may run past its end: into the next
+    /// row, or, for the rows too close to the end of `rows`, into a zero-padded copy.
     ///
     /// # Safety
     /// The CPU must have AVX2.
@@ -493,6 +495,30 @@ fn nearest(
 mod tests {
     use super::*;
 
+    /// Every filter, Nearest first.
+    const FILTERS: [Filter; 6] = [
+        Filter::Nearest,
+        Filter::Bilinear,
+        Filter::Bicubic,
+        Filter::Lanczos,
+        Filter::Box,
+        Filter::Hamming,
+    ];
+
+    /// Bytes of noise from a fixed LCG seeded with `seed`, `n` at a call: edges everywhere, so
+    /// every weight matters.
+    fn noise(seed: u32) -> impl FnMut(usize) -> Vec<u8> {
+        let mut state = seed;
+        move |n| {
+            (0..n)
+                .map(|_| {
+                    state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                    (state >> 24) as u8
+                })
+                .collect()
+        }
+    }
+
     /// Pillow's two passes written out pixel by pixel, as plainly as they can be: the reference
     /// the vectorised passes must equal byte for byte.
     fn plain(
@@ -535,16 +561,7 @@ mod tests {
 
     #[test]
     fn the_vectorised_passes_equal_the_plain_ones_on_every_instruction_set() {
-        // Noise from a fixed LCG: edges everywhere, so every weight matters.
-        let mut state = 12345u32;
-        let mut noise = |n: usize| -> Vec<u8> {
-            (0..n)
-                .map(|_| {
-                    state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-                    (state >> 24) as u8
-                })
-                .collect()
-        };
+        let mut noise = noise(12345);
         // Down and up, odd and even sizes, the row's last pixel read; 1, 3 and 4 channels.
         let cases = [
             (3, [97, 45], [24, 17]),
@@ -556,13 +573,9 @@ mod tests {
         ];
         for (ch, size, out_size) in cases {
             let px = noise(size[0] * size[1] * ch);
-            for filter in [
-                Filter::Bilinear,
-                Filter::Bicubic,
-                Filter::Lanczos,
-                Filter::Box,
-                Filter::Hamming,
-            ] {
+            // Nearest has no passes to vectorise.
+            for filter in &FILTERS[1..] {
+                let filter = *filter;
                 let want = plain(&px, ch, size, out_size, filter);
                 let what = format!("{ch} channels, {size:?} -> {out_size:?}, {filter:?}");
                 assert_eq!(
@@ -580,26 +593,9 @@ mod tests {
         }
     }
 
-    /// `[left, top, width, height]` of interleaved pixels with `ch` channels, rows of `width`.
-    fn cut(px: &[u8], ch: usize, width: usize, [l, t, w, h]: [usize; 4]) -> Vec<u8> {
-        let mut out = Vec::new();
-        for row in px.chunks_exact(width * ch).skip(t).take(h) {
-            out.extend_from_slice(&row[l * ch..(l + w) * ch]);
-        }
-        out
-    }
-
     #[test]
     fn a_window_of_the_output_equals_the_whole_output_cut_on_every_instruction_set() {
-        let mut state = 99u32;
-        let mut noise = |n: usize| -> Vec<u8> {
-            (0..n)
-                .map(|_| {
-                    state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-                    (state >> 24) as u8
-                })
-                .collect()
-        };
+        let mut noise = noise(99);
         // A centre crop after a downscale, windows at every edge, one pass skipped each way.
         let cases = [
             (3, [120, 90], [32, 24], [4, 0, 24, 24]),
@@ -611,14 +607,7 @@ mod tests {
         ];
         for (ch, size, out_size, window) in cases {
             let px = noise(size[0] * size[1] * ch);
-            for filter in [
-                Filter::Nearest,
-                Filter::Bilinear,
-                Filter::Bicubic,
-                Filter::Lanczos,
-                Filter::Box,
-                Filter::Hamming,
-            ] {
+            for filter in FILTERS {
                 let whole = resize(&px, ch, size, out_size, filter, true);
                 let want = cut(&whole, ch, out_size[0], window);
                 let what =
@@ -656,14 +645,7 @@ mod tests {
     fn same_size_is_a_copy_and_a_constant_image_stays_constant() {
         let px = vec![77u8; 10 * 7 * 3];
         assert_eq!(resize(&px, 3, [10, 7], [10, 7], Filter::Bicubic, true), px);
-        for filter in [
-            Filter::Nearest,
-            Filter::Bilinear,
-            Filter::Bicubic,
-            Filter::Lanczos,
-            Filter::Box,
-            Filter::Hamming,
-        ] {
+        for filter in FILTERS {
             for size in [[3, 2], [25, 13], [10, 3]] {
                 let out = resize(&px, 3, [10, 7], size, filter, true);
                 assert_eq!(out.len(), size[0] * size[1] * 3);
