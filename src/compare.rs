@@ -161,8 +161,10 @@ pub struct LatencyMethod {
     pub resamples: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
-    /// Looks the interval's confidence answers for (Bonferroni), and the look that decided;
-    /// `look` is absent for a comparison made once.
+    /// Looks whose shares of the significance the interval's confidence answers for (each look
+    /// before the last spends a fiftieth, the last what is left: `compare::latency::PLANNED_LOOKS`),
+    /// and the look that decided; `look` equals `looks_planned` when it was the last, and is
+    /// absent for a comparison made once.
     pub looks_planned: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub look: Option<u32>,

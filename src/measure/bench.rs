@@ -105,6 +105,11 @@ pub struct BatchRun {
     /// In an A/B: the adaptive look the timing stopped at (see `compare::adaptive_looks`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub look: Option<u32>,
+    /// In an A/B: the looks whose shares of the significance the verdict answers for (see
+    /// `compare::PLANNED_LOOKS`): `look` itself when the budget ended the timing there. Absent:
+    /// all the planned looks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub looks: Option<u32>,
     /// On a GPU: the copies of the inputs to the device and of the outputs back, timed apart
     /// from the runs (which keep both on the device).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -591,6 +596,7 @@ pub fn batch_run(
         sessions: Vec::new(),
         block_runs: None,
         look: None,
+        looks: None,
         transfer: None,
         cpu_energy_per_run_mj: None,
         gpu: None,

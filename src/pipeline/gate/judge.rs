@@ -166,9 +166,15 @@ pub fn judge(
         candidate_ms: cand_run.map(|r| r.samples_ms.as_slice()).unwrap_or(&[]),
         source: source.clone(),
         seed,
-        // A same-runner A/B is timed by the adaptive loop: the verdict is its last look.
+        // A same-runner A/B is timed by the adaptive loop: the verdict is its last look, at the
+        // share of the significance that look had (the first look never ends a run at a last
+        // look's share: an early end is judged again as the second).
         looks: if source == LatencySource::SameRunnerAb {
-            compare::PLANNED_LOOKS
+            cand_run
+                .and_then(|r| r.looks)
+                .map_or(compare::PLANNED_LOOKS, |k| {
+                    k.clamp(2, compare::PLANNED_LOOKS)
+                })
         } else {
             1
         },

@@ -82,6 +82,7 @@ pub(super) fn measure(
     let (mut base_bench, mut cand_bench) = ab.into_results()?;
     if let Some(run) = cand_bench.runs.first_mut() {
         run.look = last.as_ref().map(|l| l.look);
+        run.looks = last.as_ref().map(|l| l.looks);
     }
     // Why the latency moved: both models' operators, profiled after the timed runs.
     let moved = last.as_ref().is_some_and(|l| {
