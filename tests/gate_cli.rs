@@ -662,9 +662,9 @@ fn percent_label(confidence: f64) -> String {
 
 #[test]
 fn every_interval_is_labelled_with_its_own_confidence_and_progress_counts_the_runs_timed() {
-    // Latency intervals at 99.9 % (the first of four looks, which spends 0.1 %), quality
-    // intervals at 95 %, a Wilson floor, and tails too short to judge: all in one run, shown in
-    // every output.
+    // Latency intervals at 99.9 % (the first of four looks, which spends 0.1 %; 95.1-95.3 % on
+    // a runner slow enough that the last look decides), quality intervals at 95 %, a Wilson
+    // floor, and tails too short to judge: all in one run, shown in every output.
     // A budget it does not use up (the slowdown settles at the first look), so the A/B's end
     // comes before the budget's.
     let body = cancer(
@@ -708,8 +708,10 @@ fn every_interval_is_labelled_with_its_own_confidence_and_progress_counts_the_ru
         named.push((item["name"].as_str().unwrap().to_string(), confidence));
     }
     let labelled: Vec<&str> = named.iter().filter_map(|(_, c)| c.as_deref()).collect();
+    let p50 = named.iter().find(|(name, _)| name == "p50 latency");
+    let p50 = p50.and_then(|(_, c)| c.as_deref());
     assert!(
-        labelled.contains(&"99.9") && labelled.contains(&"95"),
+        matches!(p50, Some("99.9" | "95.1" | "95.2" | "95.3")) && labelled.contains(&"95"),
         "{named:?}"
     );
     let mut checked = 0;
