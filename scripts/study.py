@@ -700,7 +700,8 @@ def estimators(args):
     """The same gate runs' p50 intervals rebuilt with each pair estimator (`pair_logs` in the
     records: whole-session medians, block by block, run by run) and each way of sharing the
     significance over the four looks (even: 98.75 % at every look; uneven: 99.9 % before the
-    last, 95.3 % at it, taken at the look the run stopped at), Student's t over the pairs with
+    last, what the looks before it left at the last, taken at the look the run stopped at and
+    the looks its results record, as the gate's `interval_confidence`), Student's t over the pairs with
     the run-level spread added as the gate adds it. Offline: a run that stopped at an early look
     might have gone on under another rule, so this ranks the choices; a fresh study checks one."""
     with open(args.log) as f:
@@ -724,12 +725,14 @@ def estimators(args):
                     m = sum(logs) / k
                     sd = math.sqrt(sum((x - m) ** 2 for x in logs) / (k - 1))
                     se = math.sqrt(sd * sd / k + run_sd * run_sd)
+                    # Records made before the looks were recorded took all four.
+                    looks = r.get("looks") or 4
                     if share == "even":
                         alpha = 0.05 / 4
-                    elif (r.get("look") or 4) < 4:
+                    elif (r.get("look") or looks) < looks:
                         alpha = 0.05 * EARLY_LOOK_SHARE
                     else:
-                        alpha = 0.05 * (1 - 3 * EARLY_LOOK_SHARE)
+                        alpha = 0.05 * (1 - (looks - 1) * EARLY_LOOK_SHARE)
                     t = t_ppf(1 - alpha / 2, k - 1)
                     rows.append((math.exp(m), math.exp(m - t * se), math.exp(m + t * se), sd))
                 if not rows:

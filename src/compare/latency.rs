@@ -670,11 +670,12 @@ fn looks_with<E>(
             .criteria
             .iter()
             .all(|c| c.status != Status::Inconclusive);
-        if settled || look == PLANNED_LOOKS {
+        if settled {
             return Ok(Some(judged));
         }
         last = Some((judged, samples));
     }
+    // The fourth look, unsettled: judged at the last look's share already.
     Ok(last.map(|(l, _)| l))
 }
 
