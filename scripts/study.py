@@ -518,10 +518,11 @@ def gate_report(args):
           "same scenario nearest in time, the run itself left out.\n")
     print("| scenario | pairs in | noisy | tol % | runs | median p50 ratio | covers the median "
           "| covers the local median | covers 1.0 "
-          "| p50 fail | p50 inconclusive | p95 / p99 unresolved | tails judged too wide "
+          "| p50 fail | p50 inconclusive | p95 / p99 unresolved "
+          "| p95 / p99 judged intervals covering their median | tails judged too wide "
           "| median p50 MDE % | median p50 CI half-width % | median sessions "
           "| wall s median (max) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 
     def key(r):
         # "duet" records came from commit a78ffb4's `--duet` (docs/benchmarks.md 13h).
@@ -556,6 +557,18 @@ def gate_report(args):
                        and r[f"{q}_ci"][1] - r[f"{q}_ci"][0] > 2 * 10 * tol_pct / 100)
         unresolved = (sum(1 for r in rs if r["p95_status"] == "unresolved"),
                       sum(1 for r in rs if r["p99_status"] == "unresolved"))
+        def tail_cover(q):
+            # A tail the run judged (not `unresolved`): does its interval cover the scenario's
+            # across-run median of that tail's ratio?
+            judged = [r for r in rs if r.get(f"{q}_ci")
+                      and r[f"{q}_status"] in ("pass", "fail", "inconclusive")]
+            ratios = [r[f"{q}_ratio"] for r in rs if r.get(f"{q}_ratio") is not None]
+            if not judged or not ratios:
+                return "-"
+            m = median(ratios)
+            k = sum(1 for r in judged if r[f"{q}_ci"][0] <= m <= r[f"{q}_ci"][1])
+            return f"{k}/{len(judged)}"
+
         fails = sum(1 for r in rs if r["p50_status"] == "fail")
         lo, hi = clopper_pearson(fails, n)
         mdes = [r["p50_mde_pct"] for r in rs if r.get("p50_mde_pct") is not None]
@@ -566,7 +579,8 @@ def gate_report(args):
               f"{cover(lambda r: 1.0) if name.startswith('A/A') else '-'} | "
               f"{fails}/{n} ({100 * lo:.0f} .. {100 * hi:.0f} %) | "
               f"{sum(1 for r in rs if r['p50_status'] == 'inconclusive')}/{n} | "
-              f"{unresolved[0]} / {unresolved[1]} | {too_wide} | "
+              f"{unresolved[0]} / {unresolved[1]} | {tail_cover('p95')} / {tail_cover('p99')} | "
+              f"{too_wide} | "
               f"{median(mdes):.2f} | {median(halves):.2f} | "
               f"{median([r.get('sessions', 0) for r in rs]):.0f} | "
               f"{median([r['wall_s'] for r in rs]):.1f} ({max(r['wall_s'] for r in rs):.1f}) |")
@@ -663,15 +677,20 @@ def calibrate(args):
             lo, hi = (math.log(v) for v in r["p50_ci"])
             added = (r.get("run_level_sd_pct") or 0.0) / 100
             own = max(((hi - lo) / 2 / t) ** 2 - added ** 2, 0.0)
-            runs.append(((lo + hi) / 2, own, t))
-        centres = [c for c, _, _ in runs]
+            limit = math.log(1 + (r.get("tolerance_pct") or 5.0) / 100)
+            runs.append(((lo + hi) / 2, own, t, limit))
+        centres = [c for c, _, _, _ in runs]
         mean_c = sum(centres) / len(centres)
         across = sum((c - mean_c) ** 2 for c in centres) / max(len(centres) - 1, 1)
-        excess = math.sqrt(max(across - sum(o for _, o, _ in runs) / len(runs), 0.0))
-        coverage = [sum(1 for c, own, t in runs
+        excess = math.sqrt(max(across - sum(o for _, o, _, _ in runs) / len(runs), 0.0))
+        coverage = [sum(1 for c, own, t, _ in runs
                         if abs(target - c) <= t * math.sqrt(own + (x / 100) ** 2)) / len(runs)
                     for x in CALIBRATE_GRID]
-        rows.append((key, len(rs), excess, coverage))
+        # What the spread costs: the rebuilt interval's verdict against the run's limit. A run
+        # that stopped at an early look is judged on that look's interval, as it stopped.
+        fails = [sum(1 for c, own, t, limit in runs
+                     if c - t * math.sqrt(own + (x / 100) ** 2) > limit) for x in CALIBRATE_GRID]
+        rows.append((key, len(rs), excess, coverage, fails))
     if not rows:
         raise SystemExit(f"no scenario has {args.min_runs} runs with a p50 interval; "
                          "run more with `study.py gate`")
@@ -679,11 +698,19 @@ def calibrate(args):
     print("| scenario | machine | pairs in | runs | across-run sd beyond the runs' own % | "
           + " | ".join(f"covers the median, +{x:.2f} %" for x in shown) + " |")
     print("|---|---|---|---|---|" + "---|" * len(shown))
-    for (name, noisy, where), n, excess, coverage in rows:
+    for (name, noisy, where), n, excess, coverage, _ in rows:
         cells = [f"{100 * coverage[CALIBRATE_GRID.index(x)]:.0f} %" for x in shown]
         print(f"| {name} | {noisy} | {where} | {n} | {100 * excess:.2f} | " + " | ".join(cells) + " |")
+    print("\nWhat each spread costs: p50 fails with the rebuilt interval (the whole interval over "
+          "the run's tolerance)\n")
+    print("| scenario | machine | pairs in | runs | "
+          + " | ".join(f"p50 fails, +{x:.2f} %" for x in shown) + " |")
+    print("|---|---|---|---|" + "---|" * len(shown))
+    for (name, noisy, where), n, _, _, fails in rows:
+        cells = [f"{fails[CALIBRATE_GRID.index(x)]}/{n}" for x in shown]
+        print(f"| {name} | {noisy} | {where} | {n} | " + " | ".join(cells) + " |")
     for i, x in enumerate(CALIBRATE_GRID):
-        if all(coverage[i] >= args.target for _, _, _, coverage in rows):
+        if all(coverage[i] >= args.target for _, _, _, coverage, _ in rows):
             print(f"\nlatency_run_sd_pct = {x:.2f}: the smallest added spread with which every "
                   f"scenario's p50 interval covers its across-run median in >= "
                   f"{100 * args.target:.0f} % of runs")
