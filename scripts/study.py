@@ -551,23 +551,26 @@ def gate_report(args):
             others.sort(key=lambda o: abs(o["index"] - r["index"]))
             return median([o["p50_ratio"] for o in others[:LOCAL_RUNS]])
 
+        def judged(q):
+            # The runs that judged this tail with an interval (not `unresolved`).
+            return [r for r in rs if r.get(f"{q}_ci")
+                    and r[f"{q}_status"] in ("pass", "fail", "inconclusive")]
+
         tol_pct = tol or 5.0
-        too_wide = sum(1 for r in rs for q in ("p95", "p99")
-                       if r.get(f"{q}_ci") and r[f"{q}_status"] in ("pass", "fail", "inconclusive")
-                       and r[f"{q}_ci"][1] - r[f"{q}_ci"][0] > 2 * 10 * tol_pct / 100)
+        too_wide = sum(1 for q in ("p95", "p99") for r in judged(q)
+                       if r[f"{q}_ci"][1] - r[f"{q}_ci"][0] > 2 * 10 * tol_pct / 100)
         unresolved = (sum(1 for r in rs if r["p95_status"] == "unresolved"),
                       sum(1 for r in rs if r["p99_status"] == "unresolved"))
         def tail_cover(q):
-            # A tail the run judged (not `unresolved`): does its interval cover the scenario's
-            # across-run median of that tail's ratio?
-            judged = [r for r in rs if r.get(f"{q}_ci")
-                      and r[f"{q}_status"] in ("pass", "fail", "inconclusive")]
+            # Of the runs that judged this tail, those whose interval covers the scenario's
+            # across-run median of that tail's ratio.
+            runs = judged(q)
             ratios = [r[f"{q}_ratio"] for r in rs if r.get(f"{q}_ratio") is not None]
-            if not judged or not ratios:
+            if not runs or not ratios:
                 return "-"
             m = median(ratios)
-            k = sum(1 for r in judged if r[f"{q}_ci"][0] <= m <= r[f"{q}_ci"][1])
-            return f"{k}/{len(judged)}"
+            k = sum(1 for r in runs if r[f"{q}_ci"][0] <= m <= r[f"{q}_ci"][1])
+            return f"{k}/{len(runs)}"
 
         fails = sum(1 for r in rs if r["p50_status"] == "fail")
         lo, hi = clopper_pearson(fails, n)
@@ -695,20 +698,23 @@ def calibrate(args):
         raise SystemExit(f"no scenario has {args.min_runs} runs with a p50 interval; "
                          "run more with `study.py gate`")
     shown = [0.0, 0.05, 0.10, 0.15, 0.20, 0.25, 0.30, 0.40]
-    print("| scenario | machine | pairs in | runs | across-run sd beyond the runs' own % | "
-          + " | ".join(f"covers the median, +{x:.2f} %" for x in shown) + " |")
-    print("|---|---|---|---|---|" + "---|" * len(shown))
-    for (name, noisy, where), n, excess, coverage, _ in rows:
-        cells = [f"{100 * coverage[CALIBRATE_GRID.index(x)]:.0f} %" for x in shown]
-        print(f"| {name} | {noisy} | {where} | {n} | {100 * excess:.2f} | " + " | ".join(cells) + " |")
+
+    def table(columns, cells):
+        """One row a scenario: its name, then `cells(row)` under `columns`."""
+        print("| scenario | machine | pairs in | runs | " + " | ".join(columns) + " |")
+        print("|---|---|---|---|" + "---|" * len(columns))
+        for row in rows:
+            (name, noisy, where), n = row[0], row[1]
+            print(f"| {name} | {noisy} | {where} | {n} | " + " | ".join(cells(row)) + " |")
+
+    table(["across-run sd beyond the runs' own %"]
+          + [f"covers the median, +{x:.2f} %" for x in shown],
+          lambda row: [f"{100 * row[2]:.2f}"]
+          + [f"{100 * row[3][CALIBRATE_GRID.index(x)]:.0f} %" for x in shown])
     print("\nWhat each spread costs: p50 fails with the rebuilt interval (the whole interval over "
           "the run's tolerance)\n")
-    print("| scenario | machine | pairs in | runs | "
-          + " | ".join(f"p50 fails, +{x:.2f} %" for x in shown) + " |")
-    print("|---|---|---|---|" + "---|" * len(shown))
-    for (name, noisy, where), n, _, _, fails in rows:
-        cells = [f"{fails[CALIBRATE_GRID.index(x)]}/{n}" for x in shown]
-        print(f"| {name} | {noisy} | {where} | {n} | " + " | ".join(cells) + " |")
+    table([f"p50 fails, +{x:.2f} %" for x in shown],
+          lambda row: [f"{row[4][CALIBRATE_GRID.index(x)]}/{row[1]}" for x in shown])
     for i, x in enumerate(CALIBRATE_GRID):
         if all(coverage[i] >= args.target for _, _, _, coverage, _ in rows):
             print(f"\nlatency_run_sd_pct = {x:.2f}: the smallest added spread with which every "
