@@ -653,31 +653,38 @@ CALIBRATE_GRID = [i / 100 for i in range(0, 61)]
 
 
 def calibrate(args):
-    """The smallest run-level spread (`latency_run_sd_pct`) with which every scenario's p50
-    intervals cover their across-run median in at least --target of runs: each run's interval
-    rebuilt from its record (Student's t with the run's pairs, the run's own standard error, and
-    the spread tried added in quadrature)."""
+    """The smallest run-level spread (`latency_run_sd_pct`) with which every scenario's
+    intervals of one quantile (--quantile, p50 unless told) cover their across-run median in at
+    least --target of the runs that judged it: each run's interval rebuilt from its record
+    (Student's t with the run's pairs, the run's own standard error, and the spread tried added
+    in quadrature). A tail's median is over every run that measured its ratio, as gate-report's."""
+    q = args.quantile
     records = []
     for path in args.logs:
         with open(path) as f:
             records += [json.loads(line) for line in f if line.strip()]
     groups = {}
     for r in records:
-        if not r.get("p50_ci") or not r.get("sessions") or r["sessions"] < 2 or not r["p50_ratio"]:
-            continue
         key = (r["scenario"], "noisy" if r.get("noisy") else "quiet",
                "processes" if r.get("processes") else "one process")
         groups.setdefault(key, []).append(r)
     rows = []
-    for key, rs in sorted(groups.items()):
+    for key, every in sorted(groups.items()):
+        # The runs that judged this quantile with an interval (a tail may be `unresolved`).
+        rs = [r for r in every if r.get(f"{q}_ci") and r.get("sessions", 0) >= 2
+              and r.get(f"{q}_ratio") and r[f"{q}_status"] in ("pass", "fail", "inconclusive")]
         if len(rs) < args.min_runs:
             continue
-        target = math.log(median([r["p50_ratio"] for r in rs]))
+        target = math.log(median([r[f"{q}_ratio"] for r in every if r.get(f"{q}_ratio")]))
         runs = []
         for r in rs:
+            # Every criterion of a look is judged at that look's confidence. A tail may be
+            # judged over the pairs long enough for it, fewer than `sessions`: t's degrees of
+            # freedom are then a little high, which changes no interval at the spread the run
+            # carried (the rebuild takes the same t out and puts it back) and others slightly.
             confidence = r.get("p50_confidence") or 0.9875  # 1 - 0.05 / 4 looks
             t = t_ppf(1 - (1 - confidence) / 2, r["sessions"] - 1)
-            lo, hi = (math.log(v) for v in r["p50_ci"])
+            lo, hi = (math.log(v) for v in r[f"{q}_ci"])
             added = (r.get("run_level_sd_pct") or 0.0) / 100
             own = max(((hi - lo) / 2 / t) ** 2 - added ** 2, 0.0)
             limit = math.log(1 + (r.get("tolerance_pct") or 5.0) / 100)
@@ -695,7 +702,7 @@ def calibrate(args):
                      if c - t * math.sqrt(own + (x / 100) ** 2) > limit) for x in CALIBRATE_GRID]
         rows.append((key, len(rs), excess, coverage, fails))
     if not rows:
-        raise SystemExit(f"no scenario has {args.min_runs} runs with a p50 interval; "
+        raise SystemExit(f"no scenario has {args.min_runs} runs with a {q} interval; "
                          "run more with `study.py gate`")
     shown = [0.0, 0.05, 0.10, 0.15, 0.20, 0.25, 0.30, 0.40]
 
@@ -708,17 +715,17 @@ def calibrate(args):
             print(f"| {name} | {noisy} | {where} | {n} | " + " | ".join(cells(row)) + " |")
 
     table(["across-run sd beyond the runs' own %"]
-          + [f"covers the median, +{x:.2f} %" for x in shown],
+          + [f"{q} covers the median, +{x:.2f} %" for x in shown],
           lambda row: [f"{100 * row[2]:.2f}"]
           + [f"{100 * row[3][CALIBRATE_GRID.index(x)]:.0f} %" for x in shown])
-    print("\nWhat each spread costs: p50 fails with the rebuilt interval (the whole interval over "
+    print(f"\nWhat each spread costs: {q} fails with the rebuilt interval (the whole interval over "
           "the run's tolerance)\n")
-    table([f"p50 fails, +{x:.2f} %" for x in shown],
+    table([f"{q} fails, +{x:.2f} %" for x in shown],
           lambda row: [f"{row[4][CALIBRATE_GRID.index(x)]}/{row[1]}" for x in shown])
     for i, x in enumerate(CALIBRATE_GRID):
         if all(coverage[i] >= args.target for _, _, _, coverage, _ in rows):
             print(f"\nlatency_run_sd_pct = {x:.2f}: the smallest added spread with which every "
-                  f"scenario's p50 interval covers its across-run median in >= "
+                  f"scenario's {q} interval covers its across-run median in >= "
                   f"{100 * args.target:.0f} % of runs")
             return
     print(f"\nno spread up to {CALIBRATE_GRID[-1]:.2f} % brings every scenario to "
@@ -880,6 +887,8 @@ def main(argv=None):
     p.add_argument("logs", nargs="+", help="JSON lines written by `study.py gate`")
     p.add_argument("--target", type=float, default=0.9,
                    help="coverage of the across-run median every scenario must reach (default 0.9)")
+    p.add_argument("--quantile", choices=("p50", "p95", "p99"), default="p50",
+                   help="the latency criterion whose intervals are rebuilt (default p50)")
     p.add_argument("--min-runs", type=int, default=10,
                    help="scenarios with fewer runs are left out (default 10)")
     p.set_defaults(func=calibrate)
