@@ -463,6 +463,13 @@ def pct(k, n):
 LOCAL_RUNS = 10
 
 
+def judged(records, q):
+    """The records whose run judged quantile `q` ("p50", "p95", "p99") with an interval: a
+    verdict of pass, fail or inconclusive, not a tail left `unresolved`."""
+    return [r for r in records if r.get(f"{q}_ci")
+            and r[f"{q}_status"] in ("pass", "fail", "inconclusive")]
+
+
 def gate_report(args):
     """Tables from the study's JSON lines."""
     with open(args.log) as f:
@@ -551,20 +558,15 @@ def gate_report(args):
             others.sort(key=lambda o: abs(o["index"] - r["index"]))
             return median([o["p50_ratio"] for o in others[:LOCAL_RUNS]])
 
-        def judged(q):
-            # The runs that judged this tail with an interval (not `unresolved`).
-            return [r for r in rs if r.get(f"{q}_ci")
-                    and r[f"{q}_status"] in ("pass", "fail", "inconclusive")]
-
         tol_pct = tol or 5.0
-        too_wide = sum(1 for q in ("p95", "p99") for r in judged(q)
+        too_wide = sum(1 for q in ("p95", "p99") for r in judged(rs, q)
                        if r[f"{q}_ci"][1] - r[f"{q}_ci"][0] > 2 * 10 * tol_pct / 100)
         unresolved = (sum(1 for r in rs if r["p95_status"] == "unresolved"),
                       sum(1 for r in rs if r["p99_status"] == "unresolved"))
         def tail_cover(q):
             # Of the runs that judged this tail, those whose interval covers the scenario's
             # across-run median of that tail's ratio.
-            runs = judged(q)
+            runs = judged(rs, q)
             ratios = [r[f"{q}_ratio"] for r in rs if r.get(f"{q}_ratio") is not None]
             if not runs or not ratios:
                 return "-"
@@ -670,9 +672,7 @@ def calibrate(args):
         groups.setdefault(key, []).append(r)
     rows = []
     for key, every in sorted(groups.items()):
-        # The runs that judged this quantile with an interval (a tail may be `unresolved`).
-        rs = [r for r in every if r.get(f"{q}_ci") and r.get("sessions", 0) >= 2
-              and r.get(f"{q}_ratio") and r[f"{q}_status"] in ("pass", "fail", "inconclusive")]
+        rs = [r for r in judged(every, q) if r.get("sessions", 0) >= 2 and r.get(f"{q}_ratio")]
         if len(rs) < args.min_runs:
             continue
         target = math.log(median([r[f"{q}_ratio"] for r in every if r.get(f"{q}_ratio")]))
