@@ -163,7 +163,7 @@ def eval_compare(args):
 # ---------------------------------------------------------------- 4. the gate study
 
 # name -> (candidate, base): model keys of prepare_models(). Every run uses the gate's default
-# settings but for --tolerance and --max-time-s (1,000 runs, 1 s warmup, 30 s budget, default
+# settings but for --tolerance, --max-time-s and --run-sd (1,000 runs, 1 s warmup, 30 s budget, default
 # threads). The graded variants come from models/make_study_variants.py; their ratios are
 # measured by the study itself (the across-run median), not assumed.
 SCENARIOS = {
@@ -281,9 +281,13 @@ def one_gate_run(args, scenario, paths, tmp):
             bench.append(f"intra_threads = {args.intra_threads}\n")
         if bench:
             f.write("[models.bench]\n" + "".join(bench))
+        criteria = []
         if args.tolerance:
-            f.write("[models.criteria]\n" + "".join(
-                f"max_{q}_regression_pct = {args.tolerance}\n" for q in ("p50", "p95", "p99")))
+            criteria += [f"max_{q}_regression_pct = {args.tolerance}\n" for q in ("p50", "p95", "p99")]
+        if args.run_sd is not None:
+            criteria.append(f"latency_run_sd_pct = {args.run_sd}\n")
+        if criteria:
+            f.write("[models.criteria]\n" + "".join(criteria))
     out = os.path.join(tmp, "comparison.json")
     results_dir = os.path.join(tmp, "results")
     cmd = [args.modelgate, "--ort-lib", args.ort_lib, "gate", "--config", cfg,
@@ -366,7 +370,8 @@ def gate_study(args):
                 and r.get("tolerance_pct") == args.tolerance
                 and r.get("processes", False) == bool(args.processes)
                 and not r.get("duet", False)
-                and r.get("intra_threads") == args.intra_threads]
+                and r.get("intra_threads") == args.intra_threads
+                and (args.run_sd is None or r.get("run_level_sd_pct") == args.run_sd)]
         counts = {s: sum(1 for r in same if r["scenario"] == s) for s in scenarios}
         i = len(done)
         while any(counts[s] < args.runs for s in scenarios):
@@ -867,6 +872,8 @@ def main(argv=None):
                         "(ab_processes = true)")
     p.add_argument("--intra-threads", type=int,
                    help="[models.bench] intra_threads (default: ONNX Runtime's)")
+    p.add_argument("--run-sd", type=float,
+                   help="[models.criteria] latency_run_sd_pct (default: the gate's)")
     p.add_argument("--noisy", action="store_true",
                    help="run every gate beside a neighbour busy on one core for a random 0.2-2 s, "
                         "then idle as long")
@@ -897,7 +904,7 @@ def main(argv=None):
                        "estimator and each share of the significance over the looks")
     p.add_argument("log", help="JSON lines written by `study.py gate` (with pair_logs)")
     p.add_argument("--tolerance", type=float, default=2.0, help="p50 tolerance in percent")
-    p.add_argument("--run-sd", type=float, default=0.15,
+    p.add_argument("--run-sd", type=float, default=0.18,
                    help="run-level spread added to every interval, percent (the gate's default)")
     p.set_defaults(func=estimators)
 
