@@ -122,12 +122,12 @@ fn ab_block(input: &LatencyInput) -> usize {
 /// Standard deviation of the log latency ratio between gate runs in new processes, beyond what
 /// the session pairs of one run show (`latency_run_sd_pct`, as a fraction): added to every
 /// session-pair interval, so that it covers the ratio a long series of runs settles on, not only
-/// this run's. Its default, 0.15 %, was calibrated on 235 runs of `resnet_small` and its
-/// 1.01-1.05x variants (docs/benchmarks.md 13f and 13i): the across-run sd of the p50 log ratio
-/// exceeded what the runs' own standard errors explain by 0.12-0.18 % for A/A and a 1.01x variant
-/// and by 0.30-0.40 % for the 1.03x one; 0.15 % brought the intervals' coverage of the across-run
-/// median to 92-100 % in every scenario of those runs while a 1.03x slowdown still fails a 2 %
-/// tolerance in most quiet runs.
+/// this run's. Its default, 0.18 %, is what `scripts/study.py calibrate` answers over 680 gate
+/// runs of `resnet_small` and its 1.01-1.05x variants on a 2-core runner, the quiet 1.03x in five
+/// sittings (docs/benchmarks.md 13i, 13r, 13s): the smallest spread with which every scenario's
+/// p50 interval covers its across-run median in 90 % of runs. The 1.03x variant's own cost moves
+/// between sittings (its extra elementwise operators depend on cache and clock state more than
+/// the convolutions do), so a spread calibrated within one sitting (0.15 % was) falls short.
 fn run_sd(criteria: &Criteria) -> f64 {
     criteria.latency_run_sd_pct / 100.0
 }

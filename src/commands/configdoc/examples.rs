@@ -12,7 +12,7 @@ pub(super) const EXAMPLES: &[(&str, &str, &str, &[&str])] = &[
     ("[criteria]", "max_peak_memory_mb", "512.0", &[]),
     ("[criteria]", "min_throughput", "100.0", &[]),
     ("[criteria]", "significance", "0.05", &[]),
-    ("[criteria]", "latency_run_sd_pct", "0.15", &[]),
+    ("[criteria]", "latency_run_sd_pct", "0.25", &[]),
     ("[criteria]", "min_latency_improvement_pct", "10.0", &[]),
     ("[criteria]", "require_identical_predictions", "true", &[]),
     ("[criteria]", "min_slice_size", "30", &[]),

@@ -432,13 +432,13 @@ fn the_criteria_set_the_run_level_spread_the_interval_carries() {
     };
     let (none, default, wide) = (
         half_log_width(0.0),
-        half_log_width(0.15),
+        half_log_width(0.18),
         half_log_width(1.0),
     );
     assert!(none < default && default < wide, "{none} {default} {wide}");
     // Half-width t * sqrt(se^2 + sd^2): w(sd)^2 - w(0)^2 = t^2 sd^2 whatever se and t, so the
-    // two spreads' excesses stand as (1.0 / 0.15)^2.
+    // two spreads' excesses stand as (1.0 / 0.18)^2.
     let excess = |w: f64| w * w - none * none;
     let ratio = excess(wide) / excess(default);
-    assert!((ratio - (1.0_f64 / 0.15).powi(2)).abs() < 1e-6, "{ratio}");
+    assert!((ratio - (1.0_f64 / 0.18).powi(2)).abs() < 1e-6, "{ratio}");
 }

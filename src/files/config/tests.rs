@@ -93,7 +93,7 @@ fn unknown_keys_and_bad_values_name_the_key() {
         ),
         (
             format!("{MINIMAL}[models.criteria]\nlatency_run_sd_pct = -0.1\n"),
-            "criteria.latency_run_sd_pct = -0.1: must be a percentage from 0 to 10",
+            "criteria.latency_run_sd_pct = -0.1: must be a percentage from 0 to 10, e.g. 0.18",
         ),
         (format!("{MINIMAL}{MINIMAL}"), "appears twice"),
         ("[criteria]\n".to_string(), "no [[models]]"),
