@@ -657,6 +657,8 @@ def t_ppf(p, df):
 
 # Added spreads calibrate tries, in percent of the log ratio.
 CALIBRATE_GRID = [i / 100 for i in range(0, 61)]
+# The gate's default `latency_run_sd_pct` (src/files/config/criteria.rs).
+GATE_RUN_SD = 0.18
 
 
 def calibrate(args):
@@ -664,7 +666,9 @@ def calibrate(args):
     intervals of one quantile (--quantile, p50 unless told) cover their across-run median in at
     least --target of the runs that judged it: each run's interval rebuilt from its record
     (Student's t with the run's pairs, the run's own standard error, and the spread tried added
-    in quadrature). A tail's median is over every run that measured its ratio, as gate-report's."""
+    in quadrature). A tail's median is over every run that measured its ratio, as gate-report's.
+    Beside coverage it counts what each spread leaves: the runs the rebuilt interval fails and
+    those it passes, with columns for the answer and the gate's default."""
     q = args.quantile
     records = []
     for path in args.logs:
@@ -698,18 +702,27 @@ def calibrate(args):
         mean_c = sum(centres) / len(centres)
         across = sum((c - mean_c) ** 2 for c in centres) / max(len(centres) - 1, 1)
         excess = math.sqrt(max(across - sum(o for _, o, _, _ in runs) / len(runs), 0.0))
-        coverage = [sum(1 for c, own, t, _ in runs
-                        if abs(target - c) <= t * math.sqrt(own + (x / 100) ** 2)) / len(runs)
-                    for x in CALIBRATE_GRID]
+        def half(own, t, x):
+            """The rebuilt interval's half-width (log) with the spread `x` percent added."""
+            return t * math.sqrt(own + (x / 100) ** 2)
+
+        coverage = [sum(1 for c, own, t, _ in runs if abs(target - c) <= half(own, t, x))
+                    / len(runs) for x in CALIBRATE_GRID]
         # What the spread costs: the rebuilt interval's verdict against the run's limit. A run
         # that stopped at an early look is judged on that look's interval, as it stopped.
-        fails = [sum(1 for c, own, t, limit in runs
-                     if c - t * math.sqrt(own + (x / 100) ** 2) > limit) for x in CALIBRATE_GRID]
-        rows.append((key, len(rs), excess, coverage, fails))
+        fails = [sum(1 for c, own, t, limit in runs if c - half(own, t, x) > limit)
+                 for x in CALIBRATE_GRID]
+        passes = [sum(1 for c, own, t, limit in runs if c + half(own, t, x) < limit)
+                  for x in CALIBRATE_GRID]
+        rows.append((key, len(rs), excess, coverage, fails, passes))
     if not rows:
         raise SystemExit(f"no scenario has {args.min_runs} runs with a {q} interval; "
                          "run more with `study.py gate`")
-    shown = [0.0, 0.05, 0.10, 0.15, 0.20, 0.25, 0.30, 0.40]
+    answer = next((x for i, x in enumerate(CALIBRATE_GRID)
+                   if all(row[3][i] >= args.target for row in rows)), None)
+    # The answer and the gate's default get columns of their own, so what each costs is read
+    # off the tables.
+    shown = sorted({0.0, 0.05, 0.10, 0.15, 0.20, 0.25, 0.30, 0.40, GATE_RUN_SD} | {answer} - {None})
 
     def table(columns, cells):
         """One row a scenario: its name, then `cells(row)` under `columns`."""
@@ -727,14 +740,17 @@ def calibrate(args):
           "the run's tolerance)\n")
     table([f"{q} fails, +{x:.2f} %" for x in shown],
           lambda row: [f"{row[4][CALIBRATE_GRID.index(x)]}/{row[1]}" for x in shown])
-    for i, x in enumerate(CALIBRATE_GRID):
-        if all(coverage[i] >= args.target for _, _, _, coverage, _ in rows):
-            print(f"\nlatency_run_sd_pct = {x:.2f}: the smallest added spread with which every "
-                  f"scenario's {q} interval covers its across-run median in >= "
-                  f"{100 * args.target:.0f} % of runs")
-            return
-    print(f"\nno spread up to {CALIBRATE_GRID[-1]:.2f} % brings every scenario to "
-          f"{100 * args.target:.0f} %")
+    print(f"\nAnd what it leaves settled: {q} passes with the rebuilt interval (the whole interval "
+          "within the run's tolerance)\n")
+    table([f"{q} passes, +{x:.2f} %" for x in shown],
+          lambda row: [f"{row[5][CALIBRATE_GRID.index(x)]}/{row[1]}" for x in shown])
+    if answer is None:
+        print(f"\nno spread up to {CALIBRATE_GRID[-1]:.2f} % brings every scenario to "
+              f"{100 * args.target:.0f} %")
+    else:
+        print(f"\nlatency_run_sd_pct = {answer:.2f}: the smallest added spread with which every "
+              f"scenario's {q} interval covers its across-run median in >= "
+              f"{100 * args.target:.0f} % of runs")
 
 
 # Each look's share of the significance before the last, as the gate spends it.
@@ -904,7 +920,7 @@ def main(argv=None):
                        "estimator and each share of the significance over the looks")
     p.add_argument("log", help="JSON lines written by `study.py gate` (with pair_logs)")
     p.add_argument("--tolerance", type=float, default=2.0, help="p50 tolerance in percent")
-    p.add_argument("--run-sd", type=float, default=0.18,
+    p.add_argument("--run-sd", type=float, default=GATE_RUN_SD,
                    help="run-level spread added to every interval, percent (the gate's default)")
     p.set_defaults(func=estimators)
 
